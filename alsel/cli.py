@@ -1,0 +1,271 @@
+"""Command line: ``alsel loop``, ``alsel show``, ``alsel study``, ``alsel report``.
+
+Heavy imports (torch, transformers) happen inside the commands, so ``alsel --help`` is instant.
+Every error a user can fix prints one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import AlselError
+
+BOOL_FIELDS = {"keep_init", "balance", "trust_remote_code"}
+INT_FIELDS = {"limit", "eval_limit", "data_seed", "rounds", "epochs", "batch_size", "max_length", "seed"}
+FLOAT_FIELDS = {"lr", "warmup_ratio", "weight_decay", "dedup"}
+
+
+# ------------------------------------------------------------------ rich at the edge
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True, log_path=False)
+
+
+def _rich_progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichBar, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .progress import Progress
+
+    class RichProgress(Progress):
+        def __init__(self):
+            self.console = _console()
+            self.bar = RichBar(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                console=self.console, transient=True,
+            )
+
+        @contextmanager
+        def task(self, description, total):
+            task = self.bar.add_task(description, total=total)
+            self.bar.start()
+            try:
+                yield lambda n=1: self.bar.advance(task, n)
+            finally:
+                self.bar.remove_task(task)
+                if not self.bar.tasks:
+                    self.bar.stop()
+
+        def log(self, message):
+            self.console.log(message)
+
+    return RichProgress()
+
+
+# ------------------------------------------------------------------ options from LoopConfig
+def _loop_options(func):
+    from .loops.config import LoopConfig
+
+    for f in reversed(dataclasses.fields(LoopConfig)):
+        if f.name in ("preset", "strategy_options"):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        help_text = f.metadata.get("help", "")
+        if f.name in BOOL_FIELDS:
+            decl, kind = f"{flag}/--no-{flag[2:]}", None
+        else:
+            decl = flag
+            kind = int if f.name in INT_FIELDS else float if f.name in FLOAT_FIELDS else str
+        func = click.option(decl, f.name, type=kind, default=None, help=help_text)(func)
+    return func
+
+
+def _strategy_options(pairs, projection_dim, region) -> dict | None:
+    import yaml
+
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r}: expected KEY=VALUE", param_hint="--strategy-option")
+        options[key.replace("-", "_")] = yaml.safe_load(value)
+    if projection_dim is not None:
+        options["projection_dim"] = None if projection_dim == 0 else projection_dim
+    if region is not None:
+        options["region"] = region
+    return options or None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="alsel")
+def cli():
+    """alsel: which part of a labelled training set is worth fine-tuning on?
+
+    \b
+    alsel loop --init kmeans --acq low_conf --rounds 2   # the main job (bundled SST-2 + model)
+    alsel loop --preset kmeans                            # one of the study's strategies
+    alsel show runs/<run>                                 # the per-round log
+    """
+
+
+@cli.command()
+@click.option("--preset", default=None, help="the study's strategies: random, high_conf, low_conf, kmeans, hybrid, full")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML file of options (flags override it)")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory (default runs/<name>); rerun to resume")
+@click.option("--strategy-option", "strategy_option", multiple=True, metavar="KEY=VALUE", help="option for strategies that take it (repeatable)")
+@click.option("--projection-dim", type=int, default=None, help="kmeans: random-projection size (0 = none; default 32)")
+@click.option("--region", type=click.Choice(["easy", "hard", "ambiguous"]), default=None, help="ambiguous: dataset-cartography region")
+@_loop_options
+def loop(preset, config_file, out, strategy_option, projection_dim, region, **overrides):
+    """Run an active-learning loop (or one of the study's fixed strategies)."""
+    from .loops.config import LoopConfig
+    from .loops.controller import default_out_dir, run_loop
+
+    overrides["strategy_options"] = _strategy_options(strategy_option, projection_dim, region)
+    if config_file is not None and not Path(config_file).is_file():
+        raise AlselError(f"{config_file}: no such config file")
+    config = LoopConfig.from_options(preset=preset, config_file=config_file, **overrides)
+    resolved = config.resolved()
+    out_dir = Path(out) if out else default_out_dir(resolved)
+    progress = _rich_progress()
+    metrics = run_loop(config, out_dir, progress=progress)
+    progress.console.print(
+        f"[bold]done[/]: accuracy {metrics['accuracy']:.4f}, f1 {metrics['f1']:.4f} on {metrics['n_eval']:,} eval examples, "
+        f"trained on {metrics['n_train']:,} (majority class {metrics['majority_accuracy']:.4f}) -> {out_dir}"
+    )
+    progress.console.print(f"inspect with: alsel show {out_dir}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+def show(run_dir):
+    """Print a run's per-round log as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .io import read_json, read_jsonl
+
+    path = Path(run_dir)
+    if not (path / "config.json").is_file():
+        raise AlselError(f"{run_dir}: not a run directory (no config.json)")
+    config = read_json(path / "config.json")
+    rows = read_jsonl(path / "rounds.jsonl") if (path / "rounds.jsonl").exists() else []
+    names = config["data"]["label_names"]
+    title = (
+        f"{path.name}: init {config['init']}, acq {config['acq']}, {config['rounds']} rounds, "
+        f"budget {config['plan']['budget']:,} of {config['data']['n_pool']:,}, model {config['model']}, seed {config['seed']}"
+    )
+    table = Table(title=title, title_justify="left", caption=f"classes: {' / '.join(names)}; added: acquired after the round; p_gold: their mean", caption_justify="left")
+    for column in ("round", "trained", "classes", "accuracy", "f1", "added", "p_gold", "sec"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in rows:
+        acquired = row.get("scores", {}).get("acquired", {}).get("p_gold")
+        table.add_row(
+            str(row["round"]) + ("" if row.get("in_result", True) else " seed"),
+            f"{row['n_labeled']:,}",
+            "/".join(str(row["class_counts"][name]) for name in names),
+            f"{row['accuracy']:.4f}",
+            f"{row['f1']:.4f}",
+            f"{row['n_acquired']:,}",
+            "" if acquired is None else f"{acquired['mean']:.3f}",
+            f"{row['seconds']:.1f}",
+        )
+    console = Console()
+    console.print(table)
+    metrics = read_json(path / "metrics.json") if (path / "metrics.json").exists() else None
+    if metrics:
+        console.print(f"final: accuracy {metrics['accuracy']:.4f}, f1 {metrics['f1']:.4f}, trained on {metrics['n_train']:,}, {metrics['seconds']:.0f} s")
+    else:
+        console.print(f"unfinished: {len(rows)} of {config['rounds'] + 1} rounds done; rerun `alsel loop` with --out {run_dir} to resume")
+
+
+@cli.command()
+@click.argument("config_path", type=click.Path(dir_okay=False))
+@click.option("--limit", type=int, default=None, help="pool sample size for every run")
+@click.option("--seeds", default=None, help="comma-separated seeds, e.g. 0,1")
+@click.option("--strategies", default=None, help="comma-separated strategy names from the config")
+@click.option("--budgets", default=None, help="comma-separated budgets, e.g. 0.05,0.1")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="study directory (default studies/<name>)")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default=None, help="local (default) or ray")
+@click.option("--address", default=None, help="ray: address of an existing cluster (default: start a local one)")
+@click.option("--dry-run", is_flag=True, help="list the runs and which are done; run nothing")
+def study(config_path, limit, seeds, strategies, budgets, out, executor, address, dry_run):
+    """Run a grid of strategies x budgets x seeds; rerunning resumes it."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .study import run_study
+
+    if not Path(config_path).is_file():
+        raise AlselError(f"{config_path}: no such study config")
+    progress = _rich_progress()
+    summary = run_study(
+        config_path, limit=limit, seeds=seeds, strategies=strategies, budgets=budgets, out=out,
+        executor=executor, address=address, dry_run=dry_run, progress=progress,
+    )
+    frame = summary.table()
+    table = Table(title=summary.describe(), title_justify="left")
+    for column in frame.columns:
+        table.add_column(str(column))
+    for row in frame.itertuples(index=False):
+        table.add_row(*("" if v is None or v != v else str(v) for v in row))
+    Console().print(table)
+    if not dry_run:
+        progress.console.print(f"report with: alsel report {summary.study_dir}")
+    if summary.exit_code:
+        sys.exit(summary.exit_code)
+
+
+@cli.command()
+@click.argument("study_dir", type=click.Path(file_okay=False))
+def report(study_dir):
+    """Write results.csv, report.md and plots for a study directory, and print the main table."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    from .report import collect_results, render_summary_table, summarize, write_report
+
+    if not Path(study_dir).is_dir():
+        raise AlselError(f"{study_dir}: no such study directory")
+    paths = write_report(study_dir)
+    console = Console()
+    console.print(Markdown(render_summary_table(summarize(collect_results(study_dir)))))
+    for name, path in paths.items():
+        console.print(f"{name}: {path}")
+
+
+@cli.command("strategies")
+def list_strategies():
+    """List the acquisition functions and presets."""
+    from .loops.presets import PRESETS
+    from .strategies import STRATEGIES
+
+    for name, cls in sorted(STRATEGIES.items()):
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        click.echo(f"{name:20s} {doc}")
+    click.echo("\npresets: " + ", ".join(PRESETS))
+
+
+def main(argv=None) -> None:
+    """Entry point: one-line errors with exit status 2, never a traceback for bad input."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        code = cli.main(args=argv, prog_name="alsel", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted; rerun the same command to resume", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        click.echo("interrupted; rerun the same command to resume", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except AlselError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""Load a labelled text data set into a pool (what strategies choose from) and an evaluation set.
+
+Sources: the bundled GLUE SST-2 copy (``sst2``, offline), local CSV/TSV/JSONL/parquet files, and
+``hf:NAME[:CONFIG]`` through :func:`datasets.load_dataset` for users with a network. Every example
+keeps a stable id: its row index in the source's train split.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+
+__all__ = ["TextDataset", "DataSplits", "load_data", "stratified_sample", "quotas"]
+
+SST2_LABEL_NAMES = ("negative", "positive")
+TEXT_COLUMN_GUESSES = ("text", "sentence", "content", "review")
+READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+
+
+@dataclass(frozen=True)
+class TextDataset:
+    """Texts with integer labels and stable ids.
+
+    Attributes
+    ----------
+    ids : ndarray of shape (n,)
+        Row index of each example in its source split.
+    texts : list of str
+    labels : ndarray of shape (n,)
+        Class ids in ``range(len(label_names))``.
+    label_names : tuple of str
+    """
+
+    ids: np.ndarray
+    texts: list[str]
+    labels: np.ndarray
+    label_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.label_names)
+
+    def subset(self, positions) -> "TextDataset":
+        positions = np.asarray(positions, dtype=np.int64)
+        return TextDataset(
+            ids=self.ids[positions],
+            texts=[self.texts[i] for i in positions],
+            labels=self.labels[positions],
+            label_names=self.label_names,
+        )
+
+    def class_counts(self, positions=None) -> dict[str, int]:
+        labels = self.labels if positions is None else self.labels[np.asarray(positions, dtype=np.int64)]
+        counts = np.bincount(labels, minlength=self.n_classes)
+        return {name: int(c) for name, c in zip(self.label_names, counts)}
+
+    def fingerprint(self) -> str:
+        """sha256 of the texts in order: the key under which their embeddings are cached."""
+        digest = hashlib.sha256()
+        for text in self.texts:
+            digest.update(text.encode("utf-8"))
+            digest.update(b"\0")
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class DataSplits:
+    pool: TextDataset
+    eval: TextDataset
+    description: dict
+
+
+def quotas(class_shares, k: int) -> np.ndarray:
+    """Split ``k`` into per-class counts proportional to ``class_shares``, exact up to rounding.
+
+    Largest-remainder rounding: the counts sum to ``k`` and each is floor or ceil of its share.
+
+    >>> quotas([30, 70], 10).tolist()
+    [3, 7]
+    """
+    shares = np.asarray(class_shares, dtype=np.float64)
+    exact = shares / shares.sum() * k
+    counts = np.floor(exact).astype(np.int64)
+    # Ties in the remainder go to the lower class id, so the result is deterministic.
+    order = np.lexsort((np.arange(len(exact)), -(exact - counts)))
+    counts[order[: k - counts.sum()]] += 1
+    return counts
+
+
+def stratified_sample(labels, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted positions of a class-stratified random sample of ``n`` of ``labels``."""
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    per_class = np.minimum(quotas(counts, n), counts)
+    chosen = [
+        rng.choice(np.flatnonzero(labels == c), size=q, replace=False)
+        for c, q in zip(classes, per_class)
+    ]
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".xz", ".zst")]
+    kind = READERS.get(suffixes[-1] if suffixes else "")
+    if kind is None:
+        raise DataError(f"{path}: unknown file type; use .csv, .tsv, .jsonl or .parquet")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        if kind == "tsv":
+            return pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False, dtype=str)
+        if kind == "csv":
+            return pd.read_csv(path, keep_default_na=False, dtype=str)
+        if kind == "jsonl":
+            return pd.read_json(path, lines=True, dtype=False)
+        return pd.read_parquet(path)
+    except Exception as exc:  # pandas raises many types for unreadable input
+        raise DataError(f"{path}: cannot read as {kind}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def _pick_text_column(frame: pd.DataFrame, text_column: str | None, where: str) -> str:
+    if text_column is not None:
+        if text_column not in frame.columns:
+            raise DataError(f"{where}: no text column {text_column!r} (columns: {', '.join(map(str, frame.columns))})")
+        return text_column
+    for guess in TEXT_COLUMN_GUESSES:
+        if guess in frame.columns:
+            return guess
+    raise DataError(f"{where}: no text column found; name one with --text-column (columns: {', '.join(map(str, frame.columns))})")
+
+
+def _texts_and_raw_labels(frame: pd.DataFrame, text_column: str | None, label_column: str, where: str):
+    if len(frame) == 0:
+        raise DataError(f"{where}: no rows")
+    text_column = _pick_text_column(frame, text_column, where)
+    if label_column not in frame.columns:
+        raise DataError(f"{where}: no label column {label_column!r} (columns: {', '.join(map(str, frame.columns))})")
+    texts = frame[text_column]
+    labels = frame[label_column]
+    missing = int(texts.isna().sum())
+    if missing:
+        raise DataError(f"{where}: {missing} rows have no text in column {text_column!r}")
+    empty = labels.isna() | (labels.astype(str).str.strip() == "")
+    if empty.any():
+        raise DataError(f"{where}: {int(empty.sum())} rows have no label in column {label_column!r}")
+    return texts.astype(str).tolist(), labels.tolist()
+
+
+def _label_mapping(raw_labels) -> tuple[str, ...]:
+    names = sorted({str(v) for v in raw_labels}, key=lambda s: (not _is_int(s), int(s) if _is_int(s) else 0, s))
+    if len(names) < 2:
+        raise DataError(f"labels: found {len(names)} class ({', '.join(names)}); need at least 2")
+    return tuple(names)
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _encode(raw_labels, names: tuple[str, ...], where: str) -> np.ndarray:
+    index = {name: i for i, name in enumerate(names)}
+    unknown = sorted({str(v) for v in raw_labels} - index.keys())
+    if unknown:
+        raise DataError(f"{where}: labels {unknown[:5]} are not among the training labels {list(names)}")
+    return np.fromiter((index[str(v)] for v in raw_labels), dtype=np.int64, count=len(raw_labels))
+
+
+def _dataset(texts, labels, names, ids=None) -> TextDataset:
+    ids = np.arange(len(texts), dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
+    return TextDataset(ids=ids, texts=list(texts), labels=labels, label_names=names)
+
+
+def _bundled_sst2(split: str) -> TextDataset:
+    resource = resources.files("alsel") / "resources" / "sst2" / f"{split}.tsv.gz"
+    with resources.as_file(resource) as path:
+        frame = _read_frame(Path(path))
+    texts, raw = _texts_and_raw_labels(frame, "sentence", "label", f"bundled sst2/{split}")
+    return _dataset(texts, _encode(raw, ("0", "1"), f"bundled sst2/{split}"), SST2_LABEL_NAMES)
+
+
+def _hf(spec: str, text_column, label_column, eval_spec):
+    try:
+        import datasets
+    except ImportError as exc:  # pragma: no cover - datasets is a dependency
+        raise DataError(f"hf data sets need the 'datasets' package: {exc}") from None
+    name, _, config = spec[len("hf:"):].partition(":")
+    try:
+        loaded = datasets.load_dataset(name, config or None)
+    except Exception as exc:
+        raise DataError(f"{spec}: cannot load with datasets.load_dataset: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    if "train" not in loaded:
+        raise DataError(f"{spec}: no 'train' split (splits: {', '.join(loaded)})")
+    train = loaded["train"].to_pandas()
+    texts, raw = _texts_and_raw_labels(train, text_column, label_column, f"{spec}/train")
+    feature = loaded["train"].features.get(label_column)
+    names = tuple(feature.names) if hasattr(feature, "names") else _label_mapping(raw)
+    encode = (lambda r, w: np.asarray(r, dtype=np.int64)) if hasattr(feature, "names") else (lambda r, w: _encode(r, names, w))
+    pool = _dataset(texts, encode(raw, f"{spec}/train"), names)
+    split = eval_spec or next((s for s in ("validation", "dev", "test") if s in loaded), None)
+    if split is None or _is_fraction(split):
+        return pool, None
+    if split not in loaded:
+        raise DataError(f"{spec}: no split {split!r} (splits: {', '.join(loaded)})")
+    frame = loaded[split].to_pandas()
+    etexts, eraw = _texts_and_raw_labels(frame, text_column, label_column, f"{spec}/{split}")
+    if hasattr(feature, "names") and min(eraw) < 0:
+        raise DataError(f"{spec}/{split}: unlabelled (label -1); pass --eval with a labelled split or a fraction")
+    return pool, _dataset(etexts, encode(eraw, f"{spec}/{split}"), names)
+
+
+def _local(path: Path, text_column, label_column, eval_spec):
+    frame = _read_frame(path)
+    texts, raw = _texts_and_raw_labels(frame, text_column, label_column, str(path))
+    names = _label_mapping(raw)
+    pool = _dataset(texts, _encode(raw, names, str(path)), names)
+    if eval_spec is None or _is_fraction(eval_spec):
+        return pool, None
+    eval_path = Path(eval_spec)
+    eframe = _read_frame(eval_path)
+    etexts, eraw = _texts_and_raw_labels(eframe, text_column, label_column, str(eval_path))
+    return pool, _dataset(etexts, _encode(eraw, names, str(eval_path)), names)
+
+
+def _is_fraction(spec) -> bool:
+    try:
+        value = float(spec)
+    except (TypeError, ValueError):
+        return False
+    return 0.0 < value < 1.0
+
+
+def _hold_out(pool: TextDataset, fraction: float, rng) -> tuple[TextDataset, TextDataset]:
+    n_eval = max(pool.n_classes, int(round(fraction * len(pool))))
+    held = stratified_sample(pool.labels, n_eval, rng)
+    keep = np.setdiff1d(np.arange(len(pool)), held)
+    return pool.subset(keep), pool.subset(held)
+
+
+def load_data(
+    dataset: str = "sst2",
+    *,
+    text_column: str | None = None,
+    label_column: str = "label",
+    eval_spec: str | None = None,
+    limit: int | None = None,
+    eval_limit: int | None = None,
+    data_seed: int = 0,
+) -> DataSplits:
+    """Load a pool and an evaluation set.
+
+    Parameters
+    ----------
+    dataset : str
+        ``"sst2"`` (bundled), a local file path, or ``"hf:NAME[:CONFIG]"``.
+    eval_spec : str, optional
+        An evaluation file, a split name (``hf:``), or a fraction of the pool to hold out
+        (stratified). Default: SST-2's dev set, the data set's validation split, or 0.1 held out.
+    limit, eval_limit : int, optional
+        Keep a seeded, class-stratified sample of this many pool / evaluation examples.
+    data_seed : int
+        Seed of the samples above; kept apart from the run seed so every run of a study sees the
+        same pool.
+    """
+    rng = np.random.default_rng(data_seed)
+    if dataset == "sst2":
+        pool = _bundled_sst2("train")
+        evalset = None if _is_fraction(eval_spec) else _bundled_sst2("dev")
+        if eval_spec not in (None, "dev") and not _is_fraction(eval_spec):
+            raise DataError(f"sst2: --eval takes 'dev' or a fraction of the pool, not {eval_spec!r}")
+    elif dataset.startswith("hf:"):
+        pool, evalset = _hf(dataset, text_column, label_column, eval_spec)
+    else:
+        pool, evalset = _local(Path(dataset), text_column, label_column, eval_spec)
+    if evalset is None:
+        pool, evalset = _hold_out(pool, float(eval_spec) if _is_fraction(eval_spec) else 0.1, rng)
+    if limit is not None:
+        if limit <= 0:
+            raise DataError(f"--limit must be positive, got {limit}")
+        if limit < len(pool):
+            pool = pool.subset(stratified_sample(pool.labels, limit, rng))
+    if eval_limit is not None:
+        if eval_limit <= 0:
+            raise DataError(f"--eval-limit must be positive, got {eval_limit}")
+        if eval_limit < len(evalset):
+            evalset = evalset.subset(stratified_sample(evalset.labels, eval_limit, rng))
+    present = np.unique(pool.labels).size
+    if present < 2:
+        raise DataError(f"{dataset}: the pool holds only {present} class; need at least 2")
+    description = {
+        "dataset": dataset,
+        "n_pool": len(pool),
+        "n_eval": len(evalset),
+        "label_names": list(pool.label_names),
+        "pool_class_counts": pool.class_counts(),
+        "eval_class_counts": evalset.class_counts(),
+        "pool_fingerprint": pool.fingerprint(),
+    }
+    return DataSplits(pool=pool, eval=evalset, description=description)

@@ -1,0 +1,17 @@
+"""Errors a user can fix. The CLI prints them as one line and exits with status 2."""
+
+
+class AlselError(Exception):
+    """Bad input or a bad request: the message names the problem and how to fix it."""
+
+
+class DataError(AlselError):
+    """A data file or column is missing, empty or unreadable, or labels cannot be mapped."""
+
+
+class ConfigError(AlselError):
+    """An option is out of range, unknown, or inconsistent with another option."""
+
+
+class PoolExhaustedError(AlselError):
+    """A strategy was asked for more examples than its candidates hold."""

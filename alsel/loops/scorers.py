@@ -1,0 +1,82 @@
+"""Scorers: where the class probabilities of the candidates come from each round.
+
+- ``model``: the round's fine-tuned learner (the default).
+- ``cv:K``: out-of-fold probabilities, as cleanlab's cross-validated ones: the labelled set and
+  the candidates are split into K stratified folds and each fold is scored by a learner trained
+  on the other folds, so no example is scored by a model that trained on it (K fine-tunings).
+- ``probe``: a logistic regression on the cached sentence embeddings, cross-fitted the same way
+  with 5 folds: seconds on a CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..data import TextDataset
+from ..errors import ConfigError
+from ..progress import Progress
+from .config import parse_scorer
+
+PROBE_FOLDS = 5
+
+
+@dataclass
+class ScoringContext:
+    pool: TextDataset
+    train: np.ndarray
+    candidates: np.ndarray
+    learner: object
+    make_learner: Callable[[], object]
+    embeddings: Callable[[], np.ndarray]
+    seed: int
+    progress: Progress
+
+
+def score_candidates(spec: str, ctx: ScoringContext, needs: frozenset) -> tuple[np.ndarray, dict]:
+    """Probabilities of shape (n_candidates, n_classes), and ``{"features": ...}`` if needed."""
+    kind, folds = parse_scorer(spec)
+    want_features = "features" in needs
+    if kind == "model":
+        texts = [ctx.pool.texts[i] for i in ctx.candidates]
+        out = ctx.learner.predict_proba(texts, progress=ctx.progress, return_features=want_features)
+        return (out[0], {"features": out[1]}) if want_features else (out, {})
+    if want_features:
+        raise ConfigError(f"--scorer {spec} gives no model features; strategies that need them take --scorer model")
+    if kind == "probe":
+        return _cross_fitted(ctx, PROBE_FOLDS, _probe_fold), {}
+    return _cross_fitted(ctx, folds, _learner_fold), {}
+
+
+def _cross_fitted(ctx: ScoringContext, folds: int, fit_predict) -> np.ndarray:
+    from sklearn.model_selection import StratifiedKFold
+
+    scope = np.union1d(ctx.train, ctx.candidates)
+    labels = ctx.pool.labels[scope]
+    smallest = np.bincount(labels, minlength=ctx.pool.n_classes)
+    if smallest[smallest > 0].min() < folds:
+        raise ConfigError(f"cross-fitting with {folds} folds needs at least {folds} examples of every class")
+    probs = np.zeros((len(scope), ctx.pool.n_classes), dtype=np.float32)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=ctx.seed)
+    for fit_rows, held_rows in splitter.split(scope, labels):
+        probs[held_rows] = fit_predict(ctx, scope[fit_rows], scope[held_rows])
+    return probs[np.searchsorted(scope, ctx.candidates)]
+
+
+def _probe_fold(ctx: ScoringContext, fit_positions, held_positions) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+
+    x = ctx.embeddings()
+    probe = LogisticRegression(max_iter=1000, C=1.0)
+    probe.fit(x[fit_positions], ctx.pool.labels[fit_positions])
+    out = np.zeros((len(held_positions), ctx.pool.n_classes), dtype=np.float32)
+    out[:, probe.classes_] = probe.predict_proba(x[held_positions])
+    return out
+
+
+def _learner_fold(ctx: ScoringContext, fit_positions, held_positions) -> np.ndarray:
+    learner = ctx.make_learner()
+    learner.fit([ctx.pool.texts[i] for i in fit_positions], ctx.pool.labels[fit_positions], ctx.pool.n_classes, progress=ctx.progress)
+    return learner.predict_proba([ctx.pool.texts[i] for i in held_positions], progress=ctx.progress)

@@ -1,0 +1,380 @@
+"""Statistics for a study: summaries per group and paired comparisons across seeds.
+
+A study runs every strategy with the same seeds, and a seed fixes the fine-tuning (classifier
+head, dropout, data order), so strategy A with seed 3 and the baseline with seed 3 form a *pair*.
+Comparisons are made on the per-seed differences ``d_i = a_i - b_i``:
+
+- the mean difference with a t-based 95% confidence interval and a percentile-bootstrap one;
+- an exact **sign-flip permutation test**: under the null hypothesis that the strategy makes no
+  difference, each ``d_i`` is as likely to be ``+|d_i|`` as ``-|d_i|``, so the p-value is the
+  share of the ``2**n`` sign patterns whose ``|sum|`` is at least the observed one. It assumes no
+  normality, but with ``n`` seeds the smallest two-sided p-value it can give is ``2 / 2**n``
+  (0.25 with 3 seeds): few seeds cannot show significance, whatever the effect;
+- the paired t-test p-value from scipy, for reference.
+
+Everything is a pure function of its inputs; randomness (bootstrap, Monte Carlo sign flips)
+comes from a seeded generator, so a report is reproducible. With fewer than two values an
+interval or p-value is undefined and comes back as NaN, which :func:`format_p` shows as "n/a".
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "describe",
+    "mean_ci",
+    "group_stats",
+    "pair_by_key",
+    "bootstrap_ci",
+    "SignFlipResult",
+    "sign_flip_test",
+    "paired_t_pvalue",
+    "paired_difference",
+    "percent_of",
+    "min_sign_flip_p",
+    "format_p",
+    "format_float",
+]
+
+#: Exact enumeration of sign patterns up to this many (2**16: 16 seeds).
+MAX_EXACT = 65536
+N_RESAMPLES = 100_000
+N_BOOT = 10_000
+
+
+def _values(values) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64).ravel()
+    return array[~np.isnan(array)]
+
+
+def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
+    """t-based confidence interval of the mean: ``mean ± t(1-α/2, n-1) · s / √n``.
+
+    Parameters
+    ----------
+    values : array-like of shape (n,)
+        NaNs are dropped.
+    confidence : float
+        Coverage of the interval.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        ``(nan, nan)`` when fewer than two values remain.
+
+    Examples
+    --------
+    >>> low, high = mean_ci([1.0, 2.0, 3.0])
+    >>> round(low, 4), round(high, 4)
+    (-0.4841, 4.4841)
+    """
+    from scipy import stats
+
+    x = _values(values)
+    if len(x) < 2:
+        return math.nan, math.nan
+    mean = float(x.mean())
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(x) - 1)) * float(x.std(ddof=1)) / math.sqrt(len(x))
+    return mean - half, mean + half
+
+
+def describe(values, confidence: float = 0.95) -> dict[str, float]:
+    """Count, mean, sample standard deviation (ddof=1) and t-based CI of the mean.
+
+    Returns
+    -------
+    dict
+        ``n``, ``mean``, ``std``, ``ci_low``, ``ci_high``; ``std`` and the CI are NaN for
+        ``n < 2``, everything but ``n`` is NaN for ``n == 0``.
+
+    Examples
+    --------
+    >>> d = describe([0.80, 0.82, 0.84])
+    >>> d["n"], round(d["mean"], 4), round(d["std"], 4)
+    (3, 0.82, 0.02)
+    """
+    x = _values(values)
+    low, high = mean_ci(x, confidence)
+    return {
+        "n": int(len(x)),
+        "mean": float(x.mean()) if len(x) else math.nan,
+        "std": float(x.std(ddof=1)) if len(x) >= 2 else math.nan,
+        "ci_low": low,
+        "ci_high": high,
+    }
+
+
+def group_stats(frame: pd.DataFrame, by, column: str, confidence: float = 0.95) -> pd.DataFrame:
+    """:func:`describe` of ``frame[column]`` within each group of ``by``.
+
+    Returns
+    -------
+    DataFrame
+        One row per group (the ``by`` columns, then ``n``, ``mean``, ``std``, ``ci_low``,
+        ``ci_high``), in the groups' sorted order.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"s": ["a", "a", "b"], "acc": [0.5, 1.0, 0.75]})
+    >>> group_stats(frame, "s", "acc")[["s", "n", "mean"]].to_dict("records")
+    [{'s': 'a', 'n': 2, 'mean': 0.75}, {'s': 'b', 'n': 1, 'mean': 0.75}]
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    rows = []
+    for key, group in frame.groupby(by, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(by, key)), **describe(group[column], confidence)})
+    return pd.DataFrame(rows, columns=[*by, "n", "mean", "std", "ci_low", "ci_high"])
+
+
+def pair_by_key(values: Mapping, baseline: Mapping) -> tuple[list, np.ndarray, np.ndarray]:
+    """Align two ``{key: value}`` mappings (or Series indexed by seed) on their common keys.
+
+    Keys whose value is NaN on either side are left out.
+
+    Returns
+    -------
+    keys : list
+        Sorted common keys.
+    a, b : ndarray of shape (n,)
+
+    Examples
+    --------
+    >>> pair_by_key({0: 0.9, 1: 0.8, 2: 0.7}, {1: 0.5, 2: 0.6, 3: 0.1})
+    ([1, 2], array([0.8, 0.7]), array([0.5, 0.6]))
+    """
+    a_map = dict(values.items())
+    b_map = dict(baseline.items())
+    keys = sorted(
+        k for k in set(a_map) & set(b_map)
+        if not (pd.isna(a_map[k]) or pd.isna(b_map[k]))
+    )
+    return keys, np.array([a_map[k] for k in keys], dtype=np.float64), np.array([b_map[k] for k in keys], dtype=np.float64)
+
+
+def bootstrap_ci(values, confidence: float = 0.95, *, n_boot: int = N_BOOT, random_state=0) -> tuple[float, float]:
+    """Percentile-bootstrap confidence interval of the mean.
+
+    Parameters
+    ----------
+    values : array-like of shape (n,)
+    n_boot : int
+        Resamples (with replacement) of the ``n`` values.
+    random_state : None, int or numpy.random.Generator
+        Seeds the resampling; the default 0 makes the interval reproducible.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+        ``(nan, nan)`` for fewer than two values.
+
+    Examples
+    --------
+    >>> bootstrap_ci([2.0, 2.0, 2.0])
+    (2.0, 2.0)
+    """
+    x = _values(values)
+    if len(x) < 2:
+        return math.nan, math.nan
+    rng = np.random.default_rng(random_state)
+    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(means, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+@dataclass(frozen=True)
+class SignFlipResult:
+    """Result of :func:`sign_flip_test`.
+
+    Attributes
+    ----------
+    p_value : float
+        Two-sided; NaN for fewer than two differences.
+    method : str
+        The test as a report should name it, e.g. "exact sign-flip permutation test (8 sign
+        patterns)".
+    exact : bool
+    n_patterns : int
+        Sign patterns enumerated (exact) or drawn (Monte Carlo).
+    """
+
+    p_value: float
+    method: str
+    exact: bool
+    n_patterns: int
+
+
+def min_sign_flip_p(n: int) -> float:
+    """The smallest two-sided p-value the exact sign-flip test can give with ``n`` pairs.
+
+    >>> min_sign_flip_p(3), min_sign_flip_p(5)
+    (0.25, 0.0625)
+    """
+    return math.nan if n < 2 else min(1.0, 2.0 / 2.0**n)
+
+
+def sign_flip_test(
+    diffs, *, max_exact: int = MAX_EXACT, n_resamples: int = N_RESAMPLES, random_state=0
+) -> SignFlipResult:
+    """Paired permutation test of "mean difference = 0" by flipping the signs of the differences.
+
+    The statistic is ``|sum(d)|``; the p-value is the share of sign patterns ``s`` with
+    ``|sum(s·d)| >= |sum(d)|``. All ``2**n`` patterns are enumerated when ``2**n <= max_exact``;
+    otherwise ``n_resamples`` random patterns are drawn and ``p = (1 + hits) / (1 + n_resamples)``.
+
+    Parameters
+    ----------
+    diffs : array-like of shape (n,)
+        Paired differences (NaNs dropped).
+    max_exact : int
+    n_resamples : int
+    random_state : None, int or numpy.random.Generator
+        Used only for the Monte Carlo version.
+
+    Returns
+    -------
+    SignFlipResult
+
+    Examples
+    --------
+    >>> sign_flip_test([1.0, 2.0, 3.0]).p_value
+    0.25
+    >>> sign_flip_test([1.0, -1.0]).p_value
+    1.0
+    """
+    d = _values(diffs)
+    n = len(d)
+    if n < 2:
+        return SignFlipResult(math.nan, "sign-flip permutation test (n/a: fewer than 2 pairs)", True, 0)
+    observed = abs(float(d.sum()))
+    tolerance = 1e-12 * max(1.0, float(np.abs(d).sum()))
+    if 2**n <= max_exact:
+        patterns = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+        hits = int(np.count_nonzero(np.abs(patterns @ d) >= observed - tolerance))
+        return SignFlipResult(hits / 2**n, f"exact sign-flip permutation test ({2**n:,} sign patterns)", True, 2**n)
+    rng = np.random.default_rng(random_state)
+    hits, left = 0, n_resamples
+    while left:
+        size = min(left, 8192)
+        signs = rng.choice(np.array([-1.0, 1.0]), size=(size, n))
+        hits += int(np.count_nonzero(np.abs(signs @ d) >= observed - tolerance))
+        left -= size
+    return SignFlipResult(
+        (1 + hits) / (1 + n_resamples),
+        f"Monte Carlo sign-flip permutation test ({n_resamples:,} random sign patterns)",
+        False,
+        n_resamples,
+    )
+
+
+def paired_t_pvalue(diffs) -> float:
+    """Two-sided p-value of the one-sample t-test of the differences against 0 (scipy).
+
+    NaN for fewer than two differences or when all differences are equal (no variance).
+
+    >>> round(paired_t_pvalue([1.0, 2.0, 3.0]), 4)
+    0.0742
+    """
+    from scipy import stats
+
+    d = _values(diffs)
+    # Equal differences (up to float noise) have no variance: t is undefined, not huge.
+    if len(d) < 2 or np.ptp(d) <= 1e-12 * max(1.0, float(np.abs(d).max())):
+        return math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_1samp(d, 0.0).pvalue)
+
+
+def paired_difference(
+    values: Mapping,
+    baseline: Mapping,
+    *,
+    confidence: float = 0.95,
+    n_boot: int = N_BOOT,
+    max_exact: int = MAX_EXACT,
+    n_resamples: int = N_RESAMPLES,
+    random_state=0,
+) -> dict:
+    """Compare ``values`` with ``baseline``, paired by key (the seed).
+
+    Parameters
+    ----------
+    values, baseline : mapping or Series, key -> float
+        E.g. accuracy by seed of a strategy and of the baseline strategy.
+    confidence : float
+    n_boot, max_exact, n_resamples, random_state
+        See :func:`bootstrap_ci` and :func:`sign_flip_test`.
+
+    Returns
+    -------
+    dict
+        ``n`` (pairs), ``keys``, ``mean_diff``, ``std_diff``, ``ci_low``/``ci_high`` (t),
+        ``boot_low``/``boot_high`` (percentile bootstrap), ``p_value`` (sign-flip test), ``test``
+        (its name), ``p_ttest`` (paired t-test, for reference).
+
+    Examples
+    --------
+    >>> r = paired_difference({0: 0.81, 1: 0.82, 2: 0.83}, {0: 0.80, 1: 0.80, 2: 0.80})
+    >>> r["n"], round(r["mean_diff"], 4), r["p_value"]
+    (3, 0.02, 0.25)
+    """
+    keys, a, b = pair_by_key(values, baseline)
+    d = a - b
+    ci_low, ci_high = mean_ci(d, confidence)
+    boot_low, boot_high = bootstrap_ci(d, confidence, n_boot=n_boot, random_state=random_state)
+    test = sign_flip_test(d, max_exact=max_exact, n_resamples=n_resamples, random_state=random_state)
+    return {
+        "n": len(d),
+        "keys": keys,
+        "mean_diff": float(d.mean()) if len(d) else math.nan,
+        "std_diff": float(d.std(ddof=1)) if len(d) >= 2 else math.nan,
+        "ci_low": ci_low,
+        "ci_high": ci_high,
+        "boot_low": boot_low,
+        "boot_high": boot_high,
+        "p_value": test.p_value,
+        "test": test.method,
+        "p_ttest": paired_t_pvalue(d),
+    }
+
+
+def percent_of(value: float, reference: float) -> float:
+    """``100 · value / reference``; NaN when either is missing or the reference is 0.
+
+    >>> percent_of(0.85, 0.9)
+    94.44444444444444
+    """
+    if value is None or reference is None or pd.isna(value) or pd.isna(reference) or reference == 0:
+        return math.nan
+    return 100.0 * float(value) / float(reference)
+
+
+def format_p(p: float) -> str:
+    """A p-value for a table: "n/a" when undefined, "<0.001" when tiny, else 3 decimals.
+
+    >>> format_p(float("nan")), format_p(0.25), format_p(1e-5)
+    ('n/a', '0.250', '<0.001')
+    """
+    if p is None or pd.isna(p):
+        return "n/a"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def format_float(value: float, digits: int = 4, *, signed: bool = False) -> str:
+    """A number for a table, "n/a" when undefined.
+
+    >>> format_float(0.123456), format_float(float("nan")), format_float(0.01, 3, signed=True)
+    ('0.1235', 'n/a', '+0.010')
+    """
+    if value is None or pd.isna(value):
+        return "n/a"
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"

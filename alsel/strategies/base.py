@@ -1,0 +1,128 @@
+"""The acquisition protocol: ``select(state, k) -> Selection``, and the registry behind ``--acq``.
+
+A strategy reads arrays from the :class:`~alsel.loops.state.LoopState` and never touches the
+learner or torch, so every strategy tests in milliseconds on synthetic arrays.
+
+To add one: write ``alsel/strategies/<name>.py`` with a subclass decorated by ``@register``.
+The package imports every module in this folder, so nothing else needs editing.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from ..errors import ConfigError, PoolExhaustedError
+
+if TYPE_CHECKING:
+    from ..loops.state import LoopState
+
+__all__ = ["Selection", "Strategy", "ScoreStrategy", "register", "get_strategy", "STRATEGIES"]
+
+#: What a strategy may ask the controller to put in the state: sentence embeddings, the
+#: scorer's class probabilities, the scoring model's penultimate features
+#: (``state.extras["features"]``) and per-epoch p_gold while it trained
+#: (``state.extras["dynamics"]``).
+NEEDS = frozenset({"embeddings", "probs", "features", "dynamics"})
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Pool positions in acquisition order, with each one's score where a score decided it."""
+
+    indices: np.ndarray
+    scores: np.ndarray | None = None
+
+
+class Strategy:
+    """Base class: validates the request and the state, then calls :meth:`_select`.
+
+    Subclasses set ``name`` (the ``--acq`` name) and ``needs`` (a subset of :data:`NEEDS`), take their parameters as keyword arguments of ``__init__`` and implement
+    ``_select(state, k)``. Randomness comes only from ``state.random_state``.
+    """
+
+    name: ClassVar[str] = ""
+    needs: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self) -> None:
+        pass
+
+    def select(self, state: "LoopState", k: int) -> Selection:
+        k = int(k)
+        if k <= 0:
+            raise ConfigError(f"{self.name}: asked for {k} examples; need at least 1")
+        if k > len(state.candidates):
+            raise PoolExhaustedError(f"{self.name}: asked for {k} examples but only {len(state.candidates)} candidates are left")
+        if "probs" in self.needs and state.probs is None:
+            raise ConfigError(f"{self.name} needs model scores, so it cannot choose the initial pool; use it as --acq")
+        if "embeddings" in self.needs and state.embeddings is None:
+            raise ConfigError(f"{self.name} needs embeddings but the state has none")
+        missing = sorted(need for need in self.needs & {"features", "dynamics"} if need not in state.extras)
+        if missing:
+            raise ConfigError(f"{self.name} needs {', '.join(missing)} from a trained model, so it cannot choose the initial pool; use it as --acq")
+        selection = self._select(state, k)
+        if len(selection.indices) != k or len(np.unique(selection.indices)) != k:
+            raise AssertionError(f"{self.name} returned {len(selection.indices)} indices ({len(np.unique(selection.indices))} distinct) for k={k}")
+        return selection
+
+    def _select(self, state: "LoopState", k: int) -> Selection:
+        raise NotImplementedError
+
+    def get_params(self) -> dict:
+        return {name: getattr(self, name) for name in inspect.signature(type(self).__init__).parameters if name != "self"}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+
+class ScoreStrategy(Strategy):
+    """Top-k by a per-candidate score. Subclasses implement ``score(state)`` and set ``ascending``.
+
+    Ties go to the lower pool position (a stable sort over sorted candidates), so the choice is
+    deterministic.
+    """
+
+    needs: ClassVar[frozenset[str]] = frozenset({"probs"})
+    #: True: acquire the lowest scores first.
+    ascending: ClassVar[bool] = False
+
+    def score(self, state: "LoopState") -> np.ndarray:
+        """One score per candidate, aligned with ``state.candidates``."""
+        raise NotImplementedError
+
+    def _select(self, state: "LoopState", k: int) -> Selection:
+        scores = np.asarray(self.score(state), dtype=np.float64)
+        order = np.argsort(scores if self.ascending else -scores, kind="stable")[:k]
+        return Selection(indices=state.candidates[order], scores=scores[order])
+
+
+STRATEGIES: dict[str, type[Strategy]] = {}
+
+
+def register(cls: type[Strategy]) -> type[Strategy]:
+    """Class decorator: make ``cls`` available as ``--acq cls.name``."""
+    if not cls.name:
+        raise TypeError(f"{cls.__name__} has no name")
+    if cls.name in STRATEGIES and STRATEGIES[cls.name] is not cls:
+        raise TypeError(f"two strategies are named {cls.name!r}")
+    unknown = cls.needs - NEEDS
+    if unknown:
+        raise TypeError(f"{cls.__name__}.needs has unknown entries {sorted(unknown)}")
+    STRATEGIES[cls.name] = cls
+    return cls
+
+
+def get_strategy(name: str, **params) -> Strategy:
+    """Build the strategy registered as ``name`` with ``params``; unknown names or params raise."""
+    cls = STRATEGIES.get(name)
+    if cls is None:
+        raise ConfigError(f"unknown strategy {name!r}; choose one of: {', '.join(sorted(STRATEGIES))}")
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        raise ConfigError(f"strategy {name!r} takes no option {', '.join(unknown)} (it takes: {', '.join(sorted(accepted)) or 'none'})")
+    return cls(**params)

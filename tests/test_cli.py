@@ -1,0 +1,74 @@
+"""The command line: one-line errors with exit status 2, and a full run with a tiny model."""
+
+import json
+
+import pytest
+
+from alsel.cli import main
+
+
+def run_cli(capsys, *argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["loop", "--budget", "5000", "--limit", "3000"], "--budget 5000 asks for 5,000 examples but the pool holds 3,000"),
+        (["loop", "--budget", "0"], "--budget must be positive"),
+        (["loop", "--budget", "1", "--limit", "100"], "fewer than the 2 classes"),
+        (["loop", "--init-size", "500", "--budget", "100", "--limit", "1000"], "larger than the budget"),
+        (["loop", "--acq", "no_such_thing"], "unknown --acq strategy 'no_such_thing'"),
+        (["loop", "--init", "low_conf", "--limit", "200", "--budget", "20", "--rounds", "0"], "cannot choose the initial pool"),
+        (["loop", "--preset", "nope"], "unknown preset 'nope'"),
+        (["loop", "--model", "bogus"], "unknown model 'bogus'"),
+        (["loop", "--dataset", "/nonexistent.tsv"], "/nonexistent.tsv: no such file"),
+        (["loop", "--rounds", "abc"], "'abc' is not a valid integer"),
+        (["loop", "--config", "/nonexistent.yaml"], "no such config file"),
+        (["loop", "--scorer", "cv:x"], "unknown --scorer"),
+        (["show", "/nonexistent-run"], "not a run directory"),
+        (["nosuchcommand"], "No such command"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_status_2(capsys, tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)  # a default run directory would land here
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
+    assert "Traceback" not in out + err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_bad_data_file_is_one_line(capsys, tmp_path):
+    (tmp_path / "d.csv").write_text("words,label\na,1\nb,0\n")
+    code, _, err = run_cli(capsys, "loop", "--dataset", str(tmp_path / "d.csv"), "--out", str(tmp_path / "r"))
+    assert code == 2 and "no text column found" in err and err.count("\n") == 1
+    (tmp_path / "empty.tsv").write_text("")
+    code, _, err = run_cli(capsys, "loop", "--dataset", str(tmp_path / "empty.tsv"), "--out", str(tmp_path / "r"))
+    assert code == 2 and "empty.tsv" in err and err.count("\n") == 1
+
+
+def test_loop_then_show(capsys, tmp_path, synthetic_csv, tiny_bert):
+    out = tmp_path / "run"
+    argv = ["loop", "--dataset", str(synthetic_csv / "train.csv"), "--eval", str(synthetic_csv / "eval.csv"), "--model", tiny_bert,
+            "--init", "random", "--acq", "margin", "--rounds", "1", "--budget", "40", "--epochs", "1", "--lr", "5e-3",
+            "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    assert "done: accuracy" in err
+    assert json.loads((out / "metrics.json").read_text())["n_train"] == 40
+    code, table, _ = run_cli(capsys, "show", str(out))
+    assert code == 0 and "init random, acq margin, 1 rounds" in table and "final: accuracy" in table
+    assert table.count("\n│ ") >= 2 or table.count("│ 0") >= 1
+
+
+def test_help_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys; from alsel.cli import main; sys.argv=['alsel','--help']\ntry: main()\nexcept SystemExit: pass\nprint('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().endswith("False")

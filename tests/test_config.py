@@ -1,0 +1,89 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from alsel.errors import ConfigError
+from alsel.loops.config import LoopConfig, parse_size, plan_budget
+from alsel.loops.presets import PRESETS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def plan(**options):
+    config = LoopConfig.from_options(**options)
+    return plan_budget(config, options.pop("n_pool", 10_000), 2)
+
+
+def test_sizes_are_fractions_or_counts():
+    assert parse_size(0.1, 67_349, "b") == 6735
+    assert parse_size("0.1", 1000, "b") == 100
+    assert parse_size("250", 1000, "b") == 250 and parse_size(250, 1000, "b") == 250
+    assert parse_size(1.0, 1000, "b") == 1000
+    for bad in ("0", "-3", "1.5", "abc", "2.5e3"):
+        with pytest.raises(ConfigError):
+            parse_size(bad, 1000, "--budget")
+
+
+def test_default_plan_splits_the_budget_over_init_and_rounds():
+    p = plan(budget=0.1, rounds=2)
+    assert (p.budget, p.init_size, p.round_sizes, p.keep_init) == (1000, 334, (333, 333), True)
+    p = plan(budget=1000, rounds=3, init_size=100)
+    assert p.round_sizes == (300, 300, 300)
+
+
+def test_the_study_presets_plan_as_described():
+    assert plan(preset="random").round_sizes == () and plan(preset="random").init_size == 1000
+    high = plan(preset="high_conf")
+    assert (high.init_size, high.round_sizes, high.keep_init) == (1000, (1000,), False)
+    hybrid = plan(preset="hybrid")
+    assert (hybrid.init_size, hybrid.round_sizes) == (500, (500,))
+    assert plan(preset="full").budget == 10_000
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"budget": 20_000}, "pool holds"),
+        ({"budget": 1}, "fewer than the 2 classes"),
+        ({"budget": 100, "init_size": 200}, "larger than the budget"),
+        ({"budget": 100, "rounds": 0, "init_size": 50}, "whole budget"),
+        ({"budget": 0.6, "preset": "low_conf"}, "exceed the pool"),
+        ({"budget": 10, "rounds": 20, "init_size": 5}, "cannot be spread"),
+    ],
+)
+def test_impossible_plans_are_rejected(options, message):
+    with pytest.raises(ConfigError, match=message):
+        plan(**options)
+
+
+def test_precedence_defaults_preset_file_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("preset: hybrid\nbudget: 0.2\nseed: 3\n")
+    config = LoopConfig.from_options(config_file=path, seed=7)
+    assert (config.preset, config.acq, config.rounds, config.budget, config.seed) == ("hybrid", "low_conf", 1, 0.2, 7)
+    with pytest.raises(ConfigError, match="unknown option"):
+        LoopConfig.from_options(budgets=3)
+    path.write_text("[1, 2")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        LoopConfig.from_options(config_file=path)
+
+
+def test_resolution_fills_model_defaults_and_checks_names():
+    config = LoopConfig.from_options(model="minilm").resolved()
+    assert (config.epochs, config.lr, config.batch_size) == (3, 1e-4, 32)
+    assert LoopConfig.from_options(model="modernbert-base").resolved().lr == 8e-5
+    with pytest.raises(ConfigError, match="unknown --acq"):
+        LoopConfig.from_options(acq="nope").resolved()
+    with pytest.raises(ConfigError, match="unknown --scorer"):
+        LoopConfig.from_options(scorer="cv:1").resolved()
+    with pytest.raises(ConfigError, match="unknown model"):
+        LoopConfig.from_options(model="bogus").resolved()
+
+
+def test_preset_yaml_files_equal_the_presets():
+    files = sorted((ROOT / "configs" / "presets").glob("*.yaml"))
+    assert {f.stem for f in files} == set(PRESETS)
+    for f in files:
+        loaded = yaml.safe_load(f.read_text())
+        assert loaded == {"preset": f.stem, **PRESETS[f.stem]}

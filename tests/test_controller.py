@@ -1,0 +1,130 @@
+"""The loop controller end to end with a tiny random BERT on synthetic data."""
+
+import numpy as np
+import pytest
+
+from alsel.errors import ConfigError
+from alsel.io import read_json, read_jsonl
+from alsel.loops.config import LoopConfig
+from alsel.loops.controller import run_loop
+from alsel.progress import Progress
+
+
+@pytest.fixture()
+def options(synthetic_csv, tiny_bert, tmp_path):
+    return dict(
+        dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"), model=tiny_bert,
+        epochs=2, lr=5e-3, batch_size=16, budget=60, cache_dir=str(tmp_path / "cache"),
+    )
+
+
+def loop(out, **options):
+    return run_loop(LoopConfig.from_options(**options), out)
+
+
+class StopAfter(Progress):
+    """Interrupts the run like Ctrl-C once round ``n`` has been logged (after it was saved)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def log(self, message):
+        if message.startswith(f"round {self.n}:"):
+            raise KeyboardInterrupt
+
+
+def test_multi_round_loop_writes_the_run_directory(tmp_path, options):
+    metrics = loop(tmp_path / "run", init="kmeans", acq="low_conf", rounds=2, **options)
+    rounds = read_jsonl(tmp_path / "run" / "rounds.jsonl")
+    selection = read_jsonl(tmp_path / "run" / "selection.jsonl")
+    config = read_json(tmp_path / "run" / "config.json")
+    assert [r["round"] for r in rounds] == [0, 1, 2]
+    assert [r["n_labeled"] for r in rounds] == [20, 40, 60] and [r["n_acquired"] for r in rounds] == [20, 20, 0]
+    assert all(sum(r["class_counts"].values()) == r["n_labeled"] for r in rounds)
+    assert len({e["id"] for e in selection}) == 60 and [e["round"] for e in selection] == [0] * 20 + [1] * 20 + [2] * 20
+    for round_ in (1, 2):
+        scores = [e["score"] for e in selection if e["round"] == round_]
+        assert scores == sorted(scores)  # low_conf: lowest p_gold first
+        assert rounds[round_ - 1]["scores"]["acquired"]["p_gold"]["max"] <= rounds[round_ - 1]["scores"]["candidates"]["p_gold"]["mean"]
+    assert metrics["n_train"] == 60 and metrics["accuracy"] == rounds[-1]["accuracy"] and metrics["n_eval"] == 100
+    assert config["plan"] == {"budget": 60, "init_size": 20, "round_sizes": [20, 20], "keep_init": True}
+    assert config["model"] == options["model"] and "torch" in config["versions"]
+    assert read_json(tmp_path / "run" / "metrics.json") == metrics
+
+
+def test_same_seed_gives_a_byte_identical_selection_and_resume_matches(tmp_path, options):
+    spec = dict(init="kmeans", acq="low_conf", rounds=2, **options)
+    loop(tmp_path / "a", **spec)
+    loop(tmp_path / "b", **{**spec, "cache_dir": str(tmp_path / "other-cache")})
+    reference = (tmp_path / "a" / "selection.jsonl").read_bytes()
+    assert (tmp_path / "b" / "selection.jsonl").read_bytes() == reference
+
+    resumed = dict(spec, cache_dir=str(tmp_path / "third-cache"))  # nothing cached: rounds retrain
+    with pytest.raises(KeyboardInterrupt):
+        run_loop(LoopConfig.from_options(**resumed), tmp_path / "c", progress=StopAfter(0))
+    assert len(read_jsonl(tmp_path / "c" / "rounds.jsonl")) == 1 and not (tmp_path / "c" / "metrics.json").exists()
+    loop(tmp_path / "c", **resumed)
+    assert (tmp_path / "c" / "selection.jsonl").read_bytes() == reference
+    assert [r["round"] for r in read_jsonl(tmp_path / "c" / "rounds.jsonl")] == [0, 1, 2]
+
+    other = loop(tmp_path / "d", **{**spec, "seed": 1})
+    assert (tmp_path / "d" / "selection.jsonl").read_bytes() != reference and other["n_train"] == 60
+
+
+def test_low_conf_preset_drops_its_seed_pool_and_high_conf_reuses_the_seed_model(tmp_path, options):
+    loop(tmp_path / "low", preset="low_conf", **options)
+    rounds = read_jsonl(tmp_path / "low" / "rounds.jsonl")
+    selection = read_jsonl(tmp_path / "low" / "selection.jsonl")
+    seed_pool = set(read_json(tmp_path / "low" / "checkpoint.json")["seed_pool_ids"])
+    assert len(seed_pool) == 60 and len(selection) == 60 and not seed_pool & {e["id"] for e in selection}
+    assert rounds[0]["in_result"] is False and rounds[0]["n_labeled"] == 60 and rounds[1]["n_labeled"] == 60
+    assert all(e["round"] == 1 for e in selection)
+
+    loop(tmp_path / "high", preset="high_conf", **options)
+    high_rounds = read_jsonl(tmp_path / "high" / "rounds.jsonl")
+    assert high_rounds[0]["cached"] is True and high_rounds[0]["accuracy"] == rounds[0]["accuracy"]
+    high = [e["score"] for e in read_jsonl(tmp_path / "high" / "selection.jsonl")]
+    assert min(high) >= max(e["score"] for e in selection)  # same scores, opposite ends
+
+
+def test_hybrid_preset_with_a_tiny_modernbert(tmp_path, options, tiny_modernbert):
+    metrics = loop(tmp_path / "run", preset="hybrid", **{**options, "model": tiny_modernbert})
+    selection = read_jsonl(tmp_path / "run" / "selection.jsonl")
+    assert [e["round"] for e in selection] == [0] * 30 + [1] * 30 and metrics["n_train"] == 60
+
+
+def test_a_finished_run_returns_at_once_and_other_options_are_refused(tmp_path, options, monkeypatch):
+    first = loop(tmp_path / "run", preset="random", **options)
+    before = (tmp_path / "run" / "selection.jsonl").read_bytes()
+    monkeypatch.setattr("alsel.learner.Learner.fit", lambda *a, **k: pytest.fail("retrained a finished run"))
+    assert loop(tmp_path / "run", preset="random", **options) == first
+    with pytest.raises(ConfigError, match="other options"):
+        loop(tmp_path / "run", preset="random", **{**options, "budget": 50})
+    assert (tmp_path / "run" / "selection.jsonl").read_bytes() == before
+
+
+@pytest.mark.parametrize("scorer", ["probe", "cv:2"])
+def test_cross_fitted_scorers(tmp_path, options, scorer):
+    loop(tmp_path / "run", init="random", acq="low_conf", rounds=1, scorer=scorer, **options)
+    selection = read_jsonl(tmp_path / "run" / "selection.jsonl")
+    acquired = [e for e in selection if e["round"] == 1]
+    assert len(acquired) == 30 and all(0 <= e["score"] <= 1 for e in acquired)
+
+
+def test_probe_scores_candidates_out_of_fold():
+    from alsel.data import TextDataset
+    from alsel.loops.scorers import ScoringContext, score_candidates
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    x = rng.normal(size=(200, 8)) + labels[:, None] * 3.0
+    x[7] -= (2 * labels[7] - 1) * 20  # a mislabelled-looking point
+    pool = TextDataset(ids=np.arange(200), texts=[""] * 200, labels=labels, label_names=("a", "b"))
+    ctx = ScoringContext(pool=pool, train=np.arange(50), candidates=np.arange(50, 200), learner=None, make_learner=None,
+                         embeddings=lambda: x, seed=0, progress=Progress())
+    probs, _ = score_candidates("probe", ctx, frozenset({"probs"}))
+    assert probs.shape == (150, 2)
+    ctx.candidates = np.arange(0, 200)
+    probs, _ = score_candidates("probe", ctx, frozenset({"probs"}))
+    p_gold = probs[np.arange(200), labels]
+    assert np.argmin(p_gold) == 7 and np.median(p_gold) > 0.9

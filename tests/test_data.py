@@ -1,0 +1,109 @@
+import gzip
+import hashlib
+import re
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alsel.data import load_data, quotas, stratified_sample
+from alsel.errors import DataError
+
+
+def _source_checksums():
+    text = (resources.files("alsel") / "resources" / "sst2" / "SOURCE.md").read_text()
+    return dict(re.findall(r"\| (\w+)\.tsv \|.*?\| `([0-9a-f]{64})` \|", text))
+
+
+def test_bundled_sst2_is_byte_identical_to_the_verified_source():
+    checksums = _source_checksums()
+    assert set(checksums) == {"train", "dev", "test"}
+    for split, expected in checksums.items():
+        with resources.as_file(resources.files("alsel") / "resources" / "sst2" / f"{split}.tsv.gz") as path:
+            assert hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest() == expected
+
+
+def test_sst2_pool_and_dev_match_the_documented_counts():
+    splits = load_data("sst2")
+    assert len(splits.pool) == 67_349 and len(splits.eval) == 872
+    assert splits.pool.class_counts() == {"negative": 29_780, "positive": 37_569}
+    assert splits.eval.class_counts() == {"negative": 428, "positive": 444}
+    assert splits.pool.ids[:3].tolist() == [0, 1, 2]
+    assert splits.pool.texts[0] == "hide new secretions from the parental units "  # trailing space kept
+
+
+def test_limit_is_a_seeded_stratified_sample_with_source_ids():
+    a = load_data("sst2", limit=1000, eval_limit=200)
+    b = load_data("sst2", limit=1000, eval_limit=200)
+    assert np.array_equal(a.pool.ids, b.pool.ids)
+    assert a.pool.class_counts() == {"negative": 442, "positive": 558}  # 44.22% / 55.78%
+    assert len(a.eval) == 200 and a.eval.class_counts() == {"negative": 98, "positive": 102}
+    full = load_data("sst2")
+    assert [full.pool.texts[i] for i in a.pool.ids[:5]] == a.pool.texts[:5]
+    c = load_data("sst2", limit=1000, data_seed=1)
+    assert not np.array_equal(a.pool.ids, c.pool.ids)
+
+
+def test_quotas_are_exact_up_to_rounding():
+    assert quotas([1, 1, 1], 10).tolist() == [4, 3, 3]
+    assert quotas([90, 10], 7).sum() == 7
+    counts = quotas([5, 3, 2], 100)
+    assert counts.tolist() == [50, 30, 20]
+
+
+def test_stratified_sample_respects_class_shares():
+    labels = np.array([0] * 80 + [1] * 20)
+    chosen = stratified_sample(labels, 10, np.random.default_rng(0))
+    assert len(set(chosen)) == 10 and np.bincount(labels[chosen]).tolist() == [8, 2]
+
+
+@pytest.mark.parametrize("suffix", ["csv", "tsv", "jsonl", "parquet"])
+def test_local_files_with_string_labels(tmp_path, suffix):
+    frame = pd.DataFrame({"review": [f"text {i}" for i in range(40)], "stars": ["good", "bad"] * 20})
+    path = tmp_path / f"data.{suffix}"
+    {"csv": lambda: frame.to_csv(path, index=False), "tsv": lambda: frame.to_csv(path, sep="\t", index=False),
+     "jsonl": lambda: frame.to_json(path, orient="records", lines=True), "parquet": lambda: frame.to_parquet(path)}[suffix]()
+    splits = load_data(str(path), label_column="stars", eval_spec="0.25")
+    assert splits.pool.label_names == ("bad", "good")
+    assert len(splits.pool) == 30 and len(splits.eval) == 10
+    assert sorted(splits.pool.ids.tolist() + splits.eval.ids.tolist()) == list(range(40))
+    assert splits.pool.texts[0] == f"text {splits.pool.ids[0]}"
+
+
+def test_eval_file_shares_the_label_mapping(tmp_path):
+    pd.DataFrame({"text": ["a", "b", "c", "d"], "label": ["x", "y", "x", "y"]}).to_csv(tmp_path / "t.csv", index=False)
+    pd.DataFrame({"text": ["e", "f"], "label": ["y", "x"]}).to_csv(tmp_path / "e.csv", index=False)
+    splits = load_data(str(tmp_path / "t.csv"), eval_spec=str(tmp_path / "e.csv"))
+    assert splits.eval.labels.tolist() == [1, 0]
+    pd.DataFrame({"text": ["e"], "label": ["z"]}).to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(DataError, match="not among the training labels"):
+        load_data(str(tmp_path / "t.csv"), eval_spec=str(tmp_path / "bad.csv"))
+
+
+@pytest.mark.parametrize(
+    "content, kwargs, message",
+    [
+        ("text,label\n", {}, "no rows"),
+        ("words,label\na,1\nb,0\n", {}, "no text column found"),
+        ("text,target\na,1\nb,0\n", {}, "no label column 'label'"),
+        ("text,label\na,1\nb,\n", {}, "no label"),
+        ("text,label\na,1\nb,1\n", {}, "need at least 2"),
+    ],
+)
+def test_bad_files_raise_one_clear_error(tmp_path, content, kwargs, message):
+    path = tmp_path / "d.csv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=message):
+        load_data(str(path), **kwargs)
+
+
+def test_missing_and_unknown_files(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        load_data(str(tmp_path / "nope.tsv"))
+    (tmp_path / "x.xlsx").write_text("")
+    with pytest.raises(DataError, match="unknown file type"):
+        load_data(str(tmp_path / "x.xlsx"))
+    (tmp_path / "broken.parquet").write_bytes(b"not parquet")
+    with pytest.raises(DataError, match="cannot read"):
+        load_data(str(tmp_path / "broken.parquet"))

@@ -1,0 +1,64 @@
+"""The learner with tiny random models: the BERT and ModernBERT code paths, offline."""
+
+import numpy as np
+import pytest
+
+from alsel.learner import Learner, classification_metrics, length_grouped_batches, resolve_model
+from alsel.errors import ConfigError
+from conftest import synthetic_frame
+
+
+def _xy(n, seed):
+    frame = synthetic_frame(n, seed=seed)
+    return frame.text.tolist(), (frame.label == "pos").to_numpy().astype(np.int64)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_modernbert"])
+def test_tiny_models_learn_the_synthetic_task(request, fixture):
+    texts, labels = _xy(160, 0)
+    eval_texts, eval_labels = _xy(60, 1)
+    learner = Learner(model=request.getfixturevalue(fixture), epochs=4, lr=5e-3, batch_size=16).fit(texts, labels, 2)
+    probs, features = learner.predict_proba(eval_texts, return_features=True)
+    assert probs.shape == (60, 2) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    assert features.shape == (60, 32)
+    metrics = learner.evaluate(eval_texts, eval_labels)
+    assert metrics["accuracy"] >= 0.8, metrics
+
+
+def test_same_seed_same_model_other_seed_other_model(tiny_bert):
+    texts, labels = _xy(64, 0)
+    fit = lambda seed: Learner(model=tiny_bert, epochs=1, lr=1e-3, seed=seed).fit(texts, labels, 2).predict_proba(texts[:8])
+    a, b, c = fit(0), fit(0), fit(1)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_epoch_callback_sees_every_epoch(tiny_bert):
+    texts, labels = _xy(32, 0)
+    seen = []
+    Learner(model=tiny_bert, epochs=3).fit(texts, labels, 2, on_epoch_end=lambda learner, epoch: seen.append(epoch))
+    assert seen == [0, 1, 2]
+
+
+def test_length_grouped_batches_cover_every_row_once_with_similar_lengths():
+    lengths = np.random.default_rng(0).integers(1, 60, size=1000)
+    batches = length_grouped_batches(lengths, 32, np.random.default_rng(0), group=4)
+    rows = np.concatenate(batches)
+    assert sorted(rows) == list(range(1000))
+    spread = np.mean([np.ptp(lengths[b]) for b in batches])
+    assert spread < 0.5 * np.mean([np.ptp(lengths[r]) for r in np.array_split(np.random.default_rng(1).permutation(1000), 32)])
+
+
+def test_metrics_binary_and_macro():
+    assert classification_metrics([0, 1, 1, 1], [0, 1, 0, 1], 2) == {"accuracy": 0.75, "f1": pytest.approx(0.8)}
+    macro = classification_metrics([0, 1, 2, 2], [0, 1, 2, 1], 3)
+    assert macro["f1"] == pytest.approx((1 + 2 / 3 + 2 / 3) / 3)
+
+
+def test_model_resolution(tmp_path):
+    assert resolve_model("modernbert-base") == "answerdotai/ModernBERT-base"
+    assert resolve_model("minilm").endswith("model")
+    assert resolve_model("org/some-model") == "org/some-model"
+    with pytest.raises(ConfigError, match="unknown model"):
+        resolve_model("bogus")
+    with pytest.raises(ConfigError, match="cannot load model"):
+        Learner(model=str(tmp_path))._load(2)  # a directory without a model

@@ -1,0 +1,362 @@
+"""alsel study (issue 3): grid expansion, overrides, skip/resume and failure handling with a
+stand-in run function; then a tiny real grid through the local and the Ray executors."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from alsel.errors import ConfigError
+from alsel.io import read_json, read_jsonl, write_json, write_jsonl
+from alsel.study import budget_label, load_study, parse_budget, run_study
+
+STUDY_YAML = """
+name: tiny
+dataset: sst2
+limit: 200
+eval_limit: 50
+model: minilm
+epochs: 1
+strategies:
+  random: {preset: random}
+  kmeans: kmeans
+  low_conf: {preset: low_conf}
+  full: {preset: full}
+  custom: {init: random, acq: low_conf, rounds: 2}
+budgets: [0.1, 0.2]
+seeds: [0, 1]
+"""
+
+
+def write_config(tmp_path, text=STUDY_YAML, name="tiny.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+class FakeRun:
+    """Writes the four files of a run directory like run_loop; can fail or stop part-way.
+
+    ``fail``: strategies that raise; ``interrupt``: strategies that stop after writing
+    config.json and one round (as a killed run would), once.
+    """
+
+    def __init__(self, fail=(), interrupt=()):
+        self.calls = []
+        self.fail = set(fail)
+        self.interrupt = set(interrupt)
+
+    @staticmethod
+    def accuracy(config) -> float:
+        base = {"random": 0.80, "kmeans": 0.82, "low_conf": 0.78, "full": 0.90, None: 0.81}[config.preset]
+        return round(base + 0.01 * config.seed + (0.02 if str(config.budget) == "0.2" else 0.0), 6)
+
+    def __call__(self, config, out_dir, progress=None):
+        out_dir = Path(out_dir)
+        self.calls.append((config.preset, config.budget, config.seed, out_dir))
+        if config.preset in self.fail:
+            raise RuntimeError(f"boom in {config.preset}")
+        resumed = (out_dir / "config.json").exists()
+        if not resumed:
+            write_json(out_dir / "config.json", {**config.to_dict(), "data": {"n_pool": 200, "pool_fingerprint": "x"}})
+            write_jsonl(out_dir / "rounds.jsonl", [{"round": 0, "n_labeled": 20, "accuracy": 0.7, "f1": 0.7}])
+            if config.preset in self.interrupt:
+                self.interrupt.discard(config.preset)
+                raise KeyboardInterrupt  # not caught by the study, as a real Ctrl-C
+        n = 200 if config.preset == "full" else int(float(config.budget) * 200)
+        write_jsonl(out_dir / "selection.jsonl", [{"id": i, "round": 0, "score": None, "label": i % 2} for i in range(n)])
+        metrics = {"accuracy": self.accuracy(config), "f1": 0.5, "n_train": n, "n_eval": 50, "seconds": 1.0, "resumed": resumed}
+        write_json(out_dir / "metrics.json", metrics)
+        return metrics
+
+
+# --------------------------------------------------------------------------- config and grid
+
+
+def test_doctests():
+    import doctest
+
+    import alsel.study
+
+    assert doctest.testmod(alsel.study).failed == 0
+
+
+def test_parse_budget_and_label():
+    assert parse_budget("0.1") == 0.1 and parse_budget(0.25) == 0.25 and parse_budget("300") == 300
+    assert budget_label(0.1) == "0.1" and budget_label(1.0) == "1.0" and budget_label(300) == "300"
+    for bad in (0, 1.5, "x", True, -3):
+        with pytest.raises(ConfigError):
+            parse_budget(bad)
+
+
+def test_grid_expansion(tmp_path):
+    study = load_study(write_config(tmp_path), out=tmp_path / "s")
+    runs = study.runs()
+    # 4 budgeted strategies x 2 budgets x 2 seeds + full once per seed
+    assert len(runs) == 4 * 2 * 2 + 2
+    dirs = [r.rel_dir for r in runs]
+    assert len(set(dirs)) == len(dirs)
+    assert "runs/random/budget-0.1/seed-0" in dirs and "runs/custom/budget-0.2/seed-1" in dirs
+    assert [r.rel_dir for r in runs if r.strategy == "full"] == ["runs/full/budget-1.0/seed-0", "runs/full/budget-1.0/seed-1"]
+    full = next(r for r in runs if r.strategy == "full")
+    assert "budget" not in full.options and full.loop_config().budget == 1.0  # the preset's
+    # every run with the same seed trains the same way: only selection options differ
+    training = {"dataset", "limit", "eval_limit", "model", "epochs", "seed"}
+    by_seed = {}
+    for r in runs:
+        by_seed.setdefault(r.seed, set()).add(json.dumps({k: r.options.get(k) for k in training}, sort_keys=True))
+    assert all(len(v) == 1 for v in by_seed.values())
+    config = next(r for r in runs if r.strategy == "custom").loop_config()
+    assert (config.preset, config.acq, config.rounds, config.limit, config.epochs) == (None, "low_conf", 2, 200, 1)
+    kmeans = next(r for r in runs if r.strategy == "kmeans").loop_config()
+    assert (kmeans.preset, kmeans.init, kmeans.budget, kmeans.seed) == ("kmeans", "kmeans", 0.1, 0)
+    # seed-major order: all of seed 0 before seed 1
+    assert [r.seed for r in runs] == sorted(r.seed for r in runs)
+
+
+def test_overrides(tmp_path):
+    study = load_study(
+        write_config(tmp_path), limit=100, seeds="3,4,5", strategies=["kmeans", "random"], budgets=[0.05],
+        out=tmp_path / "elsewhere", executor="ray", options={"epochs": 2, "lr": None},
+    )
+    assert study.options["limit"] == 100 and study.options["epochs"] == 2 and "lr" not in study.options
+    assert study.seeds == [3, 4, 5] and study.budgets == [0.05]
+    assert list(study.strategies) == ["random", "kmeans"]  # config order
+    assert study.study_dir == (tmp_path / "elsewhere").resolve() and study.executor == "ray"
+    assert len(study.runs()) == 2 * 3
+
+
+def test_default_study_dir_is_named_after_the_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    text = STUDY_YAML.replace("name: tiny\n", "")
+    assert load_study(write_config(tmp_path, text, "abc.yaml")).study_dir == (tmp_path / "studies" / "abc").resolve()
+
+
+def test_unknown_strategy_names_the_valid_ones(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_study(write_config(tmp_path), strategies="random,nope")
+    assert "nope" in str(info.value) and "random, kmeans, low_conf, full, custom" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("strategies: {a: {preset: nope}}", "unknown preset 'nope'"),
+        ("strategies: {a: {preset: random, epochs: 3}}", "at the study level"),
+        ("strategies: {a: {preset: random, budget: 0.2}}", "set budgets and seeds"),
+        ("strategies: {a: {preset: random, bogus: 1}}", "unknown option bogus"),
+        ("strategies: {random: null}\nbogus: 1", "unknown option bogus"),
+        ("strategies: {random: null}\nseed: 1", "cannot be a shared option"),
+        ("strategies: {random: null}\nbudgets: [2.5]", "fraction must be in (0, 1]"),
+        ("strategies: {random: null}\nexecutor: slurm", "unknown executor"),
+        ("budgets: [0.1]", "no `strategies`"),
+        ("strategies: {'a/b': random}", "names a folder"),
+        ("[1, 2]", "expected a mapping"),
+    ],
+)
+def test_bad_configs(tmp_path, text, message):
+    with pytest.raises(ConfigError) as info:
+        load_study(write_config(tmp_path, text))
+    assert message in str(info.value)
+
+
+def test_list_of_presets_and_defaults(tmp_path):
+    study = load_study(write_config(tmp_path, "strategies: [random, full]\n"))
+    assert {n: s.preset for n, s in study.strategies.items()} == {"random": "random", "full": "full"}
+    assert study.budgets == [0.1] and study.seeds == [0, 1, 2]
+    assert len(study.runs()) == 6
+
+
+# --------------------------------------------------------------------------- running
+
+
+def test_run_skip_and_rerun(tmp_path):
+    config = write_config(tmp_path)
+    out = tmp_path / "study"
+    fake = FakeRun()
+    summary = run_study(config, out=out, strategies="random,full", seeds=[0, 1], budgets=[0.1], run_fn=fake)
+    assert summary.exit_code == 0 and len(summary.finished) == 4 and not summary.skipped
+    assert len(fake.calls) == 4
+    for o in summary.outcomes:
+        assert {p.name for p in o.run_dir.iterdir()} >= {"config.json", "rounds.jsonl", "selection.jsonl", "metrics.json"}
+    record = read_json(out / "study.json")
+    assert [r["run_dir"] for r in record["runs"]] == [o.spec.rel_dir for o in summary.outcomes]
+    assert all(r["status"] == "finished" for r in record["runs"])
+    assert record["options"]["limit"] == 200 and record["strategies"]["full"]["preset"] == "full"
+
+    # a second call with one more seed runs only the new cells
+    again = run_study(config, out=out, strategies="random,full", seeds=[0, 1, 2], budgets=[0.1], run_fn=fake)
+    assert len(again.skipped) == 4 and len(again.finished) == 2 and len(fake.calls) == 6
+    assert read_json(out / "study.json")["seeds"] == [0, 1, 2]
+
+
+def test_dry_run_writes_nothing(tmp_path):
+    out = tmp_path / "study"
+    fake = FakeRun()
+    summary = run_study(write_config(tmp_path), out=out, dry_run=True, run_fn=fake)
+    assert summary.dry_run and len(summary.planned) == 18 and not fake.calls
+    assert not out.exists()
+    assert "would run" in summary.describe()
+
+
+def test_failed_run_is_logged_and_the_study_goes_on(tmp_path):
+    config = write_config(tmp_path)
+    out = tmp_path / "study"
+    fake = FakeRun(fail={"kmeans"})
+    summary = run_study(config, out=out, strategies="random,kmeans", budgets=[0.1], run_fn=fake)
+    assert summary.exit_code == 1
+    assert len(summary.failed) == 2 and len(summary.finished) == 2
+    failed = summary.failed[0]
+    assert "boom in kmeans" in failed.error
+    text = (failed.run_dir / "error.txt").read_text()
+    assert "RuntimeError: boom in kmeans" in text and "Traceback" in text
+    assert not (failed.run_dir / "metrics.json").exists()
+    statuses = {r["strategy"]: r["status"] for r in read_json(out / "study.json")["runs"]}
+    assert statuses == {"random": "finished", "kmeans": "failed"}
+    table = summary.table()
+    assert list(table["status"]).count("failed") == 2
+
+    # fixed: the rerun runs only the failed cells and removes their error notes
+    summary = run_study(config, out=out, strategies="random,kmeans", budgets=[0.1], run_fn=FakeRun())
+    assert summary.exit_code == 0 and len(summary.finished) == 2 and len(summary.skipped) == 2
+    assert not (failed.run_dir / "error.txt").exists()
+
+
+def test_resume_after_interrupt(tmp_path):
+    config = write_config(tmp_path)
+    out = tmp_path / "study"
+    fake = FakeRun(interrupt={"kmeans"})
+    with pytest.raises(KeyboardInterrupt):
+        run_study(config, out=out, strategies="random,kmeans", seeds=[0], budgets=[0.1], run_fn=fake)
+    run_dir = out / "runs/kmeans/budget-0.1/seed-0"
+    assert (run_dir / "config.json").exists() and not (run_dir / "metrics.json").exists()
+    assert run_study(config, out=out, strategies="random,kmeans", seeds=[0], budgets=[0.1], dry_run=True).planned[0].note == "resumes an interrupted run"
+
+    summary = run_study(config, out=out, strategies="random,kmeans", seeds=[0], budgets=[0.1], run_fn=fake)
+    assert [o.status for o in summary.outcomes] == ["skipped", "finished"]
+    assert summary.outcomes[1].metrics["resumed"] is True  # handed the interrupted directory
+    assert fake.calls[-1][3] == run_dir
+
+
+def test_changed_options_need_a_new_study_dir(tmp_path):
+    config = write_config(tmp_path)
+    out = tmp_path / "study"
+    run_study(config, out=out, strategies="random", seeds=[0], budgets=[0.1], run_fn=FakeRun())
+    with pytest.raises(ConfigError, match="limit: 200 -> 100"):
+        run_study(config, out=out, strategies="random", seeds=[0], budgets=[0.1], limit=100, run_fn=FakeRun())
+
+
+def test_ray_missing_says_how_to_install(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(ConfigError, match=r"pip install 'alsel\[ray\]'"):
+        run_study(write_config(tmp_path), out=tmp_path / "s", strategies="random", seeds=[0], budgets=[0.1], executor="ray", run_fn=FakeRun())
+
+
+def test_progress_lines(tmp_path):
+    from alsel.progress import Progress
+
+    class Recorder(Progress):
+        def __init__(self):
+            self.lines = []
+            self.advanced = 0
+
+        def log(self, message):
+            self.lines.append(message)
+
+        def task(self, description, total):
+            from contextlib import contextmanager
+
+            @contextmanager
+            def cm():
+                def advance(n=1):
+                    self.advanced += n
+
+                yield advance
+
+            return cm()
+
+    recorder = Recorder()
+    run_study(write_config(tmp_path), out=tmp_path / "s", strategies="random", seeds=[0, 1], budgets=[0.1], run_fn=FakeRun(), progress=recorder)
+    assert recorder.advanced == 2
+    assert any("random budget=0.1 seed=1: accuracy 0.8100" in line for line in recorder.lines)
+
+
+# --------------------------------------------------------------------------- a real tiny grid
+
+
+REAL_YAML = """
+name: real
+epochs: 2
+batch_size: 16
+strategies:
+  random: {preset: random}
+  low_conf: {preset: low_conf}
+budgets: [0.2]
+seeds: [0, 1]
+"""
+
+
+def _real_config(tmp_path, model, data_dir, cache_dir):
+    text = REAL_YAML + f"dataset: {data_dir / 'train.csv'}\neval: {data_dir / 'eval.csv'}\nmodel: {model}\ncache_dir: {cache_dir}\n"
+    return write_config(tmp_path, text, "real.yaml")
+
+
+def _results(summary):
+    return {(o.spec.strategy, o.spec.seed): (o.metrics["accuracy"], o.metrics["f1"], o.metrics["n_train"]) for o in summary.outcomes}
+
+
+def _selections(study_dir):
+    """Selected ids, with the seed model's p_gold for low_conf: model outputs to compare."""
+    return {
+        str(p.parent.relative_to(study_dir)): [(r["id"], r["score"]) for r in read_jsonl(p)]
+        for p in sorted(Path(study_dir).glob("runs/*/*/*/selection.jsonl"))
+    }
+
+
+@pytest.fixture(scope="module")
+def local_grid(tmp_path_factory, tiny_bert, synthetic_csv):
+    """2 strategies x 2 seeds with a tiny random BERT (conftest) on the synthetic data set."""
+    tmp = tmp_path_factory.mktemp("local-grid")
+    config = _real_config(tmp, tiny_bert, synthetic_csv, tmp / "cache")
+    summary = run_study(config, out=tmp / "study")
+    return config, tmp, summary
+
+
+def test_real_grid_local(local_grid):
+    config, tmp, summary = local_grid
+    assert summary.exit_code == 0, [o.error for o in summary.failed]
+    assert len(summary.finished) == 4
+    for o in summary.outcomes:
+        assert o.metrics["n_train"] == 60 and 0.0 <= o.metrics["accuracy"] <= 1.0
+        assert (o.run_dir / "metrics.json").exists()
+
+    selections = _selections(tmp / "study")
+    low = selections["runs/low_conf/budget-0.2/seed-0"]
+    assert len(low) == 60 and all(score is not None for _, score in low)
+    assert low != selections["runs/low_conf/budget-0.2/seed-1"]  # another seed, another seed model
+    assert selections["runs/random/budget-0.2/seed-0"] != selections["runs/random/budget-0.2/seed-1"]
+    # finished runs are skipped without calling the loop
+    again = run_study(config, out=tmp / "study", run_fn=lambda *a, **k: pytest.fail("should not run"))
+    assert len(again.skipped) == 4 and _results(again) == _results(summary)
+
+
+def test_real_grid_ray_matches_local(local_grid, tmp_path):
+    pytest.importorskip("ray")
+    config, tmp, local = local_grid
+    # a cache of its own, so the Ray runs train rather than reuse the local runs' outcomes
+    ray_summary = run_study(config, out=tmp_path / "study", executor="ray", options={"cache_dir": str(tmp_path / "cache")})
+    assert ray_summary.exit_code == 0, [o.error for o in ray_summary.failed]
+    assert _results(ray_summary) == _results(local)
+    assert _selections(tmp_path / "study") == _selections(tmp / "study")
