@@ -18,7 +18,7 @@ from . import __version__
 from .errors import AlselError
 
 BOOL_FIELDS = {"keep_init", "balance", "trust_remote_code"}
-INT_FIELDS = {"limit", "eval_limit", "data_seed", "rounds", "epochs", "batch_size", "max_length", "seed"}
+INT_FIELDS = {"limit", "eval_limit", "data_seed", "rounds", "epochs", "min_steps", "batch_size", "max_length", "seed"}
 FLOAT_FIELDS = {"lr", "warmup_ratio", "weight_decay", "dedup"}
 
 

@@ -201,6 +201,9 @@ def _hf(spec: str, text_column, label_column, eval_spec):
         import datasets
     except ImportError as exc:  # pragma: no cover - datasets is a dependency
         raise DataError(f"hf data sets need the 'datasets' package: {exc}") from None
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.set_verbosity_error()  # offline, it would log every retry before the one-line error
     name, _, config = spec[len("hf:"):].partition(":")
     try:
         loaded = datasets.load_dataset(name, config or None)

@@ -45,7 +45,7 @@ from typing import Callable, Iterable
 
 from . import __version__
 from .errors import AlselError, ConfigError
-from .io import read_json, write_json, write_text
+from .io import read_json, read_yaml_mapping, write_json, write_text
 from .progress import SILENT, Progress
 
 __all__ = [
@@ -407,17 +407,8 @@ def load_study(
     -------
     Study
     """
-    import yaml
-
     path = Path(config_path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping with strategies, budgets, seeds and shared options")
+    raw = read_yaml_mapping(path, "a mapping with strategies, budgets, seeds and shared options")
     if "strategies" not in raw:
         raise ConfigError(f"{path}: no `strategies`; name the strategies to compare, e.g. {{random: {{preset: random}}}}")
     where = str(path)

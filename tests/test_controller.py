@@ -14,7 +14,7 @@ from alsel.progress import Progress
 def options(synthetic_csv, tiny_bert, tmp_path):
     return dict(
         dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"), model=tiny_bert,
-        epochs=2, lr=5e-3, batch_size=16, budget=60, cache_dir=str(tmp_path / "cache"),
+        epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget=60, cache_dir=str(tmp_path / "cache"),
     )
 
 

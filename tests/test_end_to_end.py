@@ -19,9 +19,9 @@ def all_cores():
 
 
 @pytest.mark.slow
-def test_kmeans_then_low_conf_on_sst2_beats_the_majority_class(tmp_path, all_cores):
+def test_kmeans_then_margin_on_sst2_beats_the_majority_class(tmp_path, all_cores):
     out = tmp_path / "run"
-    argv = ["loop", "--init", "kmeans", "--acq", "low_conf", "--rounds", "1", "--limit", "3000", "--budget", "600",
+    argv = ["loop", "--init", "kmeans", "--acq", "margin", "--rounds", "1", "--limit", "3000", "--budget", "600",
             "--model", "minilm", "--seed", "0", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
@@ -31,4 +31,6 @@ def test_kmeans_then_low_conf_on_sst2_beats_the_majority_class(tmp_path, all_cor
     assert len({e["id"] for e in selection}) == 600 and metrics["n_eval"] == 872
     # SST-2 dev: the majority class is 50.9%; 600 examples of a fine-tuned MiniLM must be far above.
     assert metrics["accuracy"] >= metrics["majority_accuracy"] + 0.15, metrics
-    assert [r["n_labeled"] for r in read_jsonl(out / "rounds.jsonl")] == [300, 600]
+    rounds = read_jsonl(out / "rounds.jsonl")
+    assert [r["n_labeled"] for r in rounds] == [300, 600]
+    assert [r["epochs"] for r in rounds] == [20, 11]  # at least 200 optimizer steps of 32

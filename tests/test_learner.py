@@ -32,11 +32,13 @@ def test_same_seed_same_model_other_seed_other_model(tiny_bert):
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
-def test_epoch_callback_sees_every_epoch(tiny_bert):
+def test_min_steps_adds_epochs_and_the_callback_sees_each(tiny_bert):
     texts, labels = _xy(32, 0)
     seen = []
-    Learner(model=tiny_bert, epochs=3).fit(texts, labels, 2, on_epoch_end=lambda learner, epoch: seen.append(epoch))
-    assert seen == [0, 1, 2]
+    learner = Learner(model=tiny_bert, epochs=1, min_steps=5, batch_size=16)  # 2 steps an epoch
+    learner.fit(texts, labels, 2, on_epoch_end=lambda learner, epoch: seen.append(epoch))
+    assert seen == [0, 1, 2] and learner.epochs_ == 3
+    assert Learner(model=tiny_bert, epochs=2, min_steps=3, batch_size=16).fit(texts, labels, 2).epochs_ == 2
 
 
 def test_length_grouped_batches_cover_every_row_once_with_similar_lengths():
@@ -62,3 +64,18 @@ def test_model_resolution(tmp_path):
         resolve_model("bogus")
     with pytest.raises(ConfigError, match="cannot load model"):
         Learner(model=str(tmp_path))._load(2)  # a directory without a model
+
+
+def test_bf16_scores_keep_fp32_resolution(tiny_bert):
+    """bf16 autocast runs the encoder; the classifier is re-applied in fp32, so probabilities are
+    not rounded to bf16 (whose ties would decide score-based acquisition by pool position)."""
+    import torch
+
+    texts, labels = _xy(64, 0)
+    learner = Learner(model=tiny_bert, epochs=1, lr=5e-3, precision="bf16").fit(texts, labels, 2)
+    probs, features = learner.predict_proba(texts, return_features=True)
+    head = [m for m in learner.model_.modules() if isinstance(m, torch.nn.Linear) and m.out_features == 2][-1]
+    with torch.no_grad():
+        expected = torch.softmax(head(torch.from_numpy(features)), dim=-1).numpy()
+    assert np.allclose(probs, expected, atol=1e-6)
+    assert len(np.unique(probs[:, 1])) > 0.9 * len(texts)

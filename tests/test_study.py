@@ -299,6 +299,7 @@ def test_progress_lines(tmp_path):
 REAL_YAML = """
 name: real
 epochs: 2
+min_steps: 0
 batch_size: 16
 strategies:
   random: {preset: random}

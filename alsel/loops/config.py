@@ -7,9 +7,8 @@ import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import yaml
-
 from ..errors import ConfigError
+from ..io import read_yaml_mapping
 from .presets import preset_options
 
 __all__ = ["LoopConfig", "BudgetPlan", "parse_size", "plan_budget"]
@@ -46,6 +45,7 @@ class LoopConfig:
     # learner
     model: str | None = field(default=None, metadata={"help": "minilm, modernbert-base, a local directory or a hub id (default: modernbert-base with CUDA, else minilm)"})
     epochs: int | None = field(default=None, metadata={"help": "training epochs (default per model)"})
+    min_steps: int | None = field(default=None, metadata={"help": "train for at least this many optimizer steps (more epochs on small sets; default 200)"})
     batch_size: int | None = field(default=None, metadata={"help": "training batch size (default per model)"})
     lr: float | None = field(default=None, metadata={"help": "peak learning rate (default per model)"})
     max_length: int | None = field(default=None, metadata={"help": "max tokens per text (default per model)"})
@@ -62,7 +62,7 @@ class LoopConfig:
     def from_options(cls, *, preset: str | None = None, config_file: str | Path | None = None, **overrides) -> "LoopConfig":
         """Merge defaults < preset < config file < ``overrides`` (``None`` overrides are ignored)."""
         options: dict = {}
-        file_options = _read_config_file(config_file) if config_file else {}
+        file_options = read_yaml_mapping(config_file) if config_file else {}
         preset = overrides.get("preset") or preset or file_options.get("preset")
         if preset:
             options.update(preset_options(preset))
@@ -93,8 +93,8 @@ class LoopConfig:
             raise ConfigError(f"--rounds must be >= 0, got {config.rounds}")
         if config.rounds > 0 and config.acq is None:
             raise ConfigError("--rounds > 0 needs an acquisition function (--acq)")
-        if config.epochs <= 0 or config.batch_size <= 0 or config.lr <= 0:
-            raise ConfigError("--epochs, --batch-size and --lr must be positive")
+        if config.epochs <= 0 or config.batch_size <= 0 or config.lr <= 0 or config.min_steps < 0:
+            raise ConfigError("--epochs, --batch-size and --lr must be positive, --min-steps at least 0")
         if config.dedup is not None and not 0 < config.dedup <= 1:
             raise ConfigError(f"--dedup takes a cosine similarity in (0, 1], got {config.dedup}")
         parse_scorer(config.scorer)
@@ -126,19 +126,6 @@ def parse_scorer(spec: str) -> tuple[str, int | None]:
         if k >= 2:
             return kind, k
     raise ConfigError(f"unknown --scorer {spec!r}: use model, probe or cv:K with K >= 2")
-
-
-def _read_config_file(path) -> dict:
-    path = Path(path)
-    try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: expected a mapping of options")
-    return loaded
 
 
 def parse_size(value, n_pool: int, what: str) -> int:

@@ -34,7 +34,7 @@ from .state import LoopState
 __all__ = ["run_loop", "build_strategy"]
 
 STREAMS = {"init": 0, "acq": 1}
-TRAINING_KEYS = ("model", "epochs", "batch_size", "lr", "max_length", "warmup_ratio", "weight_decay", "precision", "seed", "trust_remote_code")
+TRAINING_KEYS = ("model", "epochs", "min_steps", "batch_size", "lr", "max_length", "warmup_ratio", "weight_decay", "precision", "seed", "trust_remote_code")
 
 
 def _rng(seed: int, round_: int, stream: str) -> np.random.Generator:
@@ -97,7 +97,7 @@ class _Run:
     def make_learner(self) -> Learner:
         c = self.config
         return Learner(
-            model=c.model, epochs=c.epochs, batch_size=c.batch_size, lr=c.lr, max_length=c.max_length,
+            model=c.model, epochs=c.epochs, min_steps=c.min_steps, batch_size=c.batch_size, lr=c.lr, max_length=c.max_length,
             warmup_ratio=c.warmup_ratio, weight_decay=c.weight_decay, precision=c.precision,
             device=c.device, seed=c.seed, trust_remote_code=c.trust_remote_code,
         )
@@ -121,7 +121,7 @@ class _Run:
     def _entries(self, selection, round_: int) -> list[dict]:
         scores = selection.scores if selection.scores is not None else [None] * len(selection.indices)
         return [
-            {"id": int(self.pool.ids[i]), "round": round_, "score": None if s is None else round(float(s), 8), "label": int(self.pool.labels[i])}
+            {"id": int(self.pool.ids[i]), "round": round_, "score": _json_score(s), "label": int(self.pool.labels[i])}
             for i, s in zip(selection.indices, scores)
         ]
 
@@ -163,6 +163,7 @@ class _Run:
                 "n_labeled": int(len(train)),
                 "in_result": bool(final or plan.keep_init or round_ > 0),
                 "class_counts": self.pool.class_counts(train),
+                "epochs": outcome["epochs"],
                 "accuracy": outcome["accuracy"],
                 "f1": outcome["f1"],
                 "train_seconds": outcome["train_seconds"],
@@ -219,7 +220,8 @@ class _Run:
             "train": hashlib.sha256(self.pool.ids[train].tobytes()).hexdigest(),
             "candidates": None if candidates is None else hashlib.sha256(self.pool.ids[candidates].tobytes()).hexdigest(),
             "scorer": c.scorer,
-            "needs": sorted(needs),
+            # Only what changes the stored outcome: strategies that need just probabilities share it.
+            "needs": sorted(needs & {"features", "dynamics"}),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -268,6 +270,7 @@ class _Run:
             if dynamics:
                 extras["dynamics"] = np.stack(dynamics, axis=1)
         outcome = {
+            "epochs": learner.epochs_,
             "accuracy": round(metrics["accuracy"], 6),
             "f1": round(metrics["f1"], 6),
             "train_seconds": round(train_seconds, 3),
@@ -279,3 +282,10 @@ class _Run:
         write_json(cache / "outcome.json", outcome)
         return {**outcome, "probs": probs, "extras": extras, "cached": False}
 
+
+def _json_score(score) -> float | None:
+    """A score as JSON: rounded, and ``None`` where there is none or it is not finite (k-center's
+    first pick from an empty labelled set is infinitely far from every centre)."""
+    if score is None or not np.isfinite(score):
+        return None
+    return round(float(score), 8)
