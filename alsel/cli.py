@@ -152,7 +152,7 @@ def show(run_dir):
         f"{path.name}: init {config['init']}, acq {config['acq']}, {config['rounds']} rounds, "
         f"budget {config['plan']['budget']:,} of {config['data']['n_pool']:,}, model {config['model']}, seed {config['seed']}"
     )
-    table = Table(title=title, title_justify="left", caption=f"classes: {' / '.join(names)}; added: acquired after the round; p_gold: their mean", caption_justify="left")
+    table = Table(caption=f"classes: {' / '.join(names)}; added: acquired after the round; p_gold: their mean", caption_justify="left")
     for column in ("round", "trained", "classes", "accuracy", "f1", "added", "p_gold", "sec"):
         table.add_column(column, justify="right", no_wrap=True)
     for row in rows:
@@ -168,6 +168,7 @@ def show(run_dir):
             f"{row['seconds']:.1f}",
         )
     console = Console()
+    console.print(title, soft_wrap=True)
     console.print(table)
     metrics = read_json(path / "metrics.json") if (path / "metrics.json").exists() else None
     if metrics:
