@@ -683,17 +683,10 @@ def _merge_record(path: Path, study: Study, runs: list[RunSpec]) -> dict:
 def run_study(
     config_path,
     *,
-    limit: int | None = None,
-    seeds=None,
-    strategies=None,
-    budgets=None,
-    out=None,
-    executor: str | None = None,
-    address: str | None = None,
-    options: dict | None = None,
     dry_run: bool = False,
     progress: Progress = SILENT,
     run_fn: RunFn | None = None,
+    **overrides,
 ) -> StudySummary:
     """Run a study: every (strategy, budget, seed) run not finished yet.
 
@@ -701,8 +694,9 @@ def run_study(
     ----------
     config_path : path
         The study YAML.
-    limit, seeds, strategies, budgets, out, executor, address, options
-        Overrides; see :func:`load_study`.
+    **overrides
+        ``limit``, ``seeds``, ``strategies``, ``budgets``, ``out``, ``executor``, ``address``,
+        ``options``: see :func:`load_study`.
     dry_run : bool
         Only resolve and validate the grid: nothing is run or written; outcomes are ``planned``
         (or ``skipped`` for finished runs).
@@ -732,10 +726,7 @@ def run_study(
     file system); a worker on another node otherwise sends a finished run's files back to the
     driver, but an interrupted run there cannot be resumed.
     """
-    study = load_study(
-        config_path, limit=limit, seeds=seeds, strategies=strategies, budgets=budgets, out=out,
-        executor=executor, address=address, options=options,
-    )
+    study = load_study(config_path, **overrides)
     runs = study.runs()
     _validate(runs)
     record_path = study.study_dir / "study.json"
