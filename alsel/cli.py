@@ -203,10 +203,12 @@ def study(config_path, limit, seeds, strategies, budgets, out, executor, address
     )
     frame = summary.table()
     table = Table(title=summary.describe(), title_justify="left")
-    for column in frame.columns:
-        table.add_column(str(column))
+    show_notes = frame["error"].notna().any()
+    for column in ("strategy", "budget", "seed", "status", "accuracy", "f1", "sec") + (("note",) if show_notes else ()):
+        table.add_column(column, justify="left" if column in ("strategy", "status", "note") else "right")
     for row in frame.itertuples(index=False):
-        table.add_row(*("" if v is None or v != v else str(v) for v in row))
+        cells = [row.strategy, str(row.budget), str(row.seed), row.status, _fmt(row.accuracy, ".4f"), _fmt(row.f1, ".4f"), _fmt(row.seconds, ".0f")]
+        table.add_row(*cells, *((row.error or "",) if show_notes else ()))
     Console().print(table)
     if not dry_run:
         progress.console.print(f"report with: alsel report {summary.study_dir}")
@@ -219,17 +221,37 @@ def study(config_path, limit, seeds, strategies, budgets, out, executor, address
 def report(study_dir):
     """Write results.csv, report.md and plots for a study directory, and print the main table."""
     from rich.console import Console
-    from rich.markdown import Markdown
+    from rich.table import Table
 
-    from .report import collect_results, render_summary_table, summarize, write_report
+    from .report import write_report
 
     if not Path(study_dir).is_dir():
         raise AlselError(f"{study_dir}: no such study directory")
     paths = write_report(study_dir)
+    import pandas as pd
+
+    summary = pd.read_csv(paths["summary"])
+    table = Table(title=f"{study_dir}: accuracy on the evaluation set, paired by seed against random", title_justify="left")
+    for column in ("strategy", "budget", "n", "accuracy", "95% CI", "vs random [95% CI]", "p", "% full"):
+        table.add_column(column, justify="left" if column == "strategy" else "right", no_wrap=True)
+    for r in summary.itertuples(index=False):
+        diff = "" if pd.isna(r.diff_mean) else f"{100 * r.diff_mean:+.2f} [{100 * r.diff_ci_low:+.1f}, {100 * r.diff_ci_high:+.1f}]"
+        table.add_row(
+            r.strategy, f"{r.budget:g}", str(r.n),
+            f"{100 * r.accuracy_mean:.2f} ± {_fmt(100 * r.accuracy_std, '.2f')}",
+            "" if pd.isna(r.accuracy_ci_low) else f"[{100 * r.accuracy_ci_low:.1f}, {100 * r.accuracy_ci_high:.1f}]",
+            diff, _fmt(r.p_value, ".3f"), _fmt(r.pct_full, ".1f"),
+        )
     console = Console()
-    console.print(Markdown(render_summary_table(summarize(collect_results(study_dir)))))
+    console.print(table)
+    console.print("accuracy in %, differences in points; p: exact sign-flip permutation test over seeds (see report.md)")
     for name, path in paths.items():
         console.print(f"{name}: {path}")
+
+
+def _fmt(value, spec: str) -> str:
+    """A number for a table cell; empty for a missing one."""
+    return "" if value is None or value != value else format(value, spec)
 
 
 @cli.command("strategies")

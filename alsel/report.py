@@ -343,7 +343,7 @@ def _first_config(results: pd.DataFrame, strategy: str | None = None) -> dict:
     return {}
 
 
-TRAINING_KEYS = ("model", "epochs", "lr", "batch_size", "max_length", "warmup_ratio", "weight_decay", "precision")
+TRAINING_KEYS = ("model", "epochs", "min_steps", "lr", "batch_size", "max_length", "warmup_ratio", "weight_decay", "precision")
 DATA_KEYS = ("dataset", "limit", "eval", "eval_limit", "data_seed")
 
 
@@ -443,7 +443,7 @@ def render_report(
     out.append(f"- Model: `{config.get('model', 'n/a')}`")
     out.append(
         "- Fine-tuning: "
-        + ", ".join(f"{k} {config.get(k)}" for k in ("epochs", "lr", "batch_size", "max_length", "warmup_ratio", "weight_decay", "precision") if k in config)
+        + ", ".join(f"{k} {config.get(k)}" for k in ("epochs", "min_steps", "lr", "batch_size", "max_length", "warmup_ratio", "weight_decay", "precision") if k in config)
     )
     out.append(f"- Sentence embeddings (for embedding-based strategies): `{config.get('embedder', 'n/a')}`")
     versions = config.get("versions", {})

@@ -74,3 +74,23 @@ def test_help_does_not_import_torch():
     code = "import sys; from alsel.cli import main; sys.argv=['alsel','--help']\ntry: main()\nexcept SystemExit: pass\nprint('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().endswith("False")
+
+
+def test_study_dry_run_and_report_commands(capsys, tmp_path):
+    from test_report import N_POOL, make_study
+    from test_study import write_config
+
+    code, out, err = run_cli(capsys, "study", str(write_config(tmp_path)), "--out", str(tmp_path / "s"), "--dry-run", "--seeds", "0")
+    assert code == 0, err
+    assert "random" in out and "planned" in out and not (tmp_path / "s" / "runs").exists()
+    code, _, err = run_cli(capsys, "study", str(tmp_path / "missing.yaml"))
+    assert code == 2 and err.count("\n") == 1 and "no such study config" in err
+
+    from alsel.data import load_data
+
+    study = make_study(tmp_path / "done", load_data("sst2", limit=N_POOL).pool, embeddings=False, failed=False)
+    code, out, err = run_cli(capsys, "report", str(study))
+    assert code == 0, err
+    assert "paired by seed against random" in out and "report:" in out and (study / "report.md").exists()
+    code, _, err = run_cli(capsys, "report", str(tmp_path / "empty"))
+    assert code == 2 and "no such study directory" in err
