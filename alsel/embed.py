@@ -67,11 +67,11 @@ class Embedder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        from .learner import Learner, quiet_transformers, resolve_model
+        from .learner import quiet_transformers, resolve_model, torch_device, uses_bf16
 
         quiet_transformers()
-        helper = Learner(model=self.model, precision=self.precision, device=self.device)
-        device = helper._torch_device()
+        device = torch_device(self.device)
+        bf16 = uses_bf16(self.precision, self.device)
         model = SentenceTransformer(resolve_model(self.model), device=str(device))
         # Length-sorted batches keep padding small; results are put back in input order.
         order = np.argsort([-len(t) for t in texts], kind="stable")
@@ -79,7 +79,7 @@ class Embedder:
         with progress.task(f"embedding {len(texts):,}", total=len(texts)) as advance, torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
                 rows = order[start : start + self.batch_size]
-                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=helper.uses_bf16()):
+                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
                     vectors = model.encode([texts[i] for i in rows], batch_size=len(rows), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
                 if out is None:
                     out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)

@@ -68,6 +68,29 @@ def quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
+def torch_device(device: str = "auto"):
+    """``auto``: CUDA where available, else the CPU."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def uses_bf16(precision: str = "auto", device: str = "auto") -> bool:
+    """Whether to autocast to bf16: ``auto`` does where the device has fast bf16 (CUDA that
+    supports it, CPUs with AVX-512 BF16 or AMX)."""
+    import torch
+
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ConfigError(f"unknown precision {precision!r}: use auto, bf16 or fp32")
+    if precision != "auto":
+        return precision == "bf16"
+    if torch_device(device).type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
 def training_defaults(model: str) -> dict:
     return dict(TRAINING_DEFAULTS.get(model, TRAINING_DEFAULTS["other"]))
 
@@ -136,23 +159,10 @@ class Learner:
 
     # ------------------------------------------------------------------ setup
     def _torch_device(self):
-        import torch
-
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        return torch_device(self.device)
 
     def uses_bf16(self) -> bool:
-        import torch
-
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise ConfigError(f"unknown precision {self.precision!r}: use auto, bf16 or fp32")
-        if self.precision != "auto":
-            return self.precision == "bf16"
-        device = self._torch_device()
-        if device.type == "cuda":
-            return torch.cuda.is_bf16_supported()
-        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+        return uses_bf16(self.precision, self.device)
 
     def _load(self, n_classes: int | None = None):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer

@@ -20,7 +20,8 @@ import numpy as np
 
 from .. import __version__
 from ..data import DataSplits, load_data
-from ..embed import Embedder
+from ..embed import Embedder, default_cache_dir
+from ..errors import ConfigError
 from ..io import read_json, write_json, write_npy
 from ..learner import Learner
 from ..progress import SILENT, Progress
@@ -79,6 +80,7 @@ class _Run:
         self.run_dir = RunDir(out_dir)
         self.progress = progress
         self._embeddings: np.ndarray | None = None
+        self.init_seconds = 0.0
 
     # ---------------------------------------------------------------- pieces
     def _load(self) -> DataSplits:
@@ -128,9 +130,8 @@ class _Run:
     # ---------------------------------------------------------------- main
     def execute(self) -> dict:
         c = self.config
-        started = time.perf_counter()
         finished = self.run_dir.metrics()
-        if finished is not None and (self.run_dir.file("config.json")).exists():
+        if finished is not None:  # still refuse other options in a finished run's directory
             self.run_dir.start(self._record(*self._splits_and_plan()))
             return finished
         splits, plan = self._splits_and_plan()
@@ -184,7 +185,7 @@ class _Run:
                         "acquired": summarize(outcome["probs"][chosen_rows], self.pool.labels[chosen.indices]),
                     }
             row["n_acquired"] = 0 if final else int(plan.round_sizes[round_])
-            row["seconds"] = round(time.perf_counter() - t0 + (getattr(self, "init_seconds", 0.0) if round_ == 0 else 0.0), 3)
+            row["seconds"] = round(time.perf_counter() - t0 + (self.init_seconds if round_ == 0 else 0.0), 3)
             done.rounds = done.rounds + [row]
             self.run_dir.save(done)
             self.progress.log(
@@ -229,8 +230,6 @@ class _Run:
         """Train on ``train``, evaluate, and score ``candidates`` for ``acq``; the outcome is
         cached so runs that train the same model on the same data (the study's high_conf and
         low_conf seed models) do it once."""
-        from ..embed import default_cache_dir
-
         needs = acq.needs if (acq is not None and candidates is not None) else frozenset()
         wants_probs = bool(needs & {"probs", "features", "dynamics"})
         cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / self._cache_key(train, candidates if wants_probs else None, needs)
@@ -245,8 +244,6 @@ class _Run:
         on_epoch_end = None
         if "dynamics" in needs:
             if self.config.scorer != "model":
-                from ..errors import ConfigError
-
                 raise ConfigError(f"{acq.name} records training dynamics of the loop's model; use --scorer model")
             texts = [self.pool.texts[i] for i in candidates]
             gold = self.pool.labels[candidates]
