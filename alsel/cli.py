@@ -220,6 +220,7 @@ def study(config_path, limit, seeds, strategies, budgets, out, executor, address
 @click.argument("study_dir", type=click.Path(file_okay=False))
 def report(study_dir):
     """Write results.csv, report.md and plots for a study directory, and print the main table."""
+    import pandas as pd
     from rich.console import Console
     from rich.table import Table
 
@@ -228,8 +229,6 @@ def report(study_dir):
     if not Path(study_dir).is_dir():
         raise AlselError(f"{study_dir}: no such study directory")
     paths = write_report(study_dir)
-    import pandas as pd
-
     summary = pd.read_csv(paths["summary"])
     table = Table(title=f"{study_dir}: accuracy on the evaluation set, paired by seed against random", title_justify="left")
     for column in ("strategy", "budget", "n", "accuracy", "95% CI", "vs random [95% CI]", "p", "% full"):

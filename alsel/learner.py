@@ -158,12 +158,6 @@ class Learner:
     eval_batch_size: int = 256
 
     # ------------------------------------------------------------------ setup
-    def _torch_device(self):
-        return torch_device(self.device)
-
-    def uses_bf16(self) -> bool:
-        return uses_bf16(self.precision, self.device)
-
     def _load(self, n_classes: int | None = None):
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -184,8 +178,7 @@ class Learner:
     def _autocast(self):
         import torch
 
-        device = self._torch_device()
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.uses_bf16())
+        return torch.autocast(device_type=self.device_.type, dtype=torch.bfloat16, enabled=uses_bf16(self.precision, self.device))
 
     def _encode(self, texts):
         return self.tokenizer_(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
@@ -218,7 +211,7 @@ class Learner:
         if len(texts) != len(labels) or len(texts) == 0:
             raise ConfigError(f"fit needs as many labels as texts (got {len(texts)} texts, {len(labels)} labels)")
         torch.manual_seed(self.seed)
-        self.device_ = self._torch_device()
+        self.device_ = torch_device(self.device)
         self.tokenizer_, model = self._load(n_classes)
         self.n_classes_ = n_classes
         self.model_ = model.to(self.device_)
