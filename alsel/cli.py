@@ -230,20 +230,19 @@ def report(study_dir):
         raise AlselError(f"{study_dir}: no such study directory")
     paths = write_report(study_dir)
     summary = pd.read_csv(paths["summary"])
-    table = Table(title=f"{study_dir}: accuracy on the evaluation set, paired by seed against random", title_justify="left")
-    for column in ("strategy", "budget", "n", "accuracy", "95% CI", "vs random [95% CI]", "p", "% full"):
-        table.add_column(column, justify="left" if column == "strategy" else "right", no_wrap=True)
+    table = Table(title=f"{study_dir}: accuracy (%) on the evaluation set against random, paired by seed", title_justify="left")
+    for column in ("strategy", "budget", "seeds", "accuracy", "Δ points", "p (Holm)", "verdict", "% full"):
+        table.add_column(column, justify="left" if column in ("strategy", "verdict") else "right", no_wrap=column != "strategy")
+    short = {"no significant difference": "n.s."}
     for r in summary.itertuples(index=False):
-        diff = "" if pd.isna(r.diff_mean) else f"{100 * r.diff_mean:+.2f} [{100 * r.diff_ci_low:+.1f}, {100 * r.diff_ci_high:+.1f}]"
         table.add_row(
-            r.strategy, f"{r.budget:g}", str(r.n),
-            f"{100 * r.accuracy_mean:.2f} ± {_fmt(100 * r.accuracy_std, '.2f')}",
-            "" if pd.isna(r.accuracy_ci_low) else f"[{100 * r.accuracy_ci_low:.1f}, {100 * r.accuracy_ci_high:.1f}]",
-            diff, _fmt(r.p_value, ".3f"), _fmt(r.pct_full, ".1f"),
+            r.strategy, f"{r.budget:g}", str(r.n), f"{100 * r.accuracy_mean:.2f}", _fmt(100 * r.diff_mean, "+.2f"),
+            _fmt(r.p_holm, ".3f"), "" if pd.isna(r.verdict) else short.get(r.verdict, str(r.verdict)), _fmt(r.pct_full, ".1f"),
         )
     console = Console()
     console.print(table)
-    console.print("accuracy in %, differences in points; p: exact sign-flip permutation test over seeds (see report.md)")
+    console.print("p (Holm): the paired t-test over seeds and the sign-flip test over evaluation sentences must both "
+                  "reject, Holm-adjusted over the comparisons; n.s.: not significant. CIs and costs: report.md")
     for name, path in paths.items():
         console.print(f"{name}: {path}")
 

@@ -2,8 +2,9 @@
 
 :func:`collect_results` reads every finished run of a study directory (see :mod:`alsel.study`),
 :func:`summarize` compares strategies per budget (mean, spread, confidence intervals, the
-paired difference to the ``random`` baseline by seed with a sign-flip permutation test, and the
-share of the full-data accuracy), and :func:`write_report` writes ``results.csv``,
+paired difference to the ``random`` baseline by seed and by evaluation sentence, a verdict
+Holm-adjusted over all comparisons, and the share of the full-data accuracy; see
+:mod:`alsel.stats`), and :func:`write_report` writes ``results.csv``,
 ``summary.csv``, ``report.md`` and the figures into the study directory.
 
 Everything returns strings, DataFrames or paths; plots use matplotlib's Agg canvas directly
@@ -24,7 +25,7 @@ import pandas as pd
 from . import __version__
 from .errors import ConfigError
 from .io import read_json, read_jsonl, write_bytes, write_text
-from .stats import describe, format_p, min_sign_flip_p, paired_difference, percent_of
+from .stats import combined_p, describe, format_p, holm, min_sign_flip_p, paired_difference, percent_of, sentence_test
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -33,11 +34,18 @@ __all__ = [
     "summarize",
     "markdown_table",
     "render_summary_table",
+    "plot_differences",
+    "render_cost_table",
+    "run_costs",
+    "collect_eval_correct",
     "render_report",
     "write_report",
 ]
 
-RESULT_COLUMNS = ["strategy", "budget", "seed", "preset", "n_train", "accuracy", "f1", "seconds", "rounds", "run_dir"]
+RESULT_COLUMNS = [
+    "strategy", "budget", "seed", "preset", "n_train", "accuracy", "f1", "seconds",
+    "train_seconds", "score_seconds", "other_seconds", "cost_seconds", "rounds", "run_dir",
+]
 BASELINE = "random"
 ALPHA = 0.05
 _RUN_DIR = re.compile(r"^budget-(?P<budget>[^/]+)$")
@@ -56,6 +64,7 @@ PRESET_TEXT = {
     ),
     "hybrid": "half the budget at random, a model fine-tuned on it, then the other half with the lowest p(gold label)",
     "full": "the whole pool (the upper bound every subset is measured against)",
+    "kmeans_margin": "a KMeans seed pool of a third of the budget, then two rounds that each retrain and add a third by smallest margin",
 }
 
 
@@ -111,8 +120,10 @@ def collect_results(study_dir) -> pd.DataFrame:
     -------
     DataFrame
         Columns ``strategy``, ``budget``, ``seed``, ``preset``, ``n_train``, ``accuracy``,
-        ``f1``, ``seconds``, ``rounds`` (acquisition rounds of the loop), ``run_dir``; sorted by
-        strategy (in the study's order), budget and seed.
+        ``f1``, ``seconds`` (this run's wall time), the cost split by :func:`run_costs`
+        (``train_seconds``, ``score_seconds``, ``other_seconds``, ``cost_seconds``), ``rounds``
+        (acquisition rounds of the loop), ``run_dir``; sorted by strategy (in the study's
+        order), budget and seed.
     """
     study_dir = Path(study_dir)
     rows = []
@@ -121,9 +132,10 @@ def collect_results(study_dir) -> pd.DataFrame:
             continue
         metrics = read_json(path / "metrics.json")
         config = read_json(path / "config.json") if (path / "config.json").exists() else {}
+        round_rows = read_jsonl(path / "rounds.jsonl") if (path / "rounds.jsonl").exists() else []
         rounds = config.get("rounds")
-        if rounds is None and (path / "rounds.jsonl").exists():
-            rounds = max(len(read_jsonl(path / "rounds.jsonl")) - 1, 0)
+        if rounds is None and round_rows:
+            rounds = max(len(round_rows) - 1, 0)
         rows.append(
             {
                 "strategy": strategy,
@@ -134,6 +146,7 @@ def collect_results(study_dir) -> pd.DataFrame:
                 "accuracy": metrics.get("accuracy"),
                 "f1": metrics.get("f1"),
                 "seconds": metrics.get("seconds"),
+                **run_costs(round_rows),
                 "rounds": rounds,
                 "run_dir": str(path),
             }
@@ -146,6 +159,87 @@ def collect_results(study_dir) -> pd.DataFrame:
     frame["_order"] = frame["strategy"].map({n: i for i, n in enumerate(order)})
     frame = frame.sort_values(["_order", "budget", "seed"]).drop(columns="_order").reset_index(drop=True)
     return frame
+
+
+def run_costs(rounds: list[dict]) -> dict[str, float]:
+    """What a run's rows in ``rounds.jsonl`` say it cost, in seconds.
+
+    A round whose model came from the round cache (``cached``) was paid for by an earlier run
+    (the study's high_conf and low_conf share their seed model); it is counted at its recorded
+    training and scoring time, so every strategy's cost is what it would take alone.
+
+    Returns
+    -------
+    dict
+        ``train_seconds`` (fine-tuning and evaluating every round's model), ``score_seconds``
+        (scoring candidates), ``other_seconds`` (choosing examples, embedding, loading) and
+        their sum ``cost_seconds``; NaN without rows.
+    """
+    if not rounds:
+        return dict.fromkeys(("train_seconds", "score_seconds", "other_seconds", "cost_seconds"), math.nan)
+    train = sum(float(r.get("train_seconds") or 0.0) for r in rounds)
+    score = sum(float(r.get("score_seconds") or 0.0) for r in rounds)
+    fresh = [r for r in rounds if not r.get("cached")]
+    other = sum(float(r.get("seconds") or 0.0) - float(r.get("train_seconds") or 0.0) - float(r.get("score_seconds") or 0.0) for r in fresh)
+    other += sum(float(r.get("seconds") or 0.0) for r in rounds if r.get("cached"))
+    other = max(other, 0.0)
+    return {"train_seconds": train, "score_seconds": score, "other_seconds": other, "cost_seconds": train + score + other}
+
+
+def _reload_splits(config: dict):
+    """The run's data, reloaded as the run loaded it and checked against what it recorded."""
+    from .data import load_data
+
+    splits = load_data(
+        config.get("dataset", "sst2"), text_column=config.get("text_column"), label_column=config.get("label_column", "label"),
+        eval_spec=config.get("eval"), limit=config.get("limit"), eval_limit=config.get("eval_limit"), data_seed=config.get("data_seed", 0),
+    )
+    recorded = config.get("data", {})
+    if splits.pool.fingerprint() != recorded.get("pool_fingerprint"):
+        raise ValueError("the reloaded pool differs from the one the runs used")
+    if splits.eval.class_counts() != recorded.get("eval_class_counts"):
+        raise ValueError("the reloaded evaluation set differs from the one the runs used")
+    return splits
+
+
+def collect_eval_correct(results: pd.DataFrame) -> tuple[dict[str, np.ndarray], str | None]:
+    """Which evaluation examples each run's final model got right, from its ``eval_probs.npy``.
+
+    Returns
+    -------
+    (correct, note)
+        ``correct`` maps ``run_dir`` to a boolean array in the evaluation set's order, for the
+        runs that saved their probabilities; ``note`` says why runs are missing, or None.
+    """
+    correct: dict[str, np.ndarray] = {}
+    labels_by_data: dict[str, np.ndarray] = {}
+    missing, unreadable = 0, []
+    for run_dir in results["run_dir"]:
+        path = Path(run_dir) / "eval_probs.npy"
+        if not path.exists():
+            missing += 1
+            continue
+        config = read_json(Path(run_dir) / "config.json")
+        key = config.get("data", {}).get("pool_fingerprint", "")
+        try:
+            if key not in labels_by_data:
+                labels_by_data[key] = _reload_splits(config).eval.labels
+            probs = np.load(path, allow_pickle=False)
+        except Exception as exc:  # unavailable data or a damaged file only costs the sentence-level test
+            unreadable.append(f"{run_dir}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            continue
+        labels = labels_by_data[key]
+        if probs.shape[0] != len(labels):
+            unreadable.append(f"{run_dir}: eval_probs.npy has {probs.shape[0]} rows, the evaluation set {len(labels)}")
+            continue
+        correct[str(run_dir)] = probs.argmax(axis=1) == labels
+    notes = []
+    if missing:
+        notes.append(f"{missing} run(s) saved no eval_probs.npy")
+    if unreadable:
+        notes.append("unreadable: " + "; ".join(unreadable[:3]) + (" ..." if len(unreadable) > 3 else ""))
+    note = None if not notes else "Sentence-level tests leave out runs without per-sentence predictions (" + "; ".join(notes) + ")."
+    return correct, note
 
 
 def collect_failures(study_dir) -> pd.DataFrame:
@@ -168,17 +262,20 @@ SUMMARY_COLUMNS = [
     "accuracy_mean", "accuracy_std", "accuracy_ci_low", "accuracy_ci_high",
     "f1_mean", "f1_std",
     "baseline", "n_pairs", "diff_mean", "diff_ci_low", "diff_ci_high", "diff_boot_low", "diff_boot_high",
-    "p_value", "test", "p_ttest", "pct_full",
+    "p_ttest", "p_signflip", "signflip_test", "sentence_wins", "sentence_losses", "p_sentences", "p_holm", "verdict",
+    "pct_full", "train_seconds", "score_seconds", "other_seconds", "cost_seconds",
 ]
+#: Verdicts of :func:`summarize`.
+BETTER, WORSE, NO_DIFFERENCE, UNTESTED = "better", "worse", "no significant difference", "untested"
 
 
 def _full_strategies(results: pd.DataFrame) -> set:
     return set(results.loc[results["preset"] == "full", "strategy"]) if "preset" in results else set()
 
 
-def summarize(results: pd.DataFrame, baseline: str = BASELINE, *, random_state=0) -> pd.DataFrame:
-    """Per strategy and budget: spread of accuracy and F1 over seeds, and the paired comparison
-    with ``baseline`` at the same budget.
+def summarize(results: pd.DataFrame, baseline: str = BASELINE, *, correct: dict | None = None, random_state=0) -> pd.DataFrame:
+    """Per strategy and budget: spread of accuracy and F1 over seeds, the paired comparison
+    with ``baseline`` at the same budget, and the mean cost of a run.
 
     Parameters
     ----------
@@ -187,6 +284,9 @@ def summarize(results: pd.DataFrame, baseline: str = BASELINE, *, random_state=0
         ``f1``; ``preset`` and ``n_train`` if known).
     baseline : str
         The strategy every other is paired with by seed.
+    correct : dict, optional
+        ``run_dir`` -> per-sentence correctness (:func:`collect_eval_correct`), for the
+        sentence-level test.
     random_state : int
         Seeds the bootstrap (and a Monte Carlo sign-flip test, with more than 16 seeds).
 
@@ -196,9 +296,14 @@ def summarize(results: pd.DataFrame, baseline: str = BASELINE, *, random_state=0
         One row per (strategy, budget) in the order of ``results``: ``n``, ``n_train`` (mean),
         ``accuracy_mean/std/ci_low/ci_high`` (t-based 95% CI), ``f1_mean/std``, and against
         the baseline: ``n_pairs``, ``diff_mean`` with its t-based CI (``diff_ci_low/high``)
-        and bootstrap CI (``diff_boot_low/high``), ``p_value`` of the test named in ``test``
-        (sign-flip permutation), ``p_ttest`` (paired t-test), and ``pct_full``: mean accuracy as
-        a percentage of the full-data runs' mean accuracy. Undefined values are NaN.
+        and bootstrap CI (``diff_boot_low/high``), ``p_ttest`` (paired t-test over seeds),
+        ``p_signflip`` (the test named in ``signflip_test``), ``sentence_wins`` /
+        ``sentence_losses`` / ``p_sentences`` (:func:`~alsel.stats.sentence_test` over the
+        paired seeds), ``p_holm`` (the larger of ``p_ttest`` and ``p_sentences``, Holm-adjusted
+        over every comparison in the table) and ``verdict`` (``better`` or ``worse`` when
+        ``p_holm`` < 0.05, else ``no significant difference``; ``untested`` without a
+        p-value); ``pct_full``: mean accuracy as a percentage of the full-data runs' mean; and
+        the mean cost per run (:func:`run_costs`). Undefined values are NaN.
     """
     if results.empty:
         return pd.DataFrame(columns=SUMMARY_COLUMNS)
@@ -226,8 +331,10 @@ def summarize(results: pd.DataFrame, baseline: str = BASELINE, *, random_state=0
             "n_pairs": 0,
             "diff_mean": math.nan, "diff_ci_low": math.nan, "diff_ci_high": math.nan,
             "diff_boot_low": math.nan, "diff_boot_high": math.nan,
-            "p_value": math.nan, "test": None, "p_ttest": math.nan,
+            "p_ttest": math.nan, "p_signflip": math.nan, "signflip_test": None,
+            "sentence_wins": math.nan, "sentence_losses": math.nan, "p_sentences": math.nan, "p_holm": math.nan, "verdict": None,
             "pct_full": percent_of(acc["mean"], full_mean),
+            **{k: float(group[k].mean()) if k in group else math.nan for k in ("train_seconds", "score_seconds", "other_seconds", "cost_seconds")},
         }
         base = results[(results["strategy"] == baseline) & (results["budget"] == budget)]
         if strategy != baseline and strategy not in full and len(base):
@@ -238,10 +345,41 @@ def summarize(results: pd.DataFrame, baseline: str = BASELINE, *, random_state=0
                 baseline=baseline, n_pairs=diff["n"], diff_mean=diff["mean_diff"],
                 diff_ci_low=diff["ci_low"], diff_ci_high=diff["ci_high"],
                 diff_boot_low=diff["boot_low"], diff_boot_high=diff["boot_high"],
-                p_value=diff["p_value"], test=diff["test"], p_ttest=diff["p_ttest"],
+                p_ttest=diff["p_ttest"], p_signflip=diff["p_value"], signflip_test=diff["test"],
             )
+            sentences = _sentence_comparison(group, base, diff["keys"], correct or {})
+            if sentences is not None:
+                row.update(sentence_wins=sentences["wins"], sentence_losses=sentences["losses"], p_sentences=sentences["p_value"])
         rows.append(row)
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    compared = summary["baseline"].notna()
+    summary.loc[compared, "p_holm"] = holm([combined_p(t, s) for t, s in zip(summary.loc[compared, "p_ttest"], summary.loc[compared, "p_sentences"])])
+    summary.loc[compared, "verdict"] = [_verdict(r) for r in summary[compared].itertuples(index=False)]
+    return summary
+
+
+def _sentence_comparison(group: pd.DataFrame, base: pd.DataFrame, seeds, correct: dict) -> dict | None:
+    """:func:`~alsel.stats.sentence_test` over the paired seeds; None unless every pair saved
+    its per-sentence predictions."""
+    run_of = lambda frame: dict(zip(frame["seed"], frame["run_dir"].astype(str)))  # noqa: E731
+    ours, theirs = run_of(group), run_of(base)
+    if not seeds or any(ours[k] not in correct or theirs[k] not in correct for k in seeds):
+        return None
+    return sentence_test(np.stack([correct[ours[k]] for k in seeds]), np.stack([correct[theirs[k]] for k in seeds]))
+
+
+def _verdict(r) -> str:
+    if pd.isna(r.p_holm):
+        return UNTESTED
+    if r.p_holm >= ALPHA:
+        return NO_DIFFERENCE
+    # Both tests rejected; they agree on the direction unless the per-seed means and the
+    # per-sentence counts point opposite ways, which is then no verdict either.
+    if r.diff_mean > 0 and r.sentence_wins > r.sentence_losses:
+        return BETTER
+    if r.diff_mean < 0 and r.sentence_wins < r.sentence_losses:
+        return WORSE
+    return NO_DIFFERENCE
 
 
 # --------------------------------------------------------------------------- markdown
@@ -285,7 +423,7 @@ def _label(strategy: str, budget) -> str:
 def render_summary_table(summary: pd.DataFrame, baseline: str = BASELINE) -> str:
     """The main results table as markdown: accuracy and F1 in %, differences in points."""
     headers = ["Strategy", "Budget", "Train size", "Seeds", "Accuracy % (mean ± sd)", "95% CI", "F1 % (mean ± sd)",
-               "Δ acc vs baseline (points) [95% CI]", "p (sign-flip)", "p (t-test)", "% of full"]
+               "Δ acc vs baseline (points) [95% CI]", "p (seeds)", "p (sentences)", "p (Holm)", "Verdict", "% of full"]
     rows = []
     for r in summary.itertuples(index=False):
         if pd.isna(r.accuracy_std):
@@ -296,16 +434,30 @@ def render_summary_table(summary: pd.DataFrame, baseline: str = BASELINE) -> str
             f1 = f"{_pct(r.f1_mean)} ± {_pct(r.f1_std)}"
         ci = "n/a" if pd.isna(r.accuracy_ci_low) else f"[{_pct(r.accuracy_ci_low)}, {_pct(r.accuracy_ci_high)}]"
         if pd.isna(r.baseline):
-            diff, p, pt = "(baseline)" if r.strategy == baseline else "—", "—", "—"
+            diff, pt, ps, ph, verdict = "(baseline)" if r.strategy == baseline else "—", "—", "—", "—", "—"
         else:
             ci_text = "" if pd.isna(r.diff_ci_low) else f" [{_points(r.diff_ci_low)}, {_points(r.diff_ci_high)}]"
             diff = f"{_points(r.diff_mean)}{ci_text}"
-            p, pt = format_p(r.p_value), format_p(r.p_ttest)
+            pt, ps, ph = format_p(r.p_ttest), format_p(r.p_sentences), format_p(r.p_holm)
+            verdict = f"**{r.verdict}**" if r.verdict in (BETTER, WORSE) else str(r.verdict)
         train = "n/a" if pd.isna(r.n_train) else f"{r.n_train:,.0f}"
         budget = "full pool" if r.preset == "full" else _budget_text(r.budget)
         pct_full = "n/a" if pd.isna(r.pct_full) else f"{r.pct_full:.1f}"
-        rows.append([r.strategy, budget, train, str(r.n), acc, ci, f1, diff, p, pt, pct_full])
-    return markdown_table(rows, headers, "llrrrrrrrrr")
+        rows.append([r.strategy, budget, train, str(r.n), acc, ci, f1, diff, pt, ps, ph, verdict, pct_full])
+    return markdown_table(rows, headers, "llrrrrrrrrrlr")
+
+
+def render_cost_table(summary: pd.DataFrame) -> str:
+    """Mean cost of one run per strategy, in seconds (see :func:`run_costs`)."""
+    headers = ["Strategy", "Budget", "Train size", "Training s", "Scoring s", "Selection and other s", "Total s", "Total min"]
+    rows = []
+    for r in summary.itertuples(index=False):
+        budget = "full pool" if r.preset == "full" else _budget_text(r.budget)
+        cells = [("n/a" if pd.isna(v) else f"{v:,.0f}") for v in (r.train_seconds, r.score_seconds, r.other_seconds, r.cost_seconds)]
+        minutes = "n/a" if pd.isna(r.cost_seconds) else f"{r.cost_seconds / 60:.1f}"
+        train = "n/a" if pd.isna(r.n_train) else f"{r.n_train:,.0f}"
+        rows.append([r.strategy, budget, train, *cells, minutes])
+    return markdown_table(rows, headers, "llrrrrrr")
 
 
 def _seed_table(results: pd.DataFrame) -> str:
@@ -386,7 +538,7 @@ def render_report(
     figures : dict of str to Path, optional
         Figures written beside the report (linked by file name).
     notes : list of str, optional
-        Figures that were skipped, and why.
+        Figures that were skipped and data that was left out, and why.
     failures : DataFrame, optional
         From :func:`collect_failures`.
     baseline : str
@@ -457,20 +609,33 @@ def render_report(
     out += ["", "## Results", ""]
     out.append(render_summary_table(summary, baseline))
     out.append("")
-    p_test = next((t for t in summary["test"] if isinstance(t, str)), None)
     out.append(
         "Accuracy and F1 (of the positive class for two classes, macro otherwise) are percentages on the evaluation set: "
         "mean ± sample standard deviation over seeds; the 95% CI of the mean is t-based. "
         f"Δ is the mean per-seed difference in accuracy to `{baseline}` at the same budget, in percentage points, with a "
         "t-based 95% CI (a bootstrap CI is in `summary.csv`). "
-        + (f"p (sign-flip) is a two-sided {p_test} over the paired seeds; " if p_test else "p (sign-flip) is a two-sided sign-flip permutation test over the paired seeds; ")
-        + "p (t-test) is the paired t-test, for reference. % of full is the mean accuracy as a share of the full-pool runs' mean."
+        "p (seeds) is the two-sided paired t-test over seeds: is the difference larger than the seed-to-seed spread of the "
+        "subset and the fine-tuning? p (sentences) is a sign-flip permutation test over the evaluation sentences, each "
+        "scored by its wins minus losses over the paired seeds: is it larger than the luck of which sentences the "
+        "evaluation set holds? "
+        f"p (Holm) is the larger of the two (a strategy must pass both), Holm-adjusted over the {int(summary['baseline'].notna().sum())} "
+        f"comparisons in the table; the verdict reads it at {ALPHA}. % of full is the mean accuracy as a share of the "
+        "full-pool runs' mean."
     )
     if full:
         fr = summary[summary["strategy"].isin(full)].iloc[0]
         out.append("")
         out.append(f"Full-pool accuracy: **{_pct(fr.accuracy_mean)}%** ({fr.n} seed{'s' if fr.n != 1 else ''}).")
     out += ["", "Accuracy (%) by seed:", "", _seed_table(results)]
+    if "cost_seconds" in summary and summary["cost_seconds"].notna().any():
+        out += [
+            "", "## Cost", "",
+            "Mean wall time of one run on this machine. Training includes evaluating each round's model; scoring is the "
+            "candidates' probabilities (and features or dynamics where a strategy needs them); selection and other is "
+            "choosing the examples, embedding the pool when no cached embeddings exist, and loading. Work reused from the "
+            "round cache by another run counts at the time it took there.",
+            "", render_cost_table(summary),
+        ]
 
     # --- significance
     out += ["", "## What the differences show", ""]
@@ -478,42 +643,39 @@ def render_report(
     if compared_rows.empty:
         out.append(f"No strategy could be paired with `{baseline}` (it did not run, or ran with other budgets), so there are no paired tests.")
     else:
-        significant = compared_rows[compared_rows["p_value"] < ALPHA]
-        not_significant = compared_rows[~(compared_rows["p_value"] < ALPHA)]
-        if len(significant):
-            out.append(f"Significant at {ALPHA} (sign-flip test):")
-            out.append("")
-            for r in significant.itertuples(index=False):
-                direction = "better" if r.diff_mean > 0 else "worse"
-                out.append(f"- `{r.strategy}` at {_budget_text(r.budget)}: {_points(r.diff_mean)} points vs `{baseline}` ({direction}; p = {format_p(r.p_value)}, {r.n_pairs} seeds)")
-        else:
-            out.append(f"No difference to `{baseline}` is significant at {ALPHA} (sign-flip test).")
-        if len(not_significant):
-            out += ["", f"Not significant at {ALPHA}:", ""]
-            for r in not_significant.itertuples(index=False):
-                out.append(f"- `{r.strategy}` at {_budget_text(r.budget)}: {_points(r.diff_mean)} points (p = {format_p(r.p_value)}, {r.n_pairs} seed{'s' if r.n_pairs != 1 else ''})")
+        for verdict, title in ((BETTER, f"Better than `{baseline}`"), (WORSE, f"Worse than `{baseline}`"),
+                               (NO_DIFFERENCE, "No significant difference"), (UNTESTED, "Not testable")):
+            rows_ = compared_rows[compared_rows["verdict"] == verdict]
+            out += [f"{title} (Holm-adjusted p < {ALPHA} on both tests):" if verdict in (BETTER, WORSE) else f"{title}:", ""]
+            if rows_.empty:
+                out += ["- none", ""]
+            for r in rows_.itertuples(index=False):
+                sentences = "" if pd.isna(r.p_sentences) else f", {r.sentence_wins:.0f} sentences won / {r.sentence_losses:.0f} lost"
+                out.append(
+                    f"- `{r.strategy}` at {_budget_text(r.budget)}: {_points(r.diff_mean)} points "
+                    f"(p seeds {format_p(r.p_ttest)}, p sentences {format_p(r.p_sentences)}, Holm {format_p(r.p_holm)}; {r.n_pairs} seed{'s' if r.n_pairs != 1 else ''}{sentences})"
+                )
+            if len(rows_):
+                out.append("")
         n_min, n_max = int(compared_rows["n_pairs"].min()), int(compared_rows["n_pairs"].max())
         needed = next(n for n in range(2, 64) if min_sign_flip_p(n) < ALPHA)
-        out += ["", "Caveats:", ""]
+        out += ["Caveats:", ""]
         if n_max < 2:
             out.append("- With a single seed there is no spread to test against: intervals and p-values are n/a. Run more seeds.")
         else:
             floor = min_sign_flip_p(n_max)
             fewer = f" ({n_min} for comparisons where a run is missing)" if n_min < n_max else ""
-            if floor >= ALPHA:
-                out.append(
-                    f"- With {n_max} paired seeds{fewer} the exact sign-flip test cannot give a p-value below {floor:.3g} "
-                    f"(2/2^{n_max}), so no difference can reach {ALPHA} however large it is. Read the CIs and the per-seed "
-                    f"table; at least {needed} seeds are needed for the test to be able to reach {ALPHA}."
-                )
-            else:
-                out.append(f"- With {n_max} paired seeds{fewer} the smallest p-value the exact sign-flip test can give is {floor:.3g}.")
-                if min_sign_flip_p(max(n_min, 2)) >= ALPHA:
-                    out.append(f"- Comparisons with fewer than {needed} pairs cannot reach {ALPHA} with this test, however large the difference.")
-        out.append("- The t-based intervals and the t-test assume roughly normal per-seed differences, which few seeds cannot check; the sign-flip test does not assume it.")
-        if len(compared_rows) > 1:
-            out.append(f"- {len(compared_rows)} comparisons are made without a multiple-comparison correction; by chance alone about {ALPHA:.0%} of true null differences would look significant.")
-        out.append("- Seeds vary the subset and the fine-tuning but not the evaluation set: all runs are scored on the same examples, so the results say how these strategies compare on this data, model and training setting, not beyond it.")
+            out.append(
+                f"- The per-seed test is a t-test: with {n_max} paired seeds{fewer} it assumes roughly normal differences, which "
+                "so few seeds cannot check. The distribution-free exact sign-flip test (in `summary.csv`, `p_signflip`) "
+                + (f"cannot go below {floor:.3g} (2/2^{n_max}) with {n_max} seeds, so it could not reach {ALPHA} at all; it needs "
+                   f"at least {needed} seeds." if floor >= ALPHA else f"can reach {floor:.3g} at best with {n_max} seeds.")
+            )
+        out.append(
+            "- The sentence-level test treats the trained models as given: it measures the evaluation set's sampling noise, "
+            "not the seed-to-seed spread, which is why a verdict needs both."
+        )
+        out.append("- The results say how these strategies compare on this data, model and training setting, not beyond it.")
 
     # --- figures
     figures = figures or {}
@@ -521,6 +683,7 @@ def render_report(
         out += ["", "## Figures", ""]
         captions = {
             "accuracy": "Mean accuracy per strategy and budget with 95% CIs (dots: single seeds; dashed line: full pool). The y axis does not start at 0.",
+            "differences": "Mean paired difference in accuracy to the baseline with its 95% CI, per strategy; the colour is the verdict of the two tests, Holm-adjusted.",
             "budget_curve": "Mean accuracy against the number of training examples, per strategy.",
             "rounds": "Accuracy of the model trained in each round of the loops with rounds, mean over seeds (hollow markers: seed models trained on examples that are not part of the result; numbers: examples trained on).",
             "subsets": "The pool's sentence embeddings projected to 2-D with PCA (grey), with each strategy's chosen examples for one seed coloured by label.",
@@ -614,13 +777,37 @@ def plot_accuracy(results: pd.DataFrame, summary: pd.DataFrame, path: Path) -> P
         low, high = float(np.nanmin(values)), float(np.nanmax(values))
         pad = max(1.0, 0.15 * (high - low))
         ax.set_ylim(max(0.0, math.floor((low - pad) / 5) * 5), min(100.0, high + pad))
-    ax.set_xticks(range(len(strategies)), strategies)
+    ax.set_xticks(range(len(strategies)), strategies, rotation=30, ha="right")
     ax.set_ylabel("accuracy (%)")
     ax.set_title("Accuracy by strategy (mean, 95% CI, seeds as dots)")
     handles, labels = ax.get_legend_handles_labels()
     if labels:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_differences(summary: pd.DataFrame, path: Path, baseline: str = BASELINE) -> Path:
+    """The paired accuracy difference to ``baseline`` per strategy and budget, best first: mean
+    with its t-based 95% CI, coloured by verdict."""
+    rows = summary[summary["baseline"].notna()].sort_values("diff_mean")
+    fig = _figure(7.0, 0.9 + 0.38 * max(len(rows), 1))
+    ax = fig.add_subplot()
+    colors = {BETTER: "tab:green", WORSE: "tab:red"}
+    for y, r in enumerate(rows.itertuples(index=False)):
+        color = colors.get(r.verdict, "0.35")
+        mean = 100 * r.diff_mean
+        if not pd.isna(r.diff_ci_low):
+            ax.plot([100 * r.diff_ci_low, 100 * r.diff_ci_high], [y, y], color=color, linewidth=2)
+        ax.scatter([mean], [y], color=color, zorder=3)
+        ax.annotate(f"{mean:+.2f} ({r.verdict})", (mean, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7, color=color)
+    labels = [_label(r.strategy, r.budget) if summary["budget"].nunique() > 1 else r.strategy for r in rows.itertuples(index=False)]
+    ax.set_yticks(range(len(rows)), labels)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"accuracy − {baseline} (points), paired by seed; bars: 95% CI")
+    ax.set_title(f"Difference to {baseline} (green: better, red: worse, grey: not significant)")
+    ax.grid(axis="x", alpha=0.3)
     return _save(fig, path)
 
 
@@ -704,19 +891,6 @@ def plot_rounds(rounds: pd.DataFrame, path: Path) -> Path:
     return _save(fig, path)
 
 
-def _pool_positions(config: dict):
-    """Pool ids of the run's data (reloaded as the run loaded it), checked by fingerprint."""
-    from .data import load_data
-
-    splits = load_data(
-        config.get("dataset", "sst2"), text_column=config.get("text_column"), label_column=config.get("label_column", "label"),
-        eval_spec=config.get("eval"), limit=config.get("limit"), eval_limit=config.get("eval_limit"), data_seed=config.get("data_seed", 0),
-    )
-    if splits.pool.fingerprint() != config.get("data", {}).get("pool_fingerprint"):
-        raise ValueError("the reloaded pool differs from the one the runs used")
-    return splits.pool
-
-
 def plot_subsets(results: pd.DataFrame, path: Path, *, seed: int | None = None) -> tuple[Path | None, str | None]:
     """PCA of the cached pool embeddings with each strategy's selection for one seed.
 
@@ -748,7 +922,7 @@ def plot_subsets(results: pd.DataFrame, path: Path, *, seed: int | None = None) 
         return None, f"subsets.png skipped: no cached pool embeddings at {cache} (strategies that use embeddings, such as kmeans, cache them)."
     embeddings = np.load(cache, allow_pickle=False)
     try:
-        pool = _pool_positions(config)
+        pool = _reload_splits(config).pool
     except Exception as exc:  # an unavailable or changed data set only costs this plot
         return None, f"subsets.png skipped: cannot reload the pool ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})."
     if embeddings.shape[0] != len(pool):
@@ -814,7 +988,8 @@ def write_report(study_dir, *, baseline: str = BASELINE, seed: int | None = None
     results = collect_results(study_dir)
     if results.empty:
         raise ConfigError(f"{study_dir}: no finished runs (runs/<strategy>/budget-<b>/seed-<s>/metrics.json); run `alsel study` first")
-    summary = summarize(results, baseline)
+    correct, correct_note = collect_eval_correct(results)
+    summary = summarize(results, baseline, correct=correct)
     failures = collect_failures(study_dir)
     paths: dict[str, Path] = {}
     write_text(study_dir / "results.csv", results.to_csv(index=False))
@@ -823,8 +998,10 @@ def write_report(study_dir, *, baseline: str = BASELINE, seed: int | None = None
     paths["summary"] = study_dir / "summary.csv"
 
     figures: dict[str, Path] = {}
-    notes: list[str] = []
+    notes: list[str] = [correct_note] if correct_note else []
     figures["accuracy"] = plot_accuracy(results, summary, study_dir / "accuracy.png")
+    if summary["baseline"].notna().any():
+        figures["differences"] = plot_differences(summary, study_dir / "differences.png", baseline)
     full = _full_strategies(results)
     if results.loc[~results["strategy"].isin(full), "budget"].nunique() > 1:
         figures["budget_curve"] = plot_budget_curve(results, summary, study_dir / "budget_curve.png")

@@ -10,7 +10,15 @@ Comparisons are made on the per-seed differences ``d_i = a_i - b_i``:
   share of the ``2**n`` sign patterns whose ``|sum|`` is at least the observed one. It assumes no
   normality, but with ``n`` seeds the smallest two-sided p-value it can give is ``2 / 2**n``
   (0.25 with 3 seeds): few seeds cannot show significance, whatever the effect;
-- the paired t-test p-value from scipy, for reference.
+- the paired t-test p-value from scipy.
+
+The seeds vary the subset and the fine-tuning, but every run is scored on the same evaluation
+sentences, so a second question is whether a difference is larger than the luck of which
+sentences the evaluation set holds. :func:`sentence_test` answers it with a sign-flip
+permutation test over the evaluation sentences (each sentence's wins minus losses over the paired
+seeds; with one seed, McNemar's test). A strategy is
+called better or worse only when both tests reject (an intersection-union test: the larger of the
+two p-values, :func:`combined_p`), Holm-adjusted over all comparisons (:func:`holm`).
 
 Everything is a pure function of its inputs; randomness (bootstrap, Monte Carlo sign flips)
 comes from a seeded generator, so a report is reproducible. With fewer than two values an
@@ -37,6 +45,9 @@ __all__ = [
     "sign_flip_test",
     "paired_t_pvalue",
     "paired_difference",
+    "sentence_test",
+    "combined_p",
+    "holm",
     "percent_of",
     "min_sign_flip_p",
     "format_p",
@@ -345,6 +356,82 @@ def paired_difference(
         "test": test.method,
         "p_ttest": paired_t_pvalue(d),
     }
+
+
+def sentence_test(correct, baseline_correct, *, n_resamples: int = N_RESAMPLES, random_state=0) -> dict:
+    """Paired permutation test over evaluation sentences, pooled across seeds.
+
+    Each sentence's net score is its wins minus its losses over the paired seeds (a win: the
+    strategy's model right, the baseline's wrong). Under the null hypothesis the two strategies
+    are exchangeable on every sentence, so each net score is as likely to have either sign;
+    :func:`sign_flip_test` over the sentences gives the p-value. Flipping whole sentences rather
+    than (seed, sentence) pairs keeps a sentence's seeds together: a hard sentence tends to be
+    missed by every seed's model, and treating those as independent would overstate the evidence.
+    With one seed this is McNemar's test.
+
+    Parameters
+    ----------
+    correct, baseline_correct : array-like of bool, same shape (n_seeds, n_sentences)
+        Whether each seed's model of the strategy / the baseline got each sentence right; row
+        ``i`` of both must come from the same seed.
+    n_resamples, random_state
+        See :func:`sign_flip_test` (exact up to 16 sentences that differ, Monte Carlo above).
+
+    Returns
+    -------
+    dict
+        ``wins`` and ``losses`` over all (seed, sentence) pairs, ``p_value`` (two-sided; NaN
+        when nothing is scored, 1.0 when the models never disagree) and ``test`` (its name).
+
+    Examples
+    --------
+    >>> r = sentence_test([[1, 1, 1, 0]], [[0, 0, 1, 0]])
+    >>> r["wins"], r["losses"], r["p_value"]
+    (2, 0, 0.5)
+    """
+    a = np.atleast_2d(np.asarray(correct, dtype=bool))
+    b = np.atleast_2d(np.asarray(baseline_correct, dtype=bool))
+    if a.shape != b.shape:
+        raise ValueError(f"paired correctness arrays differ in shape: {a.shape} vs {b.shape}")
+    wins, losses = int(np.count_nonzero(a & ~b)), int(np.count_nonzero(~a & b))
+    net = (a.astype(np.int64) - b.astype(np.int64)).sum(axis=0)
+    net = net[net != 0].astype(np.float64)  # a zero flips to itself: it cannot change the p-value
+    if a.size == 0:
+        return {"wins": 0, "losses": 0, "p_value": math.nan, "test": "n/a: no sentences"}
+    if len(net) < 2:  # at most one sentence differs: either sign is as extreme
+        return {"wins": wins, "losses": losses, "p_value": 1.0, "test": "sign-flip permutation test over sentences"}
+    result = sign_flip_test(net, n_resamples=n_resamples, random_state=random_state)
+    return {"wins": wins, "losses": losses, "p_value": result.p_value, "test": result.method.replace("sign-flip permutation test", "sign-flip permutation test over sentences")}
+
+
+def combined_p(*p_values: float) -> float:
+    """p-value of the intersection-union test that rejects only when every test rejects: the
+    largest of them (NaN if any is undefined). It keeps its level without adjustment.
+
+    >>> combined_p(0.01, 0.03), combined_p(0.01, float("nan"))
+    (0.03, nan)
+    """
+    return math.nan if any(p is None or pd.isna(p) for p in p_values) else float(max(p_values))
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjustment for multiple comparisons (family-wise error rate).
+
+    NaNs stay NaN and do not count as comparisons.
+
+    >>> holm([0.01, 0.04, 0.03, float("nan")]).round(3).tolist()
+    [0.03, 0.06, 0.06, nan]
+    """
+    p = np.asarray(p_values, dtype=np.float64)
+    out = np.full_like(p, np.nan)
+    finite = np.flatnonzero(~np.isnan(p))
+    m = len(finite)
+    order = finite[np.argsort(p[finite], kind="stable")]
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        out[i] = running
+    return out
 
 
 def percent_of(value: float, reference: float) -> float:

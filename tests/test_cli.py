@@ -88,9 +88,11 @@ def test_study_dry_run_and_report_commands(capsys, tmp_path):
 
     from alsel.data import load_data
 
-    study = make_study(tmp_path / "done", load_data("sst2", limit=N_POOL).pool, embeddings=False, failed=False)
+    splits = load_data("sst2", limit=N_POOL)
+    study = make_study(tmp_path / "done", splits.pool, splits.eval.labels, embeddings=False, failed=False)
     code, out, err = run_cli(capsys, "report", str(study))
     assert code == 0, err
-    assert "paired by seed against random" in out and "report:" in out and (study / "report.md").exists()
+    assert "against random, paired by seed" in out and "report:" in out and (study / "report.md").exists()
+    assert "0.148" in out, out  # kmeans at 10%: the Holm-adjusted p
     code, _, err = run_cli(capsys, "report", str(tmp_path / "empty"))
     assert code == 2 and "no such study directory" in err

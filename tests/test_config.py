@@ -39,6 +39,8 @@ def test_the_study_presets_plan_as_described():
     hybrid = plan(preset="hybrid")
     assert (hybrid.init_size, hybrid.round_sizes) == (500, (500,))
     assert plan(preset="full").budget == 10_000
+    recommended = plan(preset="kmeans_margin")
+    assert (recommended.init_size, recommended.round_sizes, recommended.keep_init) == (334, (333, 333), True)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from alsel.data import load_data
 from alsel.errors import ConfigError
 from alsel.io import read_json, read_jsonl
 from alsel.loops.config import LoopConfig
@@ -50,6 +51,11 @@ def test_multi_round_loop_writes_the_run_directory(tmp_path, options):
     assert config["plan"] == {"budget": 60, "init_size": 20, "round_sizes": [20, 20], "keep_init": True}
     assert config["model"] == options["model"] and "torch" in config["versions"]
     assert read_json(tmp_path / "run" / "metrics.json") == metrics
+    # the final model's probabilities on the evaluation set reproduce its accuracy
+    eval_probs = np.load(tmp_path / "run" / "eval_probs.npy", allow_pickle=False)
+    eval_labels = load_data(options["dataset"], eval_spec=options["eval"]).eval.labels
+    assert eval_probs.shape == (100, 2) and np.allclose(eval_probs.sum(axis=1), 1.0, atol=1e-5)
+    assert np.mean(eval_probs.argmax(axis=1) == eval_labels) == pytest.approx(metrics["accuracy"], abs=1e-6)
 
 
 def test_same_seed_gives_a_byte_identical_selection_and_resume_matches(tmp_path, options):
@@ -83,6 +89,7 @@ def test_low_conf_preset_drops_its_seed_pool_and_high_conf_reuses_the_seed_model
     loop(tmp_path / "high", preset="high_conf", **options)
     high_rounds = read_jsonl(tmp_path / "high" / "rounds.jsonl")
     assert high_rounds[0]["cached"] is True and high_rounds[0]["accuracy"] == rounds[0]["accuracy"]
+    assert (tmp_path / "high" / "eval_probs.npy").exists()
     high = [e["score"] for e in read_jsonl(tmp_path / "high" / "selection.jsonl")]
     assert min(high) >= max(e["score"] for e in selection)  # same scores, opposite ends
 

@@ -11,7 +11,16 @@ import pytest
 
 from alsel.errors import ConfigError
 from alsel.io import write_json, write_jsonl, write_npy, write_text
-from alsel.report import collect_failures, collect_results, markdown_table, render_summary_table, summarize, write_report
+from alsel.report import (
+    collect_eval_correct,
+    collect_failures,
+    collect_results,
+    markdown_table,
+    render_summary_table,
+    run_costs,
+    summarize,
+    write_report,
+)
 
 N_POOL = 300
 SEEDS = [0, 1, 2]
@@ -27,8 +36,19 @@ def accuracy(strategy, budget, seed):
     return round(BASE[strategy] + (0.02 if budget == 0.2 else 0.0) + 0.01 * seed * (2 if strategy == "kmeans" else 1), 6)
 
 
-def make_study(root: Path, pool, *, embeddings=True, failed=True) -> Path:
-    """A study directory as `alsel study` leaves it, with made-up numbers."""
+def write_eval_probs(run_dir: Path, labels: np.ndarray, correct: np.ndarray) -> None:
+    """Two-class probabilities whose argmax is right exactly where ``correct`` is."""
+    p_gold = np.where(correct, 0.9, 0.1)
+    probs = np.empty((len(labels), 2), dtype=np.float32)
+    probs[np.arange(len(labels)), labels] = p_gold
+    probs[np.arange(len(labels)), 1 - labels] = 1 - p_gold
+    write_npy(run_dir / "eval_probs.npy", probs)
+
+
+def make_study(root: Path, pool, eval_labels, *, embeddings=True, failed=True) -> Path:
+    """A study directory as `alsel study` leaves it, with made-up numbers. Each run's final model
+    gets the first ``accuracy * 872`` sentences of one fixed order right, so a more accurate run
+    wins every sentence on which the two disagree."""
     from alsel.embed import Embedder
 
     study = root / "study"
@@ -40,6 +60,7 @@ def make_study(root: Path, pool, *, embeddings=True, failed=True) -> Path:
     }
     runs = []
     rng = np.random.default_rng(0)
+    order = rng.permutation(len(eval_labels))
     for seed in SEEDS:
         for budget in (0.1, 0.2):
             for strategy in ("random", "kmeans", "low_conf", "loop", "full"):
@@ -65,9 +86,13 @@ def make_study(root: Path, pool, *, embeddings=True, failed=True) -> Path:
                 n_rounds = ROUNDS[strategy] + 1
                 rows = [
                     {"round": r, "n_labeled": n * (r + 1) // n_rounds if strategy != "low_conf" else n,
-                     "in_result": not (strategy == "low_conf" and r == 0), "accuracy": acc - 0.02 * (n_rounds - 1 - r), "f1": acc}
+                     "in_result": not (strategy == "low_conf" and r == 0), "accuracy": acc - 0.02 * (n_rounds - 1 - r), "f1": acc,
+                     "train_seconds": 6.0, "score_seconds": 2.0 if r < n_rounds - 1 else 0.0, "seconds": 10.0, "cached": False}
                     for r in range(n_rounds)
                 ]
+                correct = np.zeros(len(eval_labels), dtype=bool)
+                correct[order[: round(acc * len(eval_labels))]] = True
+                write_eval_probs(study / rel, eval_labels, correct)
                 write_jsonl(study / rel / "rounds.jsonl", rows)
                 chosen = rng.choice(len(pool), size=n, replace=False)
                 write_jsonl(study / rel / "selection.jsonl", [{"id": int(pool.ids[p]), "round": 0, "score": None, "label": int(pool.labels[p])} for p in chosen])
@@ -90,45 +115,90 @@ def pool():
     return load_data("sst2", limit=N_POOL, data_seed=0).pool
 
 
+@pytest.fixture(scope="module")
+def eval_labels():
+    from alsel.data import load_data
+
+    return load_data("sst2", limit=N_POOL, data_seed=0).eval.labels
+
+
 @pytest.fixture
-def study(tmp_path, pool):
-    return make_study(tmp_path, pool)
+def study(tmp_path, pool, eval_labels):
+    return make_study(tmp_path, pool, eval_labels)
 
 
 def test_collect_results(study):
     results = collect_results(study)
     assert len(results) == 4 * 2 * 3 + 3 - 1  # one failed
-    assert list(results.columns) == ["strategy", "budget", "seed", "preset", "n_train", "accuracy", "f1", "seconds", "rounds", "run_dir"]
+    assert list(results.columns) == [
+        "strategy", "budget", "seed", "preset", "n_train", "accuracy", "f1", "seconds",
+        "train_seconds", "score_seconds", "other_seconds", "cost_seconds", "rounds", "run_dir",
+    ]
     assert list(dict.fromkeys(results["strategy"])) == ["random", "kmeans", "low_conf", "loop", "full"]  # study order
     row = results[(results.strategy == "kmeans") & (results.budget == 0.2) & (results.seed == 1)].iloc[0]
     assert row.accuracy == pytest.approx(0.81 + 0.02 + 0.02) and row.n_train == 60 and row.rounds == 0 and row.preset == "kmeans"
+    loop = results[(results.strategy == "loop")].iloc[0]  # three rounds of 10 s: 6 training, 2 scoring (not the last)
+    assert (loop.train_seconds, loop.score_seconds, loop.other_seconds, loop.cost_seconds) == (18.0, 4.0, 8.0, 30.0)
     assert set(results.loc[results.strategy == "full", "budget"]) == {1.0}
     failures = collect_failures(study)
     assert len(failures) == 1 and failures.iloc[0].error == "RuntimeError: CUDA out of memory"
 
 
 def test_summarize(study):
-    summary = summarize(collect_results(study)).set_index(["strategy", "budget"])
+    from scipy import stats as sps
+
+    results = collect_results(study)
+    correct, note = collect_eval_correct(results)
+    assert len(correct) == len(results) and note is None
+    kmeans0 = results[(results.strategy == "kmeans") & (results.budget == 0.1) & (results.seed == 0)].run_dir.iloc[0]
+    assert correct[kmeans0].mean() == pytest.approx(0.81, abs=1 / 872)
+    summary = summarize(results, correct=correct).set_index(["strategy", "budget"])
     k = summary.loc[("kmeans", 0.1)]
     assert k.n == 3 and k.accuracy_mean == pytest.approx(0.83) and k.accuracy_std == pytest.approx(0.02)
     assert k.diff_mean == pytest.approx(0.02) and k.n_pairs == 3 and k.baseline == "random"
-    assert k.p_value == pytest.approx(0.25) and "exact sign-flip" in k.test
+    assert k.p_signflip == pytest.approx(0.25) and "exact sign-flip" in k.signflip_test
+    assert k.p_ttest == pytest.approx(sps.ttest_1samp([0.01, 0.02, 0.03], 0).pvalue)
+    # kmeans is right on a superset of random's sentences: only wins
+    assert k.sentence_losses == 0 and k.sentence_wins == pytest.approx(872 * 0.06, abs=3) and k.p_sentences < 1e-4
+    # the seed-level test does not reject: no verdict, whatever the sentences say
+    assert k.p_holm >= k.p_ttest and k.verdict == "no significant difference"
     full_mean = np.mean([accuracy("full", 1.0, s) for s in SEEDS])
     assert k.pct_full == pytest.approx(100 * 0.83 / full_mean)
     r = summary.loc[("random", 0.1)]
-    assert pd.isna(r.baseline) and math.isnan(r.p_value)
+    assert pd.isna(r.baseline) and math.isnan(r.p_signflip) and pd.isna(r.verdict)
     assert summary.loc[("full", 1.0)].pct_full == pytest.approx(100.0)
     assert math.isnan(summary.loc[("full", 1.0)].diff_mean)
     lc = summary.loc[("low_conf", 0.2)]  # seed 2 failed: two pairs
-    assert lc.n == 2 and lc.n_pairs == 2 and lc.p_value == pytest.approx(0.5)
+    assert lc.n == 2 and lc.n_pairs == 2 and lc.p_signflip == pytest.approx(0.5)
+    # low_conf and loop differ from random by a constant: no spread, so the t-test is undefined
+    assert math.isnan(lc.p_ttest) and lc.verdict == "untested"
+    # Holm over the six comparisons with a defined combined p
+    tested = summary[summary.baseline.notna() & summary.p_holm.notna()]
+    assert len(tested) == 2 and (tested.p_holm >= tested[["p_ttest", "p_sentences"]].max(axis=1)).all()
+    assert summary.loc[("kmeans", 0.1)].cost_seconds == pytest.approx(10.0)
+
+
+def test_summarize_without_predictions_has_no_verdict(study):
+    summary = summarize(collect_results(study)).set_index(["strategy", "budget"])
+    k = summary.loc[("kmeans", 0.1)]
+    assert math.isnan(k.p_sentences) and math.isnan(k.p_holm) and k.verdict == "untested"
+
+
+def test_run_costs_count_reused_rounds_at_their_recorded_cost():
+    rows = [
+        {"round": 0, "seconds": 0.5, "train_seconds": 100.0, "score_seconds": 30.0, "cached": True},
+        {"round": 1, "seconds": 112.0, "train_seconds": 100.0, "score_seconds": 0.0, "cached": False},
+    ]
+    assert run_costs(rows) == {"train_seconds": 200.0, "score_seconds": 30.0, "other_seconds": 12.5, "cost_seconds": 242.5}
+    assert all(math.isnan(v) for v in run_costs([]).values())
 
 
 def test_write_report(study):
     import matplotlib.image
 
     paths = write_report(study)
-    assert set(paths) == {"results", "summary", "report", "accuracy", "budget_curve", "rounds", "subsets"}
-    for key in ("accuracy", "budget_curve", "rounds", "subsets"):
+    assert set(paths) == {"results", "summary", "report", "accuracy", "differences", "budget_curve", "rounds", "subsets"}
+    for key in ("accuracy", "differences", "budget_curve", "rounds", "subsets"):
         data = paths[key].read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n", key
         image = matplotlib.image.imread(paths[key])
@@ -136,7 +206,7 @@ def test_write_report(study):
     results = pd.read_csv(paths["results"])
     assert len(results) == 26 and set(results["strategy"]) == {"random", "kmeans", "low_conf", "loop", "full"}
     summary = pd.read_csv(paths["summary"])
-    assert len(summary) == 9 and {"diff_boot_low", "p_ttest", "pct_full"} <= set(summary.columns)
+    assert len(summary) == 9 and {"diff_boot_low", "p_ttest", "p_sentences", "p_holm", "verdict", "cost_seconds", "pct_full"} <= set(summary.columns)
 
     text = paths["report"].read_text()
     for needle in (
@@ -145,14 +215,16 @@ def test_write_report(study):
         "Pool: **300** examples",
         "Model: `minilm`",
         "epochs 3, lr 0.0001, batch_size 32",
-        "exact sign-flip permutation test (8 sign patterns)",
         "| kmeans | 10% | 30 | 3 | 83.00 ± 2.00 |",
         "+2.00 [",
+        "| 0.074 | <0.001 | 0.148 | no significant difference |",
         "Full-pool accuracy: **90.20%** (3 seeds).",
-        "No difference to `random` is significant at 0.05",
-        "- `kmeans` at 10%: +2.00 points (p = 0.250, 3 seeds)",
-        "cannot give a p-value below 0.25",
+        "Better than `random` (Holm-adjusted p < 0.05 on both tests):\n\n- none",
+        "- `kmeans` at 10%: +2.00 points (p seeds 0.074, p sentences <0.001, Holm 0.148; 3 seeds, 52 sentences won / 0 lost)",
+        "cannot go below 0.25 (2/2^3)",
         "at least 6 seeds",
+        "## Cost",
+        "| loop | 10% | 30 | 18 | 4 | 8 | 30 | 0.5 |",
         "![accuracy](accuracy.png)",
         "![subsets](subsets.png)",
         "1 failed",
@@ -164,25 +236,41 @@ def test_write_report(study):
         assert needle in text, needle
 
 
-def test_significant_difference_is_reported(tmp_path, pool):
-    """Six seeds where kmeans always wins: the exact test can reach 2/64 < 0.05."""
-    study = tmp_path / "six"
-    for seed in range(6):
-        for strategy, acc in (("random", 0.80 + 0.001 * seed), ("kmeans", 0.85 + 0.002 * seed)):
+def test_significant_difference_is_reported(tmp_path, pool, eval_labels):
+    """Four seeds where kmeans wins by 5 points every time, on the same sentences: both tests
+    reject, so the verdict is "better"; low_conf loses by a spread-out margin and is "worse"."""
+    study = tmp_path / "four"
+    data = {"dataset": "sst2", "n_pool": len(pool), "n_eval": 872, "label_names": list(pool.label_names),
+            "pool_class_counts": pool.class_counts(), "eval_class_counts": {"negative": 428, "positive": 444},
+            "pool_fingerprint": pool.fingerprint()}
+    order = np.random.default_rng(0).permutation(len(eval_labels))
+    for seed in range(4):
+        for strategy, acc in (("random", 0.80 + 0.001 * seed), ("kmeans", 0.85 + 0.002 * seed), ("low_conf", 0.60 - 0.01 * seed)):
             rel = study / f"runs/{strategy}/budget-0.1/seed-{seed}"
-            write_json(rel / "config.json", {"preset": strategy, "model": "minilm", "rounds": 0})
+            write_json(rel / "config.json", {"preset": strategy, "model": "minilm", "rounds": 0, "dataset": "sst2", "limit": N_POOL, "data": data})
             write_jsonl(rel / "selection.jsonl", [])
-            write_json(rel / "metrics.json", {"accuracy": acc, "f1": acc, "n_train": 30, "n_eval": 100, "seconds": 1.0})
+            correct = np.zeros(len(eval_labels), dtype=bool)
+            correct[order[: round(acc * 872)]] = True
+            write_eval_probs(rel, eval_labels, correct)
+            write_json(rel / "metrics.json", {"accuracy": acc, "f1": acc, "n_train": 30, "n_eval": 872, "seconds": 1.0})
     paths = write_report(study)
     text = paths["report"].read_text()
-    assert "Significant at 0.05 (sign-flip test):" in text
-    assert "- `kmeans` at 10%: +5.25 points vs `random` (better; p = 0.031, 6 seeds)" in text
+    assert "Better than `random` (Holm-adjusted p < 0.05 on both tests):\n\n- `kmeans` at 10%: +5.15 points" in text
+    assert "Worse than `random` (Holm-adjusted p < 0.05 on both tests):\n\n- `low_conf` at 10%: -21.65 points" in text
+    assert "| **better** |" in text and "| **worse** |" in text
     assert "subsets.png skipped" in text and "rounds.png skipped" in text
-    assert set(paths) == {"results", "summary", "report", "accuracy"}
+    assert set(paths) == {"results", "summary", "report", "accuracy", "differences"}
 
 
-def test_subsets_skipped_without_cached_embeddings(tmp_path, pool):
-    study = make_study(tmp_path, pool, embeddings=False, failed=False)
+def test_runs_without_predictions_are_named(tmp_path, pool, eval_labels):
+    study = make_study(tmp_path, pool, eval_labels, embeddings=False, failed=False)
+    (study / "runs/kmeans/budget-0.1/seed-0/eval_probs.npy").unlink()
+    text = write_report(study)["report"].read_text()
+    assert "Sentence-level tests leave out runs without per-sentence predictions (1 run(s) saved no eval_probs.npy)" in text
+
+
+def test_subsets_skipped_without_cached_embeddings(tmp_path, pool, eval_labels):
+    study = make_study(tmp_path, pool, eval_labels, embeddings=False, failed=False)
     paths = write_report(study)
     assert "subsets" not in paths and not (study / "subsets.png").exists()
     assert "subsets.png skipped: no cached pool embeddings" in paths["report"].read_text()
@@ -201,7 +289,7 @@ def test_single_seed_says_n_a(tmp_path):
     assert list(results["strategy"]) == ["random", "kmeans", "loop"]  # baseline first
     summary = summarize(results)
     table = render_summary_table(summary)
-    assert "| kmeans | 10% | 30 | 1 | 82.00 | n/a |" in table and "+2.00 | n/a | n/a |" in table
+    assert "| kmeans | 10% | 30 | 1 | 82.00 | n/a |" in table and "+2.00 | n/a | n/a | n/a | untested |" in table
     text = write_report(study)["report"].read_text()
     assert "With a single seed" in text
     assert "| loop | — | initial pool by `random`, then 3 round(s) of `entropy` acquisition" in text

@@ -13,15 +13,18 @@ from scipy import stats as sps
 from alsel import stats
 from alsel.stats import (
     bootstrap_ci,
+    combined_p,
     describe,
     format_p,
     group_stats,
+    holm,
     mean_ci,
     min_sign_flip_p,
     pair_by_key,
     paired_difference,
     paired_t_pvalue,
     percent_of,
+    sentence_test,
     sign_flip_test,
 )
 
@@ -134,3 +137,36 @@ def test_percent_of_full():
 def test_format_p():
     assert format_p(0.25) == "0.250" and format_p(float("nan")) == "n/a" and format_p(None) == "n/a"
     assert format_p(0.0004) == "<0.001"
+
+
+def test_sentence_test_flips_whole_sentences():
+    rng = np.random.default_rng(0)
+    baseline = rng.random((3, 400)) < 0.8
+    # the same 30 sentences won on every seed: 30 net scores of +1..+3, no losses
+    better = baseline.copy()
+    wrong = np.flatnonzero(~baseline.all(axis=0))[:30]
+    better[:, wrong] = True
+    r = sentence_test(better, baseline)
+    assert r["losses"] == 0 and r["wins"] == int((~baseline[:, wrong]).sum()) and r["p_value"] < 1e-3
+    assert "over sentences" in r["test"]
+    # one seed: the exact McNemar test (a binomial test of wins among disagreements), up to Monte Carlo error
+    a, b = better[:1].copy(), baseline[:1]
+    w, l = int((a & ~b).sum()), int((~a & b).sum())
+    a[0, np.flatnonzero(a[0] & b[0])[:10]] = False  # ten losses too
+    r1 = sentence_test(a, b, n_resamples=200_000)
+    exact = sps.binomtest(w, w + l + 10, 0.5).pvalue
+    assert abs(r1["p_value"] - exact) < 0.01
+    # identical models: nothing to test against; swapped roles: same p, wins and losses swapped
+    assert sentence_test(baseline, baseline)["p_value"] == 1.0
+    swapped = sentence_test(baseline, better)
+    assert (swapped["wins"], swapped["losses"]) == (r["losses"], r["wins"]) and swapped["p_value"] == r["p_value"]
+    with pytest.raises(ValueError, match="differ in shape"):
+        sentence_test(baseline, baseline[:2])
+
+
+def test_holm_matches_the_step_down_definition():
+    p = np.array([0.01, 0.04, 0.03, 0.005])
+    # sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 with running max
+    assert holm(p).tolist() == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.5, 0.9]).tolist() == [1.0, 1.0] and holm([]).size == 0
+    assert combined_p(0.2, 0.01) == 0.2 and math.isnan(combined_p(0.2, float("nan")))

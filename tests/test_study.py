@@ -361,3 +361,17 @@ def test_real_grid_ray_matches_local(local_grid, tmp_path):
     assert ray_summary.exit_code == 0, [o.error for o in ray_summary.failed]
     assert _results(ray_summary) == _results(local)
     assert _selections(tmp_path / "study") == _selections(tmp / "study")
+
+
+@pytest.mark.parametrize("name", ["sst2-study", "sst2-study-cpu"])
+def test_shipped_study_configs_expand_to_valid_runs(name, tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    study = load_study(root / "configs" / f"{name}.yaml", out=tmp_path / name)
+    runs = study.runs()
+    assert {r.seed for r in runs} == {0, 1, 2} and len(runs) == 3 * len(study.strategies)
+    configs = {r.strategy: r.loop_config() for r in runs if r.seed == 0}  # every spec resolves
+    assert configs["full"].budget == 1.0 and configs["random"].budget == 0.1
+    if name == "sst2-study-cpu":
+        assert (configs["kmeans_margin"].init, configs["kmeans_margin"].acq, configs["kmeans_margin"].rounds) == ("kmeans", "margin", 2)
+        # scored by the high_conf/low_conf seed model: the same seed pool, not kept
+        assert all((configs[s].acq, configs[s].keep_init) == (s, False) for s in ("ccs", "cluster_margin"))

@@ -23,7 +23,7 @@ from ..data import DataSplits, load_data
 from ..embed import Embedder, default_cache_dir
 from ..errors import ConfigError
 from ..io import read_json, write_json, write_npy
-from ..learner import Learner
+from ..learner import Learner, classification_metrics
 from ..progress import SILENT, Progress
 from ..scores import summarize
 from ..strategies import Strategy, get_strategy
@@ -159,6 +159,8 @@ class _Run:
             final = round_ == c.rounds
             candidates = None if final else np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool))
             outcome = self._train_and_score(np.sort(train), candidates, acq)
+            if final:  # the final model's eval-set probabilities, for paired per-sentence comparisons
+                write_npy(self.run_dir.file("eval_probs.npy"), outcome["eval_probs"])
             row = {
                 "round": round_,
                 "n_labeled": int(len(train)),
@@ -233,10 +235,10 @@ class _Run:
         needs = acq.needs if (acq is not None and candidates is not None) else frozenset()
         wants_probs = bool(needs & {"probs", "features", "dynamics"})
         cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / self._cache_key(train, candidates if wants_probs else None, needs)
-        if (cache / "outcome.json").exists():
+        if (cache / "outcome.json").exists() and (cache / "eval_probs.npy").exists():
             outcome = read_json(cache / "outcome.json")
             arrays = {p.stem: np.load(p, allow_pickle=False) for p in cache.glob("*.npy")}
-            outcome.update(probs=arrays.pop("probs", None), extras=arrays, cached=True)
+            outcome.update(probs=arrays.pop("probs", None), eval_probs=arrays.pop("eval_probs"), extras=arrays, cached=True)
             return outcome
 
         learner = self.make_learner()
@@ -254,7 +256,8 @@ class _Run:
 
         t0 = time.perf_counter()
         learner.fit([self.pool.texts[i] for i in train], self.pool.labels[train], self.pool.n_classes, progress=self.progress, on_epoch_end=on_epoch_end)
-        metrics = learner.evaluate(self.eval.texts, self.eval.labels, progress=self.progress)
+        eval_probs = learner.predict_proba(self.eval.texts, progress=self.progress)
+        metrics = classification_metrics(self.eval.labels, eval_probs.argmax(axis=1), self.pool.n_classes)
         train_seconds = time.perf_counter() - t0
         t1 = time.perf_counter()
         probs, extras = None, {}
@@ -277,7 +280,8 @@ class _Run:
             if array is not None:
                 write_npy(cache / f"{name}.npy", array)
         write_json(cache / "outcome.json", outcome)
-        return {**outcome, "probs": probs, "extras": extras, "cached": False}
+        write_npy(cache / "eval_probs.npy", eval_probs)  # last: it marks the entry complete
+        return {**outcome, "probs": probs, "eval_probs": eval_probs, "extras": extras, "cached": False}
 
 
 def _json_score(score) -> float | None:

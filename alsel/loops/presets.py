@@ -1,4 +1,5 @@
-"""The seed study's five strategies and its upper bound, as settings of the one loop controller.
+"""The seed study's five strategies, its upper bound and the recommended loop, as settings of the one
+loop controller.
 
 - ``random``: a random initial pool of the whole budget, no rounds.
 - ``kmeans``: a KMeans-diversity initial pool of the whole budget, no rounds.
@@ -8,6 +9,11 @@
 - ``hybrid``: half the budget at random (kept), a seed model trained on it, plus the other half
   from the rest by lowest p_gold.
 - ``full``: the whole pool (the upper bound).
+
+And alsel's recommendation, from the evidence in docs/results.md:
+
+- ``kmeans_margin``: a KMeans seed pool of a third of the budget, then two rounds that each
+  retrain and add a third by smallest margin (the least certain examples).
 
 ``configs/presets/<name>.yaml`` holds the same settings (a test keeps the two equal).
 """
@@ -23,6 +29,7 @@ PRESETS: dict[str, dict] = {
     "low_conf": {"init": "random", "keep_init": False, "rounds": 1, "acq": "low_conf"},
     "hybrid": {"init": "random", "rounds": 1, "acq": "low_conf"},
     "full": {"init": "random", "rounds": 0, "acq": None, "budget": 1.0},
+    "kmeans_margin": {"init": "kmeans", "rounds": 2, "acq": "margin"},
 }
 
 

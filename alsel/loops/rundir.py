@@ -1,7 +1,8 @@
 """The run directory: what a run writes, how it is resumed.
 
 Files: ``config.json`` (resolved options, data, versions), ``rounds.jsonl`` (one row per
-finished round), ``selection.jsonl`` (the result in acquisition order), ``metrics.json`` (written
+finished round), ``selection.jsonl`` (the result in acquisition order), ``eval_probs.npy`` (the
+final model's class probabilities on the evaluation set, in its order), ``metrics.json`` (written
 last: its presence means the run finished) and ``checkpoint.json`` (the commit point of the last
 finished round: a resumed run continues after it). Every write is atomic.
 """
