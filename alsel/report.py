@@ -219,9 +219,9 @@ def collect_eval_correct(results: pd.DataFrame) -> tuple[dict[str, np.ndarray], 
         if not path.exists():
             missing += 1
             continue
-        config = read_json(Path(run_dir) / "config.json")
-        key = config.get("data", {}).get("pool_fingerprint", "")
         try:
+            config = read_json(Path(run_dir) / "config.json")
+            key = config.get("data", {}).get("pool_fingerprint", "")
             if key not in labels_by_data:
                 labels_by_data[key] = _reload_splits(config).eval.labels
             probs = np.load(path, allow_pickle=False)
