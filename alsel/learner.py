@@ -284,9 +284,12 @@ class Learner:
             self.model_.train(was_training)
         return (probs, features) if return_features else probs
 
-    def evaluate(self, texts, labels, *, progress: Progress = SILENT) -> dict[str, float]:
+    def evaluate(self, texts, labels, *, progress: Progress = SILENT, return_probs: bool = False):
+        """Accuracy and F1 (:func:`classification_metrics`); with ``return_probs`` also the
+        class probabilities they were computed from, as ``(metrics, probs)``."""
         probs = self.predict_proba(texts, progress=progress)
-        return classification_metrics(np.asarray(labels), probs.argmax(axis=1), self.n_classes_)
+        metrics = classification_metrics(np.asarray(labels), probs.argmax(axis=1), self.n_classes_)
+        return (metrics, probs) if return_probs else metrics
 
 
 def _classifier_layer(model, n_classes: int):

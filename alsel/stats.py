@@ -393,11 +393,11 @@ def sentence_test(correct, baseline_correct, *, n_resamples: int = N_RESAMPLES, 
     b = np.atleast_2d(np.asarray(baseline_correct, dtype=bool))
     if a.shape != b.shape:
         raise ValueError(f"paired correctness arrays differ in shape: {a.shape} vs {b.shape}")
+    if a.size == 0:
+        return {"wins": 0, "losses": 0, "p_value": math.nan, "test": "n/a: no sentences"}
     wins, losses = int(np.count_nonzero(a & ~b)), int(np.count_nonzero(~a & b))
     net = (a.astype(np.int64) - b.astype(np.int64)).sum(axis=0)
     net = net[net != 0].astype(np.float64)  # a zero flips to itself: it cannot change the p-value
-    if a.size == 0:
-        return {"wins": 0, "losses": 0, "p_value": math.nan, "test": "n/a: no sentences"}
     if len(net) < 2:  # at most one sentence differs: either sign is as extreme
         return {"wins": wins, "losses": losses, "p_value": 1.0, "test": "sign-flip permutation test over sentences"}
     result = sign_flip_test(net, n_resamples=n_resamples, random_state=random_state)

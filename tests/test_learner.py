@@ -23,6 +23,8 @@ def test_tiny_models_learn_the_synthetic_task(request, fixture):
     assert features.shape == (60, 32)
     metrics = learner.evaluate(eval_texts, eval_labels)
     assert metrics["accuracy"] >= 0.8, metrics
+    same, eval_probs = learner.evaluate(eval_texts, eval_labels, return_probs=True)
+    assert same == metrics and np.allclose(eval_probs, probs)
 
 
 def test_same_seed_same_model_other_seed_other_model(tiny_bert):

@@ -23,7 +23,7 @@ from ..data import DataSplits, load_data
 from ..embed import Embedder, default_cache_dir
 from ..errors import ConfigError
 from ..io import read_json, write_json, write_npy
-from ..learner import Learner, classification_metrics
+from ..learner import Learner
 from ..progress import SILENT, Progress
 from ..scores import summarize
 from ..strategies import Strategy, get_strategy
@@ -256,8 +256,7 @@ class _Run:
 
         t0 = time.perf_counter()
         learner.fit([self.pool.texts[i] for i in train], self.pool.labels[train], self.pool.n_classes, progress=self.progress, on_epoch_end=on_epoch_end)
-        eval_probs = learner.predict_proba(self.eval.texts, progress=self.progress)
-        metrics = classification_metrics(self.eval.labels, eval_probs.argmax(axis=1), self.pool.n_classes)
+        metrics, eval_probs = learner.evaluate(self.eval.texts, self.eval.labels, progress=self.progress, return_probs=True)
         train_seconds = time.perf_counter() - t0
         t1 = time.perf_counter()
         probs, extras = None, {}
