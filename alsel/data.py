@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,7 +22,10 @@ from .errors import DataError
 __all__ = ["TextDataset", "DataSplits", "load_data", "stratified_sample", "quotas"]
 
 SST2_LABEL_NAMES = ("negative", "positive")
+SST2_LABEL_VALUES = (0, 1)
 TEXT_COLUMN_GUESSES = ("text", "sentence", "content", "review")
+#: Label cells that mean "no label" (compared stripped and lower-cased): pandas' NA spellings.
+MISSING_LABELS = frozenset({"", "nan", "-nan", "na", "n/a", "<na>", "null", "#n/a"})
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 
 
@@ -37,12 +41,21 @@ class TextDataset:
     labels : ndarray of shape (n,)
         Class ids in ``range(len(label_names))``.
     label_names : tuple of str
+        A readable name per class.
+    label_values : tuple
+        The source's own value per class (``0``/``1`` for SST-2, ``"spam"``, ``2``): what the
+        user's file holds, written back wherever a label leaves alsel. Default: the names.
     """
 
     ids: np.ndarray
     texts: list[str]
     labels: np.ndarray
     label_names: tuple[str, ...]
+    label_values: tuple = ()
+
+    def __post_init__(self):
+        if not self.label_values:
+            object.__setattr__(self, "label_values", tuple(self.label_names))
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -58,6 +71,7 @@ class TextDataset:
             texts=[self.texts[i] for i in positions],
             labels=self.labels[positions],
             label_names=self.label_names,
+            label_values=self.label_values,
         )
 
     def class_counts(self, positions=None) -> dict[str, int]:
@@ -72,6 +86,18 @@ class TextDataset:
             digest.update(text.encode("utf-8"))
             digest.update(b"\0")
         return digest.hexdigest()
+
+    def labelled_fingerprint(self) -> str:
+        """sha256 of the texts, their labels and the class names and values: what a model
+        trained or evaluated on this data depends on (the round cache's key)."""
+        digest = hashlib.sha256(self.fingerprint().encode())
+        digest.update(np.ascontiguousarray(self.labels, dtype=np.int64).tobytes())
+        digest.update(json.dumps([list(self.label_names), [str(v) for v in self.label_values]]).encode())
+        return digest.hexdigest()
+
+    def label_value(self, position: int):
+        """The source's own label of the example at ``position``."""
+        return self.label_values[int(self.labels[position])]
 
 
 @dataclass(frozen=True)
@@ -154,9 +180,14 @@ def _texts_and_raw_labels(frame: pd.DataFrame, text_column: str | None, label_co
     missing = int(texts.isna().sum())
     if missing:
         raise DataError(f"{where}: {missing} rows have no text in column {text_column!r}")
-    empty = labels.isna() | (labels.astype(str).str.strip() == "")
-    if empty.any():
-        raise DataError(f"{where}: {int(empty.sum())} rows have no label in column {label_column!r}")
+    labels = labels.map(lambda v: v.strip() if isinstance(v, str) else v)
+    missing_labels = labels.isna() | labels.map(lambda v: isinstance(v, str) and v.lower() in MISSING_LABELS)
+    if missing_labels.any():
+        first = int(np.flatnonzero(missing_labels.to_numpy())[0])
+        raise DataError(
+            f"{where}: {int(missing_labels.sum())} rows have no label in column {label_column!r} "
+            f"(empty or NaN; the first is row {first}); label them or remove them"
+        )
     return texts.astype(str).tolist(), labels.tolist()
 
 
@@ -167,10 +198,18 @@ def _label_mapping(raw_labels) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _label_values(names: tuple[str, ...], raw_labels) -> tuple:
+    """Each class's value as the source holds it: an integer where every value of the column is
+    one (a CSV cell ``1`` is the number 1 to its author), else the string."""
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in raw_labels) or all(_is_int(n) for n in names):
+        return tuple(int(n) for n in names)
+    return names
+
+
 def _is_int(text: str) -> bool:
     try:
         int(text)
-    except ValueError:
+    except (TypeError, ValueError):
         return False
     return True
 
@@ -183,9 +222,9 @@ def _encode(raw_labels, names: tuple[str, ...], where: str) -> np.ndarray:
     return np.fromiter((index[str(v)] for v in raw_labels), dtype=np.int64, count=len(raw_labels))
 
 
-def _dataset(texts, labels, names, ids=None) -> TextDataset:
+def _dataset(texts, labels, names, values=(), ids=None) -> TextDataset:
     ids = np.arange(len(texts), dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
-    return TextDataset(ids=ids, texts=list(texts), labels=labels, label_names=names)
+    return TextDataset(ids=ids, texts=list(texts), labels=labels, label_names=names, label_values=tuple(values))
 
 
 def _bundled_sst2(split: str) -> TextDataset:
@@ -193,10 +232,10 @@ def _bundled_sst2(split: str) -> TextDataset:
     with resources.as_file(resource) as path:
         frame = _read_frame(Path(path))
     texts, raw = _texts_and_raw_labels(frame, "sentence", "label", f"bundled sst2/{split}")
-    return _dataset(texts, _encode(raw, ("0", "1"), f"bundled sst2/{split}"), SST2_LABEL_NAMES)
+    return _dataset(texts, _encode(raw, ("0", "1"), f"bundled sst2/{split}"), SST2_LABEL_NAMES, SST2_LABEL_VALUES)
 
 
-def _hf(spec: str, text_column, label_column, eval_spec):
+def _hf(spec: str, text_column, label_column, eval_spec, want_eval: bool = True):
     try:
         import datasets
     except ImportError as exc:  # pragma: no cover - datasets is a dependency
@@ -216,9 +255,10 @@ def _hf(spec: str, text_column, label_column, eval_spec):
     feature = loaded["train"].features.get(label_column)
     names = tuple(feature.names) if hasattr(feature, "names") else _label_mapping(raw)
     encode = (lambda r, w: np.asarray(r, dtype=np.int64)) if hasattr(feature, "names") else (lambda r, w: _encode(r, names, w))
-    pool = _dataset(texts, encode(raw, f"{spec}/train"), names)
+    values = tuple(range(len(names))) if hasattr(feature, "names") else _label_values(names, raw)
+    pool = _dataset(texts, encode(raw, f"{spec}/train"), names, values)
     split = eval_spec or next((s for s in ("validation", "dev", "test") if s in loaded), None)
-    if split is None or _is_fraction(split):
+    if split is None or _is_fraction(split) or not want_eval:
         return pool, None
     if split not in loaded:
         raise DataError(f"{spec}: no split {split!r} (splits: {', '.join(loaded)})")
@@ -226,20 +266,26 @@ def _hf(spec: str, text_column, label_column, eval_spec):
     etexts, eraw = _texts_and_raw_labels(frame, text_column, label_column, f"{spec}/{split}")
     if hasattr(feature, "names") and min(eraw) < 0:
         raise DataError(f"{spec}/{split}: unlabelled (label -1); pass --eval with a labelled split or a fraction")
-    return pool, _dataset(etexts, encode(eraw, f"{spec}/{split}"), names)
+    return pool, _dataset(etexts, encode(eraw, f"{spec}/{split}"), names, values)
 
 
-def _local(path: Path, text_column, label_column, eval_spec):
+def _local(path: Path, text_column, label_column):
     frame = _read_frame(path)
     texts, raw = _texts_and_raw_labels(frame, text_column, label_column, str(path))
     names = _label_mapping(raw)
-    pool = _dataset(texts, _encode(raw, names, str(path)), names)
-    if eval_spec is None or _is_fraction(eval_spec):
-        return pool, None
-    eval_path = Path(eval_spec)
-    eframe = _read_frame(eval_path)
-    etexts, eraw = _texts_and_raw_labels(eframe, text_column, label_column, str(eval_path))
-    return pool, _dataset(etexts, _encode(eraw, names, str(eval_path)), names)
+    return _dataset(texts, _encode(raw, names, str(path)), names, _label_values(names, raw))
+
+
+def _eval_file(path: Path, pool: TextDataset, text_column, label_column) -> TextDataset:
+    """An evaluation file for any pool: its labels may be the pool's values or its names."""
+    frame = _read_frame(path)
+    texts, raw = _texts_and_raw_labels(frame, text_column, label_column, str(path))
+    spellings = {**{name: i for i, name in enumerate(pool.label_names)}, **{str(v): i for i, v in enumerate(pool.label_values)}}
+    unknown = sorted({str(v) for v in raw} - spellings.keys())
+    if unknown:
+        raise DataError(f"{path}: labels {unknown[:5]} are not among the training labels {[str(v) for v in pool.label_values]}")
+    labels = np.fromiter((spellings[str(v)] for v in raw), dtype=np.int64, count=len(raw))
+    return _dataset(texts, labels, pool.label_names, pool.label_values)
 
 
 def _is_fraction(spec) -> bool:
@@ -254,7 +300,26 @@ def _hold_out(pool: TextDataset, fraction: float, rng) -> tuple[TextDataset, Tex
     n_eval = max(pool.n_classes, int(round(fraction * len(pool))))
     held = stratified_sample(pool.labels, n_eval, rng)
     keep = np.setdiff1d(np.arange(len(pool)), held)
+    if np.unique(pool.labels[keep]).size < 2:
+        raise DataError(
+            f"holding out {len(held):,} of {len(pool):,} rows for evaluation (--eval {fraction:g}) leaves "
+            f"{len(keep):,} in the pool, not two classes; pass an evaluation file with --eval FILE or use more data"
+        )
     return pool.subset(keep), pool.subset(held)
+
+
+def _is_file(spec) -> bool:
+    return spec is not None and Path(str(spec)).is_file()
+
+
+def _check_eval_spec(eval_spec) -> None:
+    """A number given to --eval is a fraction of the pool, which must lie in (0, 1)."""
+    try:
+        value = float(eval_spec)
+    except (TypeError, ValueError):
+        return
+    if not 0.0 < value < 1.0:
+        raise DataError(f"--eval {eval_spec}: a fraction of the pool to hold out must be in (0, 1)")
 
 
 def load_data(
@@ -283,27 +348,35 @@ def load_data(
         same pool.
     """
     rng = np.random.default_rng(data_seed)
+    _check_eval_spec(eval_spec)
+    evalset = None
     if dataset == "sst2":
         pool = _bundled_sst2("train")
-        evalset = None if _is_fraction(eval_spec) else _bundled_sst2("dev")
-        if eval_spec not in (None, "dev") and not _is_fraction(eval_spec):
-            raise DataError(f"sst2: --eval takes 'dev' or a fraction of the pool, not {eval_spec!r}")
+        if eval_spec in (None, "dev"):
+            evalset = _bundled_sst2("dev")
     elif dataset.startswith("hf:"):
-        pool, evalset = _hf(dataset, text_column, label_column, eval_spec)
+        pool, evalset = _hf(dataset, text_column, label_column, eval_spec, want_eval=not _is_file(eval_spec))
     else:
-        pool, evalset = _local(Path(dataset), text_column, label_column, eval_spec)
+        pool = _local(Path(dataset), text_column, label_column)
+    if evalset is None and eval_spec is not None and not _is_fraction(eval_spec):
+        evalset = _eval_file(Path(eval_spec), pool, text_column, label_column)
     if evalset is None:
         pool, evalset = _hold_out(pool, float(eval_spec) if _is_fraction(eval_spec) else 0.1, rng)
+    notes = []
     if limit is not None:
         if limit <= 0:
             raise DataError(f"--limit must be positive, got {limit}")
         if limit < len(pool):
             pool = pool.subset(stratified_sample(pool.labels, limit, rng))
+        elif limit > len(pool):
+            notes.append(f"--limit {limit:,} is larger than the pool ({len(pool):,}): using the whole pool")
     if eval_limit is not None:
         if eval_limit <= 0:
             raise DataError(f"--eval-limit must be positive, got {eval_limit}")
         if eval_limit < len(evalset):
             evalset = evalset.subset(stratified_sample(evalset.labels, eval_limit, rng))
+        elif eval_limit > len(evalset):
+            notes.append(f"--eval-limit {eval_limit:,} is larger than the evaluation set ({len(evalset):,}): using all of it")
     present = np.unique(pool.labels).size
     if present < 2:
         raise DataError(f"{dataset}: the pool holds only {present} class; need at least 2")
@@ -312,8 +385,11 @@ def load_data(
         "n_pool": len(pool),
         "n_eval": len(evalset),
         "label_names": list(pool.label_names),
+        "label_values": list(pool.label_values),
         "pool_class_counts": pool.class_counts(),
         "eval_class_counts": evalset.class_counts(),
         "pool_fingerprint": pool.fingerprint(),
     }
+    if notes:
+        description["notes"] = notes
     return DataSplits(pool=pool, eval=evalset, description=description)

