@@ -94,7 +94,7 @@ class _Run:
 
     def embeddings(self) -> np.ndarray:
         if self._embeddings is None:
-            embedder = Embedder(model=self.config.embedder, cache_dir=self.config.cache_dir, precision=self.config.precision, device=self.config.device)
+            embedder = Embedder(model=self.config.embedder, cache_dir=self.config.cache_dir, device=self.config.device)
             self._embeddings = embedder.embed(self.pool.texts, self.pool.fingerprint(), progress=self.progress)
         return self._embeddings
 
