@@ -205,6 +205,18 @@ def test_a_study_reruns_a_run_whose_metrics_json_is_damaged(study, study_copy):
     assert metrics.read_bytes() == (study[1] / metrics.relative_to(study_copy)).read_bytes()
 
 
+def test_a_study_leaves_a_run_in_use_to_its_process(study, study_copy):
+    from alsel.study import run_study
+
+    run_dir = study_copy / "runs" / "kmeans" / "budget-60" / "seed-0"
+    cut(run_dir / "metrics.json")
+    with RunDir(run_dir).lock():
+        summary = run_study(study[0], out=study_copy)
+    kmeans = next(o for o in summary.outcomes if o.spec.strategy == "kmeans")
+    assert summary.exit_code == 1 and kmeans.status == "failed" and "in use by another alsel process" in kmeans.error
+    assert not (run_dir / "error.txt").exists()  # the directory is the other process's
+
+
 def test_a_report_names_a_damaged_run_and_completes(capsys, study_copy):
     metrics = study_copy / "runs" / "kmeans" / "budget-60" / "seed-0" / "metrics.json"
     cut(metrics)
