@@ -87,7 +87,6 @@ class Embedder:
         return out
 
 
-
 def _load_cached(path: Path, n_texts: int, progress: Progress) -> np.ndarray | None:
     """The cached embeddings at ``path``; None if there are none or they do not read back whole
     (a cut file, or not one float32 row per text): a cache never stops a run."""

@@ -84,24 +84,27 @@ class RunDir:
     # ---------------------------------------------------------------- reading
     def _read_object(self, name: str, advice: str = START_OVER) -> dict | None:
         """A JSON file holding an object; None if it does not exist."""
-        path = self.file(name)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        return _parse_object(path, data, "", advice)
+        data = self._read_bytes(name)
+        return None if data is None else _parse_object(self.file(name), data, "", advice)
 
     def _read_rows(self, name: str, committed: int | None = None) -> list[dict]:
         """The rows of a JSON-lines file (none if it does not exist). With ``committed`` (the
         checkpoint's count) only those rows: rows past them belong to a round that did not
         finish, so a damaged one there is redone, not an error."""
         path = self.file(name)
-        lines = [(number, line) for number, line in enumerate(path.read_bytes().splitlines() if path.exists() else [], 1) if line.strip()]
+        numbered = enumerate((self._read_bytes(name) or b"").splitlines(), 1)
+        lines = [(number, line) for number, line in numbered if line.strip()]
         if committed is not None:
             if len(lines) < committed:
-                raise RunFileError(f"{path}: damaged (holds {len(lines)} rows, {self.CHECKPOINT} counts {committed}); {START_OVER}")
+                raise RunFileError(f"{path}: damaged (cut short: {len(lines)} rows, {self.CHECKPOINT} counts {committed}); {START_OVER}")
             lines = lines[:committed]
         return [_parse_object(path, line, f" at line {number}", START_OVER) for number, line in lines]
+
+    def _read_bytes(self, name: str) -> bytes | None:
+        try:
+            return self.file(name).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def read_config(self) -> dict | None:
         return self._read_object(self.CONFIG)
@@ -164,8 +167,9 @@ class RunDir:
                 holder = handle.read().strip() or "pid unknown"
                 handle.close()
                 raise RunInUseError(f"{self.path} is in use by another alsel process ({holder}); wait for it or pass another --out") from None
-            # The holder we waited behind removes the file before unlocking it; if it did so
-            # between our open and our lock, we hold an orphan and must lock the new file.
+            # A holder removes the file before it unlocks; if one did so between our open and
+            # our flock, we locked a file no longer in the directory (a third process could
+            # create and lock a new one): start again with the file that is there.
             try:
                 if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
                     break
