@@ -140,13 +140,15 @@ def show(run_dir):
     from rich.console import Console
     from rich.table import Table
 
-    from .io import read_json, read_jsonl
+    from .loops.rundir import RunDir
 
-    path = Path(run_dir)
-    if not (path / "config.json").is_file():
-        raise AlselError(f"{run_dir}: not a run directory (no config.json)")
-    config = read_json(path / "config.json")
-    rows = read_jsonl(path / "rounds.jsonl") if (path / "rounds.jsonl").exists() else []
+    run = RunDir(run_dir)
+    path = run.path
+    config = run.read_config()  # every read first: a damaged file is one line, not half a table
+    if config is None:
+        raise AlselError(f"{run_dir}: not a run directory (no {RunDir.CONFIG})")
+    rows = run.read_progress().rounds
+    metrics = run.read_metrics()
     names = config["data"]["label_names"]
     title = (
         f"{path.name}: init {config['init']}, acq {config['acq']}, {config['rounds']} rounds, "
@@ -170,7 +172,6 @@ def show(run_dir):
     console = Console()
     console.print(title, soft_wrap=True)
     console.print(table)
-    metrics = read_json(path / "metrics.json") if (path / "metrics.json").exists() else None
     if metrics:
         console.print(f"final: accuracy {metrics['accuracy']:.4f}, f1 {metrics['f1']:.4f}, trained on {metrics['n_train']:,}, {metrics['seconds']:.0f} s")
     else:

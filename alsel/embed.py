@@ -59,10 +59,9 @@ class Embedder:
     def embed(self, texts, fingerprint: str, *, progress: Progress = SILENT) -> np.ndarray:
         """Embeddings of ``texts``, ndarray of shape (n, d), float32, L2-normalised."""
         path = self.cache_path(fingerprint)
-        if path.exists():
-            cached = np.load(path, allow_pickle=False)
-            if cached.shape[0] == len(texts):
-                return cached
+        cached = _load_cached(path, len(texts), progress)
+        if cached is not None:
+            return cached
         embeddings = self._compute(list(texts), progress)
         write_npy(path, embeddings)
         write_json(path.with_suffix(".json"), {"model": self.model, "fingerprint": fingerprint, "shape": list(embeddings.shape)})
@@ -92,3 +91,17 @@ class Embedder:
                 advance(len(rows))
         return out
 
+
+def _load_cached(path: Path, n_texts: int, progress: Progress) -> np.ndarray | None:
+    """The cached embeddings at ``path``; None if there are none or they do not read back whole
+    (a cut file, or not one float32 row per text): a cache never stops a run."""
+    if not path.exists():
+        return None
+    try:
+        cached = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):  # what numpy raises for a cut file
+        cached = None
+    if cached is not None and cached.dtype == np.float32 and cached.ndim == 2 and cached.shape[0] == n_texts:
+        return cached
+    progress.log(f"cache entry {path} is damaged; recomputing")
+    return None

@@ -32,6 +32,16 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def staging_dir(path: str | Path) -> Path:
+    """A new empty directory beside ``path`` with the mode a plain mkdir() would give: fill
+    it, then rename it to ``path`` to write a directory whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700
+    return staging
+
+
 def write_text(path: str | Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 

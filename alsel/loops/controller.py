@@ -21,13 +21,13 @@ import numpy as np
 from .. import __version__
 from ..data import DataSplits, load_data
 from ..embed import Embedder, default_cache_dir
-from ..errors import ConfigError
-from ..io import read_json, write_json, write_npy
+from ..errors import ConfigError, RunFileError
 from ..learner import Learner, model_identity
 from ..progress import SILENT, Progress
 from ..scores import summarize
 from ..strategies import Strategy, get_strategy
 from .config import BudgetPlan, LoopConfig, plan_budget
+from .round_cache import load_outcome, save_outcome
 from .rundir import RunDir, RunProgress, package_versions
 from .scorers import ScoringContext, score_candidates
 from .state import LoopState
@@ -131,15 +131,26 @@ class _Run:
 
     # ---------------------------------------------------------------- main
     def execute(self) -> dict:
-        c = self.config
-        finished = self.run_dir.metrics()
-        if finished is not None:  # still refuse other options in a finished run's directory
-            self.run_dir.start(self._record(*self._splits_and_plan()))
-            return finished
         splits, plan = self._splits_and_plan()
-        done = self.run_dir.start(self._record(splits, plan))
         for note in splits.description.get("notes", []):
             self.progress.log(note)
+        with self.run_dir.lock():
+            finished = self._finished_metrics()
+            done = self.run_dir.start(self._record(splits, plan), self.progress)  # refuses other options, finished or not
+            return finished if finished is not None else self._continue(done, plan)
+
+    def _finished_metrics(self) -> dict | None:
+        """metrics.json of a finished run; None if unfinished, or if metrics.json is damaged:
+        the checkpoint is the truth, and finishing from it rebuilds the same metrics."""
+        try:
+            return self.run_dir.read_metrics()
+        except RunFileError:
+            self.progress.log(f"{self.run_dir.file(RunDir.METRICS)} is damaged; finishing the run again from its checkpoint")
+            return None
+
+    def _continue(self, done: RunProgress, plan: BudgetPlan) -> dict:
+        """Run the rounds after those ``done`` and write the final metrics."""
+        c = self.config
         self.progress.log(f"model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,} -> {self.run_dir.path}")
         position_of = {int(i): p for p, i in enumerate(self.pool.ids)}
         acq = build_strategy(c.acq, c) if c.rounds else None
@@ -164,7 +175,7 @@ class _Run:
             candidates = None if final else np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool))
             outcome = self._train_and_score(np.sort(train), candidates, acq)
             if final:  # the final model's eval-set probabilities, for paired per-sentence comparisons
-                write_npy(self.run_dir.file("eval_probs.npy"), outcome["eval_probs"])
+                self.run_dir.save_eval_probs(outcome["eval_probs"])
             row = {
                 "round": round_,
                 "n_labeled": int(len(train)),
@@ -246,11 +257,9 @@ class _Run:
         needs = acq.needs if (acq is not None and candidates is not None) else frozenset()
         wants_probs = bool(needs & {"probs", "features", "dynamics"})
         cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / self._cache_key(train, candidates if wants_probs else None, needs)
-        if (cache / "outcome.json").exists() and (cache / "eval_probs.npy").exists():
-            outcome = read_json(cache / "outcome.json")
-            arrays = {p.stem: np.load(p, allow_pickle=False) for p in cache.glob("*.npy")}
-            outcome.update(probs=arrays.pop("probs", None), eval_probs=arrays.pop("eval_probs"), extras=arrays, cached=True)
-            return outcome
+        cached = load_outcome(cache, n_eval=len(self.eval), n_candidates=len(candidates) if wants_probs else None, progress=self.progress)
+        if cached is not None:
+            return {**cached, "cached": True}
 
         learner = self.make_learner()
         dynamics: list[np.ndarray] = []
@@ -285,13 +294,12 @@ class _Run:
             "f1": round(metrics["f1"], 6),
             "train_seconds": round(train_seconds, 3),
             "score_seconds": round(time.perf_counter() - t1, 3),
+            "probs": probs,
+            "eval_probs": eval_probs,
+            "extras": extras,
         }
-        for name, array in {"probs": probs, **extras}.items():
-            if array is not None:
-                write_npy(cache / f"{name}.npy", array)
-        write_json(cache / "outcome.json", outcome)
-        write_npy(cache / "eval_probs.npy", eval_probs)  # last: it marks the entry complete
-        return {**outcome, "probs": probs, "eval_probs": eval_probs, "extras": extras, "cached": False}
+        save_outcome(cache, outcome)
+        return {**outcome, "cached": False}
 
 
 def _json_score(score) -> float | None:
