@@ -18,7 +18,7 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["TextDataset", "DataSplits", "load_data", "stratified_sample", "quotas"]
+__all__ = ["TextDataset", "DataSplits", "fingerprint", "load_data", "stratified_sample", "quotas"]
 
 SST2_LABEL_NAMES = ("negative", "positive")
 TEXT_COLUMN_GUESSES = ("text", "sentence", "content", "review")
@@ -67,11 +67,16 @@ class TextDataset:
 
     def fingerprint(self) -> str:
         """sha256 of the texts in order: the key under which their embeddings are cached."""
-        digest = hashlib.sha256()
-        for text in self.texts:
-            digest.update(text.encode("utf-8"))
-            digest.update(b"\0")
-        return digest.hexdigest()
+        return fingerprint(self.texts)
+
+
+def fingerprint(texts) -> str:
+    """sha256 of ``texts`` in order."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
