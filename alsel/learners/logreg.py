@@ -24,9 +24,12 @@ class LogRegLearner:
     seed : int
         ``random_state`` of the solver (lbfgs is deterministic; fixed all the same).
     C : float
-        Inverse L2 strength.
+        Inverse L2 strength. Unit-norm embeddings make scikit-learn's default (1.0) a strong
+        penalty on a few dozen examples; measured on 200 SST-2 dev sentences (MiniLM, mean of
+        5 random training sets): 60 examples 0.61 with C=1, 0.69 with C=10; 600 examples 0.765
+        with either.
     max_iter : int
-        lbfgs needs a few dozen iterations on 384-d L2-normalised embeddings; the cap only
+        lbfgs converges in under 30 iterations on 384-d L2-normalised embeddings; the cap only
         guards against a pathological input.
 
     Attributes
@@ -37,7 +40,7 @@ class LogRegLearner:
     n_classes_ : int
     """
 
-    def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], *, seed: int = 0, C: float = 1.0, max_iter: int = 1000):
+    def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], *, seed: int = 0, C: float = 10.0, max_iter: int = 1000):
         self.embed = embed
         self.seed = seed
         self.C = C
