@@ -152,6 +152,8 @@ def show(run_dir):
         f"{path.name}: init {config['init']}, acq {config['acq']}, {config['rounds']} rounds, "
         f"budget {config['plan']['budget']:,} of {config['data']['n_pool']:,}, model {config['model']}, seed {config['seed']}"
     )
+    if config.get("learner", "transformer") != "transformer" or config.get("final_learner"):  # older runs lack the keys
+        title += f", learner {config['learner']}" + (f" (final: {config['final_learner']})" if config.get("final_learner") else "")
     table = Table(caption=f"classes: {' / '.join(names)}; added: acquired after the round; p_gold: their mean", caption_justify="left")
     for column in ("round", "trained", "classes", "accuracy", "f1", "added", "p_gold", "sec"):
         table.add_column(column, justify="right", no_wrap=True)

@@ -66,7 +66,7 @@ def test_bad_learner_or_strategy_is_one_line_before_any_work(capsys, tmp_path, m
 
 
 # ------------------------------------------------------------------ user code in a loop
-def test_a_user_learner_and_a_user_strategy_run_a_loop(tmp_path, data):
+def test_a_user_learner_and_a_user_strategy_run_a_loop(capsys, tmp_path, data):
     CentroidLearner.built_with.clear()
     metrics = run_loop(LoopConfig.from_options(init="random", acq=USER_STRATEGY, rounds=2, learner=USER_LEARNER, seed=3, **data), tmp_path / "run")
     rounds = read_jsonl(tmp_path / "run" / "rounds.jsonl")
@@ -85,6 +85,8 @@ def test_a_user_learner_and_a_user_strategy_run_a_loop(tmp_path, data):
     p_positive = learner.predict_proba([pool.texts[i] for i in candidates])[:, 1]
     expected = pool.ids[candidates[np.argsort(p_positive, kind="stable")[:20]]]
     assert [e["id"] for e in selection if e["round"] == 1] == expected.tolist()
+    code, table, _ = run_cli(capsys, "show", str(tmp_path / "run"))
+    assert code == 0 and f"learner {USER_LEARNER}" in table
 
 
 def test_the_final_learner_trains_the_last_round_and_the_learner_is_part_of_the_cache_key(tmp_path, data, tiny_bert):
