@@ -154,6 +154,8 @@ def show(run_dir):
         f"{path.name}: init {config['init']}, acq {config['acq']}, {config['rounds']} rounds, "
         f"budget {config['plan']['budget']:,} of {config['data']['n_pool']:,}, model {config['model']}, seed {config['seed']}"
     )
+    if config.get("learner", "transformer") != "transformer" or config.get("final_learner"):  # older runs lack the keys
+        title += f", learner {config['learner']}" + (f" (final: {config['final_learner']})" if config.get("final_learner") else "")
     table = Table(caption=f"classes: {' / '.join(names)}; added: acquired after the round; p_gold: their mean", caption_justify="left")
     for column in ("round", "trained", "classes", "accuracy", "f1", "added", "p_gold", "sec"):
         table.add_column(column, justify="right", no_wrap=True)
@@ -255,14 +257,24 @@ def _fmt(value, spec: str) -> str:
 
 @cli.command("strategies")
 def list_strategies():
-    """List the acquisition functions and presets."""
+    """List the acquisition functions (built-in and plug-ins), presets and learners."""
+    from .learners import LEARNERS
     from .loops.presets import PRESETS
-    from .strategies import STRATEGIES
+    from .strategies import STRATEGIES, plugin_names, resolve_strategy_class
+
+    def summary(cls) -> str:
+        return (cls.__doc__ or "").strip().splitlines()[0] if (cls.__doc__ or "").strip() else ""
 
     for name, cls in sorted(STRATEGIES.items()):
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        click.echo(f"{name:20s} {doc}")
+        click.echo(f"{name:20s} {summary(cls)}")
+    for name in plugin_names():
+        try:
+            line = summary(resolve_strategy_class(name))
+        except AlselError as exc:  # one broken plug-in must not hide the others
+            line = str(exc)
+        click.echo(f"{name:20s} (plug-in) {line}")
     click.echo("\npresets: " + ", ".join(PRESETS))
+    click.echo("learners: " + ", ".join(LEARNERS) + ", or package.module:Class")
 
 
 def main(argv=None) -> None:

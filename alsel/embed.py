@@ -9,14 +9,16 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 
+from .data import fingerprint
 from .io import write_json, write_npy
 from .learner import model_identity
 from .progress import SILENT, Progress
 
-__all__ = ["default_cache_dir", "Embedder"]
+__all__ = ["default_cache_dir", "Embedder", "EmbeddingLookup"]
 
 
 def default_cache_dir() -> Path:
@@ -105,3 +107,45 @@ def _load_cached(path: Path, n_texts: int, progress: Progress) -> np.ndarray | N
         return cached
     progress.log(f"cache entry {path} is damaged; recomputing")
     return None
+
+
+class EmbeddingLookup:
+    """``lookup(texts) -> ndarray of shape (n, d)``: embeddings of any texts without embedding
+    the pool again.
+
+    Texts of the pool come from the pool's embedding matrix (``pool_embeddings()``, computed
+    once per run and cached on disk); the others (an evaluation set) are embedded together by
+    ``embedder``, which caches them under their fingerprint, so every round after the first
+    reads them from disk.
+
+    Parameters
+    ----------
+    embedder : Embedder
+    pool_texts : sequence of str
+    pool_embeddings : callable
+        ``() -> ndarray of shape (n_pool, d)``, called on the first lookup only.
+    progress : Progress
+    """
+
+    def __init__(self, embedder: Embedder, pool_texts: Sequence[str], pool_embeddings: Callable[[], np.ndarray], progress: Progress = SILENT):
+        self.embedder = embedder
+        self.pool_texts = pool_texts
+        self.pool_embeddings = pool_embeddings
+        self.progress = progress
+        self._pool_row: dict[str, int] | None = None
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        if self._pool_row is None:  # a duplicated text has the same embedding at every row
+            self._pool_row = {text: row for row, text in enumerate(self.pool_texts)}
+        rows = np.fromiter((self._pool_row.get(t, -1) for t in texts), dtype=np.int64, count=len(texts))
+        pool = self.pool_embeddings()
+        out = np.empty((len(texts), pool.shape[1]), dtype=np.float32)
+        known = rows >= 0
+        out[known] = pool[rows[known]]
+        if not known.all():
+            others = list(dict.fromkeys(t for t, k in zip(texts, known) if not k))
+            vectors = self.embedder.embed(others, fingerprint(others), progress=self.progress)
+            position = {text: i for i, text in enumerate(others)}
+            out[~known] = vectors[[position[t] for t, k in zip(texts, known) if not k]]
+        return out
+

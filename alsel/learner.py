@@ -311,6 +311,17 @@ class Learner:
         metrics = classification_metrics(np.asarray(labels), probs.argmax(axis=1), self.n_classes_)
         return (metrics, probs) if return_probs else metrics
 
+    def save(self, directory, label_names) -> None:
+        """Write the trained model and its tokenizer to ``directory`` with ``label_names`` as
+        ``id2label``, so ``transformers.pipeline("text-classification", model=directory)``
+        predicts label names."""
+        if not hasattr(self, "model_"):
+            raise RuntimeError("call fit before save")
+        self.model_.config.id2label = dict(enumerate(label_names))
+        self.model_.config.label2id = {name: i for i, name in enumerate(label_names)}
+        self.model_.save_pretrained(directory)
+        self.tokenizer_.save_pretrained(directory)
+
 
 def _classifier_layer(model, n_classes: int):
     """The last linear layer that outputs ``n_classes`` logits: its input is the representation

@@ -523,7 +523,7 @@ def _first_config(results: pd.DataFrame, strategy: str | None = None) -> dict:
     return {}
 
 
-TRAINING_KEYS = ("model", "epochs", "min_steps", "lr", "batch_size", "max_length", "warmup_ratio", "weight_decay", "precision")
+TRAINING_KEYS = ("learner", "final_learner", "model", "epochs", "min_steps", "lr", "batch_size", "max_length", "warmup_ratio", "weight_decay", "precision")
 DATA_KEYS = ("dataset", "limit", "eval", "eval_limit", "data_seed")
 
 
@@ -620,6 +620,8 @@ def render_report(
         out.append(f"- Majority-class accuracy on it: {100 * majority:.2f}%")
     out += ["", "## Model and training", ""]
     out.append(f"- Model: `{config.get('model', 'n/a')}`")
+    if config.get("learner", "transformer") != "transformer" or config.get("final_learner"):
+        out.append(f"- Learner in the rounds: `{config['learner']}`; on the final selection: `{config.get('final_learner') or config['learner']}`")
     out.append(
         "- Fine-tuning: "
         + ", ".join(f"{k} {config.get(k)}" for k in ("epochs", "min_steps", "lr", "batch_size", "max_length", "warmup_ratio", "weight_decay", "precision") if k in config)

@@ -43,6 +43,8 @@ class LoopConfig:
     strategy_options: dict = field(default_factory=dict, metadata={"help": "options passed to every strategy that takes them (projection_dim, region, ...)"})
     embedder: str = field(default="minilm", metadata={"help": "sentence-transformers model for embeddings"})
     # learner
+    learner: str = field(default="transformer", metadata={"help": "the model trained inside the rounds: transformer, logreg (logistic regression on the embeddings) or package.module:Class"})
+    final_learner: str | None = field(default=None, metadata={"help": "the model trained on the final selection (default: the same as --learner)"})
     model: str | None = field(default=None, metadata={"help": "minilm, modernbert-base, a local directory or a hub id (default: modernbert-base with CUDA, else minilm)"})
     epochs: int | None = field(default=None, metadata={"help": "training epochs (default per model)"})
     min_steps: int | None = field(default=None, metadata={"help": "train for at least this many optimizer steps (more epochs on small sets; default 200)"})
@@ -78,17 +80,22 @@ class LoopConfig:
     def resolved(self) -> "LoopConfig":
         """A copy with the model and its training defaults filled in, and names checked."""
         from ..learner import default_model, resolve_model, training_defaults
-        from ..strategies import STRATEGIES
+        from ..learners import resolve_learner
+        from ..strategies import resolve_strategy_class
 
         model = self.model or default_model()
         resolve_model(model)  # raises on an unknown alias
         filled = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in training_defaults(model).items()}
         config = dataclasses.replace(self, model=model, **filled)
-        for option, name in (("--init", config.init), ("--acq", config.acq)):
-            if name is not None and name not in STRATEGIES:
-                raise ConfigError(f"unknown {option} strategy {name!r}; choose one of: {', '.join(sorted(STRATEGIES))}")
-        if STRATEGIES[config.init].needs - {"embeddings"}:
+        init = resolve_strategy_class(config.init, "--init")
+        acq = resolve_strategy_class(config.acq, "--acq") if config.acq is not None else None
+        if init.needs - {"embeddings"}:
             raise ConfigError(f"{config.init} needs model scores, so it cannot choose the initial pool; use it as --acq")
+        round_learner = resolve_learner(config.learner, "--learner")
+        if config.final_learner is not None:
+            resolve_learner(config.final_learner, "--final-learner")
+        if acq is not None and config.rounds > 0:
+            _check_learner_serves(round_learner, config.acq, acq.needs, config.scorer)
         if config.rounds < 0:
             raise ConfigError(f"--rounds must be >= 0, got {config.rounds}")
         if config.rounds > 0 and config.acq is None:
@@ -111,6 +118,14 @@ class LoopConfig:
             head = f"{self.init}" + (f"-{self.acq}-r{self.rounds}" if self.rounds else "")
         size = f"n{self.limit}" if self.limit else "full"
         return f"{head}-b{self.budget}-{size}-s{self.seed}"
+
+
+def _check_learner_serves(learner, acq: str, needs: frozenset, scorer: str) -> None:
+    """Refuse an acquisition function whose inputs the round learner cannot give."""
+    if "dynamics" in needs and not learner.records_dynamics:
+        raise ConfigError(f"{acq} needs training dynamics, which --learner {learner.spec} does not record (its fit takes no on_epoch_end)")
+    if "features" in needs and scorer == "model" and not learner.gives_features:
+        raise ConfigError(f"{acq} needs model features, which --learner {learner.spec} does not give (its predict_proba takes no return_features)")
 
 
 def parse_scorer(spec: str) -> tuple[str, int | None]:

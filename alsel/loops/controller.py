@@ -20,12 +20,13 @@ import numpy as np
 
 from .. import __version__
 from ..data import DataSplits, load_data
-from ..embed import Embedder, default_cache_dir
+from ..embed import Embedder, EmbeddingLookup, default_cache_dir
 from ..errors import ConfigError, RunFileError
-from ..learner import Learner, model_identity
+from ..learner import model_identity
+from ..learners import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
 from ..progress import SILENT, Progress
 from ..scores import summarize
-from ..strategies import Strategy, get_strategy
+from ..strategies import Strategy, get_strategy, resolve_strategy_class
 from .config import BudgetPlan, LoopConfig, plan_budget
 from .round_cache import load_outcome, save_outcome
 from .rundir import RunDir, RunProgress, package_versions
@@ -49,9 +50,7 @@ def build_strategy(name: str, config: LoopConfig) -> Strategy:
     class-balance and de-duplication wrappers the config asks for."""
     import inspect
 
-    from ..strategies import STRATEGIES
-
-    accepted = set(inspect.signature(STRATEGIES[name].__init__).parameters) if name in STRATEGIES else set()
+    accepted = set(inspect.signature(resolve_strategy_class(name).__init__).parameters)
     strategy = get_strategy(name, **{k: v for k, v in config.strategy_options.items() if k in accepted})
     if config.dedup is not None or config.balance:
         from ..strategies.compose import Balanced, Deduplicated
@@ -83,6 +82,8 @@ class _Run:
         self.progress = progress
         self._embeddings: np.ndarray | None = None
         self.init_seconds = 0.0
+        self.round_learner = resolve_learner(config.learner, "--learner")
+        self.final_learner = resolve_learner(config.final_learner, "--final-learner") if config.final_learner else self.round_learner
 
     # ---------------------------------------------------------------- pieces
     def _load(self) -> DataSplits:
@@ -92,18 +93,22 @@ class _Run:
             limit=c.limit, eval_limit=c.eval_limit, data_seed=c.data_seed,
         )
 
+    def embedder(self) -> Embedder:
+        return Embedder(model=self.config.embedder, cache_dir=self.config.cache_dir, device=self.config.device)
+
     def embeddings(self) -> np.ndarray:
         if self._embeddings is None:
-            embedder = Embedder(model=self.config.embedder, cache_dir=self.config.cache_dir, device=self.config.device)
-            self._embeddings = embedder.embed(self.pool.texts, self.pool.fingerprint(), progress=self.progress)
+            self._embeddings = self.embedder().embed(self.pool.texts, self.pool.fingerprint(), progress=self.progress)
         return self._embeddings
 
-    def make_learner(self) -> Learner:
+    def learner_context(self) -> LearnerContext:
+        """What learners are built from: the seed, the embedding lookup (pool texts from the
+        run's matrix, so a learner on embeddings never embeds the pool again), training options."""
         c = self.config
-        return Learner(
-            model=c.model, epochs=c.epochs, min_steps=c.min_steps, batch_size=c.batch_size, lr=c.lr, max_length=c.max_length,
-            warmup_ratio=c.warmup_ratio, weight_decay=c.weight_decay, precision=c.precision,
-            device=c.device, seed=c.seed, trust_remote_code=c.trust_remote_code,
+        return LearnerContext(
+            seed=c.seed,
+            embed=EmbeddingLookup(self.embedder(), self.pool.texts, self.embeddings, self.progress),
+            training={k: getattr(c, k) for k in TRAINING_KEYS if k != "seed"} | {"device": c.device},
         )
 
     def _record(self, splits: DataSplits, plan: BudgetPlan) -> dict:
@@ -151,7 +156,8 @@ class _Run:
     def _continue(self, done: RunProgress, plan: BudgetPlan) -> dict:
         """Run the rounds after those ``done`` and write the final metrics."""
         c = self.config
-        self.progress.log(f"model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,} -> {self.run_dir.path}")
+        learners = c.learner + (f" (final: {c.final_learner})" if c.final_learner else "")
+        self.progress.log(f"learner {learners}, model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,} -> {self.run_dir.path}")
         position_of = {int(i): p for p, i in enumerate(self.pool.ids)}
         acq = build_strategy(c.acq, c) if c.rounds else None
 
@@ -173,7 +179,8 @@ class _Run:
             train = seed_pool if (round_ == 0 and not plan.keep_init) else result
             final = round_ == c.rounds
             candidates = None if final else np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool))
-            outcome = self._train_and_score(np.sort(train), candidates, acq)
+            learner = self.final_learner if final else self.round_learner
+            outcome = self._train_and_score(np.sort(train), candidates, acq, learner)
             if final:  # the final model's eval-set probabilities, for paired per-sentence comparisons
                 self.run_dir.save_eval_probs(outcome["eval_probs"])
             row = {
@@ -228,7 +235,7 @@ class _Run:
         return splits, plan_budget(self.config, len(self.pool), self.pool.n_classes)
 
     # ---------------------------------------------------------------- a round's model
-    def _cache_key(self, train, candidates, needs) -> str:
+    def _cache_key(self, train, candidates, needs, learner: str) -> str:
         """Everything a round's outcome depends on: the texts *and labels* of pool and evaluation
         set, the training options and the model's identity, which examples it trains on and
         scores, and how they are scored; a new format version invalidates old entries."""
@@ -236,6 +243,7 @@ class _Run:
         payload = {
             "alsel": __version__,
             "format": ROUND_CACHE_FORMAT,
+            "learner": learner,
             "training": {k: getattr(c, k) for k in TRAINING_KEYS},
             "model_identity": model_identity(c.model),
             "device": c.device,
@@ -244,24 +252,26 @@ class _Run:
             "train": hashlib.sha256(self.pool.ids[train].tobytes()).hexdigest(),
             "candidates": None if candidates is None else hashlib.sha256(self.pool.ids[candidates].tobytes()).hexdigest(),
             "scorer": c.scorer,
-            "embedder": model_identity(c.embedder) if c.scorer == "probe" else None,
+            # The probe scorer and learners other than the fine-tuner may read the embeddings.
+            "embedder": model_identity(c.embedder) if (c.scorer == "probe" or learner != "transformer") else None,
             # Only what changes the stored outcome: strategies that need just probabilities share it.
             "needs": sorted(needs & {"features", "dynamics"}),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
-    def _train_and_score(self, train, candidates, acq: Strategy | None) -> dict:
+    def _train_and_score(self, train, candidates, acq: Strategy | None, factory: LearnerFactory) -> dict:
         """Train on ``train``, evaluate, and score ``candidates`` for ``acq``; the outcome is
         cached so runs that train the same model on the same data (the study's high_conf and
         low_conf seed models) do it once."""
         needs = acq.needs if (acq is not None and candidates is not None) else frozenset()
         wants_probs = bool(needs & {"probs", "features", "dynamics"})
-        cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / self._cache_key(train, candidates if wants_probs else None, needs)
+        cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / self._cache_key(train, candidates if wants_probs else None, needs, factory.spec)
         cached = load_outcome(cache, n_eval=len(self.eval), n_candidates=len(candidates) if wants_probs else None, progress=self.progress)
         if cached is not None:
             return {**cached, "cached": True}
 
-        learner = self.make_learner()
+        context = self.learner_context()
+        learner = factory.new(context)
         dynamics: list[np.ndarray] = []
         on_epoch_end = None
         if "dynamics" in needs:
@@ -271,25 +281,25 @@ class _Run:
             gold = self.pool.labels[candidates]
 
             def on_epoch_end(model, epoch):
-                p = model.predict_proba(texts, progress=self.progress)
+                p = predict_proba(model, texts, progress=self.progress)
                 dynamics.append(p[np.arange(len(gold)), gold])
 
         t0 = time.perf_counter()
-        learner.fit([self.pool.texts[i] for i in train], self.pool.labels[train], self.pool.n_classes, progress=self.progress, on_epoch_end=on_epoch_end)
-        metrics, eval_probs = learner.evaluate(self.eval.texts, self.eval.labels, progress=self.progress, return_probs=True)
+        fit(learner, [self.pool.texts[i] for i in train], self.pool.labels[train], self.pool.n_classes, progress=self.progress, on_epoch_end=on_epoch_end)
+        metrics, eval_probs = evaluate(learner, self.eval.texts, self.eval.labels, self.pool.n_classes, progress=self.progress)
         train_seconds = time.perf_counter() - t0
         t1 = time.perf_counter()
         probs, extras = None, {}
         if wants_probs:
             ctx = ScoringContext(
-                pool=self.pool, train=train, candidates=candidates, learner=learner, make_learner=self.make_learner,
+                pool=self.pool, train=train, candidates=candidates, learner=learner, make_learner=lambda: factory.new(context),
                 embeddings=self.embeddings, seed=self.config.seed, progress=self.progress,
             )
             probs, extras = score_candidates(self.config.scorer, ctx, needs)
             if dynamics:
                 extras["dynamics"] = np.stack(dynamics, axis=1)
         outcome = {
-            "epochs": learner.epochs_,
+            "epochs": getattr(learner, "epochs_", None),  # None: a learner without epochs
             "accuracy": round(metrics["accuracy"], 6),
             "f1": round(metrics["f1"], 6),
             "train_seconds": round(train_seconds, 3),
