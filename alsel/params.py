@@ -22,7 +22,7 @@ from numbers import Integral, Real as RealNumber
 
 from .errors import ConfigError
 
-__all__ = ["Range", "Integer", "Real", "Choice", "Text", "Flag", "Mapping", "check", "alternatives"]
+__all__ = ["Range", "Integer", "Real", "Numeric", "Choice", "Text", "Flag", "Mapping", "check", "alternatives"]
 
 
 class _Reject(Exception):
@@ -95,6 +95,21 @@ class Real:
 
     def describe(self) -> str:
         return "a number" + self.range.describe()
+
+
+@dataclass(frozen=True)
+class Numeric:
+    """A number in ``range``, or a string that spells one, kept as written: for sizes, where
+    ``0.1`` (a fraction) and ``"1000"`` (a count) mean different things."""
+
+    range: Range = Range()
+
+    def convert(self, value):
+        Real(self.range).convert(value)
+        return value
+
+    def describe(self) -> str:
+        return Real(self.range).describe()
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from ..errors import ConfigError, PoolExhaustedError
+from ..params import check
 
 if TYPE_CHECKING:
     from ..loops.state import LoopState
 
-__all__ = ["Selection", "Strategy", "ScoreStrategy", "register", "get_strategy", "STRATEGIES"]
+__all__ = ["Selection", "Strategy", "ScoreStrategy", "register", "get_strategy", "check_params", "STRATEGIES"]
 
 #: What a strategy may ask the controller to put in the state: sentence embeddings, the
 #: scorer's class probabilities, the scoring model's penultimate features
@@ -40,17 +41,31 @@ class Selection:
 class Strategy:
     """Base class: validates the request and the state, then calls :meth:`_select`.
 
-    Subclasses set ``name`` (the ``--acq`` name) and ``needs`` (a subset of :data:`NEEDS`), take their parameters as keyword arguments of ``__init__`` and implement
+    Subclasses set ``name`` (the ``--acq`` name) and ``needs`` (a subset of :data:`NEEDS`), take
+    their parameters as keyword arguments of ``__init__`` (which only stores them), declare what
+    each accepts in ``_parameter_constraints`` (see :mod:`alsel.params`) and implement
     ``_select(state, k)``. Randomness comes only from ``state.random_state``.
+
+    Parameters are declared once: names and defaults come from the ``__init__`` signature,
+    constraints from ``_parameter_constraints``; :func:`get_strategy` and :meth:`select` check them,
+    so a bad value fails before any work (and ``_select`` may assume valid parameters).
     """
 
     name: ClassVar[str] = ""
     needs: ClassVar[frozenset[str]] = frozenset()
+    #: Parameter name -> what it accepts: a constraint or a tuple of alternatives (``None`` for None).
+    _parameter_constraints: ClassVar[dict[str, object]] = {}
 
     def __init__(self) -> None:
         pass
 
+    @classmethod
+    def parameter_names(cls) -> list[str]:
+        """The ``__init__`` keyword arguments: the options this strategy takes."""
+        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+
     def select(self, state: "LoopState", k: int) -> Selection:
+        check_params(self.name, self._parameter_constraints, self.get_params())
         k = int(k)
         if k <= 0:
             raise ConfigError(f"{self.name}: asked for {k} examples; need at least 1")
@@ -72,7 +87,7 @@ class Strategy:
         raise NotImplementedError
 
     def get_params(self) -> dict:
-        return {name: getattr(self, name) for name in inspect.signature(type(self).__init__).parameters if name != "self"}
+        return {name: getattr(self, name) for name in self.parameter_names()}
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -112,17 +127,37 @@ def register(cls: type[Strategy]) -> type[Strategy]:
     unknown = cls.needs - NEEDS
     if unknown:
         raise TypeError(f"{cls.__name__}.needs has unknown entries {sorted(unknown)}")
+    if set(cls._parameter_constraints) != set(cls.parameter_names()):
+        raise TypeError(f"{cls.__name__}._parameter_constraints must declare exactly its __init__ parameters {cls.parameter_names()}")
     STRATEGIES[cls.name] = cls
     return cls
 
 
 def get_strategy(name: str, **params) -> Strategy:
-    """Build the strategy registered as ``name`` with ``params``; unknown names or params raise."""
+    """Build the strategy registered as ``name`` with ``params``, converted to their declared
+    types; unknown names, unknown params and values outside the constraints raise."""
     cls = STRATEGIES.get(name)
     if cls is None:
         raise ConfigError(f"unknown strategy {name!r}; choose one of: {', '.join(sorted(STRATEGIES))}")
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    unknown = sorted(set(params) - accepted)
+    accepted = cls.parameter_names()
+    unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ConfigError(f"strategy {name!r} takes no option {', '.join(unknown)} (it takes: {', '.join(sorted(accepted)) or 'none'})")
-    return cls(**params)
+    return cls(**check_params(name, cls._parameter_constraints, params))
+
+
+def check_params(owner: str, constraints: dict, params: dict) -> dict:
+    """``params`` converted by ``constraints`` (those it names; absent ones keep their default).
+
+    Raises
+    ------
+    ConfigError
+        ``"strategy option <key>: must be <what it accepts>, got <value> (<owner>)"``.
+    """
+    checked = dict(params)
+    for key in (key for key in params if key in constraints):
+        try:
+            checked[key] = check(f"strategy option {key}:", params[key], constraints[key])
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} ({owner})") from None
+    return checked
