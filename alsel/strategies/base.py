@@ -3,8 +3,9 @@
 A strategy reads arrays from the :class:`~alsel.loops.state.LoopState` and never touches the
 learner or torch, so every strategy tests in milliseconds on synthetic arrays.
 
-To add one: write ``alsel/strategies/<name>.py`` with a subclass decorated by ``@register``.
-The package imports every module in this folder, so nothing else needs editing.
+To add one: write ``alsel/strategies/<name>.py`` with a subclass decorated by ``@register``
+(and, if it takes options, their ``_parameter_constraints``). The package imports every module in
+this folder, so nothing else needs editing.
 """
 
 from __future__ import annotations
