@@ -17,10 +17,6 @@ import click
 from . import __version__
 from .errors import AlselError
 
-BOOL_FIELDS = {"keep_init", "balance", "trust_remote_code"}
-INT_FIELDS = {"limit", "eval_limit", "data_seed", "rounds", "epochs", "min_steps", "batch_size", "max_length", "seed"}
-FLOAT_FIELDS = {"lr", "warmup_ratio", "weight_decay", "dedup"}
-
 
 # ------------------------------------------------------------------ rich at the edge
 def _console():
@@ -61,20 +57,37 @@ def _rich_progress():
 
 # ------------------------------------------------------------------ options from LoopConfig
 def _loop_options(func):
-    from .loops.config import LoopConfig
+    """One flag per LoopConfig field, typed (and ranged) by the field's own declaration."""
+    from .loops.config import LoopConfig, option_constraints
 
+    constraints = option_constraints()
     for f in reversed(dataclasses.fields(LoopConfig)):
         if f.name in ("preset", "strategy_options"):
             continue
         flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata.get("help", "")
-        if f.name in BOOL_FIELDS:
-            decl, kind = f"{flag}/--no-{flag[2:]}", None
-        else:
-            decl = flag
-            kind = int if f.name in INT_FIELDS else float if f.name in FLOAT_FIELDS else str
-        func = click.option(decl, f.name, type=kind, default=None, help=help_text)(func)
+        kind = _click_type(constraints[f.name])
+        decl = f"{flag}/--no-{flag[2:]}" if kind is bool else flag
+        func = click.option(decl, f.name, type=None if kind is bool else kind, default=None, help=f.metadata.get("help", ""))(func)
     return func
+
+
+def _click_type(constraints: tuple):
+    """The click type of an option that accepts ``constraints`` (``None``, "not given", aside):
+    ``bool`` for a flag; a string for anything looser than one number type or one choice."""
+    from .params import Choice, Flag, Integer, Real
+
+    (only, *more) = [c for c in constraints if c is not None]
+    if more:
+        return click.STRING
+    if isinstance(only, Flag):
+        return bool
+    if isinstance(only, Choice):
+        return click.Choice(only.values)
+    if isinstance(only, (Integer, Real)):
+        r = only.range
+        kind = click.IntRange if isinstance(only, Integer) else click.FloatRange
+        return kind(min=r.low, max=r.high, min_open=r.closed in ("right", "neither"), max_open=r.closed in ("left", "neither"))
+    return click.STRING
 
 
 def _strategy_options(pairs, projection_dim, region) -> dict | None:

@@ -73,12 +73,12 @@ class Embedder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        from .learner import quiet_transformers, resolve_model, torch_device, uses_bf16
+        from .learner import quiet_transformers, resolve_embedder, torch_device, uses_bf16
 
         quiet_transformers()
         device = torch_device(self.device)
         bf16 = uses_bf16(self.precision, self.device)
-        model = SentenceTransformer(resolve_model(self.model), device=str(device))
+        model = SentenceTransformer(resolve_embedder(self.model), device=str(device))
         # Length-sorted batches keep padding small; results are put back in input order.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = None

@@ -26,14 +26,14 @@ from ..learner import model_identity
 from ..learners import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
 from ..progress import SILENT, Progress
 from ..scores import summarize
-from ..strategies import Strategy, get_strategy, resolve_strategy_class
-from .config import BudgetPlan, LoopConfig, plan_budget
+from ..strategies import Strategy
+from .config import BudgetPlan, LoopConfig, build_strategy, plan_budget
 from .round_cache import load_outcome, save_outcome
 from .rundir import RunDir, RunProgress, package_versions
 from .scorers import ScoringContext, score_candidates
 from .state import LoopState
 
-__all__ = ["run_loop", "build_strategy"]
+__all__ = ["run_loop"]
 
 STREAMS = {"init": 0, "acq": 1}
 #: Bump when what a round-cache entry holds, or what its key covers, changes.
@@ -43,23 +43,6 @@ TRAINING_KEYS = ("model", "epochs", "min_steps", "batch_size", "lr", "max_length
 
 def _rng(seed: int, round_: int, stream: str) -> np.random.Generator:
     return np.random.default_rng([seed, round_, STREAMS[stream]])
-
-
-def build_strategy(name: str, config: LoopConfig) -> Strategy:
-    """The strategy ``name`` with the config's strategy options it accepts, and the
-    class-balance and de-duplication wrappers the config asks for."""
-    import inspect
-
-    accepted = set(inspect.signature(resolve_strategy_class(name).__init__).parameters)
-    strategy = get_strategy(name, **{k: v for k, v in config.strategy_options.items() if k in accepted})
-    if config.dedup is not None or config.balance:
-        from ..strategies.compose import Balanced, Deduplicated
-
-        if config.dedup is not None:
-            strategy = Deduplicated(strategy, threshold=config.dedup)
-        if config.balance:
-            strategy = Balanced(strategy)
-    return strategy
 
 
 def default_out_dir(config: LoopConfig) -> Path:

@@ -3,10 +3,10 @@
 A strategy reads arrays from the :class:`~alsel.loops.state.LoopState` and never touches the
 learner or torch, so every strategy tests in milliseconds on synthetic arrays.
 
-To add one: write ``alsel/strategies/<name>.py`` with a subclass decorated by ``@register``.
-The package imports every module in this folder, so nothing else needs editing. Strategies can
-also live in the user's code: ``--acq package.module:Class`` names a :class:`Strategy` subclass
-directly, and an installed package can declare plug-ins in the ``alsel.strategies`` entry-point
+To add one: write ``alsel/strategies/<name>.py`` with a subclass decorated by ``@register``
+(and, if it takes options, their ``_parameter_constraints``). The package imports every module in
+this folder, so nothing else needs editing. Strategies can also live in the user's code:
+``--acq package.module:Class`` names a :class:`Strategy` subclass directly, and an installed package can declare plug-ins in the ``alsel.strategies`` entry-point
 group (``name = "package.module:Class"``), which are loaded the first time a name is looked up
 that no built-in strategy has.
 """
@@ -22,11 +22,12 @@ import numpy as np
 
 from ..errors import ConfigError, PoolExhaustedError
 from ..imports import first_line, import_object, is_import_spec
+from ..params import check
 
 if TYPE_CHECKING:
     from ..loops.state import LoopState
 
-__all__ = ["Selection", "Strategy", "ScoreStrategy", "register", "get_strategy", "resolve_strategy_class", "plugin_names", "STRATEGIES", "PLUGINS"]
+__all__ = ["Selection", "Strategy", "ScoreStrategy", "register", "get_strategy", "resolve_strategy_class", "plugin_names", "check_params", "STRATEGIES", "PLUGINS"]
 
 #: The entry-point group of strategy plug-ins.
 PLUGIN_GROUP = "alsel.strategies"
@@ -49,17 +50,31 @@ class Selection:
 class Strategy:
     """Base class: validates the request and the state, then calls :meth:`_select`.
 
-    Subclasses set ``name`` (the ``--acq`` name) and ``needs`` (a subset of :data:`NEEDS`), take their parameters as keyword arguments of ``__init__`` and implement
+    Subclasses set ``name`` (the ``--acq`` name) and ``needs`` (a subset of :data:`NEEDS`), take
+    their parameters as keyword arguments of ``__init__`` (which only stores them), declare what
+    each accepts in ``_parameter_constraints`` (see :mod:`alsel.params`) and implement
     ``_select(state, k)``. Randomness comes only from ``state.random_state``.
+
+    Parameters are declared once: names and defaults come from the ``__init__`` signature,
+    constraints from ``_parameter_constraints``; :func:`get_strategy` and :meth:`select` check them,
+    so a bad value fails before any work (and ``_select`` may assume valid parameters).
     """
 
     name: ClassVar[str] = ""
     needs: ClassVar[frozenset[str]] = frozenset()
+    #: Parameter name -> what it accepts: a constraint or a tuple of alternatives (``None`` for None).
+    _parameter_constraints: ClassVar[dict[str, object]] = {}
 
     def __init__(self) -> None:
         pass
 
+    @classmethod
+    def parameter_names(cls) -> list[str]:
+        """The ``__init__`` keyword arguments: the options this strategy takes."""
+        return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
+
     def select(self, state: "LoopState", k: int) -> Selection:
+        check_params(self.name, self._parameter_constraints, self.get_params())
         k = int(k)
         if k <= 0:
             raise ConfigError(f"{self.name}: asked for {k} examples; need at least 1")
@@ -81,7 +96,7 @@ class Strategy:
         raise NotImplementedError
 
     def get_params(self) -> dict:
-        return {name: getattr(self, name) for name in inspect.signature(type(self).__init__).parameters if name != "self"}
+        return {name: getattr(self, name) for name in self.parameter_names()}
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -121,6 +136,8 @@ def register(cls: type[Strategy]) -> type[Strategy]:
     unknown = cls.needs - NEEDS
     if unknown:
         raise TypeError(f"{cls.__name__}.needs has unknown entries {sorted(unknown)}")
+    if set(cls._parameter_constraints) != set(cls.parameter_names()):
+        raise TypeError(f"{cls.__name__}._parameter_constraints must declare exactly its __init__ parameters {cls.parameter_names()}")
     STRATEGIES[cls.name] = cls
     return cls
 
@@ -179,8 +196,25 @@ def get_strategy(name: str, **params) -> Strategy:
     """Build the strategy ``name`` (see :func:`resolve_strategy_class`) with ``params``;
     unknown names or params raise."""
     cls = resolve_strategy_class(name)
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
-    unknown = sorted(set(params) - accepted)
+    accepted = cls.parameter_names()
+    unknown = sorted(set(params) - set(accepted))
     if unknown:
         raise ConfigError(f"strategy {name!r} takes no option {', '.join(unknown)} (it takes: {', '.join(sorted(accepted)) or 'none'})")
-    return cls(**params)
+    return cls(**check_params(name, cls._parameter_constraints, params))
+
+
+def check_params(owner: str, constraints: dict, params: dict) -> dict:
+    """``params`` converted by ``constraints`` (those it names; absent ones keep their default).
+
+    Raises
+    ------
+    ConfigError
+        ``"strategy option <key>: must be <what it accepts>, got <value> (<owner>)"``.
+    """
+    checked = dict(params)
+    for key in (key for key in params if key in constraints):
+        try:
+            checked[key] = check(f"strategy option {key}:", params[key], constraints[key])
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} ({owner})") from None
+    return checked
