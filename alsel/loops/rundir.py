@@ -19,6 +19,9 @@ from ..io import read_json, read_jsonl, write_json, write_jsonl
 
 #: Keys of config.json that may differ between a run and its resumption.
 VOLATILE = ("versions",)
+#: Keys of config.json that record what a run found rather than what it was asked: not options,
+#: so ``--config RUN/config.json`` skips them when it replays the run.
+RECORD_ONLY = ("data", "plan", "versions")
 
 
 def package_versions() -> dict[str, str]:
