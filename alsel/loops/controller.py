@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
-from ..data import DataSplits, load_data
+from ..data import DataSplits, TextDataset, load_data
 from ..embed import Embedder, default_cache_dir
 from ..errors import ConfigError
 from ..io import read_json, write_json, write_npy
@@ -28,11 +29,11 @@ from ..progress import SILENT, Progress
 from ..scores import summarize
 from ..strategies import Strategy, get_strategy
 from .config import BudgetPlan, LoopConfig, plan_budget
-from .rundir import RunDir, RunProgress, package_versions
+from .rundir import MemoryRunDir, RunDir, RunProgress, package_versions
 from .scorers import ScoringContext, score_candidates
 from .state import LoopState
 
-__all__ = ["run_loop", "build_strategy"]
+__all__ = ["run_loop", "execute_loop", "LoopOutcome", "build_strategy"]
 
 STREAMS = {"init": 0, "acq": 1}
 #: Bump when what a round-cache entry holds, or what its key covers, changes.
@@ -67,25 +68,57 @@ def default_out_dir(config: LoopConfig) -> Path:
     return Path("runs") / config.run_name()
 
 
-def run_loop(config: LoopConfig, out_dir: str | Path | None = None, progress: Progress = SILENT) -> dict:
+@dataclass(frozen=True)
+class LoopOutcome:
+    """What a finished loop leaves: the resolved config, the final metrics, the rows of
+    rounds.jsonl and the entries of selection.jsonl, and the data they index."""
+
+    config: LoopConfig
+    metrics: dict
+    rounds: list[dict]
+    selection: list[dict]
+    pool: TextDataset
+    eval: TextDataset
+
+
+def run_loop(config: LoopConfig, out_dir: str | Path | None = None, progress: Progress = SILENT, splits: DataSplits | None = None) -> dict:
     """Run (or resume, or return the finished) loop described by ``config`` in ``out_dir``.
 
-    Returns the final metrics: ``accuracy``, ``f1``, ``n_train``, ``n_eval``, ``seconds``.
+    Returns the final metrics: ``accuracy``, ``f1``, ``n_train``, ``n_eval``, ``seconds``,
+    ``majority_accuracy``. The arguments are :func:`execute_loop`'s.
+    """
+    return execute_loop(config, out_dir, progress, splits).metrics
+
+
+def execute_loop(config: LoopConfig, out_dir: str | Path | None = None, progress: Progress = SILENT, splits: DataSplits | None = None) -> LoopOutcome:
+    """Run (or resume, or return the finished) loop and return everything it recorded.
+
+    Parameters
+    ----------
+    out_dir : path, optional
+        The run directory (resumed if it holds this run); ``None`` keeps the run in memory.
+    splits : DataSplits, optional
+        Data already loaded (default: ``load_data`` with the config's data options); its
+        ``sources`` are kept in the run directory.
     """
     config = config.resolved()
-    return _Run(config, Path(out_dir) if out_dir else default_out_dir(config), progress).execute()
+    run_dir = MemoryRunDir() if out_dir is None else RunDir(out_dir)
+    return _Run(config, run_dir, progress, splits).execute()
 
 
 class _Run:
-    def __init__(self, config: LoopConfig, out_dir: Path, progress: Progress):
+    def __init__(self, config: LoopConfig, run_dir: RunDir | MemoryRunDir, progress: Progress, splits: DataSplits | None = None):
         self.config = config
-        self.run_dir = RunDir(out_dir)
+        self.run_dir = run_dir
         self.progress = progress
+        self.splits = splits
         self._embeddings: np.ndarray | None = None
         self.init_seconds = 0.0
 
     # ---------------------------------------------------------------- pieces
     def _load(self) -> DataSplits:
+        if self.splits is not None:
+            return self.splits
         c = self.config
         return load_data(
             c.dataset, text_column=c.text_column, label_column=c.label_column, eval_spec=c.eval,
@@ -130,17 +163,19 @@ class _Run:
         ]
 
     # ---------------------------------------------------------------- main
-    def execute(self) -> dict:
+    def execute(self) -> LoopOutcome:
         c = self.config
         finished = self.run_dir.metrics()
         if finished is not None:  # still refuse other options in a finished run's directory
-            self.run_dir.start(self._record(*self._splits_and_plan()))
-            return finished
+            done = self.run_dir.start(self._record(*self._splits_and_plan()))
+            return LoopOutcome(c, finished, done.rounds, done.selection, self.pool, self.eval)
         splits, plan = self._splits_and_plan()
         done = self.run_dir.start(self._record(splits, plan))
+        self.run_dir.keep_sources(splits.sources)
         for note in splits.description.get("notes", []):
             self.progress.log(note)
-        self.progress.log(f"model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,} -> {self.run_dir.path}")
+        where = f" -> {self.run_dir.path}" if self.run_dir.path else ""
+        self.progress.log(f"model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,}{where}")
         position_of = {int(i): p for p, i in enumerate(self.pool.ids)}
         acq = build_strategy(c.acq, c) if c.rounds else None
 
@@ -164,7 +199,7 @@ class _Run:
             candidates = None if final else np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool))
             outcome = self._train_and_score(np.sort(train), candidates, acq)
             if final:  # the final model's eval-set probabilities, for paired per-sentence comparisons
-                write_npy(self.run_dir.file("eval_probs.npy"), outcome["eval_probs"])
+                self.run_dir.save_array("eval_probs.npy", outcome["eval_probs"])
             row = {
                 "round": round_,
                 "n_labeled": int(len(train)),
@@ -209,7 +244,7 @@ class _Run:
             "majority_accuracy": round(float(np.bincount(self.eval.labels).max() / len(self.eval)), 6),
         }
         self.run_dir.finish(metrics)
-        return metrics
+        return LoopOutcome(c, metrics, done.rounds, done.selection, self.pool, self.eval)
 
     def _splits_and_plan(self):
         splits = self._load()

@@ -4,7 +4,10 @@ Files: ``config.json`` (resolved options, data, versions), ``rounds.jsonl`` (one
 finished round), ``selection.jsonl`` (the result in acquisition order), ``eval_probs.npy`` (the
 final model's class probabilities on the evaluation set, in its order), ``metrics.json`` (written
 last: its presence means the run finished) and ``checkpoint.json`` (the commit point of the last
-finished round: a resumed run continues after it). Every write is atomic.
+finished round: a resumed run continues after it). Every write is atomic. A run on data held
+in memory keeps it as ``data/pool.parquet`` (and ``data/eval.parquet``), which its config.json
+names, so it resumes and replays from files like any other. :class:`MemoryRunDir` stands in for a
+run that writes nothing.
 """
 
 from __future__ import annotations
@@ -14,14 +17,20 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from ..data import save_source
 from ..errors import ConfigError
-from ..io import read_json, read_jsonl, write_json, write_jsonl
+from ..io import read_json, read_jsonl, write_json, write_jsonl, write_npy
 
 #: Keys of config.json that may differ between a run and its resumption.
 VOLATILE = ("versions",)
 #: Keys of config.json that record what a run found rather than what it was asked: not options,
 #: so ``--config RUN/config.json`` skips them when it replays the run.
 RECORD_ONLY = ("data", "plan", "versions")
+
+
+def source_path(run_dir: str | Path, name: str) -> Path:
+    """Where a run directory keeps in-memory source ``name`` (``"pool"``, ``"eval"``)."""
+    return Path(run_dir) / "data" / f"{name}.parquet"
 
 
 def package_versions() -> dict[str, str]:
@@ -92,3 +101,38 @@ class RunDir:
 
     def finish(self, metrics: dict) -> None:
         write_json(self.file("metrics.json"), metrics)
+
+    def save_array(self, name: str, array) -> None:
+        write_npy(self.file(name), array)
+
+    def keep_sources(self, sources: dict) -> None:
+        """Write in-memory sources (name -> TextDataset) beside the run, once: a resumed run
+        keeps the files its config.json already names."""
+        for name, dataset in sources.items():
+            if not source_path(self.path, name).exists():
+                save_source(dataset, source_path(self.path, name))
+
+
+class MemoryRunDir:
+    """RunDir's interface for a run kept in memory (``alsel.select`` without ``out``): nothing
+    is written and nothing is resumed; the embedding and round caches still work."""
+
+    path = None
+
+    def metrics(self) -> dict | None:
+        return None
+
+    def start(self, record: dict) -> RunProgress:
+        return RunProgress()
+
+    def save(self, progress: RunProgress) -> None:
+        """Nothing to keep: the controller holds the progress."""
+
+    def finish(self, metrics: dict) -> None:
+        """Nothing to keep: the controller returns the metrics."""
+
+    def save_array(self, name: str, array) -> None:
+        """Nothing to keep."""
+
+    def keep_sources(self, sources: dict) -> None:
+        """Nothing to keep."""
