@@ -68,14 +68,20 @@ def test_select_on_texts_frame_and_dataset_gives_the_cli_selection(capsys, tmp_p
     assert from_frame.frame["score"].iloc[:14].isna().all() and from_frame.frame["score"].iloc[14:].notna().all()
 
 
-def test_integer_labels_stay_integers_and_the_exports_round_trip(tmp_path, frames, tiny):
+def test_integer_labels_stay_integers_and_the_exports_round_trip(capsys, tmp_path, frames, tiny):
     train, _ = frames
     numbers = train.assign(label=(train["label"] == "pos").astype(int) * 5)  # labels 0 and 5
-    result = alsel.select(numbers, eval=0.2, progress=False, **{**tiny, "rounds": 0, "init": "random"})
+    result = alsel.select(numbers, eval=0.2, out=tmp_path / "run", progress=False, **{**tiny, "rounds": 0, "init": "random"})
     assert set(result.frame["label"]) == {0, 5} and all(isinstance(v, (int, np.integer)) for v in result.frame["label"])
     assert len(result) == 40 and len(result.rounds) == 1 and result.metrics["n_eval"] == 60
     assert result.frame["text"].tolist() == numbers["text"].iloc[result.ids].tolist()  # ids are source rows
     assert not np.array_equal(result.ids, result.indices)  # positions in the pool left after the hold-out
+    # the run directory keeps the data before the hold-out, which its replay repeats
+    assert read_json(tmp_path / "run" / "config.json")["eval"] == "0.2" and not (tmp_path / "run" / "data" / "eval.parquet").exists()
+    code, _, err = run_cli(capsys, "loop", "--config", tmp_path / "run" / "config.json", "--out", tmp_path / "replay", "--quiet")
+    assert code == 0, err
+    assert (tmp_path / "replay" / "selection.jsonl").read_bytes() == (tmp_path / "run" / "selection.jsonl").read_bytes()
+    assert [e["label"] for e in read_jsonl(tmp_path / "replay" / "selection.jsonl")] == result.frame["label"].tolist()
 
     result.to_csv(tmp_path / "s.csv")
     result.to_jsonl(tmp_path / "s.jsonl")
