@@ -7,6 +7,7 @@ Every error a user can fix prints one line and exits with status 2.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import sys
 from contextlib import contextmanager
@@ -57,17 +58,22 @@ def _rich_progress():
 
 # ------------------------------------------------------------------ options from LoopConfig
 def _loop_options(func):
-    """One flag per LoopConfig field, typed (and ranged) by the field's own declaration."""
+    """One flag per LoopConfig field, typed (and ranged) by the field's own declaration, its
+    help from the field. Every flag defaults to None (not given: the config file, preset or
+    LoopConfig decides), so ``--help`` states LoopConfig's value in the help text (click's
+    ``show_default`` would show the None it passes)."""
     from .loops.config import LoopConfig, option_constraints
 
     constraints = option_constraints()
+    defaults = LoopConfig()
     for f in reversed(dataclasses.fields(LoopConfig)):
         if f.name in ("preset", "strategy_options"):
             continue
         flag = "--" + f.name.replace("_", "-")
         kind = _click_type(constraints[f.name])
         decl = f"{flag}/--no-{flag[2:]}" if kind is bool else flag
-        func = click.option(decl, f.name, type=None if kind is bool else kind, default=None, help=f.metadata.get("help", ""))(func)
+        help_text = f.metadata.get("help", "") + _shown_default(f.name, getattr(defaults, f.name))
+        func = click.option(decl, f.name, type=None if kind is bool else kind, default=None, help=help_text)(func)
     return func
 
 
@@ -88,6 +94,23 @@ def _click_type(constraints: tuple):
         kind = click.IntRange if isinstance(only, Integer) else click.FloatRange
         return kind(min=r.low, max=r.high, min_open=r.closed in ("right", "neither"), max_open=r.closed in ("left", "neither"))
     return click.STRING
+
+
+def _shown_default(name: str, value) -> str:
+    """A flag's default as ``--help`` shows it; a None default is described by its help."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        value = ("--" if value else "--no-") + name.replace("_", "-")
+    return f"  [default: {value}]"
+
+
+def _preset_option(func):
+    from .loops.config import LoopConfig
+    from .loops.presets import PRESETS
+
+    help_text = next(f.metadata["help"] for f in dataclasses.fields(LoopConfig) if f.name == "preset")
+    return click.option("--preset", type=click.Choice(list(PRESETS)), default=None, help=help_text)(func)
 
 
 def _strategy_options(pairs, projection_dim, region) -> dict | None:
@@ -112,24 +135,30 @@ def cli():
     """alsel: which part of a labelled training set is worth fine-tuning on?
 
     \b
-    alsel loop --init kmeans --acq low_conf --rounds 2   # the main job (bundled SST-2 + model)
+    alsel loop                                            # the recommended loop (bundled SST-2 + model)
+    alsel loop --init kmeans --acq low_conf --rounds 2   # a loop of your own
     alsel loop --preset kmeans                            # one of the study's strategies
     alsel show runs/<run>                                 # the per-round log
     """
 
 
 @cli.command()
-@click.option("--preset", default=None, help="the study's strategies: random, high_conf, low_conf, kmeans, hybrid, full")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML file of options (flags override it)")
+@_preset_option
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML file of options, or a run's config.json to replay it (flags override it)")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory (default runs/<name>); rerun to resume")
 @click.option("--strategy-option", "strategy_option", multiple=True, metavar="KEY=VALUE", help="option for strategies that take it (repeatable)")
 @click.option("--projection-dim", type=int, default=None, help="kmeans: random-projection size (0 = none; default 32)")
 @click.option("--region", type=click.Choice(["easy", "hard", "ambiguous"]), default=None, help="ambiguous: dataset-cartography region")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bars or log lines (errors are still printed)")
+@click.option("--json", "as_json", is_flag=True, help="print the final metrics as one JSON object on stdout")
 @_loop_options
-def loop(preset, config_file, out, strategy_option, projection_dim, region, **overrides):
-    """Run an active-learning loop (or one of the study's fixed strategies)."""
+def loop(preset, config_file, out, strategy_option, projection_dim, region, quiet, as_json, **overrides):
+    """Run an active-learning loop (or one of the study's fixed strategies).
+
+    Without selection options it runs the recommended loop, kmeans_margin."""
     from .loops.config import LoopConfig
     from .loops.controller import default_out_dir, run_loop
+    from .progress import SILENT
 
     overrides["strategy_options"] = _strategy_options(strategy_option, projection_dim, region)
     if config_file is not None and not Path(config_file).is_file():
@@ -137,8 +166,12 @@ def loop(preset, config_file, out, strategy_option, projection_dim, region, **ov
     config = LoopConfig.from_options(preset=preset, config_file=config_file, **overrides)
     resolved = config.resolved()
     out_dir = Path(out) if out else default_out_dir(resolved)
-    progress = _rich_progress()
+    progress = SILENT if quiet else _rich_progress()
     metrics = run_loop(config, out_dir, progress=progress)
+    if as_json:
+        click.echo(json.dumps(metrics, sort_keys=True))
+    if quiet:
+        return
     progress.console.print(
         f"[bold]done[/]: accuracy {metrics['accuracy']:.4f}, f1 {metrics['f1']:.4f} on {metrics['n_eval']:,} eval examples, "
         f"trained on {metrics['n_train']:,} (majority class {metrics['majority_accuracy']:.4f}) -> {out_dir}"
@@ -203,11 +236,9 @@ def show(run_dir):
 @click.option("--executor", type=click.Choice(["local", "ray"]), default=None, help="local (default) or ray")
 @click.option("--address", default=None, help="ray: address of an existing cluster (default: start a local one)")
 @click.option("--dry-run", is_flag=True, help="list the runs and which are done; run nothing")
-def study(config_path, limit, seeds, strategies, budgets, out, executor, address, dry_run):
+@click.option("--json", "as_json", is_flag=True, help="print the summary table as JSON (a list of row objects) on stdout")
+def study(config_path, limit, seeds, strategies, budgets, out, executor, address, dry_run, as_json):
     """Run a grid of strategies x budgets x seeds; rerunning resumes it."""
-    from rich.console import Console
-    from rich.table import Table
-
     from .study import run_study
 
     if not Path(config_path).is_file():
@@ -218,6 +249,20 @@ def study(config_path, limit, seeds, strategies, budgets, out, executor, address
         executor=executor, address=address, dry_run=dry_run, progress=progress,
     )
     frame = summary.table()
+    if as_json:
+        click.echo(frame.to_json(orient="records"))
+    else:
+        _print_study_table(summary, frame)
+    if not dry_run:
+        progress.console.print(f"report with: alsel report {summary.study_dir}")
+    if summary.exit_code:
+        sys.exit(summary.exit_code)
+
+
+def _print_study_table(summary, frame) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=summary.describe(), title_justify="left")
     show_notes = frame["error"].notna().any()
     for column in ("strategy", "budget", "seed", "status", "accuracy", "f1", "sec") + (("note",) if show_notes else ()):
@@ -226,10 +271,6 @@ def study(config_path, limit, seeds, strategies, budgets, out, executor, address
         cells = [row.strategy, str(row.budget), str(row.seed), row.status, _fmt(row.accuracy, ".4f"), _fmt(row.f1, ".4f"), _fmt(row.seconds, ".0f")]
         table.add_row(*cells, *((row.error or "",) if show_notes else ()))
     Console().print(table)
-    if not dry_run:
-        progress.console.print(f"report with: alsel report {summary.study_dir}")
-    if summary.exit_code:
-        sys.exit(summary.exit_code)
 
 
 @cli.command()
@@ -286,8 +327,10 @@ def list_strategies():
         except AlselError as exc:  # one broken plug-in must not hide the others
             line = str(exc)
         click.echo(f"{name:20s} (plug-in) {line}")
-    click.echo("\npresets: " + ", ".join(PRESETS))
-    click.echo("learners: " + ", ".join(LEARNERS) + ", or package.module:Class")
+    click.echo("\npresets:")
+    for name, preset in PRESETS.items():
+        click.echo(f"{name:20s} {preset.description}")
+    click.echo("\nlearners: " + ", ".join(LEARNERS) + ", or package.module:Class")
 
 
 def main(argv=None) -> None:

@@ -1,16 +1,20 @@
 """Load a labelled text data set into a pool (what strategies choose from) and an evaluation set.
 
-Sources: the bundled GLUE SST-2 copy (``sst2``, offline), local CSV/TSV/JSONL/parquet files, and
-``hf:NAME[:CONFIG]`` through :func:`datasets.load_dataset` for users with a network. Every example
-keeps a stable id: its row index in the source's train split.
+Sources: the bundled GLUE SST-2 copy (``sst2``, offline), local CSV/TSV/JSONL/parquet files,
+``hf:NAME[:CONFIG]`` through :func:`datasets.load_dataset` for users with a network, and data
+already in memory (:func:`splits_from_frames`, :func:`hf_frames`). Files and frames take one path:
+every source becomes a frame, then a :class:`TextDataset`. Every example keeps a stable id: its
+row index in the source's train split.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
+import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -19,7 +23,7 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["TextDataset", "DataSplits", "fingerprint", "load_data", "stratified_sample", "quotas"]
+__all__ = ["TextDataset", "DataSplits", "fingerprint", "load_data", "splits_from_frames", "hf_frames", "read_frame", "save_source", "stratified_sample", "quotas"]
 
 SST2_LABEL_NAMES = ("negative", "positive")
 SST2_LABEL_VALUES = (0, 1)
@@ -107,9 +111,14 @@ def fingerprint(texts) -> str:
 
 @dataclass(frozen=True)
 class DataSplits:
+    """A pool and an evaluation set. ``sources`` holds in-memory data the splits were drawn from
+    (``"pool"``: the train data before any hold-out, ``"eval"``: a given evaluation set), so a
+    run can keep them as files that :func:`load_data` reads back to the same splits."""
+
     pool: TextDataset
     eval: TextDataset
     description: dict
+    sources: dict = field(default_factory=dict)
 
 
 def quotas(class_shares, k: int) -> np.ndarray:
@@ -144,7 +153,9 @@ def stratified_sample(labels, n: int, rng: np.random.Generator) -> np.ndarray:
 # --------------------------------------------------------------------------- readers
 
 
-def _read_frame(path: Path) -> pd.DataFrame:
+def read_frame(path: str | Path) -> pd.DataFrame:
+    """A CSV/TSV/JSONL/parquet file as a frame of the file's own cells (CSV/TSV: strings)."""
+    path = Path(path)
     suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".xz", ".zst")]
     kind = READERS.get(suffixes[-1] if suffixes else "")
     if kind is None:
@@ -232,12 +243,66 @@ def _dataset(texts, labels, names, values=(), ids=None) -> TextDataset:
     return TextDataset(ids=ids, texts=list(texts), labels=labels, label_names=names, label_values=tuple(values))
 
 
+def _frame_dataset(frame: pd.DataFrame, text_column, label_column, where: str, class_names=None) -> TextDataset:
+    """A pool from a frame: its labels are the frame's own values or, with ``class_names`` (a
+    datasets ClassLabel), class ids named by them."""
+    texts, raw = _texts_and_raw_labels(frame, text_column, label_column, where)
+    if class_names is not None:
+        values = tuple(range(len(class_names)))
+        return _dataset(texts, _encode(raw, tuple(map(str, values)), where), tuple(class_names), values)
+    names = _label_mapping(raw)
+    return _dataset(texts, _encode(raw, names, where), names, _label_values(names, raw))
+
+
+def _eval_dataset(frame: pd.DataFrame, pool: TextDataset, text_column, label_column, where: str) -> TextDataset:
+    """An evaluation set for any pool: its labels may be the pool's values or its names."""
+    texts, raw = _texts_and_raw_labels(frame, text_column, label_column, where)
+    spellings = {**{name: i for i, name in enumerate(pool.label_names)}, **{str(v): i for i, v in enumerate(pool.label_values)}}
+    unknown = sorted({str(v) for v in raw} - spellings.keys())
+    if unknown:
+        raise DataError(f"{where}: labels {unknown[:5]} are not among the training labels {[str(v) for v in pool.label_values]}")
+    labels = np.fromiter((spellings[str(v)] for v in raw), dtype=np.int64, count=len(raw))
+    return _dataset(texts, labels, pool.label_names, pool.label_values)
+
+
 def _bundled_sst2(split: str) -> TextDataset:
     resource = resources.files("alsel") / "resources" / "sst2" / f"{split}.tsv.gz"
     with resources.as_file(resource) as path:
-        frame = _read_frame(Path(path))
-    texts, raw = _texts_and_raw_labels(frame, "sentence", "label", f"bundled sst2/{split}")
-    return _dataset(texts, _encode(raw, ("0", "1"), f"bundled sst2/{split}"), SST2_LABEL_NAMES, SST2_LABEL_VALUES)
+        frame = read_frame(Path(path))
+    return _frame_dataset(frame, "sentence", "label", f"bundled sst2/{split}", SST2_LABEL_NAMES)
+
+
+@dataclass(frozen=True)
+class HFFrames:
+    """A datasets source as frames: the train split, an evaluation split (or None) and its name,
+    and the label's class names where the label is a ClassLabel."""
+
+    train: pd.DataFrame
+    eval: pd.DataFrame | None
+    eval_split: str | None
+    class_names: tuple[str, ...] | None
+
+
+def hf_frames(loaded, label_column: str = "label", eval_split: str | None = None, where: str = "dataset", find_eval: bool = True) -> HFFrames:
+    """The splits of a ``datasets.DatasetDict`` (or one ``Dataset``, the pool) as frames.
+
+    The evaluation split is ``eval_split``, else (with ``find_eval``) the first of validation, dev
+    and test; a ClassLabel split marked unlabelled (label -1, as GLUE test splits are) is refused.
+    """
+    splits = loaded if isinstance(loaded, dict) else {"train": loaded}
+    if "train" not in splits:
+        raise DataError(f"{where}: no 'train' split (splits: {', '.join(splits)})")
+    feature = splits["train"].features.get(label_column)
+    class_names = tuple(feature.names) if hasattr(feature, "names") else None
+    split = eval_split or (next((s for s in ("validation", "dev", "test") if s in splits), None) if find_eval else None)
+    if split is None:
+        return HFFrames(splits["train"].to_pandas(), None, None, class_names)
+    if split not in splits:
+        raise DataError(f"{where}: no split {split!r} (splits: {', '.join(splits)})")
+    frame = splits[split].to_pandas()
+    if class_names and label_column in frame.columns and len(frame) and frame[label_column].min() < 0:
+        raise DataError(f"{where}/{split}: unlabelled (label -1); pass --eval with a labelled split or a fraction")
+    return HFFrames(splits["train"].to_pandas(), frame, split, class_names)
 
 
 def _hf(spec: str, text_column, label_column, eval_spec, want_eval: bool = True):
@@ -253,44 +318,53 @@ def _hf(spec: str, text_column, label_column, eval_spec, want_eval: bool = True)
         loaded = datasets.load_dataset(name, config or None)
     except Exception as exc:
         raise DataError(f"{spec}: cannot load with datasets.load_dataset: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    if "train" not in loaded:
-        raise DataError(f"{spec}: no 'train' split (splits: {', '.join(loaded)})")
-    train = loaded["train"].to_pandas()
-    texts, raw = _texts_and_raw_labels(train, text_column, label_column, f"{spec}/train")
-    feature = loaded["train"].features.get(label_column)
-    names = tuple(feature.names) if hasattr(feature, "names") else _label_mapping(raw)
-    encode = (lambda r, w: np.asarray(r, dtype=np.int64)) if hasattr(feature, "names") else (lambda r, w: _encode(r, names, w))
-    values = tuple(range(len(names))) if hasattr(feature, "names") else _label_values(names, raw)
-    pool = _dataset(texts, encode(raw, f"{spec}/train"), names, values)
-    split = eval_spec or next((s for s in ("validation", "dev", "test") if s in loaded), None)
-    if split is None or _is_fraction(split) or not want_eval:
+    find_eval = want_eval and not _is_fraction(eval_spec)
+    frames = hf_frames(loaded, label_column, eval_spec if find_eval else None, spec, find_eval)
+    pool = _frame_dataset(frames.train, text_column, label_column, f"{spec}/train", frames.class_names)
+    if frames.eval is None:
         return pool, None
-    if split not in loaded:
-        raise DataError(f"{spec}: no split {split!r} (splits: {', '.join(loaded)})")
-    frame = loaded[split].to_pandas()
-    etexts, eraw = _texts_and_raw_labels(frame, text_column, label_column, f"{spec}/{split}")
-    if hasattr(feature, "names") and min(eraw) < 0:
-        raise DataError(f"{spec}/{split}: unlabelled (label -1); pass --eval with a labelled split or a fraction")
-    return pool, _dataset(etexts, encode(eraw, f"{spec}/{split}"), names, values)
+    return pool, _eval_dataset(frames.eval, pool, text_column, label_column, f"{spec}/{frames.eval_split}")
 
 
-def _local(path: Path, text_column, label_column):
-    frame = _read_frame(path)
-    texts, raw = _texts_and_raw_labels(frame, text_column, label_column, str(path))
-    names = _label_mapping(raw)
-    return _dataset(texts, _encode(raw, names, str(path)), names, _label_values(names, raw))
+def _parquet_class_names(path: Path, label_column: str) -> tuple[str, ...] | None:
+    """The class names a parquet file written by ``datasets`` keeps for a ClassLabel column."""
+    if path.suffix.lower() != ".parquet":
+        return None
+    import pyarrow.parquet as pq
+
+    meta = (pq.read_schema(path).metadata or {}).get(b"huggingface")
+    feature = json.loads(meta).get("info", {}).get("features", {}).get(label_column, {}) if meta else {}
+    return tuple(feature["names"]) if isinstance(feature, dict) and feature.get("_type") == "ClassLabel" else None
 
 
-def _eval_file(path: Path, pool: TextDataset, text_column, label_column) -> TextDataset:
-    """An evaluation file for any pool: its labels may be the pool's values or its names."""
-    frame = _read_frame(path)
-    texts, raw = _texts_and_raw_labels(frame, text_column, label_column, str(path))
-    spellings = {**{name: i for i, name in enumerate(pool.label_names)}, **{str(v): i for i, v in enumerate(pool.label_values)}}
-    unknown = sorted({str(v) for v in raw} - spellings.keys())
-    if unknown:
-        raise DataError(f"{path}: labels {unknown[:5]} are not among the training labels {[str(v) for v in pool.label_values]}")
-    labels = np.fromiter((spellings[str(v)] for v in raw), dtype=np.int64, count=len(raw))
-    return _dataset(texts, labels, pool.label_names, pool.label_values)
+def _local(path: Path, text_column, label_column) -> TextDataset:
+    frame = read_frame(path)
+    return _frame_dataset(frame, text_column, label_column, str(path), _parquet_class_names(path, label_column))
+
+
+def save_source(dataset: TextDataset, path: str | Path) -> None:
+    """Write ``dataset`` as a parquet file (columns id, text, label: the source's own values)
+    that :func:`load_data` reads back to the same dataset; ClassLabel names travel in the
+    schema metadata the way ``datasets`` writes them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from .io import write_bytes
+
+    values = list(dataset.label_values)
+    frame = pd.DataFrame({"id": dataset.ids, "text": dataset.texts, "label": [values[i] for i in dataset.labels]})
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if tuple(map(str, values)) != dataset.label_names:  # names the values do not spell: keep them
+        features = {
+            "id": {"dtype": "int64", "_type": "Value"},
+            "text": {"dtype": "string", "_type": "Value"},
+            "label": {"names": list(dataset.label_names), "_type": "ClassLabel"},
+        }
+        metadata = {**(table.schema.metadata or {}), b"huggingface": json.dumps({"info": {"features": features}}).encode()}
+        table = table.replace_schema_metadata(metadata)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    write_bytes(path, buffer.getvalue())
 
 
 def _is_fraction(spec) -> bool:
@@ -352,7 +426,6 @@ def load_data(
         Seed of the samples above; kept apart from the run seed so every run of a study sees the
         same pool.
     """
-    rng = np.random.default_rng(data_seed)
     _check_eval_spec(eval_spec)
     evalset = None
     if dataset == "sst2":
@@ -364,7 +437,52 @@ def load_data(
     else:
         pool = _local(Path(dataset), text_column, label_column)
     if evalset is None and eval_spec is not None and not _is_fraction(eval_spec):
-        evalset = _eval_file(Path(eval_spec), pool, text_column, label_column)
+        evalset = _eval_dataset(read_frame(eval_spec), pool, text_column, label_column, str(eval_spec))
+    return _splits(dataset, pool, evalset, eval_spec, limit, eval_limit, data_seed)
+
+
+def splits_from_frames(
+    train: pd.DataFrame,
+    eval: pd.DataFrame | None = None,
+    *,
+    text_column: str | None = None,
+    label_column: str = "label",
+    eval_spec: str | float | None = None,
+    limit: int | None = None,
+    eval_limit: int | None = None,
+    data_seed: int = 0,
+    class_names: tuple[str, ...] | None = None,
+    name: str = "in-memory",
+) -> DataSplits:
+    """:func:`load_data` for frames already in memory: the same columns, label mapping,
+    hold-out and samples, with the frames' own label values.
+
+    Parameters
+    ----------
+    train, eval : DataFrame
+        The pool's source and an evaluation set; without ``eval``, ``eval_spec`` (a fraction,
+        default 0.1) of the pool is held out.
+    class_names : tuple of str, optional
+        Names of integer class ids (a ``datasets`` ClassLabel).
+    name : str
+        What messages and the description call the data.
+
+    Returns
+    -------
+    DataSplits
+        With ``sources``: the data as :func:`save_source` keeps it beside a run.
+    """
+    _check_eval_spec(eval_spec)
+    pool = _frame_dataset(train, text_column, label_column, name, class_names)
+    evalset = None if eval is None else _eval_dataset(eval, pool, text_column, label_column, f"{name} (eval)")
+    splits = _splits(name, pool, evalset, eval_spec, limit, eval_limit, data_seed)
+    sources = {"pool": pool} if evalset is None else {"pool": pool, "eval": evalset}
+    return dataclasses.replace(splits, sources=sources)
+
+
+def _splits(dataset: str, pool: TextDataset, evalset: TextDataset | None, eval_spec, limit, eval_limit, data_seed: int) -> DataSplits:
+    """Hold out an evaluation set if none was given, take the samples, describe the result."""
+    rng = np.random.default_rng(data_seed)
     if evalset is None:
         pool, evalset = _hold_out(pool, float(eval_spec) if _is_fraction(eval_spec) else 0.1, rng)
     notes = []

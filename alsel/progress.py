@@ -1,4 +1,5 @@
-"""Progress reporting as a tiny protocol, so the core never imports rich (the CLI does)."""
+"""Progress reporting as a tiny protocol, so the core never imports rich (the CLI does): the
+no-op base, and tqdm bars for the Python API."""
 
 from __future__ import annotations
 
@@ -18,3 +19,25 @@ class Progress:
 
 
 SILENT = Progress()
+
+
+class TqdmProgress(Progress):
+    """Progress bars from ``tqdm.auto`` (widgets in a notebook, text in a terminal) and log
+    lines through ``tqdm.write``, which keeps them from breaking a bar that is drawing."""
+
+    @contextmanager
+    def task(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, desc=description, leave=False)
+        try:
+            yield lambda n=1: bar.update(n)
+        finally:
+            bar.close()
+
+    def log(self, message: str) -> None:
+        import sys
+
+        from tqdm.auto import tqdm
+
+        tqdm.write(message, file=sys.stderr)

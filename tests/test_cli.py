@@ -23,7 +23,7 @@ def run_cli(capsys, *argv):
         (["loop", "--init-size", "500", "--budget", "100", "--limit", "1000"], "larger than the budget"),
         (["loop", "--acq", "no_such_thing"], "unknown --acq strategy 'no_such_thing'"),
         (["loop", "--init", "low_conf", "--limit", "200", "--budget", "20", "--rounds", "0"], "cannot choose the initial pool"),
-        (["loop", "--preset", "nope"], "unknown preset 'nope'"),
+        (["loop", "--preset", "nope"], "'nope' is not one of 'random'"),  # a click.Choice of the presets
         (["loop", "--model", "bogus"], "unknown model 'bogus'"),
         (["loop", "--dataset", "/nonexistent.tsv"], "/nonexistent.tsv: no such file"),
         (["loop", "--rounds", "abc"], "'abc' is not a valid integer"),

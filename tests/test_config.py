@@ -88,4 +88,4 @@ def test_preset_yaml_files_equal_the_presets():
     assert {f.stem for f in files} == set(PRESETS)
     for f in files:
         loaded = yaml.safe_load(f.read_text())
-        assert loaded == {"preset": f.stem, **PRESETS[f.stem]}
+        assert loaded == {"preset": f.stem, **PRESETS[f.stem].options}

@@ -38,9 +38,9 @@ def fails_in_one_line(capsys, argv, message, out_dir):
 @pytest.mark.parametrize(
     "yaml_text, message",
     [
-        ('rounds: "two"', "rounds must be an integer >= 0, got 'two'"),
-        ("rounds: 1.5", "rounds must be an integer >= 0, got 1.5"),
-        ("rounds: -1", "rounds must be an integer >= 0, got -1"),
+        ('rounds: "two"', "rounds must be an integer >= 0 or None, got 'two'"),
+        ("rounds: 1.5", "rounds must be an integer >= 0 or None, got 1.5"),
+        ("rounds: -1", "rounds must be an integer >= 0 or None, got -1"),
         ('epochs: "1"', "epochs must be an integer >= 1"),
         ("epochs: 0", "epochs must be an integer >= 1"),
         ('limit: "300"', "limit must be an integer >= 1"),
@@ -49,10 +49,9 @@ def fails_in_one_line(capsys, argv, message, out_dir):
         ("data_seed: -2", "data_seed must be an integer >= 0"),
         ("strategy_options: 5", "strategy_options must be a mapping of option names to values, got 5"),
         ("strategy_options: {1: 2}", "strategy_options must be a mapping"),
-        ("init: [random]", "init must be a string, got ['random']"),
-        ("init: null", "init must be a string, got None"),
+        ("init: [random]", "init must be a string or None, got ['random']"),
         ("model: {name: minilm}", "model must be a string"),
-        ('keep_init: "yes"', "keep_init must be true or false, got 'yes'"),
+        ('keep_init: "yes"', "keep_init must be true or false or None, got 'yes'"),
         ("balance: 1", "balance must be true or false, got 1"),
         ('lr: "abc"', "lr must be a number > 0"),
         ("lr: 0", "lr must be a number > 0"),
@@ -65,7 +64,7 @@ def fails_in_one_line(capsys, argv, message, out_dir):
         ("eval_limit: 0", "eval_limit must be an integer >= 1"),
         ("dedup: 0", "dedup must be a number in (0, 1]"),
         ("dedup: 1.5", "dedup must be a number in (0, 1]"),
-        ("budget: abc", "budget must be a number > 0, got 'abc'"),
+        ("budget: abc", "budget must be a number > 0 or None, got 'abc'"),
         ("budget: [0.1]", "budget must be a number > 0"),
         ("init_size: -5", "init_size must be a number > 0"),
         ("precision: fp16", "precision must be one of auto, bf16, fp32, got 'fp16'"),
@@ -78,7 +77,7 @@ def test_wrong_type_or_range_in_a_config_file(capsys, tmp_path, no_work, yaml_te
 
 
 def test_wrong_type_as_a_keyword_override():
-    with pytest.raises(ConfigError, match="rounds must be an integer >= 0, got 'two'"):
+    with pytest.raises(ConfigError, match="rounds must be an integer >= 0 or None, got 'two'"):
         LoopConfig.from_options(rounds="two")
     with pytest.raises(ConfigError, match="strategy_options must be a mapping"):
         LoopConfig.from_options(strategy_options=[("projection_dim", 8)])
@@ -93,7 +92,7 @@ def test_wrong_type_as_a_keyword_override():
         (["--lr", "0"], "Invalid value for '--lr'"),
         (["--dedup", "1.5"], "Invalid value for '--dedup'"),
         (["--precision", "fp16"], "Invalid value for '--precision'"),
-        (["--budget", "abc"], "budget must be a number > 0, got 'abc'"),
+        (["--budget", "abc"], "budget must be a number > 0 or None, got 'abc'"),
     ],
 )
 def test_out_of_range_flags(capsys, tmp_path, no_work, argv, message):

@@ -14,7 +14,8 @@ from ..errors import ConfigError
 from ..io import read_yaml_mapping
 from ..learner import PRECISIONS
 from ..params import Choice, Flag, Integer, Mapping, Numeric, Range, Real, Text, check
-from .presets import preset_options
+from .presets import DEFAULTS, PRESETS, preset_options
+from .rundir import RECORD_ONLY
 
 if TYPE_CHECKING:
     from ..strategies import Strategy
@@ -26,7 +27,11 @@ __all__ = ["LoopConfig", "BudgetPlan", "build_strategy", "option_constraints", "
 class LoopConfig:
     """Every option of ``alsel loop``. ``None`` means "the default for this model/data".
 
-    Precedence when building one: defaults < preset < config file < explicit overrides.
+    Precedence when building one: defaults < preset < config file < explicit overrides. The
+    selection options (budget, init, keep_init, acq, rounds) left unset (``None``) are filled at
+    construction from ``preset``, else from :data:`~alsel.loops.presets.DEFAULTS`, the recommended
+    loop; so ``LoopConfig(preset="random")`` is the random preset and ``LoopConfig()`` is
+    ``kmeans_margin`` under no preset name.
 
     Each field is declared once: its annotation gives the type, its metadata the help text and,
     where it has one, the ``range`` of a number or the ``choices`` of a string
@@ -42,13 +47,13 @@ class LoopConfig:
     eval_limit: int | None = field(default=None, metadata={"help": "use a stratified sample of N evaluation examples", "range": Range(1)})
     data_seed: int = field(default=0, metadata={"help": "seed of --limit/--eval-limit samples (kept apart from --seed)", "range": Range(0)})
     # selection
-    preset: str | None = field(default=None, metadata={"help": "one of the study's strategies: random, high_conf, low_conf, kmeans, hybrid, full"})
-    budget: float | int | str = field(default=0.1, metadata={"help": "examples to select: a fraction of the pool (0.1) or a count (1000)", "range": Range(0, closed="neither")})
-    init: str = field(default="kmeans", metadata={"help": "strategy choosing the initial pool"})
+    preset: str | None = field(default=None, metadata={"help": "a preset: " + "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items())})
+    budget: float | int | str | None = field(default=None, metadata={"help": "examples to select: a fraction of the pool (0.1) or a count (1000)", "range": Range(0, closed="neither")})
+    init: str | None = field(default=None, metadata={"help": "strategy choosing the initial pool"})
     init_size: float | int | str | None = field(default=None, metadata={"help": "initial pool: fraction or count (default budget/(rounds+1))", "range": Range(0, closed="neither")})
-    keep_init: bool = field(default=True, metadata={"help": "the initial pool is part of the result (false: a seed pool only for the first model)"})
-    acq: str | None = field(default="low_conf", metadata={"help": "acquisition function of each round"})
-    rounds: int = field(default=2, metadata={"help": "acquisition rounds after the initial pool", "range": Range(0)})
+    keep_init: bool | None = field(default=None, metadata={"help": "the initial pool is part of the result (false: a seed pool only for the first model)"})
+    acq: str | None = field(default=None, metadata={"help": "acquisition function of each round"})
+    rounds: int | None = field(default=None, metadata={"help": "acquisition rounds after the initial pool", "range": Range(0)})
     scorer: str = field(default="model", metadata={"help": "model, cv:K (out-of-fold) or probe (logistic regression on embeddings)"})
     balance: bool = field(default=False, metadata={"help": "per-class quotas proportional to the pool's class shares"})
     dedup: float | None = field(default=None, metadata={"help": "drop candidates with embedding cosine >= this to another candidate or a selected example", "range": Range(0, 1, closed="right")})
@@ -75,19 +80,24 @@ class LoopConfig:
         # Every way of building a config (flags, YAML, a study, dataclasses.replace) passes here.
         for name, constraints in option_constraints().items():
             setattr(self, name, check(name, getattr(self, name), constraints))
+        # Only unset options are filled, so explicit values win and filling again changes
+        # nothing: dataclasses.replace and a replayed config.json give the same config.
+        for name, value in {**DEFAULTS, **(preset_options(self.preset) if self.preset else {})}.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
 
     # ------------------------------------------------------------------ building
     @classmethod
     def from_options(cls, *, preset: str | None = None, config_file: str | Path | None = None, **overrides) -> "LoopConfig":
-        """Merge defaults < preset < config file < ``overrides`` (``None`` overrides are ignored)."""
-        options: dict = {}
+        """Merge defaults < preset < config file < ``overrides`` (``None`` overrides are ignored).
+
+        ``config_file`` may be a run's ``config.json``: its record-only keys (data, plan,
+        versions) are skipped, so the run is replayed with its resolved options.
+        """
         file_options = read_yaml_mapping(config_file) if config_file else {}
-        preset = overrides.get("preset") or preset or file_options.get("preset")
-        if preset:
-            options.update(preset_options(preset))
-            options["preset"] = preset
-        options.update(file_options)
+        options = {k: v for k, v in file_options.items() if k not in RECORD_ONLY}
         options.update({k: v for k, v in overrides.items() if v is not None})
+        options["preset"] = overrides.get("preset") or preset or file_options.get("preset")
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(options) - names)
         if unknown:

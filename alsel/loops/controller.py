@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import __version__
-from ..data import DataSplits, load_data
+from ..data import DataSplits, TextDataset, load_data
 from ..embed import Embedder, EmbeddingLookup, default_cache_dir
 from ..errors import ConfigError, RunFileError
 from ..learner import model_identity
@@ -29,11 +30,11 @@ from ..scores import summarize
 from ..strategies import Strategy
 from .config import BudgetPlan, LoopConfig, build_strategy, plan_budget
 from .round_cache import load_outcome, save_outcome
-from .rundir import RunDir, RunProgress, package_versions
+from .rundir import MemoryRunDir, RunDir, RunProgress, package_versions
 from .scorers import ScoringContext, score_candidates
 from .state import LoopState
 
-__all__ = ["run_loop"]
+__all__ = ["run_loop", "execute_loop", "LoopOutcome"]
 
 STREAMS = {"init": 0, "acq": 1}
 #: Bump when what a round-cache entry holds, or what its key covers, changes.
@@ -49,20 +50,50 @@ def default_out_dir(config: LoopConfig) -> Path:
     return Path("runs") / config.run_name()
 
 
-def run_loop(config: LoopConfig, out_dir: str | Path | None = None, progress: Progress = SILENT) -> dict:
+@dataclass(frozen=True)
+class LoopOutcome:
+    """What a finished loop leaves: the resolved config, the final metrics, the rows of
+    rounds.jsonl and the entries of selection.jsonl, and the data they index."""
+
+    config: LoopConfig
+    metrics: dict
+    rounds: list[dict]
+    selection: list[dict]
+    pool: TextDataset
+    eval: TextDataset
+
+
+def run_loop(config: LoopConfig, out_dir: str | Path | None = None, progress: Progress = SILENT, splits: DataSplits | None = None) -> dict:
     """Run (or resume, or return the finished) loop described by ``config`` in ``out_dir``.
 
-    Returns the final metrics: ``accuracy``, ``f1``, ``n_train``, ``n_eval``, ``seconds``.
+    Returns the final metrics: ``accuracy``, ``f1``, ``n_train``, ``n_eval``, ``seconds``,
+    ``majority_accuracy``. The arguments are :func:`execute_loop`'s.
+    """
+    return execute_loop(config, out_dir, progress, splits).metrics
+
+
+def execute_loop(config: LoopConfig, out_dir: str | Path | None = None, progress: Progress = SILENT, splits: DataSplits | None = None) -> LoopOutcome:
+    """Run (or resume, or return the finished) loop and return everything it recorded.
+
+    Parameters
+    ----------
+    out_dir : path, optional
+        The run directory (resumed if it holds this run); ``None`` keeps the run in memory.
+    splits : DataSplits, optional
+        Data already loaded (default: ``load_data`` with the config's data options); its
+        ``sources`` are kept in the run directory.
     """
     config = config.resolved()
-    return _Run(config, Path(out_dir) if out_dir else default_out_dir(config), progress).execute()
+    run_dir = MemoryRunDir() if out_dir is None else RunDir(out_dir)
+    return _Run(config, run_dir, progress, splits).execute()
 
 
 class _Run:
-    def __init__(self, config: LoopConfig, out_dir: Path, progress: Progress):
+    def __init__(self, config: LoopConfig, run_dir: RunDir | MemoryRunDir, progress: Progress, splits: DataSplits | None = None):
         self.config = config
-        self.run_dir = RunDir(out_dir)
+        self.run_dir = run_dir
         self.progress = progress
+        self.splits = splits
         self._embeddings: np.ndarray | None = None
         self.init_seconds = 0.0
         self.round_learner = resolve_learner(config.learner, "--learner")
@@ -70,6 +101,8 @@ class _Run:
 
     # ---------------------------------------------------------------- pieces
     def _load(self) -> DataSplits:
+        if self.splits is not None:
+            return self.splits
         c = self.config
         return load_data(
             c.dataset, text_column=c.text_column, label_column=c.label_column, eval_spec=c.eval,
@@ -118,14 +151,17 @@ class _Run:
         ]
 
     # ---------------------------------------------------------------- main
-    def execute(self) -> dict:
+    def execute(self) -> LoopOutcome:
         splits, plan = self._splits_and_plan()
         for note in splits.description.get("notes", []):
             self.progress.log(note)
         with self.run_dir.lock():
             finished = self._finished_metrics()
             done = self.run_dir.start(self._record(splits, plan), self.progress)  # refuses other options, finished or not
-            return finished if finished is not None else self._continue(done, plan)
+            if finished is not None:
+                return LoopOutcome(self.config, finished, done.rounds, done.selection, self.pool, self.eval)
+            self.run_dir.keep_sources(splits.sources)
+            return self._continue(done, plan)
 
     def _finished_metrics(self) -> dict | None:
         """metrics.json of a finished run; None if unfinished, or if metrics.json is damaged:
@@ -136,11 +172,12 @@ class _Run:
             self.progress.log(f"{self.run_dir.file(RunDir.METRICS)} is damaged; finishing the run again from its checkpoint")
             return None
 
-    def _continue(self, done: RunProgress, plan: BudgetPlan) -> dict:
+    def _continue(self, done: RunProgress, plan: BudgetPlan) -> LoopOutcome:
         """Run the rounds after those ``done`` and write the final metrics."""
         c = self.config
         learners = c.learner + (f" (final: {c.final_learner})" if c.final_learner else "")
-        self.progress.log(f"learner {learners}, model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,} -> {self.run_dir.path}")
+        where = f" -> {self.run_dir.path}" if self.run_dir.path else ""
+        self.progress.log(f"learner {learners}, model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,}{where}")
         position_of = {int(i): p for p, i in enumerate(self.pool.ids)}
         acq = build_strategy(c.acq, c) if c.rounds else None
 
@@ -210,7 +247,7 @@ class _Run:
             "majority_accuracy": round(float(np.bincount(self.eval.labels).max() / len(self.eval)), 6),
         }
         self.run_dir.finish(metrics)
-        return metrics
+        return LoopOutcome(c, metrics, done.rounds, done.selection, self.pool, self.eval)
 
     def _splits_and_plan(self):
         splits = self._load()

@@ -15,26 +15,58 @@ And alsel's recommendation, from the evidence in docs/results.md:
 - ``kmeans_margin``: a KMeans seed pool of a third of the budget, then two rounds that each
   retrain and add a third by smallest margin (the least certain examples).
 
-``configs/presets/<name>.yaml`` holds the same settings (a test keeps the two equal).
+A config that names no preset runs the recommended loop: :data:`DEFAULTS` (the defaults of
+:class:`~alsel.loops.config.LoopConfig`'s selection options) are ``kmeans_margin``'s options, so a
+bare ``alsel loop`` follows the evidence. ``configs/presets/<name>.yaml`` holds the same settings
+(a test keeps the two equal).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from ..errors import ConfigError
 
-PRESETS: dict[str, dict] = {
-    "random": {"init": "random", "rounds": 0, "acq": None},
-    "kmeans": {"init": "kmeans", "rounds": 0, "acq": None},
-    "high_conf": {"init": "random", "keep_init": False, "rounds": 1, "acq": "high_conf"},
-    "low_conf": {"init": "random", "keep_init": False, "rounds": 1, "acq": "low_conf"},
-    "hybrid": {"init": "random", "rounds": 1, "acq": "low_conf"},
-    "full": {"init": "random", "rounds": 0, "acq": None, "budget": 1.0},
-    "kmeans_margin": {"init": "kmeans", "rounds": 2, "acq": "margin"},
+__all__ = ["Preset", "PRESETS", "RECOMMENDED", "DEFAULTS", "preset_options"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """The loop options a preset sets, and one line saying what it trains on."""
+
+    options: dict = field(default_factory=dict)
+    description: str = ""
+
+
+PRESETS: dict[str, Preset] = {
+    "random": Preset({"init": "random", "rounds": 0, "acq": None}, "a random sample of the budget"),
+    "kmeans": Preset({"init": "kmeans", "rounds": 0, "acq": None}, "KMeans diversity on sentence embeddings, the whole budget at once"),
+    "high_conf": Preset(
+        {"init": "random", "keep_init": False, "rounds": 1, "acq": "high_conf"},
+        "a seed model on a random seed pool (not kept) picks the highest p_gold",
+    ),
+    "low_conf": Preset(
+        {"init": "random", "keep_init": False, "rounds": 1, "acq": "low_conf"},
+        "a seed model on a random seed pool (not kept) picks the lowest p_gold",
+    ),
+    "hybrid": Preset({"init": "random", "rounds": 1, "acq": "low_conf"}, "half at random, half by the lowest p_gold of a model trained on it"),
+    "full": Preset({"init": "random", "rounds": 0, "acq": None, "budget": 1.0}, "the whole pool (the upper bound)"),
+    "kmeans_margin": Preset(
+        {"init": "kmeans", "rounds": 2, "acq": "margin"},
+        "recommended: a KMeans third, then two rounds adding a third by smallest margin",
+    ),
 }
+
+#: The loop the evidence recommends (docs/results.md); what a config without a preset runs.
+RECOMMENDED = "kmeans_margin"
+
+#: The selection options of a config that leaves them unset: the recommended preset's, and the
+#: budget and keep_init that it does not set.
+DEFAULTS: dict = {"budget": 0.1, "keep_init": True, **PRESETS[RECOMMENDED].options}
 
 
 def preset_options(name: str) -> dict:
     """The options preset ``name`` sets; unknown names raise :class:`ConfigError`."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
-    return dict(PRESETS[name])
+    return dict(PRESETS[name].options)

@@ -8,7 +8,9 @@ last: its presence means the run finished) and ``checkpoint.json`` (the commit p
 finished round: a resumed run continues after it). Every write is atomic, but a file can still
 be damaged outside alsel (a crash of the file system, a bad copy): every read checks what it
 gets and raises :class:`~alsel.errors.RunFileError` naming the file. While a run is going,
-``.lock`` holds its process id.
+``.lock`` holds its process id. A run on data held in memory keeps it as ``data/pool.parquet``
+(and ``data/eval.parquet``), which its config.json names, so it resumes and replays from files
+like any other. :class:`MemoryRunDir` stands in for a run that writes nothing.
 """
 
 from __future__ import annotations
@@ -24,12 +26,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, Iterator
 
+from ..data import save_source
 from ..errors import ConfigError, RunFileError, RunInUseError
 from ..io import write_json, write_jsonl, write_npy
 from ..progress import SILENT, Progress
 
 #: Keys of config.json that may differ between a run and its resumption.
 VOLATILE = ("versions",)
+#: Keys of config.json that record what a run found rather than what it was asked: not options,
+#: so ``--config RUN/config.json`` skips them when it replays the run.
+RECORD_ONLY = ("data", "plan", "versions")
+
+
+def source_path(run_dir: str | Path, name: str) -> Path:
+    """Where a run directory keeps in-memory source ``name`` (``"pool"``, ``"eval"``)."""
+    return Path(run_dir) / "data" / f"{name}.parquet"
 
 #: What to do about a damaged file that a run cannot do without.
 START_OVER = "remove the run directory or pass another --out"
@@ -225,3 +236,39 @@ class RunDir:
 
     def finish(self, metrics: dict) -> None:
         write_json(self.file(self.METRICS), metrics)
+
+    def keep_sources(self, sources: dict) -> None:
+        """Write in-memory sources (name -> TextDataset) beside the run, once: a resumed run
+        keeps the files its config.json already names."""
+        for name, dataset in sources.items():
+            if not source_path(self.path, name).exists():
+                save_source(dataset, source_path(self.path, name))
+
+
+class MemoryRunDir:
+    """RunDir's interface for a run kept in memory (``alsel.select`` without ``out``): nothing
+    is written, locked or resumed; the embedding and round caches still work."""
+
+    path = None
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        yield
+
+    def read_metrics(self) -> dict | None:
+        return None
+
+    def start(self, record: dict, progress: Progress = SILENT) -> RunProgress:
+        return RunProgress()
+
+    def save(self, progress: RunProgress) -> None:
+        """Nothing to keep: the controller holds the progress."""
+
+    def save_eval_probs(self, probs) -> None:
+        """Nothing to keep: the controller returns them."""
+
+    def finish(self, metrics: dict) -> None:
+        """Nothing to keep: the controller returns the metrics."""
+
+    def keep_sources(self, sources: dict) -> None:
+        """Nothing to keep."""

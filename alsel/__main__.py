@@ -1,0 +1,5 @@
+"""``python -m alsel``: the command line."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,137 @@
+"""What :func:`alsel.select` returns: the selection (ids, pool positions, a frame), the per-round
+log as typed records, the final metrics and the config that produced them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .loops.config import LoopConfig
+from .loops.controller import LoopOutcome
+
+__all__ = ["RoundRecord", "SelectionResult"]
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One row of ``rounds.jsonl``: the model trained in round ``round`` and what it acquired.
+
+    Attributes
+    ----------
+    round : int
+        0 trains on the initial pool; the last round trains the final model.
+    n_labeled, n_acquired : int
+        Examples the round's model trained on; examples acquired after it (0 in the last round).
+    in_result : bool
+        False for a seed pool that is not part of the result.
+    class_counts : dict
+        Training examples per class name.
+    accuracy, f1 : float
+        The round's model on the evaluation set.
+    seconds, train_seconds, score_seconds, select_seconds : float
+        The round's time and its parts (``select_seconds`` is None in the last round).
+    cached : bool
+        Whether the round's model came from the round cache.
+    scores : dict, optional
+        Summaries of the candidates' and the acquired examples' scores.
+    """
+
+    round: int
+    n_labeled: int
+    n_acquired: int
+    in_result: bool
+    class_counts: dict
+    epochs: int | float | None
+    accuracy: float
+    f1: float
+    seconds: float
+    train_seconds: float
+    score_seconds: float
+    select_seconds: float | None = None
+    cached: bool = False
+    scores: dict | None = None
+
+    @classmethod
+    def from_dict(cls, row: dict) -> "RoundRecord":
+        """A record from a rounds.jsonl row; keys this version does not know are skipped."""
+        return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in row})
+
+
+@dataclass(frozen=True, eq=False)
+class SelectionResult:
+    """The examples a loop selected, in acquisition order, and how it got there.
+
+    Attributes
+    ----------
+    ids : ndarray of shape (n_selected,)
+        Row ids of the selected examples in the source's training data.
+    indices : ndarray of shape (n_selected,)
+        Their positions in the pool (the training data less any held-out evaluation rows).
+    frame : DataFrame
+        One row per selected example: ``id``, ``text``, ``label`` (the source's own value),
+        ``round`` (the first round that trained on it), ``score`` (NaN where no score decided).
+    rounds : list of RoundRecord
+    metrics : dict
+        The final model: ``accuracy``, ``f1``, ``n_train``, ``n_eval``, ``seconds``,
+        ``majority_accuracy``.
+    config : LoopConfig
+        The resolved options of the run.
+    out : Path, optional
+        The run directory, where there is one.
+    """
+
+    ids: np.ndarray
+    indices: np.ndarray
+    frame: pd.DataFrame
+    rounds: list[RoundRecord]
+    metrics: dict
+    config: LoopConfig
+    out: Path | None = None
+
+    @classmethod
+    def from_outcome(cls, outcome: LoopOutcome, out: str | Path | None = None) -> "SelectionResult":
+        pool = outcome.pool
+        position_of = {int(i): p for p, i in enumerate(pool.ids)}
+        indices = np.array([position_of[e["id"]] for e in outcome.selection], dtype=np.int64)
+        frame = pd.DataFrame(
+            {
+                "id": pool.ids[indices],
+                "text": [pool.texts[i] for i in indices],
+                "label": [pool.label_value(i) for i in indices],
+                "round": np.array([e["round"] for e in outcome.selection], dtype=np.int64),
+                "score": np.array([np.nan if e["score"] is None else e["score"] for e in outcome.selection], dtype=np.float64),
+            }
+        )
+        return cls(
+            ids=frame["id"].to_numpy(), indices=indices, frame=frame, rounds=[RoundRecord.from_dict(r) for r in outcome.rounds],
+            metrics=dict(outcome.metrics), config=outcome.config, out=None if out is None else Path(out),
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __repr__(self) -> str:
+        m = self.metrics
+        return (
+            f"SelectionResult({len(self):,} examples in {len(self.rounds)} rounds, accuracy {m['accuracy']:.4f}, "
+            f"f1 {m['f1']:.4f} on {m['n_eval']:,} evaluation examples)"
+        )
+
+    # ---------------------------------------------------------------- writing the frame
+    def to_csv(self, path: str | Path) -> None:
+        self.frame.to_csv(path, index=False)
+
+    def to_jsonl(self, path: str | Path) -> None:
+        self.frame.to_json(path, orient="records", lines=True, force_ascii=False)
+
+    def to_parquet(self, path: str | Path) -> None:
+        self.frame.to_parquet(path, index=False)
+
+    def to_dataset(self):
+        """The frame as a ``datasets.Dataset``, e.g. for a Trainer of your own."""
+        import datasets
+
+        return datasets.Dataset.from_pandas(self.frame, preserve_index=False)
