@@ -56,6 +56,8 @@ class LoopConfig:
     seed: int = field(default=0, metadata={"help": "seed of selection and fine-tuning (same seed -> same subset)"})
     trust_remote_code: bool = field(default=False, metadata={"help": "allow model code from the hub (off by default)"})
     cache_dir: str | None = field(default=None, metadata={"help": "embedding and score cache (default ~/.cache/alsel or $ALSEL_CACHE)"})
+    # output
+    save_model: str | None = field(default=None, metadata={"help": "save the final model, tokenizer and label names here (loadable with from_pretrained / pipeline())"})
 
     # ------------------------------------------------------------------ building
     @classmethod

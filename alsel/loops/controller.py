@@ -22,7 +22,7 @@ from .. import __version__
 from ..data import DataSplits, load_data
 from ..embed import Embedder, default_cache_dir
 from ..errors import ConfigError
-from ..io import read_json, write_json, write_npy
+from ..io import check_replaceable, read_json, write_json, write_npy
 from ..learner import Learner, model_identity
 from ..progress import SILENT, Progress
 from ..scores import summarize
@@ -137,6 +137,8 @@ class _Run:
             self.run_dir.start(self._record(*self._splits_and_plan()))
             return finished
         splits, plan = self._splits_and_plan()
+        if c.save_model:
+            self._check_save_model()
         done = self.run_dir.start(self._record(splits, plan))
         for note in splits.description.get("notes", []):
             self.progress.log(note)
@@ -162,9 +164,12 @@ class _Run:
             train = seed_pool if (round_ == 0 and not plan.keep_init) else result
             final = round_ == c.rounds
             candidates = None if final else np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool))
-            outcome = self._train_and_score(np.sort(train), candidates, acq)
+            outcome = self._train_and_score(np.sort(train), candidates, acq, keep_model=final and bool(c.save_model))
             if final:  # the final model's eval-set probabilities, for paired per-sentence comparisons
                 write_npy(self.run_dir.file("eval_probs.npy"), outcome["eval_probs"])
+                if c.save_model:  # before the round's commit point, so a resume redoes an unsaved model
+                    outcome["learner"].save(c.save_model, self.pool.label_names)
+                    self.progress.log(f"saved the final model to {c.save_model}")
             row = {
                 "round": round_,
                 "n_labeled": int(len(train)),
@@ -211,6 +216,13 @@ class _Run:
         self.run_dir.finish(metrics)
         return metrics
 
+    def _check_save_model(self) -> None:
+        """Fail before training, not after it: a learner that cannot save its model, or a
+        --save-model path that is a file or a folder of other things."""
+        if not hasattr(self.make_learner(), "save"):
+            raise ConfigError("--save-model: this learner cannot save its model")
+        check_replaceable(self.config.save_model, marker="config.json")
+
     def _splits_and_plan(self):
         splits = self._load()
         self.pool, self.eval = splits.pool, splits.eval
@@ -239,14 +251,15 @@ class _Run:
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
-    def _train_and_score(self, train, candidates, acq: Strategy | None) -> dict:
+    def _train_and_score(self, train, candidates, acq: Strategy | None, keep_model: bool = False) -> dict:
         """Train on ``train``, evaluate, and score ``candidates`` for ``acq``; the outcome is
         cached so runs that train the same model on the same data (the study's high_conf and
-        low_conf seed models) do it once."""
+        low_conf seed models) do it once. The model itself is not cached: ``keep_model`` trains
+        even on a cache hit, and the outcome's ``learner`` holds it."""
         needs = acq.needs if (acq is not None and candidates is not None) else frozenset()
         wants_probs = bool(needs & {"probs", "features", "dynamics"})
         cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / self._cache_key(train, candidates if wants_probs else None, needs)
-        if (cache / "outcome.json").exists() and (cache / "eval_probs.npy").exists():
+        if not keep_model and (cache / "outcome.json").exists() and (cache / "eval_probs.npy").exists():
             outcome = read_json(cache / "outcome.json")
             arrays = {p.stem: np.load(p, allow_pickle=False) for p in cache.glob("*.npy")}
             outcome.update(probs=arrays.pop("probs", None), eval_probs=arrays.pop("eval_probs"), extras=arrays, cached=True)
@@ -291,7 +304,7 @@ class _Run:
                 write_npy(cache / f"{name}.npy", array)
         write_json(cache / "outcome.json", outcome)
         write_npy(cache / "eval_probs.npy", eval_probs)  # last: it marks the entry complete
-        return {**outcome, "probs": probs, "eval_probs": eval_probs, "extras": extras, "cached": False}
+        return {**outcome, "probs": probs, "eval_probs": eval_probs, "extras": extras, "cached": False, "learner": learner}
 
 
 def _json_score(score) -> float | None:
