@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -112,11 +113,16 @@ def format_for(path: str | Path | None, format: str | None = None) -> str:
 def _tsv(frame: pd.DataFrame) -> str:
     # Unquoted, like GLUE's files and alsel's TSV reader: a quote in a text stays a quote. Such a
     # file cannot hold a tab or a line break inside a text.
-    breaks = frame["text"].str.contains(r"[\t\r\n]", regex=True)
-    if breaks.any():
-        first = frame["id"].iloc[int(np.flatnonzero(breaks.to_numpy())[0])]
-        raise AlselError(f"{int(breaks.sum())} texts hold tabs or line breaks (the first is id {first}), which TSV cannot; use csv, jsonl or parquet")
+    breaks = [i for i, text in zip(frame["id"], frame["text"]) if any(c in text for c in "\t\r\n")]
+    if breaks:
+        raise AlselError(f"{len(breaks)} texts hold tabs or line breaks (the first is id {breaks[0]}), which TSV cannot; use csv, jsonl or parquet")
     return frame.to_csv(sep="\t", index=False, quoting=csv.QUOTE_NONE)
+
+
+def _jsonl(frame: pd.DataFrame) -> str:
+    # json rather than pandas' writer, which keeps only 10 decimals of a float; NaN is null.
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 
 def _parquet(frame: pd.DataFrame) -> bytes:
@@ -144,7 +150,7 @@ def write_frame(frame: pd.DataFrame, path: str | Path, format: str) -> Path:
     elif format == "tsv":
         write_text(path, _tsv(frame))
     elif format == "jsonl":
-        write_text(path, frame.to_json(orient="records", lines=True, force_ascii=False))
+        write_text(path, _jsonl(frame))
     else:
         write_text(path, frame.to_csv(index=False))
     return path

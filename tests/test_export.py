@@ -86,7 +86,7 @@ def read_back(path, format):
     readers = {
         "csv": lambda: pd.read_csv(path, keep_default_na=False, na_values={"score": [""]}),
         "tsv": lambda: pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False, na_values={"score": [""]}),
-        "jsonl": lambda: pd.read_json(path, lines=True, dtype=False),
+        "jsonl": lambda: pd.DataFrame(read_jsonl(path)),
         "parquet": lambda: pd.read_parquet(path),
     }
     return readers[format]()
