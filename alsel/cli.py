@@ -17,10 +17,6 @@ import click
 from . import __version__
 from .errors import AlselError
 
-BOOL_FIELDS = {"keep_init", "balance", "trust_remote_code"}
-INT_FIELDS = {"limit", "eval_limit", "data_seed", "rounds", "epochs", "min_steps", "batch_size", "max_length", "seed"}
-FLOAT_FIELDS = {"lr", "warmup_ratio", "weight_decay", "dedup"}
-
 
 # ------------------------------------------------------------------ rich at the edge
 def _console():
@@ -61,20 +57,37 @@ def _rich_progress():
 
 # ------------------------------------------------------------------ options from LoopConfig
 def _loop_options(func):
-    from .loops.config import LoopConfig
+    """One flag per LoopConfig field, typed (and ranged) by the field's own declaration."""
+    from .loops.config import LoopConfig, option_constraints
 
+    constraints = option_constraints()
     for f in reversed(dataclasses.fields(LoopConfig)):
         if f.name in ("preset", "strategy_options"):
             continue
         flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata.get("help", "")
-        if f.name in BOOL_FIELDS:
-            decl, kind = f"{flag}/--no-{flag[2:]}", None
-        else:
-            decl = flag
-            kind = int if f.name in INT_FIELDS else float if f.name in FLOAT_FIELDS else str
-        func = click.option(decl, f.name, type=kind, default=None, help=help_text)(func)
+        kind = _click_type(constraints[f.name])
+        decl = f"{flag}/--no-{flag[2:]}" if kind is bool else flag
+        func = click.option(decl, f.name, type=None if kind is bool else kind, default=None, help=f.metadata.get("help", ""))(func)
     return func
+
+
+def _click_type(constraints: tuple):
+    """The click type of an option that accepts ``constraints`` (``None``, "not given", aside):
+    ``bool`` for a flag; a string for anything looser than one number type or one choice."""
+    from .params import Choice, Flag, Integer, Real
+
+    (only, *more) = [c for c in constraints if c is not None]
+    if more:
+        return click.STRING
+    if isinstance(only, Flag):
+        return bool
+    if isinstance(only, Choice):
+        return click.Choice(only.values)
+    if isinstance(only, (Integer, Real)):
+        r = only.range
+        kind = click.IntRange if isinstance(only, Integer) else click.FloatRange
+        return kind(min=r.low, max=r.high, min_open=r.closed in ("right", "neither"), max_open=r.closed in ("left", "neither"))
+    return click.STRING
 
 
 def _strategy_options(pairs, projection_dim, region) -> dict | None:
@@ -141,18 +154,22 @@ def show(run_dir):
     from rich.console import Console
     from rich.table import Table
 
-    from .io import read_json, read_jsonl
+    from .loops.rundir import RunDir
 
-    path = Path(run_dir)
-    if not (path / "config.json").is_file():
-        raise AlselError(f"{run_dir}: not a run directory (no config.json)")
-    config = read_json(path / "config.json")
-    rows = read_jsonl(path / "rounds.jsonl") if (path / "rounds.jsonl").exists() else []
+    run = RunDir(run_dir)
+    path = run.path
+    config = run.read_config()  # every read first: a damaged file is one line, not half a table
+    if config is None:
+        raise AlselError(f"{run_dir}: not a run directory (no {RunDir.CONFIG})")
+    rows = run.read_progress().rounds
+    metrics = run.read_metrics()
     names = config["data"]["label_names"]
     title = (
         f"{path.name}: init {config['init']}, acq {config['acq']}, {config['rounds']} rounds, "
         f"budget {config['plan']['budget']:,} of {config['data']['n_pool']:,}, model {config['model']}, seed {config['seed']}"
     )
+    if config.get("learner", "transformer") != "transformer" or config.get("final_learner"):  # older runs lack the keys
+        title += f", learner {config['learner']}" + (f" (final: {config['final_learner']})" if config.get("final_learner") else "")
     table = Table(caption=f"classes: {' / '.join(names)}; added: acquired after the round; p_gold: their mean", caption_justify="left")
     for column in ("round", "trained", "classes", "accuracy", "f1", "added", "p_gold", "sec"):
         table.add_column(column, justify="right", no_wrap=True)
@@ -171,7 +188,6 @@ def show(run_dir):
     console = Console()
     console.print(title, soft_wrap=True)
     console.print(table)
-    metrics = read_json(path / "metrics.json") if (path / "metrics.json").exists() else None
     if metrics:
         console.print(f"final: accuracy {metrics['accuracy']:.4f}, f1 {metrics['f1']:.4f}, trained on {metrics['n_train']:,}, {metrics['seconds']:.0f} s")
     else:
@@ -268,14 +284,24 @@ def _fmt(value, spec: str) -> str:
 
 @cli.command("strategies")
 def list_strategies():
-    """List the acquisition functions and presets."""
+    """List the acquisition functions (built-in and plug-ins), presets and learners."""
+    from .learners import LEARNERS
     from .loops.presets import PRESETS
-    from .strategies import STRATEGIES
+    from .strategies import STRATEGIES, plugin_names, resolve_strategy_class
+
+    def summary(cls) -> str:
+        return (cls.__doc__ or "").strip().splitlines()[0] if (cls.__doc__ or "").strip() else ""
 
     for name, cls in sorted(STRATEGIES.items()):
-        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        click.echo(f"{name:20s} {doc}")
+        click.echo(f"{name:20s} {summary(cls)}")
+    for name in plugin_names():
+        try:
+            line = summary(resolve_strategy_class(name))
+        except AlselError as exc:  # one broken plug-in must not hide the others
+            line = str(exc)
+        click.echo(f"{name:20s} (plug-in) {line}")
     click.echo("\npresets: " + ", ".join(PRESETS))
+    click.echo("learners: " + ", ".join(LEARNERS) + ", or package.module:Class")
 
 
 def main(argv=None) -> None:

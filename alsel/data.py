@@ -19,7 +19,7 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["TextDataset", "DataSplits", "load_data", "load_recorded_data", "stratified_sample", "quotas"]
+__all__ = ["TextDataset", "DataSplits", "fingerprint", "load_data", "load_recorded_data", "stratified_sample", "quotas"]
 
 SST2_LABEL_NAMES = ("negative", "positive")
 SST2_LABEL_VALUES = (0, 1)
@@ -81,11 +81,7 @@ class TextDataset:
 
     def fingerprint(self) -> str:
         """sha256 of the texts in order: the key under which their embeddings are cached."""
-        digest = hashlib.sha256()
-        for text in self.texts:
-            digest.update(text.encode("utf-8"))
-            digest.update(b"\0")
-        return digest.hexdigest()
+        return fingerprint(self.texts)
 
     def labelled_fingerprint(self) -> str:
         """sha256 of the texts, their labels and the class names and values: what a model
@@ -98,6 +94,15 @@ class TextDataset:
     def label_value(self, position: int):
         """The source's own label of the example at ``position``."""
         return self.label_values[int(self.labels[position])]
+
+
+def fingerprint(texts) -> str:
+    """sha256 of ``texts`` in order."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8"))
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Sentence embeddings with sentence-transformers, cached on disk as ``.npy``.
 
-The cache key is (model, fingerprint of the texts), so a second run on the same data never embeds
-again. Default model: the bundled all-MiniLM-L6-v2, the study's 384-d Sentence-BERT.
+The cache key is (the model's identity, the precision, a fingerprint of the texts), so a second
+run on the same data never embeds again. Default model: the bundled all-MiniLM-L6-v2, the study's 384-d Sentence-BERT.
 """
 
 from __future__ import annotations
@@ -9,13 +9,16 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 
+from .data import fingerprint
 from .io import write_json, write_npy
+from .learner import model_identity
 from .progress import SILENT, Progress
 
-__all__ = ["default_cache_dir", "Embedder"]
+__all__ = ["default_cache_dir", "Embedder", "EmbeddingLookup"]
 
 
 def default_cache_dir() -> Path:
@@ -35,12 +38,16 @@ class Embedder:
     cache_dir : path, optional
         Where ``embeddings/<key>.npy`` lives; default :func:`default_cache_dir`.
     batch_size : int
-    precision : {"auto", "bf16", "fp32"}
-        ``auto``: bf16 autocast where supported (about 1.75x faster on this CPU, cosine ~1.0000).
+    precision : {"fp32", "bf16", "auto"}, default "fp32"
+        Embeddings choose subsets, so they are computed in fp32 by default whatever the training
+        precision: bf16 autocast (``auto`` uses it where the CPU or GPU supports it) is about
+        1.75x faster but moved embeddings by up to 2e-3 and changed 23 of 200 KMeans picks,
+        where fp32 with the CPU kernels forced from AVX2 down to SSE moved them by 2e-7 and
+        changed 4 (docs/reproducibility.md).
     device : str
     """
 
-    def __init__(self, model: str = "minilm", cache_dir=None, batch_size: int = 128, precision: str = "auto", device: str = "auto"):
+    def __init__(self, model: str = "minilm", cache_dir=None, batch_size: int = 128, precision: str = "fp32", device: str = "auto"):
         self.model = model
         self.cache_dir = cache_dir
         self.batch_size = batch_size
@@ -48,16 +55,15 @@ class Embedder:
         self.device = device
 
     def cache_path(self, fingerprint: str) -> Path:
-        key = hashlib.sha256(f"{self.model}\0{fingerprint}".encode()).hexdigest()[:24]
+        key = hashlib.sha256(f"{model_identity(self.model)}\0{self.precision}\0{fingerprint}".encode()).hexdigest()[:24]
         return Path(self.cache_dir or default_cache_dir()) / "embeddings" / f"{key}.npy"
 
     def embed(self, texts, fingerprint: str, *, progress: Progress = SILENT) -> np.ndarray:
         """Embeddings of ``texts``, ndarray of shape (n, d), float32, L2-normalised."""
         path = self.cache_path(fingerprint)
-        if path.exists():
-            cached = np.load(path, allow_pickle=False)
-            if cached.shape[0] == len(texts):
-                return cached
+        cached = _load_cached(path, len(texts), progress)
+        if cached is not None:
+            return cached
         embeddings = self._compute(list(texts), progress)
         write_npy(path, embeddings)
         write_json(path.with_suffix(".json"), {"model": self.model, "fingerprint": fingerprint, "shape": list(embeddings.shape)})
@@ -67,12 +73,12 @@ class Embedder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        from .learner import quiet_transformers, resolve_model, torch_device, uses_bf16
+        from .learner import quiet_transformers, resolve_embedder, torch_device, uses_bf16
 
         quiet_transformers()
         device = torch_device(self.device)
         bf16 = uses_bf16(self.precision, self.device)
-        model = SentenceTransformer(resolve_model(self.model), device=str(device))
+        model = SentenceTransformer(resolve_embedder(self.model), device=str(device))
         # Length-sorted batches keep padding small; results are put back in input order.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = None
@@ -85,5 +91,61 @@ class Embedder:
                     out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
                 out[rows] = vectors.astype(np.float32)
                 advance(len(rows))
+        return out
+
+
+def _load_cached(path: Path, n_texts: int, progress: Progress) -> np.ndarray | None:
+    """The cached embeddings at ``path``; None if there are none or they do not read back whole
+    (a cut file, or not one float32 row per text): a cache never stops a run."""
+    if not path.exists():
+        return None
+    try:
+        cached = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):  # what numpy raises for a cut file
+        cached = None
+    if cached is not None and cached.dtype == np.float32 and cached.ndim == 2 and cached.shape[0] == n_texts:
+        return cached
+    progress.log(f"cache entry {path} is damaged; recomputing")
+    return None
+
+
+class EmbeddingLookup:
+    """``lookup(texts) -> ndarray of shape (n, d)``: embeddings of any texts without embedding
+    the pool again.
+
+    Texts of the pool come from the pool's embedding matrix (``pool_embeddings()``, computed
+    once per run and cached on disk); the others (an evaluation set) are embedded together by
+    ``embedder``, which caches them under their fingerprint, so every round after the first
+    reads them from disk.
+
+    Parameters
+    ----------
+    embedder : Embedder
+    pool_texts : sequence of str
+    pool_embeddings : callable
+        ``() -> ndarray of shape (n_pool, d)``, called on the first lookup only.
+    progress : Progress
+    """
+
+    def __init__(self, embedder: Embedder, pool_texts: Sequence[str], pool_embeddings: Callable[[], np.ndarray], progress: Progress = SILENT):
+        self.embedder = embedder
+        self.pool_texts = pool_texts
+        self.pool_embeddings = pool_embeddings
+        self.progress = progress
+        self._pool_row: dict[str, int] | None = None
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        if self._pool_row is None:  # a duplicated text has the same embedding at every row
+            self._pool_row = {text: row for row, text in enumerate(self.pool_texts)}
+        rows = np.fromiter((self._pool_row.get(t, -1) for t in texts), dtype=np.int64, count=len(texts))
+        pool = self.pool_embeddings()
+        out = np.empty((len(texts), pool.shape[1]), dtype=np.float32)
+        known = rows >= 0
+        out[known] = pool[rows[known]]
+        if not known.all():
+            others = list(dict.fromkeys(t for t, k in zip(texts, known) if not k))
+            vectors = self.embedder.embed(others, fingerprint(others), progress=self.progress)
+            position = {text: i for i, text in enumerate(others)}
+            out[~known] = vectors[[position[t] for t, k in zip(texts, known) if not k]]
         return out
 

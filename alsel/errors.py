@@ -15,3 +15,12 @@ class ConfigError(AlselError):
 
 class PoolExhaustedError(AlselError):
     """A strategy was asked for more examples than its candidates hold."""
+
+
+class RunFileError(AlselError):
+    """A file of a run directory is damaged (half written, badly copied) or disagrees with the
+    checkpoint; the message names the file and what to do."""
+
+
+class RunInUseError(AlselError):
+    """Another alsel process holds the run directory's lock."""

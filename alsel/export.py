@@ -19,7 +19,8 @@ import pandas as pd
 
 from .data import TextDataset, load_recorded_data
 from .errors import AlselError, DataError
-from .io import read_json, read_jsonl, write_bytes, write_dir, write_text
+from .io import write_bytes, write_dir, write_text
+from .loops.rundir import RunDir
 
 __all__ = ["FORMATS", "selected_frame", "write_frame", "export_run", "format_for"]
 
@@ -27,25 +28,21 @@ __all__ = ["FORMATS", "selected_frame", "write_frame", "export_run", "format_for
 FORMATS = {"csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl", "parquet": ".parquet", "hf": ".hf"}
 #: The run's own records, which an export must not overwrite (``selection.jsonl`` above all: the
 #: default export name is ``selected.<ext>`` so that a JSONL export does not meet it).
-RUN_FILES = ("config.json", "rounds.jsonl", "selection.jsonl", "metrics.json", "checkpoint.json", "eval_probs.npy")
+RUN_FILES = (RunDir.CONFIG, RunDir.ROUNDS, RunDir.SELECTION, RunDir.EVAL_PROBS, RunDir.METRICS, RunDir.CHECKPOINT, RunDir.LOCK)
 
 
-def _finished_record(run_dir: Path) -> dict:
+def _finished_record(run: RunDir) -> dict:
     """The run's config.json, once the run has finished (its selection is final only then)."""
-    if not run_dir.is_dir():
-        raise AlselError(f"{run_dir}: no such run directory")
-    if not (run_dir / "config.json").is_file():
-        raise AlselError(f"{run_dir}: not a run directory (no config.json)")
-    try:
-        record = read_json(run_dir / "config.json")
-    except (OSError, ValueError):
-        raise AlselError(f"{run_dir}/config.json: unreadable") from None
-    if not (run_dir / "metrics.json").is_file():
-        checkpoint = run_dir / "checkpoint.json"
-        done = read_json(checkpoint)["n_rounds"] if checkpoint.is_file() else 0
+    if not run.path.is_dir():
+        raise AlselError(f"{run.path}: no such run directory")
+    record = run.read_config()
+    if record is None:
+        raise AlselError(f"{run.path}: not a run directory (no {RunDir.CONFIG})")
+    if run.read_metrics() is None:
+        checkpoint = run.read_checkpoint()
         raise AlselError(
-            f"{run_dir}: unfinished run ({done} of {record['rounds'] + 1} rounds); "
-            f"finish it by rerunning its alsel loop command with --out {run_dir}"
+            f"{run.path}: unfinished run ({checkpoint['n_rounds'] if checkpoint else 0} of {record['rounds'] + 1} rounds); "
+            f"finish it by rerunning its alsel loop command with --out {run.path}"
         )
     return record
 
@@ -82,10 +79,9 @@ def selected_frame(run_dir: str | Path, complement: bool = False) -> pd.DataFram
         decided the pick); with ``complement``, ``id, text, label`` in pool order. ``label`` is the
         source's own value (``0``/``1`` for SST-2, ``"spam"``).
     """
-    run_dir = Path(run_dir)
-    record = _finished_record(run_dir)
-    pool = _pool(run_dir, record)
-    selection = read_jsonl(run_dir / "selection.jsonl")
+    run = RunDir(run_dir)
+    pool = _pool(run.path, _finished_record(run))
+    selection = run.read_selection()
     position_of = {int(i): p for p, i in enumerate(pool.ids)}
     chosen = np.array([position_of[e["id"]] for e in selection], dtype=np.int64)
     if complement:

@@ -33,6 +33,16 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         raise
 
 
+def staging_dir(path: str | Path) -> Path:
+    """A new empty directory beside ``path`` with the mode a plain mkdir() would give: fill
+    it, then rename it to ``path`` to write a directory whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp makes it 0700
+    return staging
+
+
 def write_text(path: str | Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
@@ -77,9 +87,7 @@ def write_dir(path: str | Path, fill: Callable[[Path], None], *, marker: str) ->
     """
     path = Path(path)
     check_replaceable(path, marker)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; give it a plain mkdir's mode
+    tmp = staging_dir(path)
     old = tmp.with_suffix(".old")
     try:
         fill(tmp)

@@ -18,10 +18,14 @@ import numpy as np
 from .errors import ConfigError
 from .progress import SILENT, Progress
 
-__all__ = ["MODEL_ALIASES", "resolve_model", "default_model", "training_defaults", "Learner", "classification_metrics"]
+__all__ = [
+    "MODEL_ALIASES", "PRECISIONS", "resolve_model", "resolve_embedder", "check_device", "default_model", "training_defaults",
+    "Learner", "classification_metrics",
+]
 
 MODERNBERT = "answerdotai/ModernBERT-base"
 MODEL_ALIASES = ("minilm", "modernbert-base")
+PRECISIONS = ("auto", "bf16", "fp32")
 
 # Per-model defaults. ModernBERT: the ModernBERT paper's SST-2 setting (lr 8e-5, 2 epochs).
 # MiniLM-L6 (bundled, for CPUs): a small model wants a larger step. Every model trains for at
@@ -54,11 +58,40 @@ def resolve_model(name: str) -> str:
         return bundled_model_path()
     if name == "modernbert-base":
         return MODERNBERT
-    if Path(name).expanduser().exists():
-        return str(Path(name).expanduser())
-    if "/" in name and not name.startswith(("/", ".", "~")):
-        return name
-    raise ConfigError(f"unknown model {name!r}: use {' or '.join(MODEL_ALIASES)}, a local directory, or a hub id like org/name")
+    source = _local_or_hub(name, "--model")
+    if source is None:
+        raise ConfigError(f"unknown model {name!r}: use {' or '.join(MODEL_ALIASES)}, a local directory, or a hub id like org/name")
+    return source
+
+
+def resolve_embedder(name: str) -> str:
+    """What ``SentenceTransformer`` takes for ``--embedder``: an alias, a local directory holding
+    a sentence-transformers or transformers model, or a hub id (``org/name``)."""
+    if name in MODEL_ALIASES:
+        return resolve_model(name)
+    source = _local_or_hub(name, "--embedder")
+    if source is None:
+        raise ConfigError(f"--embedder {name}: no such directory")
+    path = Path(source)
+    if path.exists() and not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
+        raise ConfigError(f"--embedder {name}: not a sentence-transformers model (no modules.json or config.json)")
+    return source
+
+
+def _local_or_hub(name, option: str) -> str | None:
+    """An existing local path, or a hub id ``org/name``; ``None`` for a bare name that is
+    neither. A name that looks local and does not exist raises: a path starting with ``.``,
+    ``/`` or ``~``, or one whose first folder exists here (``models/mine`` beside ``models/``),
+    which would otherwise be sent to the hub and fail there with a confusing message."""
+    name = str(name)
+    path = Path(name).expanduser()
+    if path.exists():
+        return str(path)
+    if "/" not in name:
+        return None
+    if name.startswith((".", "/", "~")) or Path(Path(name).parts[0]).is_dir():
+        raise ConfigError(f"{option} {name}: no such directory")
+    return name
 
 
 def model_identity(name: str) -> str:
@@ -97,13 +130,34 @@ def torch_device(device: str = "auto"):
     return torch.device(device)
 
 
+def check_device(device: str) -> None:
+    """Raise :class:`ConfigError` for a device torch cannot parse or this machine lacks, before
+    anything is loaded onto it (torch only fails on first use, with an AssertionError)."""
+    import torch
+
+    try:
+        parsed = torch_device(device)
+    except RuntimeError:
+        raise ConfigError(f"--device {device}: not a device; use auto, cpu, cuda or cuda:N") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {device}: CUDA is not available on this machine")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {device}: no such CUDA device (this machine has {torch.cuda.device_count()})")
+    elif parsed.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ConfigError(f"--device {device}: MPS is not available on this machine")
+    elif parsed.type != "cpu":
+        raise ConfigError(f"--device {device}: not a device alsel runs on; use auto, cpu, cuda or cuda:N")
+
+
 def uses_bf16(precision: str = "auto", device: str = "auto") -> bool:
     """Whether to autocast to bf16: ``auto`` does where the device has fast bf16 (CUDA that
     supports it, CPUs with AVX-512 BF16 or AMX)."""
     import torch
 
-    if precision not in ("auto", "bf16", "fp32"):
-        raise ConfigError(f"unknown precision {precision!r}: use auto, bf16 or fp32")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
     if precision != "auto":
         return precision == "bf16"
     if torch_device(device).type == "cuda":

@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from .errors import ConfigError
-from .io import read_json, read_jsonl, write_bytes, write_text
+from .errors import ConfigError, RunFileError
+from .io import read_json, write_bytes, write_text
+from .loops.rundir import RunDir
 from .stats import combined_p, describe, format_p, holm, min_sign_flip_p, paired_difference, percent_of, sentence_test
 
 __all__ = [
@@ -109,8 +110,19 @@ def _strategy_order(names, record: dict, full: set, baseline: str) -> list[str]:
     return ordered
 
 
+def _read_finished_run(path: Path) -> tuple[dict, dict, list[dict]] | None:
+    """A finished run's metrics, config and round rows; None if it has not finished. Raises
+    RunFileError if one of them is damaged."""
+    run = RunDir(path)
+    metrics = run.read_metrics()
+    if metrics is None:
+        return None
+    return metrics, run.read_config() or {}, run.read_rounds()
+
+
 def collect_results(study_dir) -> pd.DataFrame:
-    """One row per finished run (a run directory holding ``metrics.json``).
+    """One row per finished run (a run directory holding ``metrics.json``); a run with a
+    damaged file is left out (:func:`collect_failures` names the file).
 
     Parameters
     ----------
@@ -128,11 +140,13 @@ def collect_results(study_dir) -> pd.DataFrame:
     study_dir = Path(study_dir)
     rows = []
     for strategy, budget, seed, path in _run_dirs(study_dir):
-        if not (path / "metrics.json").exists():
+        try:
+            finished = _read_finished_run(path)
+        except RunFileError:
             continue
-        metrics = read_json(path / "metrics.json")
-        config = read_json(path / "config.json") if (path / "config.json").exists() else {}
-        round_rows = read_jsonl(path / "rounds.jsonl") if (path / "rounds.jsonl").exists() else []
+        if finished is None:
+            continue
+        metrics, config, round_rows = finished
         rounds = config.get("rounds")
         if rounds is None and round_rows:
             rounds = max(len(round_rows) - 1, 0)
@@ -209,12 +223,13 @@ def collect_eval_correct(results: pd.DataFrame) -> tuple[dict[str, np.ndarray], 
     labels_by_data: dict[str, np.ndarray] = {}
     missing, unreadable = 0, []
     for run_dir in results["run_dir"]:
-        path = Path(run_dir) / "eval_probs.npy"
+        run = RunDir(run_dir)
+        path = run.file(RunDir.EVAL_PROBS)
         if not path.exists():
             missing += 1
             continue
         try:
-            config = read_json(Path(run_dir) / "config.json")
+            config = run.read_config() or {}
             key = config.get("data", {}).get("pool_fingerprint", "")
             if key not in labels_by_data:
                 labels_by_data[key] = _reload_splits(config).eval.labels
@@ -237,16 +252,29 @@ def collect_eval_correct(results: pd.DataFrame) -> tuple[dict[str, np.ndarray], 
 
 
 def collect_failures(study_dir) -> pd.DataFrame:
-    """Runs that failed (an ``error.txt`` and no ``metrics.json``): strategy, budget, seed,
-    error (the exception line), run_dir."""
+    """Runs that failed (an ``error.txt`` and no ``metrics.json``) or whose files are damaged:
+    strategy, budget, seed, error (the exception line, or which file is damaged), run_dir."""
     rows = []
     for strategy, budget, seed, path in _run_dirs(Path(study_dir)):
-        error = path / "error.txt"
-        if error.exists() and not (path / "metrics.json").exists():
-            lines = [line for line in error.read_text(encoding="utf-8").splitlines() if line.strip()]
-            last = lines[-1] if lines else "unknown error"
-            rows.append({"strategy": strategy, "budget": float(budget), "seed": seed, "error": last, "run_dir": str(path)})
+        error = _failure(path)
+        if error is not None:
+            rows.append({"strategy": strategy, "budget": float(budget), "seed": seed, "error": error, "run_dir": str(path)})
     return pd.DataFrame(rows, columns=["strategy", "budget", "seed", "error", "run_dir"])
+
+
+def _failure(path: Path) -> str | None:
+    """Why the run in ``path`` has no result: a damaged file, or the last line of its
+    ``error.txt``; None for a finished run, or one that did not fail (not run yet, running)."""
+    try:
+        if _read_finished_run(path) is not None:
+            return None
+    except RunFileError as exc:
+        return str(exc)
+    error = path / "error.txt"
+    if not error.exists():
+        return None
+    lines = [line for line in error.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return lines[-1] if lines else "unknown error"
 
 
 # --------------------------------------------------------------------------- statistics
@@ -483,13 +511,13 @@ def _describe_strategy(name: str, spec: dict, config: dict) -> str:
 def _first_config(results: pd.DataFrame, strategy: str | None = None) -> dict:
     rows = results if strategy is None else results[results["strategy"] == strategy]
     for run_dir in rows["run_dir"]:
-        path = Path(run_dir) / "config.json"
-        if path.exists():
-            return read_json(path)
+        config = RunDir(run_dir).read_config()  # read whole before: collect_results
+        if config is not None:
+            return config
     return {}
 
 
-TRAINING_KEYS = ("model", "epochs", "min_steps", "lr", "batch_size", "max_length", "warmup_ratio", "weight_decay", "precision")
+TRAINING_KEYS = ("learner", "final_learner", "model", "epochs", "min_steps", "lr", "batch_size", "max_length", "warmup_ratio", "weight_decay", "precision")
 DATA_KEYS = ("dataset", "limit", "eval", "eval_limit", "data_seed")
 
 
@@ -497,9 +525,8 @@ def _differing(results: pd.DataFrame, keys) -> list[str]:
     """Options in ``keys`` that are not the same in every run (they should be)."""
     values = {}
     for run_dir in results["run_dir"]:
-        path = Path(run_dir) / "config.json"
-        if path.exists():
-            config = read_json(path)
+        config = RunDir(run_dir).read_config()
+        if config is not None:
             for k in keys:
                 values.setdefault(k, set()).add(repr(config.get(k)))
     return sorted(k for k, v in values.items() if len(v) > 1)
@@ -587,6 +614,8 @@ def render_report(
         out.append(f"- Majority-class accuracy on it: {100 * majority:.2f}%")
     out += ["", "## Model and training", ""]
     out.append(f"- Model: `{config.get('model', 'n/a')}`")
+    if config.get("learner", "transformer") != "transformer" or config.get("final_learner"):
+        out.append(f"- Learner in the rounds: `{config['learner']}`; on the final selection: `{config.get('final_learner') or config['learner']}`")
     out.append(
         "- Fine-tuning: "
         + ", ".join(f"{k} {config.get(k)}" for k in ("epochs", "min_steps", "lr", "batch_size", "max_length", "warmup_ratio", "weight_decay", "precision") if k in config)
@@ -696,7 +725,7 @@ def render_report(
     missing = [r for r in planned if (study_dir / r["run_dir"]).resolve() not in finished | failed]
     out.append(f"{len(results)} finished run{'s' if len(results) != 1 else ''}" + (f" of {len(planned)} planned" if planned else "") + ".")
     if len(failures):
-        out += ["", f"{len(failures)} failed (see `error.txt` in each run directory):", ""]
+        out += ["", f"{len(failures)} failed (see `error.txt` in each run directory, or the damaged file named):", ""]
         for r in failures.itertuples(index=False):
             out.append(f"- {r.strategy} budget {_budget_text(r.budget)} seed {r.seed}: {r.error}")
     if missing:
@@ -836,10 +865,9 @@ def plot_budget_curve(results: pd.DataFrame, summary: pd.DataFrame, path: Path) 
 def _round_rows(results: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in results.itertuples(index=False):
-        path = Path(r.run_dir) / "rounds.jsonl"
-        if r.preset == "full" or not path.exists():
+        if r.preset == "full":
             continue
-        rounds = read_jsonl(path)
+        rounds = RunDir(r.run_dir).read_rounds()  # read whole before: collect_results
         if len(rounds) < 2:
             continue
         for row in rounds:
@@ -914,7 +942,10 @@ def plot_subsets(results: pd.DataFrame, path: Path, *, seed: int | None = None) 
     cache = Embedder(model=config.get("embedder", "minilm"), cache_dir=config.get("cache_dir")).cache_path(fingerprint)
     if not cache.exists():
         return None, f"subsets.png skipped: no cached pool embeddings at {cache} (strategies that use embeddings, such as kmeans, cache them)."
-    embeddings = np.load(cache, allow_pickle=False)
+    try:
+        embeddings = np.load(cache, allow_pickle=False)
+    except (OSError, ValueError, EOFError):  # a cut file: the next run that needs it recomputes it
+        return None, f"subsets.png skipped: the cached pool embeddings at {cache} are damaged."
     try:
         pool = _reload_splits(config).pool
     except Exception as exc:  # an unavailable or changed data set only costs this plot
@@ -934,7 +965,10 @@ def plot_subsets(results: pd.DataFrame, path: Path, *, seed: int | None = None) 
     for ax, s in zip(axes, strategies):
         run_dir = Path(chosen[chosen["strategy"] == s]["run_dir"].iloc[0])
         ax.scatter(xy[:, 0], xy[:, 1], s=max(0.3, min(6.0, 6000 / len(xy))), color="0.8", rasterized=True, linewidths=0)
-        selection = read_jsonl(run_dir / "selection.jsonl") if (run_dir / "selection.jsonl").exists() else []
+        try:
+            selection = RunDir(run_dir).read_selection()
+        except RunFileError as exc:  # a damaged file only costs this plot
+            return None, f"subsets.png skipped: {exc}"
         positions = np.array([position_of[e["id"]] for e in selection if int(e["id"]) in position_of], dtype=np.int64)
         for c, name in enumerate(pool.label_names):
             rows = positions[pool.labels[positions] == c] if len(positions) else positions

@@ -26,9 +26,10 @@ Layout of the study directory::
     runs/<strategy>/budget-<b>/seed-<s>/       # one `alsel loop` run directory each
         config.json rounds.jsonl selection.jsonl metrics.json [error.txt]
 
-Re-running a study skips finished runs (``metrics.json`` exists) and resumes interrupted ones. A
-failing run leaves its traceback in ``error.txt`` and the study goes on; the summary's
-``exit_code`` is 1 if any run failed.
+Re-running a study skips finished runs (``metrics.json`` exists) and resumes interrupted ones
+(also a finished one whose ``metrics.json`` is damaged: its checkpoint rebuilds it). A failing
+run leaves its traceback in ``error.txt`` and the study goes on; the summary's ``exit_code`` is 1
+if any run failed.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from . import __version__
-from .errors import AlselError, ConfigError
+from .errors import AlselError, ConfigError, RunFileError, RunInUseError
 from .io import read_json, read_yaml_mapping, write_json, write_text
+from .loops.rundir import RunDir
 from .progress import SILENT, Progress
 
 __all__ = [
@@ -619,18 +621,29 @@ def _write_error(run_dir: Path, spec: RunSpec, text: str) -> None:
     write_text(run_dir / "error.txt", f"{spec.label} failed at {_now()}\n\n{text}")
 
 
+def _finished_metrics(run_dir: Path) -> dict | None:
+    """A run's final metrics; None if it has not finished, or if its metrics.json is damaged
+    (running it again rebuilds the file from the run's checkpoint)."""
+    try:
+        return RunDir(run_dir).read_metrics()
+    except RunFileError:
+        return None
+
+
 def execute_run(spec: RunSpec, study_dir, run_fn: RunFn, progress: Progress = SILENT) -> RunOutcome:
     """Run one cell (or skip it if it finished); an exception is caught, written to
     ``error.txt`` and returned as a ``failed`` outcome."""
     run_dir = Path(study_dir) / spec.rel_dir
-    metrics_path = run_dir / "metrics.json"
-    if metrics_path.exists():
-        return RunOutcome(spec, run_dir, "skipped", metrics=read_json(metrics_path))
+    finished = _finished_metrics(run_dir)
+    if finished is not None:
+        return RunOutcome(spec, run_dir, "skipped", metrics=finished)
     # A previous failure's note goes: the run directory must hold only run files to resume.
     (run_dir / "error.txt").unlink(missing_ok=True)
     started = time.perf_counter()
     try:
         metrics = run_fn(spec.loop_config(), run_dir, progress=progress)
+    except RunInUseError as exc:  # another process runs it: its directory is not ours to write
+        return RunOutcome(spec, run_dir, "failed", error=str(exc), seconds=time.perf_counter() - started)
     except Exception as exc:  # a failed cell must not stop the study
         _write_error(run_dir, spec, traceback.format_exc())
         return RunOutcome(spec, run_dir, "failed", error=_first_line(exc), seconds=time.perf_counter() - started)
@@ -736,10 +749,11 @@ def run_study(
         outcomes = []
         for spec in runs:
             run_dir = study.study_dir / spec.rel_dir
-            if (run_dir / "metrics.json").exists():
-                outcomes.append(RunOutcome(spec, run_dir, "skipped", metrics=read_json(run_dir / "metrics.json")))
+            finished = _finished_metrics(run_dir)
+            if finished is not None:
+                outcomes.append(RunOutcome(spec, run_dir, "skipped", metrics=finished))
             else:
-                note = "resumes an interrupted run" if (run_dir / "config.json").exists() else None
+                note = "resumes an interrupted run" if RunDir(run_dir).file(RunDir.CONFIG).exists() else None
                 outcomes.append(RunOutcome(spec, run_dir, "planned", note=note))
         return StudySummary(study, outcomes, dry_run=True)
 
@@ -749,8 +763,9 @@ def run_study(
     todo = []
     for spec in runs:
         run_dir = study.study_dir / spec.rel_dir
-        if (run_dir / "metrics.json").exists():
-            outcomes[spec.rel_dir] = RunOutcome(spec, run_dir, "skipped", metrics=read_json(run_dir / "metrics.json"))
+        finished = _finished_metrics(run_dir)
+        if finished is not None:
+            outcomes[spec.rel_dir] = RunOutcome(spec, run_dir, "skipped", metrics=finished)
         else:
             todo.append(spec)
     progress.log(f"study {study.name}: {len(runs)} runs, {len(runs) - len(todo)} finished before, {len(todo)} to run -> {study.study_dir}")
@@ -891,6 +906,6 @@ def _collect_ray(ray, ref, spec: RunSpec, study_dir: Path) -> RunOutcome:
         return RunOutcome(spec, run_dir, "failed", error=_first_line(exc))
     # Files from a worker on another node; metrics.json last, as a run writes it.
     files = result.get("files", {})
-    for name in sorted(files, key=lambda n: n == "metrics.json"):
+    for name in sorted(files, key=lambda n: n == RunDir.METRICS):
         write_text(run_dir / name, files[name])
     return RunOutcome(spec, run_dir, result["status"], metrics=result["metrics"], error=result["error"], seconds=result["seconds"])

@@ -18,7 +18,7 @@ def run_cli(capsys, *argv):
     "argv, message",
     [
         (["loop", "--budget", "5000", "--limit", "3000"], "--budget 5000 asks for 5,000 examples but the pool holds 3,000"),
-        (["loop", "--budget", "0"], "--budget must be positive"),
+        (["loop", "--budget", "0"], "budget must be a number > 0"),
         (["loop", "--budget", "1", "--limit", "100"], "fewer than the 2 classes"),
         (["loop", "--init-size", "500", "--budget", "100", "--limit", "1000"], "larger than the budget"),
         (["loop", "--acq", "no_such_thing"], "unknown --acq strategy 'no_such_thing'"),

@@ -11,7 +11,7 @@ import pytest
 
 from alsel.cli import main
 from alsel.data import load_data
-from alsel.errors import AlselError
+from alsel.errors import AlselError, ConfigError
 from alsel.export import selected_frame
 from alsel.io import read_json, read_jsonl, write_dir, write_json
 from alsel.loops.config import LoopConfig
@@ -239,6 +239,13 @@ def test_save_model_refuses_a_folder_of_other_files_before_training(capsys, fini
     code, _, err = run_cli(capsys, *argv)
     assert code == 2 and "holds other files (no config.json)" in err and err.count("\n") == 1
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me" and not (tmp_path / "run").exists()
+
+
+def test_save_model_needs_a_final_learner_that_can_save(finished, tmp_path):
+    options = dict(finished.options, learner="logreg", save_model=str(tmp_path / "model"))
+    with pytest.raises(ConfigError, match="--save-model: the final learner logreg cannot save its model"):
+        LoopConfig.from_options(**options).resolved()
+    assert LoopConfig.from_options(**options, final_learner="transformer").resolved().save_model == str(tmp_path / "model")
 
 
 def test_write_dir_replaces_only_its_own_output(tmp_path):

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..io import read_yaml_mapping
+from ..learner import PRECISIONS
+from ..params import Choice, Flag, Integer, Mapping, Numeric, Range, Real, Text, check
 from .presets import preset_options
 
-__all__ = ["LoopConfig", "BudgetPlan", "parse_size", "plan_budget"]
+if TYPE_CHECKING:
+    from ..strategies import Strategy
+
+__all__ = ["LoopConfig", "BudgetPlan", "build_strategy", "option_constraints", "parse_size", "plan_budget"]
 
 
 @dataclass
@@ -19,6 +27,10 @@ class LoopConfig:
     """Every option of ``alsel loop``. ``None`` means "the default for this model/data".
 
     Precedence when building one: defaults < preset < config file < explicit overrides.
+
+    Each field is declared once: its annotation gives the type, its metadata the help text and,
+    where it has one, the ``range`` of a number or the ``choices`` of a string
+    (:func:`option_constraints` reads them; the CLI's flags come from the same).
     """
 
     # data
@@ -26,38 +38,45 @@ class LoopConfig:
     text_column: str | None = field(default=None, metadata={"help": "text column (default: text or sentence)"})
     label_column: str = field(default="label", metadata={"help": "label column"})
     eval: str | None = field(default=None, metadata={"help": "evaluation file, split name, or a fraction of the pool to hold out"})
-    limit: int | None = field(default=None, metadata={"help": "use a seeded, stratified sample of N pool examples"})
-    eval_limit: int | None = field(default=None, metadata={"help": "use a stratified sample of N evaluation examples"})
-    data_seed: int = field(default=0, metadata={"help": "seed of --limit/--eval-limit samples (kept apart from --seed)"})
+    limit: int | None = field(default=None, metadata={"help": "use a seeded, stratified sample of N pool examples", "range": Range(1)})
+    eval_limit: int | None = field(default=None, metadata={"help": "use a stratified sample of N evaluation examples", "range": Range(1)})
+    data_seed: int = field(default=0, metadata={"help": "seed of --limit/--eval-limit samples (kept apart from --seed)", "range": Range(0)})
     # selection
     preset: str | None = field(default=None, metadata={"help": "one of the study's strategies: random, high_conf, low_conf, kmeans, hybrid, full"})
-    budget: float | int | str = field(default=0.1, metadata={"help": "examples to select: a fraction of the pool (0.1) or a count (1000)"})
+    budget: float | int | str = field(default=0.1, metadata={"help": "examples to select: a fraction of the pool (0.1) or a count (1000)", "range": Range(0, closed="neither")})
     init: str = field(default="kmeans", metadata={"help": "strategy choosing the initial pool"})
-    init_size: float | int | str | None = field(default=None, metadata={"help": "initial pool: fraction or count (default budget/(rounds+1))"})
+    init_size: float | int | str | None = field(default=None, metadata={"help": "initial pool: fraction or count (default budget/(rounds+1))", "range": Range(0, closed="neither")})
     keep_init: bool = field(default=True, metadata={"help": "the initial pool is part of the result (false: a seed pool only for the first model)"})
     acq: str | None = field(default="low_conf", metadata={"help": "acquisition function of each round"})
-    rounds: int = field(default=2, metadata={"help": "acquisition rounds after the initial pool"})
+    rounds: int = field(default=2, metadata={"help": "acquisition rounds after the initial pool", "range": Range(0)})
     scorer: str = field(default="model", metadata={"help": "model, cv:K (out-of-fold) or probe (logistic regression on embeddings)"})
     balance: bool = field(default=False, metadata={"help": "per-class quotas proportional to the pool's class shares"})
-    dedup: float | None = field(default=None, metadata={"help": "drop candidates with embedding cosine >= this to another candidate or a selected example"})
+    dedup: float | None = field(default=None, metadata={"help": "drop candidates with embedding cosine >= this to another candidate or a selected example", "range": Range(0, 1, closed="right")})
     strategy_options: dict = field(default_factory=dict, metadata={"help": "options passed to every strategy that takes them (projection_dim, region, ...)"})
     embedder: str = field(default="minilm", metadata={"help": "sentence-transformers model for embeddings"})
     # learner
+    learner: str = field(default="transformer", metadata={"help": "the model trained inside the rounds: transformer, logreg (logistic regression on the embeddings) or package.module:Class"})
+    final_learner: str | None = field(default=None, metadata={"help": "the model trained on the final selection (default: the same as --learner)"})
     model: str | None = field(default=None, metadata={"help": "minilm, modernbert-base, a local directory or a hub id (default: modernbert-base with CUDA, else minilm)"})
-    epochs: int | None = field(default=None, metadata={"help": "training epochs (default per model)"})
-    min_steps: int | None = field(default=None, metadata={"help": "train for at least this many optimizer steps (more epochs on small sets; default 200)"})
-    batch_size: int | None = field(default=None, metadata={"help": "training batch size (default per model)"})
-    lr: float | None = field(default=None, metadata={"help": "peak learning rate (default per model)"})
-    max_length: int | None = field(default=None, metadata={"help": "max tokens per text (default per model)"})
-    warmup_ratio: float = field(default=0.1, metadata={"help": "fraction of steps with linear warm-up"})
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
-    precision: str = field(default="auto", metadata={"help": "auto (bf16 where supported), bf16 or fp32"})
+    epochs: int | None = field(default=None, metadata={"help": "training epochs (default per model)", "range": Range(1)})
+    min_steps: int | None = field(default=None, metadata={"help": "train for at least this many optimizer steps (more epochs on small sets; default 200)", "range": Range(0)})
+    batch_size: int | None = field(default=None, metadata={"help": "training batch size (default per model)", "range": Range(1)})
+    lr: float | None = field(default=None, metadata={"help": "peak learning rate (default per model)", "range": Range(0, closed="neither")})
+    max_length: int | None = field(default=None, metadata={"help": "max tokens per text (default per model)", "range": Range(1)})
+    warmup_ratio: float = field(default=0.1, metadata={"help": "fraction of steps with linear warm-up", "range": Range(0, 1, closed="left")})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay", "range": Range(0)})
+    precision: str = field(default="auto", metadata={"help": "auto (bf16 where supported), bf16 or fp32", "choices": PRECISIONS})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:1, ..."})
-    seed: int = field(default=0, metadata={"help": "seed of selection and fine-tuning (same seed -> same subset)"})
+    seed: int = field(default=0, metadata={"help": "seed of selection and fine-tuning (same seed -> same subset)", "range": Range(0)})
     trust_remote_code: bool = field(default=False, metadata={"help": "allow model code from the hub (off by default)"})
     cache_dir: str | None = field(default=None, metadata={"help": "embedding and score cache (default ~/.cache/alsel or $ALSEL_CACHE)"})
     # output
     save_model: str | None = field(default=None, metadata={"help": "save the final model, tokenizer and label names here (loadable with from_pretrained / pipeline())"})
+
+    def __post_init__(self):
+        # Every way of building a config (flags, YAML, a study, dataclasses.replace) passes here.
+        for name, constraints in option_constraints().items():
+            setattr(self, name, check(name, getattr(self, name), constraints))
 
     # ------------------------------------------------------------------ building
     @classmethod
@@ -78,29 +97,47 @@ class LoopConfig:
         return cls(**options)
 
     def resolved(self) -> "LoopConfig":
-        """A copy with the model and its training defaults filled in, and names checked."""
-        from ..learner import default_model, resolve_model, training_defaults
-        from ..strategies import STRATEGIES
+        """A copy with the model and its training defaults filled in, and names, paths, the device
+        and the strategies' options checked. Cheap: it loads no model and no data."""
+        from ..learner import check_device, default_model, resolve_embedder, resolve_model, training_defaults
+        from ..learners import resolve_learner
+        from ..strategies import resolve_strategy_class
 
         model = self.model or default_model()
-        resolve_model(model)  # raises on an unknown alias
+        resolve_model(model)  # raises on an unknown alias or a missing directory
+        resolve_embedder(self.embedder)
+        check_device(self.device)
         filled = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in training_defaults(model).items()}
         config = dataclasses.replace(self, model=model, **filled)
-        for option, name in (("--init", config.init), ("--acq", config.acq)):
-            if name is not None and name not in STRATEGIES:
-                raise ConfigError(f"unknown {option} strategy {name!r}; choose one of: {', '.join(sorted(STRATEGIES))}")
-        if STRATEGIES[config.init].needs - {"embeddings"}:
+        init = resolve_strategy_class(config.init, "--init")
+        acq = resolve_strategy_class(config.acq, "--acq") if config.acq is not None else None
+        if init.needs - {"embeddings"}:
             raise ConfigError(f"{config.init} needs model scores, so it cannot choose the initial pool; use it as --acq")
-        if config.rounds < 0:
-            raise ConfigError(f"--rounds must be >= 0, got {config.rounds}")
+        round_learner = resolve_learner(config.learner, "--learner")
+        final_learner = resolve_learner(config.final_learner, "--final-learner") if config.final_learner is not None else round_learner
+        if config.save_model is not None:
+            _check_can_save(final_learner, config.save_model)
+        if acq is not None and config.rounds > 0:
+            _check_learner_serves(round_learner, config.acq, acq.needs, config.scorer)
         if config.rounds > 0 and config.acq is None:
             raise ConfigError("--rounds > 0 needs an acquisition function (--acq)")
-        if config.epochs <= 0 or config.batch_size <= 0 or config.lr <= 0 or config.min_steps < 0:
-            raise ConfigError("--epochs, --batch-size and --lr must be positive, --min-steps at least 0")
-        if config.dedup is not None and not 0 < config.dedup <= 1:
-            raise ConfigError(f"--dedup takes a cosine similarity in (0, 1], got {config.dedup}")
         parse_scorer(config.scorer)
+        config._check_strategy_options()
         return config
+
+    def _check_strategy_options(self) -> None:
+        """Every strategy option must be taken by the initial-pool strategy or (with rounds) the
+        acquisition strategy, and each that takes it must accept its value: building them checks."""
+        from ..strategies import resolve_strategy_class
+
+        names = list(dict.fromkeys([self.init] + ([self.acq] if self.rounds else [])))
+        taken = {name: resolve_strategy_class(name).parameter_names() for name in names}
+        unknown = sorted(set(self.strategy_options) - set().union(*taken.values()))
+        if unknown:
+            takes = "; ".join(f"{name} takes: {', '.join(sorted(params)) or 'none'}" for name, params in taken.items())
+            raise ConfigError(f"unknown strategy option {', '.join(map(repr, unknown))} ({takes})")
+        for name in names:
+            build_strategy(name, self)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -113,6 +150,66 @@ class LoopConfig:
             head = f"{self.init}" + (f"-{self.acq}-r{self.rounds}" if self.rounds else "")
         size = f"n{self.limit}" if self.limit else "full"
         return f"{head}-b{self.budget}-{size}-s{self.seed}"
+
+
+def _check_can_save(learner, directory: str) -> None:
+    """Refuse --save-model before any training: a final learner without ``save``, or a path that
+    saving would clobber (a file, or a folder of other things)."""
+    from ..io import check_replaceable
+
+    if not hasattr(learner.cls, "save"):
+        raise ConfigError(f"--save-model: the final learner {learner.spec} cannot save its model (it has no save(directory, label_names))")
+    check_replaceable(directory, marker="config.json")
+
+
+def _check_learner_serves(learner, acq: str, needs: frozenset, scorer: str) -> None:
+    """Refuse an acquisition function whose inputs the round learner cannot give."""
+    if "dynamics" in needs and not learner.records_dynamics:
+        raise ConfigError(f"{acq} needs training dynamics, which --learner {learner.spec} does not record (its fit takes no on_epoch_end)")
+    if "features" in needs and scorer == "model" and not learner.gives_features:
+        raise ConfigError(f"{acq} needs model features, which --learner {learner.spec} does not give (its predict_proba takes no return_features)")
+
+
+@functools.cache
+def option_constraints() -> dict[str, tuple]:
+    """What each :class:`LoopConfig` option accepts (alternatives for :func:`alsel.params.check`),
+    from its annotation and its metadata's ``range`` (numbers) or ``choices`` (strings)."""
+    hints = typing.get_type_hints(LoopConfig)
+    return {f.name: _field_constraints(hints[f.name], f.metadata) for f in fields(LoopConfig)}
+
+
+def _field_constraints(annotation, metadata) -> tuple:
+    members = typing.get_args(annotation) or (annotation,)
+    number_range = metadata.get("range", Range())
+    nullable = (None,) if type(None) in members else ()
+    if str in members and {int, float} & set(members):
+        # A size: a number that may be spelled as a string and is kept as written (see parse_size).
+        return (Numeric(number_range),) + nullable
+    by_type = {
+        bool: Flag(),
+        int: Integer(number_range),
+        float: Real(number_range),
+        str: Choice(metadata["choices"]) if "choices" in metadata else Text(),
+        dict: Mapping(),
+    }
+    return tuple(by_type[m] for m in members if m is not type(None)) + nullable
+
+
+def build_strategy(name: str, config: LoopConfig) -> "Strategy":
+    """The strategy ``name`` with the config's strategy options it takes, and the class-balance
+    and de-duplication wrappers the config asks for."""
+    from ..strategies import get_strategy, resolve_strategy_class
+
+    taken = resolve_strategy_class(name).parameter_names()
+    strategy = get_strategy(name, **{k: v for k, v in config.strategy_options.items() if k in taken})
+    if config.dedup is not None or config.balance:
+        from ..strategies.compose import Balanced, Deduplicated
+
+        if config.dedup is not None:
+            strategy = Deduplicated(strategy, threshold=config.dedup)
+        if config.balance:
+            strategy = Balanced(strategy)
+    return strategy
 
 
 def parse_scorer(spec: str) -> tuple[str, int | None]:

@@ -20,19 +20,20 @@ import numpy as np
 
 from .. import __version__
 from ..data import DataSplits, load_data
-from ..embed import Embedder, default_cache_dir
-from ..errors import ConfigError
-from ..io import check_replaceable, read_json, write_json, write_npy
-from ..learner import Learner, model_identity
+from ..embed import Embedder, EmbeddingLookup, default_cache_dir
+from ..errors import ConfigError, RunFileError
+from ..learner import model_identity
+from ..learners import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
 from ..progress import SILENT, Progress
 from ..scores import summarize
-from ..strategies import Strategy, get_strategy
-from .config import BudgetPlan, LoopConfig, plan_budget
+from ..strategies import Strategy
+from .config import BudgetPlan, LoopConfig, build_strategy, plan_budget
+from .round_cache import load_outcome, save_outcome
 from .rundir import RunDir, RunProgress, package_versions
 from .scorers import ScoringContext, score_candidates
 from .state import LoopState
 
-__all__ = ["run_loop", "build_strategy"]
+__all__ = ["run_loop"]
 
 STREAMS = {"init": 0, "acq": 1}
 #: Bump when what a round-cache entry holds, or what its key covers, changes.
@@ -42,25 +43,6 @@ TRAINING_KEYS = ("model", "epochs", "min_steps", "batch_size", "lr", "max_length
 
 def _rng(seed: int, round_: int, stream: str) -> np.random.Generator:
     return np.random.default_rng([seed, round_, STREAMS[stream]])
-
-
-def build_strategy(name: str, config: LoopConfig) -> Strategy:
-    """The strategy ``name`` with the config's strategy options it accepts, and the
-    class-balance and de-duplication wrappers the config asks for."""
-    import inspect
-
-    from ..strategies import STRATEGIES
-
-    accepted = set(inspect.signature(STRATEGIES[name].__init__).parameters) if name in STRATEGIES else set()
-    strategy = get_strategy(name, **{k: v for k, v in config.strategy_options.items() if k in accepted})
-    if config.dedup is not None or config.balance:
-        from ..strategies.compose import Balanced, Deduplicated
-
-        if config.dedup is not None:
-            strategy = Deduplicated(strategy, threshold=config.dedup)
-        if config.balance:
-            strategy = Balanced(strategy)
-    return strategy
 
 
 def default_out_dir(config: LoopConfig) -> Path:
@@ -83,6 +65,8 @@ class _Run:
         self.progress = progress
         self._embeddings: np.ndarray | None = None
         self.init_seconds = 0.0
+        self.round_learner = resolve_learner(config.learner, "--learner")
+        self.final_learner = resolve_learner(config.final_learner, "--final-learner") if config.final_learner else self.round_learner
 
     # ---------------------------------------------------------------- pieces
     def _load(self) -> DataSplits:
@@ -92,18 +76,22 @@ class _Run:
             limit=c.limit, eval_limit=c.eval_limit, data_seed=c.data_seed,
         )
 
+    def embedder(self) -> Embedder:
+        return Embedder(model=self.config.embedder, cache_dir=self.config.cache_dir, device=self.config.device)
+
     def embeddings(self) -> np.ndarray:
         if self._embeddings is None:
-            embedder = Embedder(model=self.config.embedder, cache_dir=self.config.cache_dir, precision=self.config.precision, device=self.config.device)
-            self._embeddings = embedder.embed(self.pool.texts, self.pool.fingerprint(), progress=self.progress)
+            self._embeddings = self.embedder().embed(self.pool.texts, self.pool.fingerprint(), progress=self.progress)
         return self._embeddings
 
-    def make_learner(self) -> Learner:
+    def learner_context(self) -> LearnerContext:
+        """What learners are built from: the seed, the embedding lookup (pool texts from the
+        run's matrix, so a learner on embeddings never embeds the pool again), training options."""
         c = self.config
-        return Learner(
-            model=c.model, epochs=c.epochs, min_steps=c.min_steps, batch_size=c.batch_size, lr=c.lr, max_length=c.max_length,
-            warmup_ratio=c.warmup_ratio, weight_decay=c.weight_decay, precision=c.precision,
-            device=c.device, seed=c.seed, trust_remote_code=c.trust_remote_code,
+        return LearnerContext(
+            seed=c.seed,
+            embed=EmbeddingLookup(self.embedder(), self.pool.texts, self.embeddings, self.progress),
+            training={k: getattr(c, k) for k in TRAINING_KEYS if k != "seed"} | {"device": c.device},
         )
 
     def _record(self, splits: DataSplits, plan: BudgetPlan) -> dict:
@@ -131,18 +119,28 @@ class _Run:
 
     # ---------------------------------------------------------------- main
     def execute(self) -> dict:
-        c = self.config
-        finished = self.run_dir.metrics()
-        if finished is not None:  # still refuse other options in a finished run's directory
-            self.run_dir.start(self._record(*self._splits_and_plan()))
-            return finished
         splits, plan = self._splits_and_plan()
-        if c.save_model:
-            self._check_save_model()
-        done = self.run_dir.start(self._record(splits, plan))
         for note in splits.description.get("notes", []):
             self.progress.log(note)
-        self.progress.log(f"model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,} -> {self.run_dir.path}")
+        with self.run_dir.lock():
+            finished = self._finished_metrics()
+            done = self.run_dir.start(self._record(splits, plan), self.progress)  # refuses other options, finished or not
+            return finished if finished is not None else self._continue(done, plan)
+
+    def _finished_metrics(self) -> dict | None:
+        """metrics.json of a finished run; None if unfinished, or if metrics.json is damaged:
+        the checkpoint is the truth, and finishing from it rebuilds the same metrics."""
+        try:
+            return self.run_dir.read_metrics()
+        except RunFileError:
+            self.progress.log(f"{self.run_dir.file(RunDir.METRICS)} is damaged; finishing the run again from its checkpoint")
+            return None
+
+    def _continue(self, done: RunProgress, plan: BudgetPlan) -> dict:
+        """Run the rounds after those ``done`` and write the final metrics."""
+        c = self.config
+        learners = c.learner + (f" (final: {c.final_learner})" if c.final_learner else "")
+        self.progress.log(f"learner {learners}, model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,} -> {self.run_dir.path}")
         position_of = {int(i): p for p, i in enumerate(self.pool.ids)}
         acq = build_strategy(c.acq, c) if c.rounds else None
 
@@ -164,9 +162,10 @@ class _Run:
             train = seed_pool if (round_ == 0 and not plan.keep_init) else result
             final = round_ == c.rounds
             candidates = None if final else np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool))
-            outcome = self._train_and_score(np.sort(train), candidates, acq, keep_model=final and bool(c.save_model))
+            learner = self.final_learner if final else self.round_learner
+            outcome = self._train_and_score(np.sort(train), candidates, acq, learner, keep_model=final and bool(c.save_model))
             if final:  # the final model's eval-set probabilities, for paired per-sentence comparisons
-                write_npy(self.run_dir.file("eval_probs.npy"), outcome["eval_probs"])
+                self.run_dir.save_eval_probs(outcome["eval_probs"])
                 if c.save_model:  # before the round's commit point, so a resume redoes an unsaved model
                     outcome["learner"].save(c.save_model, self.pool.label_names)
                     self.progress.log(f"saved the final model to {c.save_model}")
@@ -216,20 +215,13 @@ class _Run:
         self.run_dir.finish(metrics)
         return metrics
 
-    def _check_save_model(self) -> None:
-        """Fail before training, not after it: a learner that cannot save its model, or a
-        --save-model path that is a file or a folder of other things."""
-        if not hasattr(self.make_learner(), "save"):
-            raise ConfigError("--save-model: this learner cannot save its model")
-        check_replaceable(self.config.save_model, marker="config.json")
-
     def _splits_and_plan(self):
         splits = self._load()
         self.pool, self.eval = splits.pool, splits.eval
         return splits, plan_budget(self.config, len(self.pool), self.pool.n_classes)
 
     # ---------------------------------------------------------------- a round's model
-    def _cache_key(self, train, candidates, needs) -> str:
+    def _cache_key(self, train, candidates, needs, learner: str) -> str:
         """Everything a round's outcome depends on: the texts *and labels* of pool and evaluation
         set, the training options and the model's identity, which examples it trains on and
         scores, and how they are scored; a new format version invalidates old entries."""
@@ -237,6 +229,7 @@ class _Run:
         payload = {
             "alsel": __version__,
             "format": ROUND_CACHE_FORMAT,
+            "learner": learner,
             "training": {k: getattr(c, k) for k in TRAINING_KEYS},
             "model_identity": model_identity(c.model),
             "device": c.device,
@@ -245,27 +238,27 @@ class _Run:
             "train": hashlib.sha256(self.pool.ids[train].tobytes()).hexdigest(),
             "candidates": None if candidates is None else hashlib.sha256(self.pool.ids[candidates].tobytes()).hexdigest(),
             "scorer": c.scorer,
-            "embedder": model_identity(c.embedder) if c.scorer == "probe" else None,
+            # The probe scorer and learners other than the fine-tuner may read the embeddings.
+            "embedder": model_identity(c.embedder) if (c.scorer == "probe" or learner != "transformer") else None,
             # Only what changes the stored outcome: strategies that need just probabilities share it.
             "needs": sorted(needs & {"features", "dynamics"}),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
-    def _train_and_score(self, train, candidates, acq: Strategy | None, keep_model: bool = False) -> dict:
+    def _train_and_score(self, train, candidates, acq: Strategy | None, factory: LearnerFactory, keep_model: bool = False) -> dict:
         """Train on ``train``, evaluate, and score ``candidates`` for ``acq``; the outcome is
         cached so runs that train the same model on the same data (the study's high_conf and
         low_conf seed models) do it once. The model itself is not cached: ``keep_model`` trains
         even on a cache hit, and the outcome's ``learner`` holds it."""
         needs = acq.needs if (acq is not None and candidates is not None) else frozenset()
         wants_probs = bool(needs & {"probs", "features", "dynamics"})
-        cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / self._cache_key(train, candidates if wants_probs else None, needs)
-        if not keep_model and (cache / "outcome.json").exists() and (cache / "eval_probs.npy").exists():
-            outcome = read_json(cache / "outcome.json")
-            arrays = {p.stem: np.load(p, allow_pickle=False) for p in cache.glob("*.npy")}
-            outcome.update(probs=arrays.pop("probs", None), eval_probs=arrays.pop("eval_probs"), extras=arrays, cached=True)
-            return outcome
+        cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / self._cache_key(train, candidates if wants_probs else None, needs, factory.spec)
+        cached = None if keep_model else load_outcome(cache, n_eval=len(self.eval), n_candidates=len(candidates) if wants_probs else None, progress=self.progress)
+        if cached is not None:
+            return {**cached, "cached": True}
 
-        learner = self.make_learner()
+        context = self.learner_context()
+        learner = factory.new(context)
         dynamics: list[np.ndarray] = []
         on_epoch_end = None
         if "dynamics" in needs:
@@ -275,36 +268,35 @@ class _Run:
             gold = self.pool.labels[candidates]
 
             def on_epoch_end(model, epoch):
-                p = model.predict_proba(texts, progress=self.progress)
+                p = predict_proba(model, texts, progress=self.progress)
                 dynamics.append(p[np.arange(len(gold)), gold])
 
         t0 = time.perf_counter()
-        learner.fit([self.pool.texts[i] for i in train], self.pool.labels[train], self.pool.n_classes, progress=self.progress, on_epoch_end=on_epoch_end)
-        metrics, eval_probs = learner.evaluate(self.eval.texts, self.eval.labels, progress=self.progress, return_probs=True)
+        fit(learner, [self.pool.texts[i] for i in train], self.pool.labels[train], self.pool.n_classes, progress=self.progress, on_epoch_end=on_epoch_end)
+        metrics, eval_probs = evaluate(learner, self.eval.texts, self.eval.labels, self.pool.n_classes, progress=self.progress)
         train_seconds = time.perf_counter() - t0
         t1 = time.perf_counter()
         probs, extras = None, {}
         if wants_probs:
             ctx = ScoringContext(
-                pool=self.pool, train=train, candidates=candidates, learner=learner, make_learner=self.make_learner,
+                pool=self.pool, train=train, candidates=candidates, learner=learner, make_learner=lambda: factory.new(context),
                 embeddings=self.embeddings, seed=self.config.seed, progress=self.progress,
             )
             probs, extras = score_candidates(self.config.scorer, ctx, needs)
             if dynamics:
                 extras["dynamics"] = np.stack(dynamics, axis=1)
         outcome = {
-            "epochs": learner.epochs_,
+            "epochs": getattr(learner, "epochs_", None),  # None: a learner without epochs
             "accuracy": round(metrics["accuracy"], 6),
             "f1": round(metrics["f1"], 6),
             "train_seconds": round(train_seconds, 3),
             "score_seconds": round(time.perf_counter() - t1, 3),
+            "probs": probs,
+            "eval_probs": eval_probs,
+            "extras": extras,
         }
-        for name, array in {"probs": probs, **extras}.items():
-            if array is not None:
-                write_npy(cache / f"{name}.npy", array)
-        write_json(cache / "outcome.json", outcome)
-        write_npy(cache / "eval_probs.npy", eval_probs)  # last: it marks the entry complete
-        return {**outcome, "probs": probs, "eval_probs": eval_probs, "extras": extras, "cached": False, "learner": learner}
+        save_outcome(cache, outcome)
+        return {**outcome, "cached": False, "learner": learner}
 
 
 def _json_score(score) -> float | None:

@@ -1,24 +1,38 @@
-"""The run directory: what a run writes, how it is resumed.
+"""The run directory: what a run writes, how it is resumed, and the only place that knows its
+file names.
 
 Files: ``config.json`` (resolved options, data, versions), ``rounds.jsonl`` (one row per
 finished round), ``selection.jsonl`` (the result in acquisition order), ``eval_probs.npy`` (the
 final model's class probabilities on the evaluation set, in its order), ``metrics.json`` (written
 last: its presence means the run finished) and ``checkpoint.json`` (the commit point of the last
-finished round: a resumed run continues after it). Every write is atomic.
+finished round: a resumed run continues after it). Every write is atomic, but a file can still
+be damaged outside alsel (a crash of the file system, a bad copy): every read checks what it
+gets and raises :class:`~alsel.errors.RunFileError` naming the file. While a run is going,
+``.lock`` holds its process id.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import platform
+import socket
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import IO, Iterator
 
-from ..errors import ConfigError
-from ..io import read_json, read_jsonl, write_json, write_jsonl
+from ..errors import ConfigError, RunFileError, RunInUseError
+from ..io import write_json, write_jsonl, write_npy
+from ..progress import SILENT, Progress
 
 #: Keys of config.json that may differ between a run and its resumption.
 VOLATILE = ("versions",)
+
+#: What to do about a damaged file that a run cannot do without.
+START_OVER = "remove the run directory or pass another --out"
 
 
 def package_versions() -> dict[str, str]:
@@ -41,51 +55,173 @@ class RunProgress:
     seed_pool_ids: list[int] | None = None
 
 
+def _parse_object(path: Path, data: bytes, where: str, advice: str) -> dict:
+    """One JSON object from ``data`` (a file or one line of it), or RunFileError."""
+    try:
+        value = json.loads(data.decode("utf-8"))  # a cut multi-byte character is damage too
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError
+        raise RunFileError(f"{path}: damaged (not valid JSON{where}); {advice}") from None
+    if not isinstance(value, dict):
+        raise RunFileError(f"{path}: damaged (not a JSON object{where}); {advice}")
+    return value
+
+
 class RunDir:
+    CONFIG = "config.json"
+    ROUNDS = "rounds.jsonl"
+    SELECTION = "selection.jsonl"
+    EVAL_PROBS = "eval_probs.npy"
+    METRICS = "metrics.json"
+    CHECKPOINT = "checkpoint.json"
+    LOCK = ".lock"
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
     def file(self, name: str) -> Path:
         return self.path / name
 
-    def metrics(self) -> dict | None:
-        return read_json(self.file("metrics.json")) if self.file("metrics.json").exists() else None
+    # ---------------------------------------------------------------- reading
+    def _read_object(self, name: str, advice: str = START_OVER) -> dict | None:
+        """A JSON file holding an object; None if it does not exist."""
+        data = self._read_bytes(name)
+        return None if data is None else _parse_object(self.file(name), data, "", advice)
 
-    def start(self, record: dict) -> RunProgress:
-        """Write config.json, or check that an existing one matches; return what is finished."""
-        config_path = self.file("config.json")
-        if config_path.exists():
-            try:
-                existing = read_json(config_path)
-            except (OSError, ValueError):
-                raise ConfigError(f"{config_path}: unreadable; pass another --out") from None
-            changed = sorted(k for k in set(existing) | set(record) if k not in VOLATILE and existing.get(k) != record.get(k))
-            if changed:
-                raise ConfigError(f"{self.path} holds a run with other options ({', '.join(changed)}); pass another --out or remove it")
-            return self._load_progress()
-        if self.path.exists() and any(self.path.iterdir()):
-            raise ConfigError(f"{self.path} exists and is not a run directory; pass another --out")
-        write_json(config_path, record)
-        return RunProgress()
+    def _read_rows(self, name: str, committed: int | None = None) -> list[dict]:
+        """The rows of a JSON-lines file (none if it does not exist). With ``committed`` (the
+        checkpoint's count) only those rows: rows past them belong to a round that did not
+        finish, so a damaged one there is redone, not an error."""
+        path = self.file(name)
+        numbered = enumerate((self._read_bytes(name) or b"").splitlines(), 1)
+        lines = [(number, line) for number, line in numbered if line.strip()]
+        if committed is not None:
+            if len(lines) < committed:
+                raise RunFileError(f"{path}: damaged (cut short: {len(lines)} rows, {self.CHECKPOINT} counts {committed}); {START_OVER}")
+            lines = lines[:committed]
+        return [_parse_object(path, line, f" at line {number}", START_OVER) for number, line in lines]
 
-    def _load_progress(self) -> RunProgress:
-        checkpoint_path = self.file("checkpoint.json")
-        if not checkpoint_path.exists():
+    def _read_bytes(self, name: str) -> bytes | None:
+        try:
+            return self.file(name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def read_config(self) -> dict | None:
+        return self._read_object(self.CONFIG)
+
+    def read_metrics(self) -> dict | None:
+        """The final metrics; None while the run is not finished."""
+        return self._read_object(self.METRICS, advice="rerun the run with the same --out to rebuild it from its checkpoint")
+
+    def read_rounds(self) -> list[dict]:
+        """Every row of rounds.jsonl, strictly: for a finished run (a running one: read_progress)."""
+        return self._read_rows(self.ROUNDS)
+
+    def read_selection(self) -> list[dict]:
+        """Every entry of selection.jsonl, strictly: for a finished run."""
+        return self._read_rows(self.SELECTION)
+
+    def read_checkpoint(self) -> dict | None:
+        checkpoint = self._read_object(self.CHECKPOINT)
+        if checkpoint is not None and not all(isinstance(checkpoint.get(k), int) for k in ("n_rounds", "n_selected")):
+            raise RunFileError(f"{self.file(self.CHECKPOINT)}: damaged (no round counts); {START_OVER}")
+        return checkpoint
+
+    def read_progress(self) -> RunProgress:
+        """What the checkpoint says is finished. Files may hold a round newer than the
+        checkpoint if a run died between writes: the checkpoint is the commit point, so anything
+        past it is left out (and redone by a resumed run)."""
+        checkpoint = self.read_checkpoint()
+        if checkpoint is None:
             return RunProgress()
-        checkpoint = read_json(checkpoint_path)
-        # Files may hold a round newer than the checkpoint if a run died between writes: the
-        # checkpoint is the commit point, so anything past it is redone.
-        rounds = read_jsonl(self.file("rounds.jsonl"))[: checkpoint["n_rounds"]]
-        selection = read_jsonl(self.file("selection.jsonl"))[: checkpoint["n_selected"]]
-        return RunProgress(rounds=rounds, selection=selection, seed_pool_ids=checkpoint.get("seed_pool_ids"))
+        return RunProgress(
+            rounds=self._read_rows(self.ROUNDS, committed=checkpoint["n_rounds"]),
+            selection=self._read_rows(self.SELECTION, committed=checkpoint["n_selected"]),
+            seed_pool_ids=checkpoint.get("seed_pool_ids"),
+        )
+
+    # ---------------------------------------------------------------- running
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the directory for this process: a second alsel process on it fails at once.
+
+        ``flock`` rather than a bare pid file: the kernel drops it when the process dies, so a
+        crash leaves no lock that blocks the rerun. The file says whose it is, for the message.
+        """
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = self._acquire()
+        try:
+            yield
+        finally:
+            self.file(self.LOCK).unlink(missing_ok=True)  # before the lock goes: see _acquire
+            handle.close()
+
+    def _acquire(self) -> IO[str]:
+        path = self.file(self.LOCK)
+        while True:
+            handle = open(path, "a+", encoding="utf-8")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "pid unknown"
+                handle.close()
+                raise RunInUseError(f"{self.path} is in use by another alsel process ({holder}); wait for it or pass another --out") from None
+            # A holder removes the file before it unlocks; if one did so between our open and
+            # our flock, we locked a file no longer in the directory (a third process could
+            # create and lock a new one): start again with the file that is there.
+            try:
+                if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            handle.close()
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        return handle
+
+    def start(self, record: dict, progress: Progress = SILENT) -> RunProgress:
+        """Write config.json, or check that an existing one matches; return what is finished.
+
+        A configuration that never finished a round (a bad ``--model`` fails at model load) is
+        replaced: there is nothing of it to keep. One that did is refused.
+        """
+        if not self.file(self.CONFIG).exists():
+            if self.path.exists() and any(p.name != self.LOCK for p in self.path.iterdir()):
+                raise ConfigError(f"{self.path} exists and is not a run directory; pass another --out")
+            write_json(self.file(self.CONFIG), record)
+            return RunProgress()
+        done = self.read_progress()
+        mismatch = self._mismatch(record, damaged_ok=not done.rounds)
+        if mismatch and done.rounds:
+            raise ConfigError(f"{self.path} holds a run with other options ({mismatch}); pass another --out or remove it")
+        if mismatch:
+            progress.log(f"{self.path}: replacing the configuration of a run that never finished a round ({mismatch})")
+            write_json(self.file(self.CONFIG), record)
+        return done
+
+    def _mismatch(self, record: dict, damaged_ok: bool) -> str:
+        """What differs between config.json and ``record`` ('' if nothing)."""
+        try:
+            existing = self.read_config()
+        except RunFileError:
+            if not damaged_ok:
+                raise
+            return f"{self.CONFIG} damaged"
+        changed = sorted(k for k in set(existing) | set(record) if k not in VOLATILE and existing.get(k) != record.get(k))
+        return ", ".join(changed)
 
     def save(self, progress: RunProgress) -> None:
-        write_jsonl(self.file("selection.jsonl"), progress.selection)
-        write_jsonl(self.file("rounds.jsonl"), progress.rounds)
+        write_jsonl(self.file(self.SELECTION), progress.selection)
+        write_jsonl(self.file(self.ROUNDS), progress.rounds)
         write_json(
-            self.file("checkpoint.json"),
+            self.file(self.CHECKPOINT),
             {"n_rounds": len(progress.rounds), "n_selected": len(progress.selection), "seed_pool_ids": progress.seed_pool_ids},
         )
 
+    def save_eval_probs(self, probs) -> None:
+        write_npy(self.file(self.EVAL_PROBS), probs)
+
     def finish(self, metrics: dict) -> None:
-        write_json(self.file("metrics.json"), metrics)
+        write_json(self.file(self.METRICS), metrics)

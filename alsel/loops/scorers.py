@@ -1,6 +1,6 @@
 """Scorers: where the class probabilities of the candidates come from each round.
 
-- ``model``: the round's fine-tuned learner (the default).
+- ``model``: the round's learner (the default).
 - ``cv:K``: out-of-fold probabilities, as cleanlab's cross-validated ones: the labelled set and
   the candidates are split into K stratified folds and each fold is scored by a learner trained
   on the other folds, so no example is scored by a model that trained on it (K fine-tunings).
@@ -17,6 +17,7 @@ import numpy as np
 
 from ..data import TextDataset
 from ..errors import ConfigError
+from ..learners import fit, predict_proba
 from ..progress import Progress
 from .config import parse_scorer
 
@@ -41,7 +42,7 @@ def score_candidates(spec: str, ctx: ScoringContext, needs: frozenset) -> tuple[
     want_features = "features" in needs
     if kind == "model":
         texts = [ctx.pool.texts[i] for i in ctx.candidates]
-        out = ctx.learner.predict_proba(texts, progress=ctx.progress, return_features=want_features)
+        out = predict_proba(ctx.learner, texts, progress=ctx.progress, return_features=want_features)
         return (out[0], {"features": out[1]}) if want_features else (out, {})
     if want_features:
         raise ConfigError(f"--scorer {spec} gives no model features; strategies that need them take --scorer model")
@@ -77,6 +78,5 @@ def _probe_fold(ctx: ScoringContext, fit_positions, held_positions) -> np.ndarra
 
 
 def _learner_fold(ctx: ScoringContext, fit_positions, held_positions) -> np.ndarray:
-    learner = ctx.make_learner()
-    learner.fit([ctx.pool.texts[i] for i in fit_positions], ctx.pool.labels[fit_positions], ctx.pool.n_classes, progress=ctx.progress)
-    return learner.predict_proba([ctx.pool.texts[i] for i in held_positions], progress=ctx.progress)
+    learner = fit(ctx.make_learner(), [ctx.pool.texts[i] for i in fit_positions], ctx.pool.labels[fit_positions], ctx.pool.n_classes, progress=ctx.progress)
+    return predict_proba(learner, [ctx.pool.texts[i] for i in held_positions], progress=ctx.progress)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ConfigError
+from ..params import Choice
 from .base import ScoreStrategy, register
 
 __all__ = ["Cartography", "cartography"]
@@ -66,6 +67,7 @@ class Cartography(ScoreStrategy):
 
     name = "ambiguous"
     needs = frozenset({"dynamics"})
+    _parameter_constraints = {"region": Choice(REGIONS)}
 
     def __init__(self, region: str = "ambiguous"):
         self.region = region
@@ -75,8 +77,6 @@ class Cartography(ScoreStrategy):
         return self.region == "hard"
 
     def score(self, state):
-        if self.region not in REGIONS:
-            raise ConfigError(f"{self.name}: unknown region {self.region!r}; choose one of: {', '.join(REGIONS)}")
         dynamics = np.asarray(state.extras["dynamics"], dtype=np.float64)
         if dynamics.ndim != 2 or dynamics.shape[0] != len(state.candidates) or dynamics.shape[1] < 1:
             raise ConfigError(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..params import Choice, Integer, Range, Real
 from ..scores import by_name
 from .base import Selection, Strategy, register
 
@@ -77,6 +77,7 @@ class CoverageCentric(Strategy):
 
     name = "ccs"
     needs = frozenset({"probs"})
+    _parameter_constraints = {"score": Choice(tuple(HARDER_IS_HIGHER)), "beta": Real(Range(0, 1, closed="left")), "n_bins": Integer(Range(1))}
 
     def __init__(self, score: str = "el2n", beta: float = 0.1, n_bins: int = 50):
         self.score = score
@@ -84,12 +85,6 @@ class CoverageCentric(Strategy):
         self.n_bins = n_bins
 
     def _select(self, state, k):
-        if self.score not in HARDER_IS_HIGHER:
-            raise ConfigError(f"{self.name}: unknown score {self.score!r}; choose one of: {', '.join(HARDER_IS_HIGHER)}")
-        if not 0 <= self.beta < 1:
-            raise ConfigError(f"{self.name}: beta must be in [0, 1), got {self.beta!r}")
-        if int(self.n_bins) != self.n_bins or self.n_bins < 1:
-            raise ConfigError(f"{self.name}: n_bins must be a positive integer, got {self.n_bins!r}")
         scores = by_name(self.score, state.probs, state.candidate_labels)
         hardness = scores if HARDER_IS_HIGHER[self.score] else -scores
         n = len(scores)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..params import Integer, Range, Real
 from ..scores import margin
 from .base import Selection, Strategy, register
 
@@ -110,6 +110,7 @@ class ClusterMargin(Strategy):
 
     name = "cluster_margin"
     needs = frozenset({"probs", "embeddings"})
+    _parameter_constraints = {"pool_factor": Real(Range(1)), "n_clusters": (Integer(Range(1)), None), "max_agglomerative": Integer(Range(0))}
 
     def __init__(self, pool_factor: float = 10, n_clusters: int | None = None, max_agglomerative: int = 2000):
         self.pool_factor = pool_factor
@@ -117,10 +118,6 @@ class ClusterMargin(Strategy):
         self.max_agglomerative = max_agglomerative
 
     def _select(self, state, k):
-        if not self.pool_factor >= 1:
-            raise ConfigError(f"{self.name}: pool_factor must be >= 1, got {self.pool_factor!r}")
-        if self.n_clusters is not None and self.n_clusters < 1:
-            raise ConfigError(f"{self.name}: n_clusters must be >= 1 or None, got {self.n_clusters!r}")
         margins = margin(state.probs)
         m = min(len(margins), max(k, int(np.ceil(self.pool_factor * k))))
         low = np.argsort(margins, kind="stable")[:m]  # candidate rows, lowest margin first

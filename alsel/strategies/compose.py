@@ -14,7 +14,8 @@ from dataclasses import replace
 import numpy as np
 
 from ..data import quotas
-from ..errors import ConfigError, PoolExhaustedError
+from ..errors import PoolExhaustedError
+from ..params import Range, Real
 from .base import Selection, Strategy
 
 __all__ = ["Balanced", "Deduplicated", "restrict", "capped_quotas", "near_duplicates"]
@@ -201,6 +202,8 @@ class Deduplicated(Strategy):
         Cosine similarity in (0, 1] at which two examples count as duplicates.
     """
 
+    _parameter_constraints = {"threshold": Real(Range(0, 1, closed="right"))}
+
     def __init__(self, inner: Strategy, threshold: float = 0.95):
         self.inner = inner
         self.threshold = threshold
@@ -214,8 +217,6 @@ class Deduplicated(Strategy):
         return frozenset(self.inner.needs) | {"embeddings"}
 
     def _select(self, state, k):
-        if not 0 < self.threshold <= 1:
-            raise ConfigError(f"{self.name}: threshold must be in (0, 1], got {self.threshold!r}")
         reference = state.embeddings[state.labeled] if len(state.labeled) else None
         drop = near_duplicates(state.embeddings[state.candidates], self.threshold, reference)
         left = int((~drop).sum())

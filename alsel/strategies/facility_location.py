@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..params import Choice, Integer, Range, Real
 from .base import Selection, Strategy, register
 
 __all__ = [
@@ -337,6 +337,7 @@ class FacilityLocation(Strategy):
 
     name = "facility_location"
     needs = frozenset({"embeddings"})
+    _parameter_constraints = {"n_neighbors": Integer(Range(1)), "optimizer": Choice(tuple(OPTIMIZERS)), "epsilon": Real(Range(0, 1, closed="neither"))}
 
     def __init__(self, n_neighbors: int = 20, optimizer: str = "lazy", epsilon: float = 0.01):
         self.n_neighbors = n_neighbors
@@ -344,12 +345,6 @@ class FacilityLocation(Strategy):
         self.epsilon = epsilon
 
     def _select(self, state, k):
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"facility_location: unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-        if int(self.n_neighbors) < 1:
-            raise ConfigError(f"facility_location: n_neighbors must be at least 1, got {self.n_neighbors}")
-        if not 0.0 < float(self.epsilon) < 1.0:
-            raise ConfigError(f"facility_location: epsilon must lie in (0, 1), got {self.epsilon}")
         candidates = np.asarray(state.candidates, dtype=np.int64)
         labeled = np.asarray(state.labeled, dtype=np.int64)
         x = np.ascontiguousarray(state.embeddings[np.concatenate([candidates, labeled])], dtype=np.float32)

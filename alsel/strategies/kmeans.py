@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..params import Integer, Range
 from .base import Selection, Strategy, register
 
 __all__ = ["KMeansDiversity", "gaussian_projection", "kmeans_nearest"]
@@ -99,6 +100,7 @@ class KMeansDiversity(Strategy):
 
     name = "kmeans"
     needs = frozenset({"embeddings"})
+    _parameter_constraints = {"projection_dim": (Integer(Range(1)), None), "n_iter": Integer(Range(1))}
 
     def __init__(self, projection_dim: int | None = 32, n_iter: int = 20):
         self.projection_dim = projection_dim

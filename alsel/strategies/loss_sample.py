@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..params import Choice, Range, Real
 from ..scores import by_name
 from .base import Selection, Strategy, register
 
@@ -67,17 +67,14 @@ class LossSampling(Strategy):
 
     name = "loss_sample"
     needs = frozenset({"probs"})
+    _parameter_constraints = {"temperature": Real(Range(0)), "score": Choice(tuple(SCORE_CHOICES))}
 
     def __init__(self, temperature: float = 1.0, score: str = "loss"):
         self.temperature = temperature
         self.score = score
 
     def _select(self, state, k):
-        if self.score not in SCORE_CHOICES:
-            raise ConfigError(f"{self.name}: unknown score {self.score!r}; choose one of: {', '.join(SCORE_CHOICES)}")
         temperature = float(self.temperature)
-        if not (np.isfinite(temperature) and temperature >= 0):
-            raise ConfigError(f"{self.name}: temperature must be a finite number >= 0, got {self.temperature!r}")
         scores = by_name(SCORE_CHOICES[self.score], state.probs, state.candidate_labels)
         scores = np.clip(scores, 0.0, None)
         if temperature == 0:

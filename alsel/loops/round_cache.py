@@ -1,0 +1,92 @@
+"""Entries of the round cache: one round's trained model, as far as the loop needs it.
+
+An entry is a directory holding ``outcome.json`` (epochs, accuracy, f1, timings),
+``eval_probs.npy`` and, where the round scored candidates, ``probs.npy`` and the extras
+(``features.npy``, ``dynamics.npy``). It is written whole into a temporary directory and renamed
+into place, so a crash never leaves half an entry under its final name. One that still does not
+read back whole (a damaged disk, a bad copy) is recomputed: a cache never stops a run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..io import staging_dir, write_json, write_npy
+from ..progress import SILENT, Progress
+
+__all__ = ["load_outcome", "save_outcome"]
+
+OUTCOME = "outcome.json"
+SCALARS = ("epochs", "accuracy", "f1", "train_seconds", "score_seconds")
+
+
+def load_outcome(path: Path, *, n_eval: int, n_candidates: int | None, progress: Progress = SILENT) -> dict | None:
+    """The entry at ``path`` as :func:`save_outcome` took it, or None if there is none or it is
+    damaged (not whole, or arrays whose rows are not ``n_eval`` evaluation examples and
+    ``n_candidates`` candidates)."""
+    if not path.is_dir():
+        return None
+    try:
+        outcome = json.loads((path / OUTCOME).read_text(encoding="utf-8"))
+        arrays = {p.stem: np.load(p, allow_pickle=False) for p in sorted(path.glob("*.npy"))}
+    except (OSError, ValueError, EOFError):  # a cut file: numpy and json both raise one of these
+        outcome, arrays = None, {}
+    if not _whole(outcome, arrays, n_eval, n_candidates):
+        progress.log(f"cache entry {path} is damaged; recomputing")
+        return None
+    return {
+        **{k: outcome[k] for k in SCALARS},
+        "eval_probs": arrays.pop("eval_probs"),
+        "probs": arrays.pop("probs", None),
+        "extras": arrays,
+    }
+
+
+def _whole(outcome, arrays: dict[str, np.ndarray], n_eval: int, n_candidates: int | None) -> bool:
+    if not isinstance(outcome, dict) or not all(k in outcome for k in SCALARS) or "eval_probs" not in arrays:
+        return False
+    if any(a.dtype.kind != "f" or a.ndim == 0 for a in arrays.values()):
+        return False
+    per_candidate = [a for name, a in arrays.items() if name != "eval_probs"]
+    if per_candidate and (n_candidates is None or any(a.shape[0] != n_candidates for a in per_candidate)):
+        return False
+    return arrays["eval_probs"].ndim == 2 and arrays["eval_probs"].shape[0] == n_eval
+
+
+def save_outcome(path: Path, outcome: dict) -> None:
+    """Store ``outcome`` (the scalars, ``eval_probs``, ``probs`` or None, ``extras``) at ``path``."""
+    staging = staging_dir(path)
+    try:
+        arrays = {"eval_probs": outcome["eval_probs"], "probs": outcome["probs"], **outcome["extras"]}
+        for name, array in arrays.items():
+            if array is not None:
+                write_npy(staging / f"{name}.npy", array)
+        write_json(staging / OUTCOME, {k: outcome[k] for k in SCALARS})
+        _discard(path)  # a damaged entry: this call is its recomputation
+        try:
+            os.replace(staging, path)
+        except OSError:
+            if not path.is_dir():
+                raise
+            # Another process stored the same entry meanwhile (a study's runs share seed
+            # models): theirs is as good as ours.
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _discard(path: Path) -> None:
+    """Remove the entry at ``path``: first renamed aside, so no reader sees it half deleted."""
+    if not path.exists():
+        return
+    doomed = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+    try:
+        os.replace(path, doomed / path.name)
+    except FileNotFoundError:  # another process discarded it first
+        pass
+    shutil.rmtree(doomed, ignore_errors=True)

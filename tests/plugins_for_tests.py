@@ -1,0 +1,55 @@
+"""User code for the plug-in tests: a learner and strategies that alsel imports by
+``module:Class`` (tests/ is on sys.path under pytest)."""
+
+import numpy as np
+
+from alsel.strategies import ScoreStrategy
+
+
+class CentroidLearner:
+    """Nearest class centroid of bag-of-words counts; probabilities are a softmax of the negative
+    squared distances. Records the seed it was built with."""
+
+    built_with: list = []
+
+    def __init__(self, seed=None):
+        self.seed = seed
+        CentroidLearner.built_with.append(seed)
+
+    def _bow(self, texts):
+        x = np.zeros((len(texts), len(self.vocab_)))
+        for row, text in enumerate(texts):
+            for word in text.split():
+                if word in self.vocab_:
+                    x[row, self.vocab_[word]] += 1
+        return x
+
+    def fit(self, texts, labels, n_classes):
+        labels = np.asarray(labels)
+        self.vocab_ = {w: i for i, w in enumerate(sorted({w for t in texts for w in t.split()}))}
+        x = self._bow(texts)
+        self.centroids_ = np.stack([x[labels == c].mean(axis=0) if (labels == c).any() else np.zeros(x.shape[1]) for c in range(n_classes)])
+        return self
+
+    def predict_proba(self, texts):
+        distance = ((self._bow(texts)[:, None, :] - self.centroids_[None]) ** 2).sum(axis=2)
+        logits = -distance + distance.min(axis=1, keepdims=True)
+        return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+
+class LowestPositive(ScoreStrategy):
+    """Lowest probability of class 1 first."""
+
+    name = "lowest_positive"
+    ascending = True
+
+    def score(self, state):
+        return state.probs[:, 1]
+
+
+class NotALearner:
+    def fit(self, texts, labels, n_classes):
+        return self
+
+
+NOT_A_CLASS = 42

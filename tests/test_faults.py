@@ -1,0 +1,329 @@
+"""Faults outside alsel: damaged run files and cache entries, a run that failed before its first
+round, two processes on one run directory. Every fault is made in the real files of tiny real
+runs (a tiny random BERT on the synthetic data set), copied per test."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alsel.cli import main
+from alsel.errors import ConfigError, RunInUseError
+from alsel.io import read_json, read_jsonl, write_json
+from alsel.loops.config import LoopConfig
+from alsel.loops.controller import run_loop
+from alsel.loops.round_cache import load_outcome, save_outcome
+from alsel.loops.rundir import RunDir
+from alsel.progress import Progress
+
+SPEC = dict(init="kmeans", acq="low_conf", rounds=2, epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget="60")  # as the CLI passes it
+
+
+class Recorder(Progress):
+    """Keeps the log lines; interrupts like Ctrl-C once round ``stop_after`` has been saved."""
+
+    def __init__(self, stop_after=None):
+        self.lines = []
+        self.stop_after = stop_after
+
+    def log(self, message):
+        self.lines.append(message)
+        if self.stop_after is not None and message.startswith(f"round {self.stop_after}:"):
+            raise KeyboardInterrupt
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory, synthetic_csv, tiny_bert):
+    """A finished 3-round run, the same run interrupted after round 0, their options and the
+    round-cache entries they use (the study below adds its own to the same cache)."""
+    root = tmp_path_factory.mktemp("faults")
+    options = dict(SPEC, dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"), model=tiny_bert, cache_dir=str(root / "cache"))
+    run_loop(LoopConfig.from_options(**options), root / "finished")
+    with pytest.raises(KeyboardInterrupt):
+        run_loop(LoopConfig.from_options(**options), root / "interrupted", progress=Recorder(stop_after=0))
+    return root, options, sorted(os.listdir(root / "cache" / "rounds"))
+
+
+@pytest.fixture()
+def finished(base, tmp_path):
+    shutil.copytree(base[0] / "finished", tmp_path / "run")
+    return tmp_path / "run"
+
+
+@pytest.fixture()
+def interrupted(base, tmp_path):
+    shutil.copytree(base[0] / "interrupted", tmp_path / "run")
+    return tmp_path / "run"
+
+
+def reference(base, name="selection.jsonl") -> bytes:
+    return (base[0] / "finished" / name).read_bytes()
+
+
+def resume(base, run, progress=None, **changes):
+    return run_loop(LoopConfig.from_options(**{**base[1], **changes}), run, progress=progress or Progress())
+
+
+def cut(path: Path) -> None:
+    """Keep the first half of the file's bytes, as a crash or a bad copy would."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def cli(capsys, *argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
+def cli_loop(capsys, base, run):
+    o = base[1]
+    return cli(
+        capsys, "loop", "--dataset", o["dataset"], "--eval", o["eval"], "--model", o["model"], "--init", o["init"], "--acq", o["acq"],
+        "--rounds", o["rounds"], "--budget", o["budget"], "--epochs", o["epochs"], "--min-steps", o["min_steps"], "--lr", o["lr"],
+        "--batch-size", o["batch_size"], "--cache-dir", o["cache_dir"], "--out", run,
+    )
+
+
+def assert_one_line_error(code, out, err, *fragments):
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in out + err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def snapshot(run: Path) -> dict:
+    return {p.name: p.read_bytes() for p in run.iterdir()}
+
+
+# --------------------------------------------------------------------------- run files
+
+
+def test_the_cli_returns_a_finished_run_at_once(capsys, base, finished, monkeypatch):
+    monkeypatch.setattr("alsel.learner.Learner.fit", lambda *a, **k: pytest.fail("retrained a finished run"))
+    code, _, err = cli_loop(capsys, base, finished)
+    assert code == 0 and "done: accuracy" in err, err
+    assert not (finished / RunDir.LOCK).exists()
+
+
+def test_a_damaged_metrics_json_is_rebuilt_from_the_checkpoint(base, finished, monkeypatch):
+    cut(finished / "metrics.json")
+    monkeypatch.setattr("alsel.learner.Learner.fit", lambda *a, **k: pytest.fail("every round is checkpointed"))
+    progress = Recorder()
+    metrics = resume(base, finished, progress)
+    assert metrics == read_json(base[0] / "finished" / "metrics.json")
+    assert (finished / "metrics.json").read_bytes() == reference(base, "metrics.json")
+    assert (finished / "selection.jsonl").read_bytes() == reference(base)
+    assert any("metrics.json is damaged" in line for line in progress.lines)
+
+
+def test_damaged_rows_past_the_checkpoint_are_redone(base, interrupted):
+    # Round 1's rows half there, as a bad copy of a run that died while writing round 1.
+    for name in ("rounds.jsonl", "selection.jsonl"):
+        committed = (interrupted / name).read_bytes()
+        whole = reference(base, name)
+        (interrupted / name).write_bytes(committed + whole[len(committed) : len(committed) + (len(whole) - len(committed)) // 2])
+    assert len(RunDir(interrupted).read_progress().rounds) == 1
+    resume(base, interrupted)
+    assert (interrupted / "selection.jsonl").read_bytes() == reference(base)
+    assert [r["round"] for r in read_jsonl(interrupted / "rounds.jsonl")] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("name", ["checkpoint.json", "rounds.jsonl", "selection.jsonl", "config.json"])
+def test_damage_within_the_checkpoint_is_one_line_and_changes_nothing(capsys, base, finished, name):
+    (finished / "metrics.json").unlink()  # unfinished: the damaged file is needed to go on
+    cut(finished / name)
+    before = snapshot(finished)
+    code, out, err = cli_loop(capsys, base, finished)
+    assert_one_line_error(code, out, err, f"{finished / name}: damaged", "remove the run directory or pass another --out")
+    assert snapshot(finished) == before
+
+
+@pytest.mark.parametrize("name", ["checkpoint.json", "rounds.jsonl", "selection.jsonl", "config.json", "metrics.json"])
+def test_show_names_a_damaged_file(capsys, finished, name):
+    cut(finished / name)
+    code, out, err = cli(capsys, "show", finished)
+    assert_one_line_error(code, out, err, f"{finished / name}: damaged")
+
+
+def test_show_leaves_out_damaged_rows_past_the_checkpoint(capsys, interrupted):
+    with open(interrupted / "rounds.jsonl", "ab") as handle:
+        handle.write(b'{"round": 1, "n_lab')
+    code, out, err = cli(capsys, "show", interrupted)
+    assert code == 0, err
+    assert "unfinished: 1 of 3 rounds done" in out
+
+
+# --------------------------------------------------------------------------- studies and reports
+
+STUDY_YAML = """\
+name: faults
+epochs: 2
+min_steps: 0
+lr: 0.005
+batch_size: 16
+strategies:
+  random: {preset: random}
+  kmeans: {preset: kmeans}
+budgets: [60]
+seeds: [0]
+"""
+
+
+@pytest.fixture(scope="module")
+def study(base, tmp_path_factory):
+    from alsel.study import run_study
+
+    root = tmp_path_factory.mktemp("faults-study")
+    o = base[1]
+    config = root / "study.yaml"
+    config.write_text(STUDY_YAML + f"dataset: {o['dataset']}\neval: {o['eval']}\nmodel: {o['model']}\ncache_dir: {o['cache_dir']}\n")
+    summary = run_study(config, out=root / "study")
+    assert summary.exit_code == 0, [o.error for o in summary.failed]
+    return config, root / "study"
+
+
+@pytest.fixture()
+def study_copy(study, tmp_path):
+    shutil.copytree(study[1], tmp_path / "study")
+    return tmp_path / "study"
+
+
+def test_a_study_reruns_a_run_whose_metrics_json_is_damaged(study, study_copy):
+    from alsel.study import run_study
+
+    metrics = study_copy / "runs" / "kmeans" / "budget-60" / "seed-0" / "metrics.json"
+    cut(metrics)
+    summary = run_study(study[0], out=study_copy)
+    assert summary.exit_code == 0
+    assert {o.spec.strategy: o.status for o in summary.outcomes} == {"random": "skipped", "kmeans": "finished"}
+    assert metrics.read_bytes() == (study[1] / metrics.relative_to(study_copy)).read_bytes()
+
+
+def test_a_study_leaves_a_run_in_use_to_its_process(study, study_copy):
+    from alsel.study import run_study
+
+    run_dir = study_copy / "runs" / "kmeans" / "budget-60" / "seed-0"
+    cut(run_dir / "metrics.json")
+    with RunDir(run_dir).lock():
+        summary = run_study(study[0], out=study_copy)
+    kmeans = next(o for o in summary.outcomes if o.spec.strategy == "kmeans")
+    assert summary.exit_code == 1 and kmeans.status == "failed" and "in use by another alsel process" in kmeans.error
+    assert not (run_dir / "error.txt").exists()  # the directory is the other process's
+
+
+def test_a_report_names_a_damaged_run_and_completes(capsys, study_copy):
+    metrics = study_copy / "runs" / "kmeans" / "budget-60" / "seed-0" / "metrics.json"
+    cut(metrics)
+    code, _, err = cli(capsys, "report", study_copy)
+    assert code == 0, err
+    report = (study_copy / "report.md").read_text()
+    assert f"{metrics}: damaged" in report and "1 failed" in report
+    assert (study_copy / "results.csv").read_text().count("\n") == 2  # the header and random
+
+
+# --------------------------------------------------------------------------- cache entries
+
+
+@pytest.mark.parametrize("damage", ["embeddings", "outcome.json", "probs.npy", "eval_probs.npy"])
+def test_a_damaged_cache_entry_is_recomputed(base, tmp_path, damage):
+    cache = tmp_path / "cache"
+    shutil.copytree(base[1]["cache_dir"], cache)
+    if damage == "embeddings":
+        damaged = next((cache / "embeddings").glob("*.npy"))
+        cut(damaged)
+    else:
+        damaged = next(cache / "rounds" / key for key in base[2] if (cache / "rounds" / key / damage).exists())
+        cut(damaged / damage)
+    progress = Recorder()
+    resume(base, tmp_path / "run", progress, cache_dir=str(cache))
+    assert (tmp_path / "run" / "selection.jsonl").read_bytes() == reference(base)
+    assert f"cache entry {damaged} is damaged; recomputing" in progress.lines
+    if damage == "embeddings":
+        assert np.load(damaged).shape[0] == 300
+    else:  # the recomputed entry replaced the damaged one whole
+        probs = Path(base[1]["cache_dir"]) / "rounds" / damaged.name / "probs.npy"
+        assert load_outcome(damaged, n_eval=100, n_candidates=np.load(probs).shape[0] if probs.exists() else None) is not None
+
+
+def test_a_round_cache_entry_appears_whole_or_not_at_all(tmp_path, monkeypatch):
+    outcome = {"epochs": 2, "accuracy": 0.5, "f1": 0.4, "train_seconds": 1.0, "score_seconds": 0.5,
+               "eval_probs": np.full((4, 2), 0.5), "probs": np.full((3, 2), 0.5), "extras": {"features": np.zeros((3, 8))}}
+    entry = tmp_path / "rounds" / "key"
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("alsel.loops.round_cache.write_json", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_outcome(entry, outcome)
+    assert os.listdir(tmp_path / "rounds") == []
+    monkeypatch.undo()
+    save_outcome(entry, outcome)
+    loaded = load_outcome(entry, n_eval=4, n_candidates=3)
+    assert os.listdir(tmp_path / "rounds") == ["key"] and loaded["accuracy"] == 0.5
+    assert set(loaded["extras"]) == {"features"} and loaded["probs"].shape == (3, 2)
+    assert load_outcome(entry, n_eval=5, n_candidates=3) is None  # rows of another evaluation set
+
+
+# --------------------------------------------------------------------------- replacing a configuration
+
+
+def test_a_configuration_that_never_finished_a_round_is_replaced(base, tmp_path):
+    not_a_model = tmp_path / "not-a-model"
+    not_a_model.mkdir()
+    with pytest.raises(Exception):  # fails at model load, after config.json is written
+        resume(base, tmp_path / "run", model=str(not_a_model))
+    assert read_json(tmp_path / "run" / "config.json")["model"] == str(not_a_model)
+    progress = Recorder()
+    resume(base, tmp_path / "run", progress)
+    assert (tmp_path / "run" / "selection.jsonl").read_bytes() == reference(base)
+    assert any("replacing the configuration of a run that never finished a round (model)" in line for line in progress.lines)
+
+
+def test_a_damaged_configuration_that_never_finished_a_round_is_replaced(base, tmp_path):
+    write_json(tmp_path / "run" / "config.json", {"model": "whatever"})
+    cut(tmp_path / "run" / "config.json")
+    resume(base, tmp_path / "run")
+    assert (tmp_path / "run" / "selection.jsonl").read_bytes() == reference(base)
+
+
+def test_a_configuration_with_finished_rounds_is_kept(base, interrupted):
+    before = snapshot(interrupted)
+    with pytest.raises(ConfigError, match="other options"):
+        resume(base, interrupted, budget=50)
+    assert snapshot(interrupted) == before
+
+
+# --------------------------------------------------------------------------- the lock
+
+
+def test_a_second_process_on_a_run_directory_is_refused(capsys, base, interrupted):
+    with RunDir(interrupted).lock():
+        code, out, err = cli_loop(capsys, base, interrupted)
+        assert_one_line_error(code, out, err, f"{interrupted} is in use by another alsel process (pid {os.getpid()}", "wait for it or pass another --out")
+        with pytest.raises(RunInUseError):
+            resume(base, interrupted)
+    assert not (interrupted / RunDir.LOCK).exists()  # released, also after the refused attempts
+    resume(base, interrupted)
+    assert (interrupted / "selection.jsonl").read_bytes() == reference(base)
+
+
+def test_a_lock_left_by_a_dead_process_does_not_block(base, interrupted):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (interrupted / RunDir.LOCK).write_text(f"pid {dead.pid} on this host\n")
+    resume(base, interrupted)
+    assert (interrupted / "selection.jsonl").read_bytes() == reference(base)
+    assert not (interrupted / RunDir.LOCK).exists()
+
+
+def test_an_interrupted_run_released_its_lock(interrupted):
+    assert not (interrupted / RunDir.LOCK).exists()
+    with RunDir(interrupted).lock():
+        assert f"pid {os.getpid()}" in (interrupted / RunDir.LOCK).read_text()
