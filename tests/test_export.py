@@ -140,6 +140,8 @@ def test_a_study_run_exports_the_same_way(capsys, tmp_path, synthetic_csv, tiny_
         model: {tiny_bert}
         cache_dir: {tmp_path / 'cache'}
     """), encoding="utf-8")
+    with pytest.raises(ConfigError, match="save_model would have every run write one folder"):
+        run_study(config, out=tmp_path / "study", options={"save_model": str(tmp_path / "model")})
     summary = run_study(config, out=tmp_path / "study")
     assert summary.exit_code == 0
     (run,) = [o.run_dir for o in summary.outcomes]
