@@ -1,0 +1,128 @@
+"""Golden outputs: every strategy, as initial pool and as acquisition function, in a tiny-model
+loop, and a 2x2 study with its report, must give the same selection.jsonl bytes, and the same
+rounds.jsonl values and summary.csv cells (wall times aside), as when tests/golden.json was
+recorded.
+
+It guards restructures that must keep behaviour byte for byte. Float results of training depend
+on the CPU's kernels and the library versions, so the comparison runs where the fixture was
+recorded (same CPU model, torch and transformers) and is skipped elsewhere, saying why. After a
+change that is meant to alter results, re-record with ``ALSEL_UPDATE_GOLDEN=1 pytest
+tests/test_golden.py`` and say why in the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import textwrap
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from alsel.io import read_jsonl
+from alsel.loops.config import LoopConfig
+from alsel.loops.controller import run_loop
+from alsel.strategies import STRATEGIES
+
+GOLDEN = Path(__file__).with_name("golden.json")
+UPDATE = os.environ.get("ALSEL_UPDATE_GOLDEN") == "1"
+TIMING_KEYS = {"seconds", "train_seconds", "score_seconds", "select_seconds"}
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
+    return {"cpu": cpu, "torch": metadata.version("torch"), "transformers": metadata.version("transformers"), "faiss-cpu": metadata.version("faiss-cpu")}
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def run_digests(run_dir: Path) -> dict:
+    rounds = [{k: v for k, v in row.items() if k not in TIMING_KEYS} for row in read_jsonl(run_dir / "rounds.jsonl")]
+    return {
+        "selection": digest((run_dir / "selection.jsonl").read_bytes()),
+        "rounds": digest(json.dumps(rounds, sort_keys=True).encode()),
+    }
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    if UPDATE:
+        return None
+    if not GOLDEN.exists():
+        pytest.skip("no tests/golden.json: record it with ALSEL_UPDATE_GOLDEN=1")
+    golden = json.loads(GOLDEN.read_text())
+    if golden["machine"] != machine():
+        pytest.skip(f"golden outputs were recorded on {golden['machine']}, this is {machine()}: re-record to compare here")
+    return golden
+
+
+def compare_or_record(recorded, key: str, value) -> None:
+    if recorded is None:
+        golden = json.loads(GOLDEN.read_text()) if GOLDEN.exists() else {}
+        golden["machine"] = machine()
+        golden.setdefault("outputs", {})[key] = value
+        GOLDEN.write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
+        return
+    assert value == recorded["outputs"][key], f"{key}: the outputs changed"
+
+
+def tiny_options(synthetic_csv, tiny_bert, cache_dir) -> dict:
+    return dict(
+        dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"), model=tiny_bert, precision="fp32",
+        epochs=1, min_steps=0, lr=5e-3, batch_size=16, budget=40, seed=0, cache_dir=cache_dir,
+    )
+
+
+INITS = sorted(name for name, cls in STRATEGIES.items() if not cls.needs - {"embeddings"})
+ACQS = sorted(STRATEGIES)
+
+
+@pytest.mark.parametrize("role, name", [("init", n) for n in INITS] + [("acq", n) for n in ACQS])
+def test_every_strategy_in_a_tiny_loop(recorded, tmp_path, synthetic_csv, tiny_bert, role, name):
+    options = tiny_options(synthetic_csv, tiny_bert, str(tmp_path / "cache"))
+    selection = {"init": name, "rounds": 0, "acq": None} if role == "init" else {"init": "random", "rounds": 1, "acq": name}
+    run_loop(LoopConfig.from_options(**options, **selection), tmp_path / "run")
+    compare_or_record(recorded, f"{role}:{name}", run_digests(tmp_path / "run"))
+
+
+def test_a_two_by_two_study_and_its_report(recorded, tmp_path, synthetic_csv, tiny_bert):
+    from alsel.report import write_report
+    from alsel.study import run_study
+
+    config = tmp_path / "study.yaml"
+    config.write_text(textwrap.dedent(f"""
+        name: golden
+        dataset: {synthetic_csv / 'train.csv'}
+        eval: {synthetic_csv / 'eval.csv'}
+        model: {tiny_bert}
+        precision: fp32
+        epochs: 1
+        min_steps: 0
+        lr: 0.005
+        batch_size: 16
+        strategies:
+          random: {{preset: random}}
+          kmeans_margin: {{preset: kmeans_margin}}
+        budgets: [40]
+        seeds: [0, 1]
+    """))
+    os.environ["ALSEL_CACHE"] = str(tmp_path / "cache")  # the conftest's private cache, fresh for this study
+    run_study(config, out=tmp_path / "study")
+    root = tmp_path / "study" / "runs"
+    runs = {str(path.parent.relative_to(root)): run_digests(path.parent) for path in sorted(root.rglob("config.json"))}
+    assert len(runs) == 4
+    paths = write_report(tmp_path / "study")
+    compare_or_record(recorded, "study", {"runs": runs, "summary": digest(summary_without_timings(paths["summary"]))})
+
+
+def summary_without_timings(path) -> bytes:
+    """summary.csv without its wall-time columns (the cost table), which vary run to run."""
+    import pandas as pd
+
+    summary = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return summary.drop(columns=[c for c in summary.columns if c.endswith("_seconds")]).to_csv(index=False).encode()
