@@ -1,4 +1,4 @@
-"""Command line: ``alsel loop``, ``alsel show``, ``alsel study``, ``alsel report``.
+"""Command line: ``alsel loop``, ``alsel show``, ``alsel export``, ``alsel study``, ``alsel report``.
 
 Heavy imports (torch, transformers) happen inside the commands, so ``alsel --help`` is instant.
 Every error a user can fix prints one line and exits with status 2.
@@ -139,6 +139,7 @@ def cli():
     alsel loop --init kmeans --acq low_conf --rounds 2   # a loop of your own
     alsel loop --preset kmeans                            # one of the study's strategies
     alsel show runs/<run>                                 # the per-round log
+    alsel export runs/<run> --out subset.csv              # the selected rows as a data set
     """
 
 
@@ -224,6 +225,19 @@ def show(run_dir):
         console.print(f"final: accuracy {metrics['accuracy']:.4f}, f1 {metrics['f1']:.4f}, trained on {metrics['n_train']:,}, {metrics['seconds']:.0f} s")
     else:
         console.print(f"unfinished: {len(rows)} of {config['rounds'] + 1} rounds done; rerun `alsel loop` with --out {run_dir} to resume")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--format", "format_", default=None, help="csv, tsv, jsonl, parquet or hf (a datasets.save_to_disk folder); default: --out's suffix, else csv")
+@click.option("--out", default=None, help="where to write (default RUN_DIR/selected.<ext>, or complement.<ext>)")
+@click.option("--complement", is_flag=True, help="write the rest of the pool instead: what the run did not select")
+def export(run_dir, format_, out, complement):
+    """Write a finished run's selected rows (id, text, label, round, score) as a data set."""
+    from .export import export_run
+
+    path, n_rows = export_run(run_dir, format=format_, out=out, complement=complement)
+    click.echo(f"wrote {n_rows:,} {'unselected' if complement else 'selected'} examples to {path}")
 
 
 @cli.command()

@@ -23,7 +23,10 @@ import pandas as pd
 
 from .errors import DataError
 
-__all__ = ["TextDataset", "DataSplits", "fingerprint", "load_data", "splits_from_frames", "hf_frames", "read_frame", "save_source", "stratified_sample", "quotas"]
+__all__ = [
+    "TextDataset", "DataSplits", "fingerprint", "load_data", "load_recorded_data", "splits_from_frames", "hf_frames",
+    "read_frame", "save_source", "stratified_sample", "quotas",
+]
 
 SST2_LABEL_NAMES = ("negative", "positive")
 SST2_LABEL_VALUES = (0, 1)
@@ -512,7 +515,28 @@ def _splits(dataset: str, pool: TextDataset, evalset: TextDataset | None, eval_s
         "pool_class_counts": pool.class_counts(),
         "eval_class_counts": evalset.class_counts(),
         "pool_fingerprint": pool.fingerprint(),
+        "pool_labelled_fingerprint": pool.labelled_fingerprint(),
     }
     if notes:
         description["notes"] = notes
     return DataSplits(pool=pool, eval=evalset, description=description)
+
+
+def load_recorded_data(record: dict) -> DataSplits:
+    """The data a run used, reloaded with the options its ``config.json`` recorded.
+
+    Raises :class:`DataError` when the pool is not the one the run saw: its texts or labels
+    changed since (the labelled fingerprint; runs that predate it recorded only the texts').
+    """
+    splits = load_data(
+        record.get("dataset", "sst2"), text_column=record.get("text_column"), label_column=record.get("label_column", "label"),
+        eval_spec=record.get("eval"), limit=record.get("limit"), eval_limit=record.get("eval_limit"), data_seed=record.get("data_seed", 0),
+    )
+    recorded = record.get("data", {})
+    if "pool_labelled_fingerprint" in recorded:
+        then, now = recorded["pool_labelled_fingerprint"], splits.pool.labelled_fingerprint()
+    else:
+        then, now = recorded.get("pool_fingerprint"), splits.pool.fingerprint()
+    if then != now:
+        raise DataError(f"the data set changed since the run (fingerprint {str(then)[:12]} then, {now[:12]} now)")
+    return splits

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 
 def _umask() -> int:
@@ -63,6 +64,42 @@ def write_npy(path: str | Path, array) -> None:
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
     write_bytes(path, buffer.getvalue())
+
+
+def check_replaceable(path: str | Path, marker: str) -> None:
+    """Refuse a ``path`` that :func:`write_dir` must not replace: a file, or a folder of other
+    things (one that is neither empty nor holds ``marker``, the file its writer writes)."""
+    from .errors import AlselError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise AlselError(f"{path} exists and is not a directory; pass another path")
+    if path.is_dir() and any(path.iterdir()) and not (path / marker).exists():
+        raise AlselError(f"{path} holds other files (no {marker}); pass an empty or new directory")
+
+
+def write_dir(path: str | Path, fill: Callable[[Path], None], *, marker: str) -> None:
+    """Fill a fresh directory with ``fill(tmp)`` and move it to ``path`` once complete: an
+    interrupted write leaves the old directory, which is replaced only by a finished new one.
+
+    ``marker`` names a file ``fill`` writes: an existing ``path`` without it is refused, so a
+    folder of the user's own files is never deleted.
+    """
+    path = Path(path)
+    check_replaceable(path, marker)
+    tmp = staging_dir(path)
+    old = tmp.with_suffix(".old")
+    try:
+        fill(tmp)
+        if path.exists():
+            os.replace(path, old)  # a directory cannot be renamed onto a non-empty one
+        os.replace(tmp, path)
+    except BaseException:
+        if old.exists() and not path.exists():
+            os.replace(old, path)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def read_json(path: str | Path) -> Any:

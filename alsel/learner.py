@@ -358,23 +358,31 @@ class Learner:
             self.model_.train(was_training)
         return (probs, features) if return_features else probs
 
+    def save(self, directory, label_names) -> None:
+        """Save the fitted model and its tokenizer with ``save_pretrained``, the classes named
+        ``label_names``: ``pipeline("text-classification", model=directory)`` then predicts the
+        names. Atomic: an existing ``directory`` is replaced once the new one is complete."""
+        from .io import write_dir
+
+        if not hasattr(self, "model_"):
+            raise RuntimeError("call fit before save")
+        self.model_.config.id2label = dict(enumerate(label_names))
+        self.model_.config.label2id = {name: i for i, name in enumerate(label_names)}
+        # what truncation=True then cuts to: the length the model was trained and scored with
+        self.tokenizer_.model_max_length = self.max_length
+
+        def fill(tmp):
+            self.model_.save_pretrained(tmp)
+            self.tokenizer_.save_pretrained(tmp)
+
+        write_dir(directory, fill, marker="config.json")
+
     def evaluate(self, texts, labels, *, progress: Progress = SILENT, return_probs: bool = False):
         """Accuracy and F1 (:func:`classification_metrics`); with ``return_probs`` also the
         class probabilities they were computed from, as ``(metrics, probs)``."""
         probs = self.predict_proba(texts, progress=progress)
         metrics = classification_metrics(np.asarray(labels), probs.argmax(axis=1), self.n_classes_)
         return (metrics, probs) if return_probs else metrics
-
-    def save(self, directory, label_names) -> None:
-        """Write the trained model and its tokenizer to ``directory`` with ``label_names`` as
-        ``id2label``, so ``transformers.pipeline("text-classification", model=directory)``
-        predicts label names."""
-        if not hasattr(self, "model_"):
-            raise RuntimeError("call fit before save")
-        self.model_.config.id2label = dict(enumerate(label_names))
-        self.model_.config.label2id = {name: i for i, name in enumerate(label_names)}
-        self.model_.save_pretrained(directory)
-        self.tokenizer_.save_pretrained(directory)
 
 
 def _classifier_layer(model, n_classes: int):

@@ -202,16 +202,10 @@ def run_costs(rounds: list[dict]) -> dict[str, float]:
 
 def _reload_splits(config: dict):
     """The run's data, reloaded as the run loaded it and checked against what it recorded."""
-    from .data import load_data
+    from .data import load_recorded_data
 
-    splits = load_data(
-        config.get("dataset", "sst2"), text_column=config.get("text_column"), label_column=config.get("label_column", "label"),
-        eval_spec=config.get("eval"), limit=config.get("limit"), eval_limit=config.get("eval_limit"), data_seed=config.get("data_seed", 0),
-    )
-    recorded = config.get("data", {})
-    if splits.pool.fingerprint() != recorded.get("pool_fingerprint"):
-        raise ValueError("the reloaded pool differs from the one the runs used")
-    if splits.eval.class_counts() != recorded.get("eval_class_counts"):
+    splits = load_recorded_data(config)
+    if splits.eval.class_counts() != config.get("data", {}).get("eval_class_counts"):
         raise ValueError("the reloaded evaluation set differs from the one the runs used")
     return splits
 

@@ -447,6 +447,8 @@ def load_study(
         fixed = sorted(set(values) & (AXIS_KEYS | {"preset"}))
         if fixed:
             raise ConfigError(f"{source}: {', '.join(fixed)} cannot be a shared option; use budgets, seeds and strategies")
+        if values.get("save_model") is not None:
+            raise ConfigError(f"{source}: save_model would have every run write one folder; save a run's model with alsel loop --save-model")
     shared = _absolute_paths({**shared, **overrides})
     if shared.get("limit") is not None and (isinstance(shared["limit"], bool) or not isinstance(shared["limit"], int) or shared["limit"] <= 0):
         raise ConfigError(f"limit must be a positive integer, got {shared['limit']!r}")

@@ -75,6 +75,8 @@ class LoopConfig:
     seed: int = field(default=0, metadata={"help": "seed of selection and fine-tuning (same seed -> same subset)", "range": Range(0)})
     trust_remote_code: bool = field(default=False, metadata={"help": "allow model code from the hub (off by default)"})
     cache_dir: str | None = field(default=None, metadata={"help": "embedding and score cache (default ~/.cache/alsel or $ALSEL_CACHE)"})
+    # output
+    save_model: str | None = field(default=None, metadata={"help": "save the final model, tokenizer and label names here (loadable with from_pretrained / pipeline())"})
 
     def __post_init__(self):
         # Every way of building a config (flags, YAML, a study, dataclasses.replace) passes here.
@@ -122,8 +124,9 @@ class LoopConfig:
         if init.needs - {"embeddings"}:
             raise ConfigError(f"{config.init} needs model scores, so it cannot choose the initial pool; use it as --acq")
         round_learner = resolve_learner(config.learner, "--learner")
-        if config.final_learner is not None:
-            resolve_learner(config.final_learner, "--final-learner")
+        final_learner = resolve_learner(config.final_learner, "--final-learner") if config.final_learner is not None else round_learner
+        if config.save_model is not None:
+            _check_can_save(final_learner, config.save_model)
         if acq is not None and config.rounds > 0:
             _check_learner_serves(round_learner, config.acq, acq.needs, config.scorer)
         if config.rounds > 0 and config.acq is None:
@@ -157,6 +160,16 @@ class LoopConfig:
             head = f"{self.init}" + (f"-{self.acq}-r{self.rounds}" if self.rounds else "")
         size = f"n{self.limit}" if self.limit else "full"
         return f"{head}-b{self.budget}-{size}-s{self.seed}"
+
+
+def _check_can_save(learner, directory: str) -> None:
+    """Refuse --save-model before any training: a final learner without ``save``, or a path that
+    saving would clobber (a file, or a folder of other things)."""
+    from ..io import check_replaceable
+
+    if not hasattr(learner.cls, "save"):
+        raise ConfigError(f"--save-model: the final learner {learner.spec} cannot save its model (it has no save(directory, label_names))")
+    check_replaceable(directory, marker="config.json")
 
 
 def _check_learner_serves(learner, acq: str, needs: frozenset, scorer: str) -> None:

@@ -200,9 +200,12 @@ class _Run:
             final = round_ == c.rounds
             candidates = None if final else np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool))
             learner = self.final_learner if final else self.round_learner
-            outcome = self._train_and_score(np.sort(train), candidates, acq, learner)
+            outcome = self._train_and_score(np.sort(train), candidates, acq, learner, keep_model=final and bool(c.save_model))
             if final:  # the final model's eval-set probabilities, for paired per-sentence comparisons
                 self.run_dir.save_eval_probs(outcome["eval_probs"])
+                if c.save_model:  # before the round's commit point, so a resume redoes an unsaved model
+                    outcome["learner"].save(c.save_model, self.pool.label_names)
+                    self.progress.log(f"saved the final model to {c.save_model}")
             row = {
                 "round": round_,
                 "n_labeled": int(len(train)),
@@ -279,14 +282,15 @@ class _Run:
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
-    def _train_and_score(self, train, candidates, acq: Strategy | None, factory: LearnerFactory) -> dict:
+    def _train_and_score(self, train, candidates, acq: Strategy | None, factory: LearnerFactory, keep_model: bool = False) -> dict:
         """Train on ``train``, evaluate, and score ``candidates`` for ``acq``; the outcome is
         cached so runs that train the same model on the same data (the study's high_conf and
-        low_conf seed models) do it once."""
+        low_conf seed models) do it once. The model itself is not cached: ``keep_model`` trains
+        even on a cache hit, and the outcome's ``learner`` holds it."""
         needs = acq.needs if (acq is not None and candidates is not None) else frozenset()
         wants_probs = bool(needs & {"probs", "features", "dynamics"})
         cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / self._cache_key(train, candidates if wants_probs else None, needs, factory.spec)
-        cached = load_outcome(cache, n_eval=len(self.eval), n_candidates=len(candidates) if wants_probs else None, progress=self.progress)
+        cached = None if keep_model else load_outcome(cache, n_eval=len(self.eval), n_candidates=len(candidates) if wants_probs else None, progress=self.progress)
         if cached is not None:
             return {**cached, "cached": True}
 
@@ -329,7 +333,7 @@ class _Run:
             "extras": extras,
         }
         save_outcome(cache, outcome)
-        return {**outcome, "cached": False}
+        return {**outcome, "cached": False, "learner": learner}
 
 
 def _json_score(score) -> float | None:

@@ -1,0 +1,167 @@
+"""Export a finished run's selection as a data set: the rows themselves, not just their ids.
+
+``selection.jsonl`` names the chosen examples by id; :func:`selected_frame` joins them with the
+data the run used (reloaded as ``config.json`` recorded it, and refused if it changed since) into
+a table of ``id, text, label, round, score`` in acquisition order, the labels as the source file
+spells them. :func:`write_frame` writes it as CSV, TSV, JSONL, parquet or a ``datasets`` folder,
+atomically. ``alsel export`` is :func:`export_run`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .data import TextDataset, load_recorded_data
+from .errors import AlselError, DataError
+from .io import write_bytes, write_dir, write_text
+from .loops.rundir import RunDir
+
+__all__ = ["FORMATS", "selected_frame", "write_frame", "export_run", "format_for"]
+
+#: Each format and the suffix its file (or, for ``hf``, folder) gets.
+FORMATS = {"csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl", "parquet": ".parquet", "hf": ".hf"}
+#: The run's own records, which an export must not overwrite (``selection.jsonl`` above all: the
+#: default export name is ``selected.<ext>`` so that a JSONL export does not meet it).
+RUN_FILES = (RunDir.CONFIG, RunDir.ROUNDS, RunDir.SELECTION, RunDir.EVAL_PROBS, RunDir.METRICS, RunDir.CHECKPOINT, RunDir.LOCK)
+
+
+def _finished_record(run: RunDir) -> dict:
+    """The run's config.json, once the run has finished (its selection is final only then)."""
+    if not run.path.is_dir():
+        raise AlselError(f"{run.path}: no such run directory")
+    record = run.read_config()
+    if record is None:
+        raise AlselError(f"{run.path}: not a run directory (no {RunDir.CONFIG})")
+    if run.read_metrics() is None:
+        checkpoint = run.read_checkpoint()
+        raise AlselError(
+            f"{run.path}: unfinished run ({checkpoint['n_rounds'] if checkpoint else 0} of {record['rounds'] + 1} rounds); "
+            f"finish it by rerunning its alsel loop command with --out {run.path}"
+        )
+    return record
+
+
+def _pool(run_dir: Path, record: dict) -> TextDataset:
+    try:
+        return load_recorded_data(record).pool
+    except DataError as exc:
+        raise DataError(f"{run_dir}: {exc}; export needs the data the run used") from None
+
+
+def _rows(pool: TextDataset, positions) -> dict:
+    return {
+        "id": pool.ids[positions],
+        "text": [pool.texts[p] for p in positions],
+        "label": [pool.label_value(p) for p in positions],
+    }
+
+
+def selected_frame(run_dir: str | Path, complement: bool = False) -> pd.DataFrame:
+    """A finished run's selection joined with its data.
+
+    Parameters
+    ----------
+    run_dir : path
+        A finished run directory (of ``alsel loop`` or under a study's ``runs/``).
+    complement : bool
+        Return the rest of the pool instead: every example the run did not select.
+
+    Returns
+    -------
+    DataFrame
+        ``id, text, label, round, score`` in acquisition order (``score`` is NaN where no score
+        decided the pick); with ``complement``, ``id, text, label`` in pool order. ``label`` is the
+        source's own value (``0``/``1`` for SST-2, ``"spam"``).
+    """
+    run = RunDir(run_dir)
+    pool = _pool(run.path, _finished_record(run))
+    selection = run.read_selection()
+    position_of = {int(i): p for p, i in enumerate(pool.ids)}
+    chosen = np.array([position_of[e["id"]] for e in selection], dtype=np.int64)
+    if complement:
+        return pd.DataFrame(_rows(pool, np.setdiff1d(np.arange(len(pool)), chosen)))
+    return pd.DataFrame({
+        **_rows(pool, chosen),
+        "round": np.array([e["round"] for e in selection], dtype=np.int64),
+        "score": np.array([np.nan if e["score"] is None else e["score"] for e in selection], dtype=np.float64),
+    })
+
+
+def format_for(path: str | Path | None, format: str | None = None) -> str:
+    """``format`` checked, or the one ``path``'s suffix names (csv without a suffix)."""
+    if format is not None:
+        if format not in FORMATS:
+            raise AlselError(f"unknown export format {format!r}; use {', '.join(FORMATS)}")
+        return format
+    suffix = Path(path).suffix.lower() if path is not None else ""
+    by_suffix = {ext: name for name, ext in FORMATS.items()}
+    if suffix and suffix not in by_suffix:
+        raise AlselError(f"{path}: unknown export format {suffix!r}; name one with --format ({', '.join(FORMATS)})")
+    return by_suffix.get(suffix, "csv")
+
+
+def _tsv(frame: pd.DataFrame) -> str:
+    # Unquoted, like GLUE's files and alsel's TSV reader: a quote in a text stays a quote. Such a
+    # file cannot hold a tab or a line break inside a text.
+    breaks = [i for i, text in zip(frame["id"], frame["text"]) if any(c in text for c in "\t\r\n")]
+    if breaks:
+        raise AlselError(f"{len(breaks)} texts hold tabs or line breaks (the first is id {breaks[0]}), which TSV cannot; use csv, jsonl or parquet")
+    return frame.to_csv(sep="\t", index=False, quoting=csv.QUOTE_NONE)
+
+
+def _jsonl(frame: pd.DataFrame) -> str:
+    # json rather than pandas' writer, which keeps only 10 decimals of a float; NaN is null.
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def _save_hf(frame: pd.DataFrame, path: Path) -> None:
+    import datasets
+
+    datasets.disable_progress_bars()
+    write_dir(path, datasets.Dataset.from_pandas(frame, preserve_index=False).save_to_disk, marker="dataset_info.json")
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path, format: str) -> Path:
+    """Write ``frame`` to ``path`` atomically as ``format`` (one of :data:`FORMATS`); ``hf`` is a
+    folder for ``datasets.load_from_disk``."""
+    path = Path(path)
+    format = format_for(path, format)
+    if format == "hf":
+        _save_hf(frame, path)
+    elif format == "parquet":
+        write_bytes(path, _parquet(frame))
+    elif format == "tsv":
+        write_text(path, _tsv(frame))
+    elif format == "jsonl":
+        write_text(path, _jsonl(frame))
+    else:
+        write_text(path, frame.to_csv(index=False))
+    return path
+
+
+def export_run(run_dir: str | Path, *, format: str | None = None, out: str | Path | None = None, complement: bool = False) -> tuple[Path, int]:
+    """Write a finished run's selection (or its ``complement``) to ``out``; return the path and
+    the number of rows.
+
+    ``format`` defaults to the one ``out``'s suffix names, else csv; ``out`` defaults to
+    ``RUN_DIR/selected.<ext>`` (``complement.<ext>``).
+    """
+    format = format_for(out, format)
+    path = Path(out) if out is not None else Path(run_dir) / (("complement" if complement else "selected") + FORMATS[format])
+    if path.name in RUN_FILES and path.parent.resolve() == Path(run_dir).resolve():
+        raise AlselError(f"{path} is one of the run's own records; pass another --out")
+    frame = selected_frame(run_dir, complement=complement)
+    return write_frame(frame, path, format), len(frame)
