@@ -20,7 +20,7 @@ from .rundir import RECORD_ONLY
 if TYPE_CHECKING:
     from ..strategies import Strategy
 
-__all__ = ["LoopConfig", "BudgetPlan", "build_strategy", "option_constraints", "parse_size", "plan_budget"]
+__all__ = ["LoopConfig", "BudgetPlan", "OPTION_GROUPS", "build_strategy", "options", "option_constraints", "parse_size", "plan_budget"]
 
 
 @dataclass
@@ -33,50 +33,48 @@ class LoopConfig:
     loop; so ``LoopConfig(preset="random")`` is the random preset and ``LoopConfig()`` is
     ``kmeans_margin`` under no preset name.
 
-    Each field is declared once: its annotation gives the type, its metadata the help text and,
-    where it has one, the ``range`` of a number or the ``choices`` of a string
-    (:func:`option_constraints` reads them; the CLI's flags come from the same).
+    Each field is declared once: its annotation gives the type, its metadata the help text, its
+    ``group`` (:data:`OPTION_GROUPS`; :func:`options` lists a group's names), whether it names a
+    file or folder (``path``) and, where it has one, the ``range`` of a number or the ``choices``
+    of a string (:func:`option_constraints` reads them; the CLI's flags come from the same).
     """
 
-    # data
-    dataset: str = field(default="sst2", metadata={"help": "sst2 (bundled), a CSV/TSV/JSONL/parquet file, or hf:NAME[:CONFIG]"})
-    text_column: str | None = field(default=None, metadata={"help": "text column (default: text or sentence)"})
-    label_column: str = field(default="label", metadata={"help": "label column"})
-    eval: str | None = field(default=None, metadata={"help": "evaluation file, split name, or a fraction of the pool to hold out"})
-    limit: int | None = field(default=None, metadata={"help": "use a seeded, stratified sample of N pool examples", "range": Range(1)})
-    eval_limit: int | None = field(default=None, metadata={"help": "use a stratified sample of N evaluation examples", "range": Range(1)})
-    data_seed: int = field(default=0, metadata={"help": "seed of --limit/--eval-limit samples (kept apart from --seed)", "range": Range(0)})
-    # selection
-    preset: str | None = field(default=None, metadata={"help": "a preset: " + "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items())})
-    budget: float | int | str | None = field(default=None, metadata={"help": "examples to select: a fraction of the pool (0.1) or a count (1000)", "range": Range(0, closed="neither")})
-    init: str | None = field(default=None, metadata={"help": "strategy choosing the initial pool"})
-    init_size: float | int | str | None = field(default=None, metadata={"help": "initial pool: fraction or count (default budget/(rounds+1))", "range": Range(0, closed="neither")})
-    keep_init: bool | None = field(default=None, metadata={"help": "the initial pool is part of the result (false: a seed pool only for the first model)"})
-    acq: str | None = field(default=None, metadata={"help": "acquisition function of each round"})
-    rounds: int | None = field(default=None, metadata={"help": "acquisition rounds after the initial pool", "range": Range(0)})
-    scorer: str = field(default="model", metadata={"help": "model, cv:K (out-of-fold) or probe (logistic regression on embeddings)"})
-    balance: bool = field(default=False, metadata={"help": "per-class quotas proportional to the pool's class shares"})
-    dedup: float | None = field(default=None, metadata={"help": "drop candidates with embedding cosine >= this to another candidate or a selected example", "range": Range(0, 1, closed="right")})
-    strategy_options: dict = field(default_factory=dict, metadata={"help": "options passed to every strategy that takes them (projection_dim, region, ...)"})
-    embedder: str = field(default="minilm", metadata={"help": "sentence-transformers model for embeddings"})
-    # learner
-    learner: str = field(default="transformer", metadata={"help": "the model trained inside the rounds: transformer, logreg (logistic regression on the embeddings) or package.module:Class"})
-    final_learner: str | None = field(default=None, metadata={"help": "the model trained on the final selection (default: the same as --learner)"})
-    model: str | None = field(default=None, metadata={"help": "minilm, modernbert-base, a local directory or a hub id (default: modernbert-base with CUDA, else minilm)"})
-    epochs: int | None = field(default=None, metadata={"help": "training epochs (default per model)", "range": Range(1)})
-    min_steps: int | None = field(default=None, metadata={"help": "train for at least this many optimizer steps (more epochs on small sets; default 200)", "range": Range(0)})
-    batch_size: int | None = field(default=None, metadata={"help": "training batch size (default per model)", "range": Range(1)})
-    lr: float | None = field(default=None, metadata={"help": "peak learning rate (default per model)", "range": Range(0, closed="neither")})
-    max_length: int | None = field(default=None, metadata={"help": "max tokens per text (default per model)", "range": Range(1)})
-    warmup_ratio: float = field(default=0.1, metadata={"help": "fraction of steps with linear warm-up", "range": Range(0, 1, closed="left")})
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay", "range": Range(0)})
-    precision: str = field(default="auto", metadata={"help": "auto (bf16 where supported), bf16 or fp32", "choices": PRECISIONS})
-    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda, cuda:1, ..."})
-    seed: int = field(default=0, metadata={"help": "seed of selection and fine-tuning (same seed -> same subset)", "range": Range(0)})
-    trust_remote_code: bool = field(default=False, metadata={"help": "allow model code from the hub (off by default)"})
-    cache_dir: str | None = field(default=None, metadata={"help": "embedding and score cache (default ~/.cache/alsel or $ALSEL_CACHE)"})
+    dataset: str = field(default="sst2", metadata={"group": "data", "path": True, "help": "sst2 (bundled), a CSV/TSV/JSONL/parquet file, or hf:NAME[:CONFIG]"})
+    text_column: str | None = field(default=None, metadata={"group": "data", "help": "text column (default: text or sentence)"})
+    label_column: str = field(default="label", metadata={"group": "data", "help": "label column"})
+    eval: str | None = field(default=None, metadata={"group": "data", "path": True, "help": "evaluation file, split name, or a fraction of the pool to hold out"})
+    limit: int | None = field(default=None, metadata={"group": "data", "help": "use a seeded, stratified sample of N pool examples", "range": Range(1)})
+    eval_limit: int | None = field(default=None, metadata={"group": "data", "help": "use a stratified sample of N evaluation examples", "range": Range(1)})
+    data_seed: int = field(default=0, metadata={"group": "data", "help": "seed of --limit/--eval-limit samples (kept apart from --seed)", "range": Range(0)})
+    preset: str | None = field(default=None, metadata={"group": "selection", "help": "a preset: " + "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items())})
+    budget: float | int | str | None = field(default=None, metadata={"group": "selection", "help": "examples to select: a fraction of the pool (0.1) or a count (1000)", "range": Range(0, closed="neither")})
+    init: str | None = field(default=None, metadata={"group": "selection", "help": "strategy choosing the initial pool"})
+    init_size: float | int | str | None = field(default=None, metadata={"group": "selection", "help": "initial pool: fraction or count (default budget/(rounds+1))", "range": Range(0, closed="neither")})
+    keep_init: bool | None = field(default=None, metadata={"group": "selection", "help": "the initial pool is part of the result (false: a seed pool only for the first model)"})
+    acq: str | None = field(default=None, metadata={"group": "selection", "help": "acquisition function of each round"})
+    rounds: int | None = field(default=None, metadata={"group": "selection", "help": "acquisition rounds after the initial pool", "range": Range(0)})
+    scorer: str = field(default="model", metadata={"group": "selection", "help": "model, cv:K (out-of-fold) or probe (logistic regression on embeddings)"})
+    balance: bool = field(default=False, metadata={"group": "selection", "help": "per-class quotas proportional to the pool's class shares"})
+    dedup: float | None = field(default=None, metadata={"group": "selection", "help": "drop candidates with embedding cosine >= this to another candidate or a selected example", "range": Range(0, 1, closed="right")})
+    strategy_options: dict = field(default_factory=dict, metadata={"group": "selection", "help": "options passed to every strategy that takes them (projection_dim, region, ...)"})
+    embedder: str = field(default="minilm", metadata={"group": "selection", "path": True, "help": "sentence-transformers model for embeddings"})
+    learner: str = field(default="transformer", metadata={"group": "learner", "help": "the model trained inside the rounds: transformer, logreg (logistic regression on the embeddings) or package.module:Class"})
+    final_learner: str | None = field(default=None, metadata={"group": "learner", "help": "the model trained on the final selection (default: the same as --learner)"})
+    model: str | None = field(default=None, metadata={"group": "training", "path": True, "help": "minilm, modernbert-base, a local directory or a hub id (default: modernbert-base with CUDA, else minilm)"})
+    epochs: int | None = field(default=None, metadata={"group": "training", "help": "training epochs (default per model)", "range": Range(1)})
+    min_steps: int | None = field(default=None, metadata={"group": "training", "help": "train for at least this many optimizer steps (more epochs on small sets; default 200)", "range": Range(0)})
+    batch_size: int | None = field(default=None, metadata={"group": "training", "help": "training batch size (default per model)", "range": Range(1)})
+    lr: float | None = field(default=None, metadata={"group": "training", "help": "peak learning rate (default per model)", "range": Range(0, closed="neither")})
+    max_length: int | None = field(default=None, metadata={"group": "training", "help": "max tokens per text (default per model)", "range": Range(1)})
+    warmup_ratio: float = field(default=0.1, metadata={"group": "training", "help": "fraction of steps with linear warm-up", "range": Range(0, 1, closed="left")})
+    weight_decay: float = field(default=0.01, metadata={"group": "training", "help": "AdamW weight decay", "range": Range(0)})
+    precision: str = field(default="auto", metadata={"group": "training", "help": "auto (bf16 where supported), bf16 or fp32", "choices": PRECISIONS})
+    device: str = field(default="auto", metadata={"group": "run", "help": "auto, cpu, cuda, cuda:1, ..."})
+    seed: int = field(default=0, metadata={"group": "training", "help": "seed of selection and fine-tuning (same seed -> same subset)", "range": Range(0)})
+    trust_remote_code: bool = field(default=False, metadata={"group": "training", "help": "allow model code from the hub (off by default)"})
+    cache_dir: str | None = field(default=None, metadata={"group": "run", "path": True, "help": "embedding and score cache (default ~/.cache/alsel or $ALSEL_CACHE)"})
     # output
-    save_model: str | None = field(default=None, metadata={"help": "save the final model, tokenizer and label names here (loadable with from_pretrained / pipeline())"})
+    save_model: str | None = field(default=None, metadata={"group": "run", "path": True, "help": "save the final model, tokenizer and label names here (loadable with from_pretrained / pipeline())"})
 
     def __post_init__(self):
         # Every way of building a config (flags, YAML, a study, dataclasses.replace) passes here.
@@ -178,6 +176,23 @@ def _check_learner_serves(learner, acq: str, needs: frozenset, scorer: str) -> N
         raise ConfigError(f"{acq} needs training dynamics, which --learner {learner.spec} does not record (its fit takes no on_epoch_end)")
     if "features" in needs and scorer == "model" and not learner.gives_features:
         raise ConfigError(f"{acq} needs model features, which --learner {learner.spec} does not give (its predict_proba takes no return_features)")
+
+
+#: What each group of options decides: the data a run sees, how it selects, which learners it
+#: trains, how they are trained, and where and how it runs (nothing that changes the subset).
+OPTION_GROUPS = ("data", "selection", "learner", "training", "run")
+
+
+@functools.cache
+def options(group: str | None = None, *, paths: bool = False) -> tuple[str, ...]:
+    """Names of the :class:`LoopConfig` options in ``group`` (every group if None), in
+    declaration order; with ``paths``, only those naming a file or folder."""
+    if group is not None and group not in OPTION_GROUPS:
+        raise ValueError(f"unknown option group {group!r}")
+    return tuple(
+        f.name for f in fields(LoopConfig)
+        if (group is None or f.metadata["group"] == group) and (not paths or f.metadata.get("path", False))
+    )
 
 
 @functools.cache

@@ -28,7 +28,7 @@ from ..learners import LearnerContext, LearnerFactory, evaluate, fit, predict_pr
 from ..progress import SILENT, Progress
 from ..scores import summarize
 from ..strategies import Strategy
-from .config import BudgetPlan, LoopConfig, build_strategy, plan_budget
+from .config import BudgetPlan, LoopConfig, build_strategy, options, plan_budget
 from .round_cache import load_outcome, save_outcome
 from .rundir import MemoryRunDir, RunDir, RunProgress, package_versions
 from .scorers import ScoringContext, score_candidates
@@ -39,7 +39,6 @@ __all__ = ["run_loop", "execute_loop", "LoopOutcome"]
 STREAMS = {"init": 0, "acq": 1}
 #: Bump when what a round-cache entry holds, or what its key covers, changes.
 ROUND_CACHE_FORMAT = 2
-TRAINING_KEYS = ("model", "epochs", "min_steps", "batch_size", "lr", "max_length", "warmup_ratio", "weight_decay", "precision", "seed", "trust_remote_code")
 
 
 def _rng(seed: int, round_: int, stream: str) -> np.random.Generator:
@@ -124,7 +123,7 @@ class _Run:
         return LearnerContext(
             seed=c.seed,
             embed=EmbeddingLookup(self.embedder(), self.pool.texts, self.embeddings, self.progress),
-            training={k: getattr(c, k) for k in TRAINING_KEYS if k != "seed"} | {"device": c.device},
+            training={k: getattr(c, k) for k in options("training") if k != "seed"} | {"device": c.device},
         )
 
     def _record(self, splits: DataSplits, plan: BudgetPlan) -> dict:
@@ -267,7 +266,7 @@ class _Run:
             "alsel": __version__,
             "format": ROUND_CACHE_FORMAT,
             "learner": learner,
-            "training": {k: getattr(c, k) for k in TRAINING_KEYS},
+            "training": {k: getattr(c, k) for k in options("training")},
             "model_identity": model_identity(c.model),
             "device": c.device,
             "pool": self.pool.labelled_fingerprint(),
