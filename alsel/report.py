@@ -25,6 +25,7 @@ import pandas as pd
 from . import __version__
 from .errors import ConfigError, RunFileError
 from .io import read_json, write_bytes, write_text
+from .loops.config import parse_budget
 from .loops.rundir import RunDir
 from .stats import combined_p, describe, format_p, holm, min_sign_flip_p, paired_difference, percent_of, sentence_test
 
@@ -72,19 +73,15 @@ PRESET_TEXT = {
 # --------------------------------------------------------------------------- reading
 
 
-def _parse_budget(text: str):
-    return float(text) if any(c in text for c in ".eE") else int(text)
-
-
 def _run_dirs(study_dir: Path):
     """(strategy, budget, seed, path) of every run directory under ``runs/``."""
     for path in sorted((study_dir / "runs").glob("*/budget-*/seed-*")):
         if not path.is_dir():
             continue
         try:
-            budget = _parse_budget(path.parent.name[len("budget-"):])
+            budget = parse_budget(path.parent.name[len("budget-"):])
             seed = int(path.name[len("seed-"):])
-        except ValueError:
+        except (ValueError, ConfigError):
             continue
         yield path.parent.parent.name, budget, seed, path
 

@@ -47,6 +47,7 @@ from typing import Callable, Iterable
 from . import __version__
 from .errors import AlselError, ConfigError, RunFileError, RunInUseError
 from .io import read_json, read_yaml_mapping, write_json, write_text
+from .loops.config import budget_label, parse_budget
 from .loops.rundir import RunDir
 from .progress import SILENT, Progress
 
@@ -58,8 +59,6 @@ __all__ = [
     "StudySummary",
     "load_study",
     "run_study",
-    "budget_label",
-    "parse_budget",
     "EXECUTORS",
 ]
 
@@ -81,44 +80,6 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 # --------------------------------------------------------------------------- values
-
-
-def parse_budget(value) -> float | int:
-    """A budget as a fraction of the pool (float in (0, 1]) or a count (int >= 1).
-
-    Strings follow :func:`alsel.loops.config.parse_size`: a decimal point or exponent means a
-    fraction.
-
-    >>> parse_budget("0.1"), parse_budget(500), parse_budget("1.0")
-    (0.1, 500, 1.0)
-    """
-    if isinstance(value, bool):
-        raise ConfigError(f"budget {value!r}: use a fraction like 0.1 or a count like 1000")
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = float(text) if any(c in text for c in ".eE") else int(text)
-        except ValueError:
-            raise ConfigError(f"budget {text!r}: use a fraction like 0.1 or a count like 1000") from None
-    if isinstance(value, float):
-        if not 0 < value <= 1:
-            raise ConfigError(f"budget {value!r}: a fraction must be in (0, 1] (write a count without a decimal point)")
-        return value
-    if isinstance(value, int):
-        if value < 1:
-            raise ConfigError(f"budget {value!r}: a count must be at least 1")
-        return value
-    raise ConfigError(f"budget {value!r}: use a fraction like 0.1 or a count like 1000")
-
-
-def budget_label(budget: float | int) -> str:
-    """The budget as written in run directory names: ``0.1`` -> ``"0.1"``, ``1.0`` -> ``"1.0"``,
-    ``500`` -> ``"500"`` (a fraction keeps its decimal point, so it never reads as a count).
-
-    >>> budget_label(0.1), budget_label(1.0), budget_label(500)
-    ('0.1', '1.0', '500')
-    """
-    return repr(float(budget)) if isinstance(budget, float) else str(int(budget))
 
 
 def _parse_seed(value) -> int:

@@ -11,7 +11,8 @@ import pytest
 
 from alsel.errors import ConfigError
 from alsel.io import read_json, read_jsonl, write_json, write_jsonl
-from alsel.study import budget_label, load_study, parse_budget, run_study
+from alsel.loops.config import budget_label, parse_budget
+from alsel.study import load_study, run_study
 
 STUDY_YAML = """
 name: tiny

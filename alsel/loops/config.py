@@ -20,7 +20,7 @@ from .rundir import RECORD_ONLY
 if TYPE_CHECKING:
     from ..strategies import Strategy
 
-__all__ = ["LoopConfig", "BudgetPlan", "OPTION_GROUPS", "build_strategy", "options", "option_constraints", "parse_size", "plan_budget"]
+__all__ = ["LoopConfig", "BudgetPlan", "OPTION_GROUPS", "build_strategy", "options", "option_constraints", "budget_label", "parse_budget", "parse_size", "plan_budget"]
 
 
 @dataclass
@@ -252,24 +252,48 @@ def parse_scorer(spec: str) -> tuple[str, int | None]:
     raise ConfigError(f"unknown --scorer {spec!r}: use model, probe or cv:K with K >= 2")
 
 
+def parse_budget(value, what: str = "budget") -> float | int:
+    """A budget as a fraction of the pool (float in (0, 1]) or a count (int >= 1).
+
+    A string with a decimal point or exponent is a fraction, one without a count; the one parser
+    of budgets and pool sizes (:func:`parse_size`, studies' budget axes).
+
+    >>> parse_budget("0.1"), parse_budget(500), parse_budget("1.0")
+    (0.1, 500, 1.0)
+    """
+    if isinstance(value, bool):
+        raise ConfigError(f"{what} {value!r}: use a fraction like 0.1 or a count like 1000")
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:
+            raise ConfigError(f"{what} {text!r}: use a fraction like 0.1 or a count like 1000") from None
+    if isinstance(value, float):
+        if not 0 < value <= 1:
+            raise ConfigError(f"{what} {value!r}: a fraction must be in (0, 1] (write a count without a decimal point)")
+        return value
+    if isinstance(value, int):
+        if value < 1:
+            raise ConfigError(f"{what} {value!r}: a count must be at least 1")
+        return value
+    raise ConfigError(f"{what} {value!r}: use a fraction like 0.1 or a count like 1000")
+
+
+def budget_label(budget: float | int) -> str:
+    """The budget as written in run directory names: ``0.1`` -> ``"0.1"``, ``1.0`` -> ``"1.0"``,
+    ``500`` -> ``"500"`` (a fraction keeps its decimal point, so it never reads as a count).
+
+    >>> budget_label(0.1), budget_label(1.0), budget_label(500)
+    ('0.1', '1.0', '500')
+    """
+    return repr(float(budget)) if isinstance(budget, float) else str(int(budget))
+
+
 def parse_size(value, n_pool: int, what: str) -> int:
-    """A fraction of the pool (a float in (0, 1], e.g. ``0.1`` or ``"0.1"``) or a count
-    (an int, e.g. ``1000``) -> a count."""
-    text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
-        raise ConfigError(f"{what} must be a fraction like 0.1 or a count like 1000, got {value!r}") from None
-    is_fraction = isinstance(value, float) or any(c in text for c in ".eE")
-    if number <= 0:
-        raise ConfigError(f"{what} must be positive, got {value!r}")
-    if is_fraction:
-        if number > 1:
-            raise ConfigError(f"{what} {value!r}: a fraction must be at most 1 (write a count without a decimal point)")
-        return max(1, int(round(number * n_pool)))
-    if number != int(number):
-        raise ConfigError(f"{what} must be a whole count, got {value!r}")
-    return int(number)
+    """A budget or pool size (:func:`parse_budget`) as a count of examples of an ``n_pool`` pool."""
+    size = parse_budget(value, what)
+    return max(1, int(round(size * n_pool))) if isinstance(size, float) else size
 
 
 @dataclass(frozen=True)
