@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from alsel.progress import Progress
+
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory):
     """Embedding and round caches go to a temporary folder, never the user's ~/.cache."""
@@ -31,6 +33,19 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+class Recorder(Progress):
+    """Keeps the log lines; interrupts like Ctrl-C once round ``stop_after`` has been saved."""
+
+    def __init__(self, stop_after=None):
+        self.lines = []
+        self.stop_after = stop_after
+
+    def log(self, message):
+        self.lines.append(message)
+        if self.stop_after is not None and message.startswith(f"round {self.stop_after}:"):
+            raise KeyboardInterrupt
 
 
 POSITIVE = ["great", "lovely", "superb", "charming", "moving", "fine"]

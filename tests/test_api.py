@@ -14,7 +14,7 @@ from alsel.cli import main
 from alsel.errors import AlselError
 from alsel.io import read_json, read_jsonl
 from alsel.loops.presets import PRESETS, RECOMMENDED
-from alsel.progress import Progress
+from conftest import Recorder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,17 +91,6 @@ def test_integer_labels_stay_integers_and_the_exports_round_trip(capsys, tmp_pat
     pd.testing.assert_frame_equal(result.to_dataset().to_pandas(), result.frame, check_dtype=False)
 
 
-class StopAfter(Progress):
-    """Interrupts the run like Ctrl-C once round ``n`` has been logged (after it was saved)."""
-
-    def __init__(self, n):
-        self.n = n
-
-    def log(self, message):
-        if message.startswith(f"round {self.n}:"):
-            raise KeyboardInterrupt
-
-
 def test_out_writes_a_run_directory_that_resumes_and_replays_from_the_cli(capsys, tmp_path, frames, tiny):
     import datasets
 
@@ -114,7 +103,7 @@ def test_out_writes_a_run_directory_that_resumes_and_replays_from_the_cli(capsys
     assert set(reference.frame["label"]) == {0, 1}  # the data set's own values
     run = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        alsel.select(encoded, out=run, **{**spec, "progress": StopAfter(0)})
+        alsel.select(encoded, out=run, **{**spec, "progress": Recorder(stop_after=0)})
     assert len(read_jsonl(run / "rounds.jsonl")) == 1 and not (run / "metrics.json").exists()
     config = read_json(run / "config.json")
     assert config["dataset"] == str((run / "data" / "pool.parquet").resolve()) and config["eval"].endswith("eval.parquet")
@@ -185,19 +174,45 @@ def test_bad_input_is_a_one_line_alsel_error(call, message):
     assert message in str(info.value) and "\n" not in str(info.value)
 
 
-def test_the_python_guide_runs_as_written(tmp_path, monkeypatch, synthetic_csv, tiny):
-    """docs/python.md's example, on a CSV like the one it reads, with the tiny model."""
-    text = (ROOT / "docs" / "python.md").read_text()
-    block = re.search(r"```python\n(.*?)```", text, re.S).group(1)
-    reviews = pd.read_csv(synthetic_csv / "train.csv").rename(columns={"text": "review", "label": "sentiment"})
-    reviews.to_csv(tmp_path / "reviews.csv", index=False)
+def readme_python_example() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## From Python"):]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def run_readme_example(frame, tmp_path, monkeypatch, tiny) -> dict:
+    """The README's Python example as written, on ``frame`` saved as the CSV it reads; only the
+    tiny model's options (and silence) are added to its call."""
+    frame.to_csv(tmp_path / "messages.csv", index=False)
     monkeypatch.chdir(tmp_path)
-    # the guide's own call, with the tiny model's options added
+    block = readme_python_example()
     code = block.replace("budget=0.1)", "budget=0.1, progress=False, **tiny)")
     assert code != block
     namespace = {"tiny": {k: v for k, v in tiny.items() if k != "budget"}}
-    exec(compile(code, "docs/python.md", "exec"), namespace)
-    assert (tmp_path / "selected.parquet").exists() and len(namespace["result"].frame) == 27  # 10% of the 270 left after the hold-out
+    exec(compile(code, "README.md", "exec"), namespace)
+    return namespace
+
+
+def test_the_readme_example_runs_on_a_csv_that_is_not_sst2(tmp_path, monkeypatch, tiny):
+    messages = pd.read_csv(ROOT / "tests" / "data" / "messages.csv")  # SMS spam: 260 ham, 40 spam
+    result = run_readme_example(messages, tmp_path, monkeypatch, tiny)["result"]
+    selected = pd.read_parquet(tmp_path / "selected.parquet")
+    assert len(selected) == 27  # 10% of the 270 left after holding out 10% for evaluation
+    assert selected["id"].tolist() == result.ids.tolist()
+    assert selected["text"].tolist() == messages["message"][selected["id"]].tolist()
+    assert selected["label"].tolist() == messages["category"][selected["id"]].tolist()
+    assert set(selected["label"]) <= {"ham", "spam"}
+
+
+def test_the_readme_example_runs_on_sst2(tmp_path, monkeypatch, tiny):
+    from alsel.data import load_data
+
+    pool = load_data("sst2", limit=300).pool
+    frame = pd.DataFrame({"message": pool.texts, "category": [pool.label_values[y] for y in pool.labels]})
+    run_readme_example(frame, tmp_path, monkeypatch, tiny)
+    selected = pd.read_parquet(tmp_path / "selected.parquet")
+    assert len(selected) == 27 and set(selected["label"]) <= {0, 1}
+    assert selected["text"].tolist() == frame["message"][selected["id"]].tolist()
 
 
 def test_python_dash_m_and_py_typed():

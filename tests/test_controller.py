@@ -9,6 +9,7 @@ from alsel.io import read_json, read_jsonl
 from alsel.loops.config import LoopConfig
 from alsel.loops.controller import run_loop
 from alsel.progress import Progress
+from conftest import Recorder
 
 
 @pytest.fixture()
@@ -21,17 +22,6 @@ def options(synthetic_csv, tiny_bert, tmp_path):
 
 def loop(out, **options):
     return run_loop(LoopConfig.from_options(**options), out)
-
-
-class StopAfter(Progress):
-    """Interrupts the run like Ctrl-C once round ``n`` has been logged (after it was saved)."""
-
-    def __init__(self, n):
-        self.n = n
-
-    def log(self, message):
-        if message.startswith(f"round {self.n}:"):
-            raise KeyboardInterrupt
 
 
 def test_multi_round_loop_writes_the_run_directory(tmp_path, options):
@@ -67,7 +57,7 @@ def test_same_seed_gives_a_byte_identical_selection_and_resume_matches(tmp_path,
 
     resumed = dict(spec, cache_dir=str(tmp_path / "third-cache"))  # nothing cached: rounds retrain
     with pytest.raises(KeyboardInterrupt):
-        run_loop(LoopConfig.from_options(**resumed), tmp_path / "c", progress=StopAfter(0))
+        run_loop(LoopConfig.from_options(**resumed), tmp_path / "c", progress=Recorder(stop_after=0))
     assert len(read_jsonl(tmp_path / "c" / "rounds.jsonl")) == 1 and not (tmp_path / "c" / "metrics.json").exists()
     loop(tmp_path / "c", **resumed)
     assert (tmp_path / "c" / "selection.jsonl").read_bytes() == reference

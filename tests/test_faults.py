@@ -19,21 +19,9 @@ from alsel.loops.controller import run_loop
 from alsel.loops.round_cache import load_outcome, save_outcome
 from alsel.loops.rundir import RunDir
 from alsel.progress import Progress
+from conftest import Recorder
 
 SPEC = dict(init="kmeans", acq="low_conf", rounds=2, epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget="60")  # as the CLI passes it
-
-
-class Recorder(Progress):
-    """Keeps the log lines; interrupts like Ctrl-C once round ``stop_after`` has been saved."""
-
-    def __init__(self, stop_after=None):
-        self.lines = []
-        self.stop_after = stop_after
-
-    def log(self, message):
-        self.lines.append(message)
-        if self.stop_after is not None and message.startswith(f"round {self.stop_after}:"):
-            raise KeyboardInterrupt
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,7 @@ from alsel.errors import DataError
 from alsel.io import read_json, read_jsonl
 from alsel.loops.config import LoopConfig
 from alsel.loops.controller import run_loop
-from alsel.progress import Progress
-from conftest import synthetic_frame
-
-
-class Log(Progress):
-    def __init__(self):
-        self.lines = []
-
-    def log(self, message):
-        self.lines.append(message)
+from conftest import Recorder, synthetic_frame
 
 
 @pytest.fixture()
@@ -111,7 +102,7 @@ def test_tiny_file_names_the_hold_out(tmp_path):
 
 def test_limit_larger_than_the_pool_is_said_and_recorded(tmp_path, options):
     data = dict(dataset=write(synthetic_frame(120, seed=0), tmp_path / "t.csv"), eval=write(synthetic_frame(40, seed=1), tmp_path / "e.csv"))
-    log = Log()
+    log = Recorder()
     run_loop(LoopConfig.from_options(limit=5000, **data, **options), tmp_path / "run", progress=log)
     assert "--limit 5,000 is larger than the pool (120): using the whole pool" in log.lines
     config = read_json(tmp_path / "run" / "config.json")
