@@ -301,12 +301,12 @@ def test_no_runs_is_an_error(tmp_path):
         write_report(tmp_path)
 
 
-def test_doctests():
+@pytest.mark.parametrize("module", ["collect", "analysis", "formatting", "markdown", "plots"])
+def test_doctests(module):
     import doctest
+    import importlib
 
-    import alsel.report
-
-    assert doctest.testmod(alsel.report).failed == 0
+    assert doctest.testmod(importlib.import_module(f"alsel.report.{module}")).failed == 0
 
 
 def test_markdown_table_escapes_pipes():
