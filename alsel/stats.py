@@ -1,4 +1,4 @@
-"""Statistics for a study: summaries per group and paired comparisons across seeds.
+"""Statistics for a study: the spread of a strategy's runs and paired comparisons across seeds.
 
 A study runs every strategy with the same seeds, and a seed fixes the fine-tuning (classifier
 head, dropout, data order), so strategy A with seed 3 and the baseline with seed 3 form a *pair*.
@@ -38,7 +38,6 @@ import pandas as pd
 __all__ = [
     "describe",
     "mean_ci",
-    "group_stats",
     "pair_by_key",
     "bootstrap_ci",
     "SignFlipResult",
@@ -51,7 +50,6 @@ __all__ = [
     "percent_of",
     "min_sign_flip_p",
     "format_p",
-    "format_float",
 ]
 
 #: Exact enumeration of sign patterns up to this many (2**16: 16 seeds).
@@ -120,29 +118,6 @@ def describe(values, confidence: float = 0.95) -> dict[str, float]:
         "ci_low": low,
         "ci_high": high,
     }
-
-
-def group_stats(frame: pd.DataFrame, by, column: str, confidence: float = 0.95) -> pd.DataFrame:
-    """:func:`describe` of ``frame[column]`` within each group of ``by``.
-
-    Returns
-    -------
-    DataFrame
-        One row per group (the ``by`` columns, then ``n``, ``mean``, ``std``, ``ci_low``,
-        ``ci_high``), in the groups' sorted order.
-
-    Examples
-    --------
-    >>> frame = pd.DataFrame({"s": ["a", "a", "b"], "acc": [0.5, 1.0, 0.75]})
-    >>> group_stats(frame, "s", "acc")[["s", "n", "mean"]].to_dict("records")
-    [{'s': 'a', 'n': 2, 'mean': 0.75}, {'s': 'b', 'n': 1, 'mean': 0.75}]
-    """
-    by = [by] if isinstance(by, str) else list(by)
-    rows = []
-    for key, group in frame.groupby(by, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        rows.append({**dict(zip(by, key)), **describe(group[column], confidence)})
-    return pd.DataFrame(rows, columns=[*by, "n", "mean", "std", "ci_low", "ci_high"])
 
 
 def pair_by_key(values: Mapping, baseline: Mapping) -> tuple[list, np.ndarray, np.ndarray]:
@@ -455,13 +430,3 @@ def format_p(p: float) -> str:
         return "n/a"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
-
-def format_float(value: float, digits: int = 4, *, signed: bool = False) -> str:
-    """A number for a table, "n/a" when undefined.
-
-    >>> format_float(0.123456), format_float(float("nan")), format_float(0.01, 3, signed=True)
-    ('0.1235', 'n/a', '+0.010')
-    """
-    if value is None or pd.isna(value):
-        return "n/a"
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"

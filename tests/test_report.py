@@ -301,13 +301,38 @@ def test_no_runs_is_an_error(tmp_path):
         write_report(tmp_path)
 
 
-def test_doctests():
+@pytest.mark.parametrize("module", ["collect", "analysis", "formatting", "markdown", "plots"])
+def test_doctests(module):
     import doctest
+    import importlib
 
-    import alsel.report
-
-    assert doctest.testmod(alsel.report).failed == 0
+    assert doctest.testmod(importlib.import_module(f"alsel.report.{module}")).failed == 0
 
 
 def test_markdown_table_escapes_pipes():
     assert markdown_table([["a|b"]], ["x"]) == "| x |\n| :--- |\n| a\\|b |"
+
+
+def test_report_renders_from_memory(study):
+    """Everything report.md shows is read once: it renders with the study directory gone."""
+    import shutil
+
+    from alsel.loops.presets import PRESETS as PRESET_SPECS
+    from alsel.report import collect_study, render_report
+
+    read = collect_study(study)
+    summary = summarize(read.runs, correct=read.correct)
+    shutil.rmtree(study)
+    text = render_report(read, summary, figures={"accuracy": "accuracy.png"}, notes=["a note"])
+    assert "| kmeans | 10% | 30 | 3 | 83.00 ± 2.00 |" in text and "![accuracy](accuracy.png)" in text and "- a note" in text
+    assert f"| kmeans | kmeans | {PRESET_SPECS['kmeans'].description} |" in text  # presets are described once
+    assert "1 failed" in text and "1 not run yet" in text
+
+
+def test_options_that_differ_between_runs_are_the_config_groups():
+    from alsel.loops.config import options
+    from alsel.report.analysis import DATA_KEYS, TRAINING_KEYS, differing_options
+
+    assert set(TRAINING_KEYS) == set(options("learner") + options("training")) - {"seed"} and DATA_KEYS == options("data")
+    configs = [{"epochs": 3, "trust_remote_code": False}, None, {"epochs": 3, "trust_remote_code": True, "seed": 1}]
+    assert differing_options(configs, TRAINING_KEYS + DATA_KEYS) == ["trust_remote_code"]

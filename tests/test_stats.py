@@ -16,7 +16,6 @@ from alsel.stats import (
     combined_p,
     describe,
     format_p,
-    group_stats,
     holm,
     mean_ci,
     min_sign_flip_p,
@@ -52,14 +51,6 @@ def test_describe_by_hand():
     half = T_975_2 * 0.02 / math.sqrt(3)
     assert (d["ci_low"], d["ci_high"]) == pytest.approx((0.82 - half, 0.82 + half))
     assert mean_ci([0.80, 0.82, 0.84]) == pytest.approx((0.82 - half, 0.82 + half))
-
-
-def test_group_stats_on_the_table():
-    g = group_stats(TABLE, "strategy", "accuracy").set_index("strategy")
-    assert g.loc["random", "mean"] == pytest.approx(0.80)
-    assert g.loc["random", "std"] == pytest.approx(0.01)
-    assert g.loc["kmeans", "n"] == 3
-    assert g.loc["full", "n"] == 1 and math.isnan(g.loc["full", "std"]) and math.isnan(g.loc["full", "ci_low"])
 
 
 def test_exact_sign_flip_by_hand():
