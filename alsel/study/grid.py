@@ -62,41 +62,23 @@ class RunSpec:
         }
 
 
-@dataclass
-class Study:
-    """A loaded and validated study config with its overrides applied.
+@dataclass(frozen=True, kw_only=True)
+class Study(StudySpec):
+    """A loaded and validated study config with its overrides applied: the study file's keys
+    (:class:`~alsel.study.spec.StudySpec`) and where and with which shared options it runs.
 
     Attributes
     ----------
-    name : str
     study_dir : Path
         Absolute.
-    strategies : dict of str to StrategySpec
-        In config order.
-    budgets : list of float or int
-    seeds : list of int
     options : dict
         Loop options every run shares.
-    executor : {"local", "ray"}
-    address : str or None
-        A Ray cluster address; ``None`` starts a local Ray.
-    cpus_per_run : int or None
-        CPUs a Ray task asks for on a cluster without GPUs; ``None``: all of one node's.
     config_path : Path or None
-    description : str or None
     """
 
-    name: str
     study_dir: Path
-    strategies: dict[str, StrategySpec]
-    budgets: list
-    seeds: list[int]
     options: dict
-    executor: str = "local"
-    address: str | None = None
-    cpus_per_run: int | None = None
     config_path: Path | None = None
-    description: str | None = None
 
     def runs(self) -> list[RunSpec]:
         """The grid, seed by seed (so an early stop still leaves complete pairs), then budget,
@@ -221,17 +203,10 @@ def load_study(
     if limit is not None:
         overrides["limit"] = limit
     return Study(
-        name=spec.name,
+        **vars(spec),
         study_dir=Path(spec.out or Path("studies") / spec.name).expanduser().resolve(),
-        strategies=spec.strategies,
-        budgets=spec.budgets,
-        seeds=spec.seeds,
         options=_shared_options(raw, overrides, str(path)),
-        executor=spec.executor,
-        address=spec.address,
-        cpus_per_run=spec.cpus_per_run,
         config_path=path.resolve(),
-        description=spec.description,
     )
 
 

@@ -164,7 +164,7 @@ def _choose_strategies(strategies: dict[str, StrategySpec], wanted, path: Path) 
 # --------------------------------------------------------------------------- the study file
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StudySpec:
     """The keys of a study file that are not loop options, read and validated.
 
