@@ -197,6 +197,7 @@ def load_study(
     """
     path = Path(config_path)
     raw = read_yaml_mapping(path, "a mapping with strategies, budgets, seeds and shared options")
+    # Overrides of the study's own keys replace the file's before reading: one path validates both.
     given = {"budgets": budgets, "seeds": seeds, "out": out, "executor": executor, "address": address}
     spec = StudySpec.read({**raw, **{k: v for k, v in given.items() if v is not None}}, path, chosen=strategies)
     overrides = {k: v for k, v in (options or {}).items() if v is not None}
