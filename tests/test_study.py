@@ -11,8 +11,10 @@ import pytest
 
 from alsel.errors import ConfigError
 from alsel.io import read_json, read_jsonl, write_json, write_jsonl
-from alsel.loops.config import budget_label, parse_budget
-from alsel.study import load_study, run_study
+from alsel.loops.config import budget_label, options, parse_budget
+from alsel.loops.rundir import RunDir
+from alsel.study import StudySpec, load_study, run_study
+from alsel.study.record import STUDY_RECORD
 
 STUDY_YAML = """
 name: tiny
@@ -60,17 +62,17 @@ class FakeRun:
         self.calls.append((config.preset, config.budget, config.seed, out_dir))
         if config.preset in self.fail:
             raise RuntimeError(f"boom in {config.preset}")
-        resumed = (out_dir / "config.json").exists()
+        resumed = (out_dir / RunDir.CONFIG).exists()
         if not resumed:
-            write_json(out_dir / "config.json", {**config.to_dict(), "data": {"n_pool": 200, "pool_fingerprint": "x"}})
-            write_jsonl(out_dir / "rounds.jsonl", [{"round": 0, "n_labeled": 20, "accuracy": 0.7, "f1": 0.7}])
+            write_json(out_dir / RunDir.CONFIG, {**config.to_dict(), "data": {"n_pool": 200, "pool_fingerprint": "x"}})
+            write_jsonl(out_dir / RunDir.ROUNDS, [{"round": 0, "n_labeled": 20, "accuracy": 0.7, "f1": 0.7}])
             if config.preset in self.interrupt:
                 self.interrupt.discard(config.preset)
                 raise KeyboardInterrupt  # not caught by the study, as a real Ctrl-C
         n = 200 if config.preset == "full" else int(float(config.budget) * 200)
-        write_jsonl(out_dir / "selection.jsonl", [{"id": i, "round": 0, "score": None, "label": i % 2} for i in range(n)])
+        write_jsonl(out_dir / RunDir.SELECTION, [{"id": i, "round": 0, "score": None, "label": i % 2} for i in range(n)])
         metrics = {"accuracy": self.accuracy(config), "f1": 0.5, "n_train": n, "n_eval": 50, "seconds": 1.0, "resumed": resumed}
-        write_json(out_dir / "metrics.json", metrics)
+        write_json(out_dir / RunDir.METRICS, metrics)
         return metrics
 
 
@@ -153,6 +155,12 @@ def test_unknown_strategy_names_the_valid_ones(tmp_path):
         ("strategies: {random: null}\nseed: 1", "cannot be a shared option"),
         ("strategies: {random: null}\nbudgets: [2.5]", "fraction must be in (0, 1]"),
         ("strategies: {random: null}\nexecutor: slurm", "unknown executor"),
+        # checked by LoopConfig's declared constraints, not restated by the study
+        ("strategies: {random: null}\nseeds: [-1]", "seed must be an integer >= 0, got -1"),
+        ("strategies: {random: null}\nlimit: 0", "limit must be an integer >= 1"),
+        ("strategies: {random: null}\nepochs: 0", "epochs must be an integer >= 1"),
+        ("strategies: {random: null}\ncpus_per_run: 0", "cpus_per_run must be an integer >= 1"),
+        ("strategies: {random: null}\nsave_model: m", "save a run's model with alsel loop --save-model"),
         ("budgets: [0.1]", "no `strategies`"),
         ("strategies: {'a/b': random}", "names a folder"),
         ("[1, 2]", "expected a mapping"),
@@ -162,6 +170,30 @@ def test_bad_configs(tmp_path, text, message):
     with pytest.raises(ConfigError) as info:
         load_study(write_config(tmp_path, text))
     assert message in str(info.value)
+
+
+def test_the_study_file_schema_is_declared_once(tmp_path):
+    from dataclasses import fields
+
+    from alsel.study.spec import STUDY_KEYS
+
+    assert STUDY_KEYS == {f.name for f in fields(StudySpec)}
+    # a strategy may set every selection option of LoopConfig but the budget (a grid axis)
+    selection = "".join(f"  {name}: {{preset: random, {name}: null}}\n" for name in options("selection") if name not in ("preset", "budget"))
+    study = load_study(write_config(tmp_path, "strategies:\n" + selection))
+    assert len(study.strategies) == len(options("selection")) - 2
+
+
+def test_shared_path_options_are_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.csv").write_text("text,label\na,0\n")
+    (tmp_path / "emb").mkdir()
+    text = "strategies: [random]\ndataset: data.csv\nembedder: emb\ncache_dir: cache\nmodel: minilm\n"
+    shared = load_study(write_config(tmp_path, text)).options
+    assert shared["dataset"] == str(tmp_path.resolve() / "data.csv") and shared["embedder"] == str(tmp_path.resolve() / "emb")
+    assert shared["cache_dir"] == str(tmp_path.resolve() / "cache")  # made by the runs if missing
+    assert shared["model"] == "minilm"  # a name, not a path here
+    assert load_study(write_config(tmp_path, "strategies: [random]\ndataset: sst2\n")).options["dataset"] == "sst2"
 
 
 def test_list_of_presets_and_defaults(tmp_path):
@@ -182,8 +214,8 @@ def test_run_skip_and_rerun(tmp_path):
     assert summary.exit_code == 0 and len(summary.finished) == 4 and not summary.skipped
     assert len(fake.calls) == 4
     for o in summary.outcomes:
-        assert {p.name for p in o.run_dir.iterdir()} >= {"config.json", "rounds.jsonl", "selection.jsonl", "metrics.json"}
-    record = read_json(out / "study.json")
+        assert {p.name for p in o.run_dir.iterdir()} >= {RunDir.CONFIG, RunDir.ROUNDS, RunDir.SELECTION, RunDir.METRICS}
+    record = read_json(out / STUDY_RECORD)
     assert [r["run_dir"] for r in record["runs"]] == [o.spec.rel_dir for o in summary.outcomes]
     assert all(r["status"] == "finished" for r in record["runs"])
     assert record["options"]["limit"] == 200 and record["strategies"]["full"]["preset"] == "full"
@@ -191,7 +223,7 @@ def test_run_skip_and_rerun(tmp_path):
     # a second call with one more seed runs only the new cells
     again = run_study(config, out=out, strategies="random,full", seeds=[0, 1, 2], budgets=[0.1], run_fn=fake)
     assert len(again.skipped) == 4 and len(again.finished) == 2 and len(fake.calls) == 6
-    assert read_json(out / "study.json")["seeds"] == [0, 1, 2]
+    assert read_json(out / STUDY_RECORD)["seeds"] == [0, 1, 2]
 
 
 def test_dry_run_writes_nothing(tmp_path):
@@ -212,10 +244,10 @@ def test_failed_run_is_logged_and_the_study_goes_on(tmp_path):
     assert len(summary.failed) == 2 and len(summary.finished) == 2
     failed = summary.failed[0]
     assert "boom in kmeans" in failed.error
-    text = (failed.run_dir / "error.txt").read_text()
+    text = (failed.run_dir / RunDir.ERROR).read_text()
     assert "RuntimeError: boom in kmeans" in text and "Traceback" in text
-    assert not (failed.run_dir / "metrics.json").exists()
-    statuses = {r["strategy"]: r["status"] for r in read_json(out / "study.json")["runs"]}
+    assert not (failed.run_dir / RunDir.METRICS).exists()
+    statuses = {r["strategy"]: r["status"] for r in read_json(out / STUDY_RECORD)["runs"]}
     assert statuses == {"random": "finished", "kmeans": "failed"}
     table = summary.table()
     assert list(table["status"]).count("failed") == 2
@@ -223,7 +255,7 @@ def test_failed_run_is_logged_and_the_study_goes_on(tmp_path):
     # fixed: the rerun runs only the failed cells and removes their error notes
     summary = run_study(config, out=out, strategies="random,kmeans", budgets=[0.1], run_fn=FakeRun())
     assert summary.exit_code == 0 and len(summary.finished) == 2 and len(summary.skipped) == 2
-    assert not (failed.run_dir / "error.txt").exists()
+    assert not (failed.run_dir / RunDir.ERROR).exists()
 
 
 def test_resume_after_interrupt(tmp_path):
@@ -233,7 +265,7 @@ def test_resume_after_interrupt(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_study(config, out=out, strategies="random,kmeans", seeds=[0], budgets=[0.1], run_fn=fake)
     run_dir = out / "runs/kmeans/budget-0.1/seed-0"
-    assert (run_dir / "config.json").exists() and not (run_dir / "metrics.json").exists()
+    assert (run_dir / RunDir.CONFIG).exists() and not (run_dir / RunDir.METRICS).exists()
     assert run_study(config, out=out, strategies="random,kmeans", seeds=[0], budgets=[0.1], dry_run=True).planned[0].note == "resumes an interrupted run"
 
     summary = run_study(config, out=out, strategies="random,kmeans", seeds=[0], budgets=[0.1], run_fn=fake)
@@ -342,7 +374,7 @@ def test_real_grid_local(local_grid):
     assert len(summary.finished) == 4
     for o in summary.outcomes:
         assert o.metrics["n_train"] == 60 and 0.0 <= o.metrics["accuracy"] <= 1.0
-        assert (o.run_dir / "metrics.json").exists()
+        assert (o.run_dir / RunDir.METRICS).exists()
 
     selections = _selections(tmp / "study")
     low = selections["runs/low_conf/budget-0.2/seed-0"]

@@ -85,6 +85,7 @@ class RunDir:
     METRICS = "metrics.json"
     CHECKPOINT = "checkpoint.json"
     LOCK = ".lock"
+    ERROR = "error.txt"  # written by a study beside a run that failed
 
     def __init__(self, path: str | Path):
         self.path = Path(path)

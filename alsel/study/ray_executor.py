@@ -1,0 +1,140 @@
+"""The Ray executor: one Ray task per run, on a local Ray started here or on a cluster.
+
+A task asks for one GPU where the cluster has GPUs, else ``cpus_per_run`` CPUs (default: all of
+one node's, since torch uses every core it is given). Without an address a local Ray starts (no
+dashboard, temporary files under the system temp dir, no usage reports, no auth token in the
+home directory) and stops after. On a cluster, every node needs alsel installed and should see
+the study directory (a shared file system); a worker on another node otherwise sends a finished
+run's files back to the driver, but an interrupted run there cannot be resumed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError
+from ..io import write_text
+from ..loops.rundir import RunDir
+from ..progress import SILENT, Progress
+from .cell import RunFn, execute_run, first_line, write_error
+from .outcomes import RunOutcome
+
+if TYPE_CHECKING:
+    from .grid import RunSpec, Study
+
+__all__ = ["run_ray", "RAY_EXTRA"]
+
+RAY_EXTRA = "the ray executor needs `pip install 'alsel[ray]'`"
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(RAY_EXTRA) from None
+    return ray
+
+
+#: Files a worker on another node sends back (when the study directory is not shared).
+_SENT_BACK = (".json", ".jsonl", ".txt", ".csv")
+
+
+def _ray_execute(spec: RunSpec, study_dir: str, run_fn: RunFn, driver_node: str | None) -> dict:
+    """The body of one Ray task: run the cell, and if this worker is on another node than the
+    driver, return the run's text files so the driver can write them into its study directory."""
+    import ray
+
+    outcome = execute_run(spec, study_dir, run_fn, SILENT)
+    files = {}
+    if driver_node is not None and ray.get_runtime_context().get_node_id() != driver_node:
+        for path in sorted(outcome.run_dir.glob("*")):
+            if path.is_file() and path.suffix in _SENT_BACK:
+                files[path.name] = path.read_text(encoding="utf-8")
+    return {"status": outcome.status, "metrics": outcome.metrics, "error": outcome.error, "seconds": outcome.seconds, "files": files}
+
+
+def _ray_task_options(ray, cpus_per_run: int | None) -> dict:
+    resources = ray.cluster_resources()
+    if resources.get("GPU", 0) >= 1:
+        return {"num_gpus": 1}
+    if cpus_per_run is not None:
+        return {"num_cpus": cpus_per_run}
+    per_node = [n.get("Resources", {}).get("CPU", 0) for n in ray.nodes() if n.get("Alive")]
+    per_node = [c for c in per_node if c >= 1]
+    # One run per node: torch already uses every core it is given.
+    return {"num_cpus": int(min(per_node)) if per_node else 1}
+
+
+def _ray_env(local: bool) -> dict:
+    """Environment for Ray: no usage reports, and for a Ray started here no token file in the
+    home directory (Ray >= 2.59 writes ``~/.ray/auth_token`` unless auth is disabled)."""
+    wanted = {"RAY_USAGE_STATS_ENABLED": "0"}
+    if local:
+        wanted["RAY_AUTH_MODE"] = "disabled"
+    return {k: v for k, v in wanted.items() if k not in os.environ}
+
+
+def _connect(ray, address: str | None, progress: Progress) -> bool:
+    """Connect to the cluster at ``address``, or start a local Ray, unless this process already
+    has one; True if it connected or started one here (and so must shut it down)."""
+    if ray.is_initialized():
+        return False
+    common = {"log_to_driver": False, "logging_level": logging.WARNING, "configure_logging": False}
+    if address:
+        progress.log(f"connecting to the Ray cluster at {address}")
+        ray.init(address=address, **common)
+    else:
+        temp_dir = Path(tempfile.gettempdir()) / "alsel-ray"
+        progress.log(f"starting a local Ray (temporary files in {temp_dir})")
+        ray.init(include_dashboard=False, _temp_dir=str(temp_dir), **common)
+    return True
+
+
+def run_ray(study: Study, todo: list[RunSpec], run_fn: RunFn, progress: Progress) -> list[RunOutcome]:
+    """One Ray task per run, collected as they finish (so outcomes come in finishing order)."""
+    ray = _import_ray()
+    env = _ray_env(local=study.address is None)
+    os.environ.update(env)
+    started_here = False
+    try:
+        started_here = _connect(ray, study.address, progress)
+        task_options = _ray_task_options(ray, study.cpus_per_run)
+        progress.log(f"Ray: {ray.cluster_resources()}; each run asks for {task_options}")
+        task = ray.remote(max_retries=1, **task_options)(_ray_execute)
+        driver_node = ray.get_runtime_context().get_node_id()
+        refs = {task.remote(spec, str(study.study_dir), run_fn, driver_node): spec for spec in todo}
+        outcomes = []
+        pending = list(refs)
+        with progress.task(f"study {study.name} on Ray", total=len(todo)) as advance:
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1)
+                for ref in ready:
+                    spec = refs[ref]
+                    outcome = _collect_ray(ray, ref, spec, study.study_dir)
+                    outcomes.append(outcome)
+                    progress.log(outcome.progress_line(len(outcomes), len(todo)))
+                    advance(1)
+        return outcomes
+    finally:
+        if started_here:
+            ray.shutdown()
+        for key in env:
+            os.environ.pop(key, None)
+
+
+def _collect_ray(ray, ref, spec: RunSpec, study_dir: Path) -> RunOutcome:
+    run_dir = study_dir / spec.rel_dir
+    try:
+        result = ray.get(ref)
+    except Exception as exc:  # the worker died (OOM, node lost): the run failed, the study goes on
+        write_error(run_dir, spec, f"the Ray task failed: {exc}")
+        return RunOutcome(spec, run_dir, "failed", error=first_line(exc))
+    # Files from a worker on another node; the metrics file last, as a run writes it.
+    files = result.get("files", {})
+    for name in sorted(files, key=lambda n: n == RunDir.METRICS):
+        write_text(run_dir / name, files[name])
+    return RunOutcome(spec, run_dir, result["status"], metrics=result["metrics"], error=result["error"], seconds=result["seconds"])

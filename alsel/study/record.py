@@ -1,0 +1,58 @@
+"""``study.json``: the study directory's record of its grid and options, merged over the
+invocations that add seeds, budgets or strategies to one study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigError
+from ..io import read_json
+from .cell import now
+from .spec import unique
+
+if TYPE_CHECKING:
+    from .grid import RunSpec, Study
+    from .outcomes import RunOutcome
+
+__all__ = ["STUDY_RECORD", "merge_record", "record_outcomes"]
+
+#: The record's file name in the study directory.
+STUDY_RECORD = "study.json"
+
+
+def merge_record(path: Path, study: Study, runs: list[RunSpec]) -> dict:
+    """study.json for this invocation, merged with an existing one of the same study; options
+    that differ from the existing study raise (they would break the pairing)."""
+    record = study.to_record(runs)
+    record["created"] = record["updated"] = now()
+    if not path.exists():
+        return record
+    try:
+        old = read_json(path)
+    except (OSError, ValueError):
+        raise ConfigError(f"{path}: unreadable; pass another --out") from None
+    old_options = old.get("options", {})
+    changed = sorted(k for k in set(old_options) | set(study.options) if old_options.get(k) != study.options.get(k))
+    if changed:
+        diff = "; ".join(f"{k}: {old_options.get(k)!r} -> {study.options.get(k)!r}" for k in changed)
+        raise ConfigError(f"{path.parent} holds a study with other options ({diff}); pass another --out")
+    for name, spec in study.strategies.items():
+        before = old.get("strategies", {}).get(name)
+        if before is not None and before != spec.to_dict():
+            raise ConfigError(f"{path.parent}: strategy {name!r} was {before} there, now {spec.to_dict()}; rename it or pass another --out")
+    record["created"] = old.get("created", record["created"])
+    record["strategies"] = {**old.get("strategies", {}), **record["strategies"]}
+    record["budgets"] = unique([*old.get("budgets", []), *record["budgets"]])
+    record["seeds"] = unique([*old.get("seeds", []), *record["seeds"]])
+    new_dirs = {r["run_dir"] for r in record["runs"]}
+    record["runs"] = [r for r in old.get("runs", []) if r["run_dir"] not in new_dirs] + record["runs"]
+    return record
+
+
+def record_outcomes(record: dict, outcomes: list[RunOutcome]) -> None:
+    """Set the status of this invocation's runs in ``record``; others keep what they had."""
+    status = {o.spec.rel_dir: o.status for o in outcomes}
+    for row in record["runs"]:
+        row["status"] = status.get(row["run_dir"], row.get("status"))
+    record["updated"] = now()

@@ -1,0 +1,108 @@
+""":func:`run_study`: validate the grid, record it in the study directory, skip the runs that
+finished, hand the others to the study's executor and summarise."""
+
+from __future__ import annotations
+
+
+from ..io import write_json
+from ..loops.rundir import RunDir
+from ..progress import SILENT, Progress
+from .cell import RunFn, default_run_fn, finished_metrics
+from .executors import EXECUTORS
+from .grid import RunSpec, Study, load_study, validate_runs
+from .outcomes import RunOutcome, StudySummary
+from .record import STUDY_RECORD, merge_record, record_outcomes
+
+__all__ = ["run_study"]
+
+
+def run_study(
+    config_path,
+    *,
+    dry_run: bool = False,
+    progress: Progress = SILENT,
+    run_fn: RunFn | None = None,
+    **overrides,
+) -> StudySummary:
+    """Run a study: every (strategy, budget, seed) run not finished yet.
+
+    Parameters
+    ----------
+    config_path : path
+        The study YAML.
+    **overrides
+        ``limit``, ``seeds``, ``strategies``, ``budgets``, ``out``, ``executor``, ``address``,
+        ``options``: see :func:`~alsel.study.load_study`.
+    dry_run : bool
+        Only resolve and validate the grid: nothing is run or written; outcomes are ``planned``
+        (or ``skipped`` for finished runs).
+    progress : Progress
+        Study-level progress and log lines; the local executor also hands it to each run.
+    run_fn : callable, optional
+        ``run_fn(config, out_dir, progress=...) -> metrics``; default
+        :func:`alsel.loops.controller.run_loop`. Tests pass a stand-in.
+
+    Returns
+    -------
+    StudySummary
+        ``exit_code`` is 1 if any run failed (the others still ran).
+
+    Raises
+    ------
+    ConfigError
+        A bad config or override, or a study directory holding a study with other options.
+
+    Notes
+    -----
+    The ``ray`` executor submits one task per run (see :mod:`alsel.study.ray_executor` for what
+    each asks for and how a local Ray is started).
+    """
+    study = load_study(config_path, **overrides)
+    runs = study.runs()
+    validate_runs(runs)
+    record_path = study.study_dir / STUDY_RECORD
+    record = merge_record(record_path, study, runs)
+    if dry_run:
+        return StudySummary(study, [_planned(study, spec) for spec in runs], dry_run=True)
+
+    write_json(record_path, record)
+    outcomes = _run_pending(study, runs, run_fn or default_run_fn(), progress)
+    summary = StudySummary(study, [outcomes[spec.rel_dir] for spec in runs])
+    record_outcomes(record, summary.outcomes)
+    write_json(record_path, record)
+    progress.log(summary.describe())
+    return summary
+
+
+def _skipped(study: Study, spec: RunSpec) -> RunOutcome | None:
+    """The outcome of a run that finished before; None if it has yet to run."""
+    run_dir = study.study_dir / spec.rel_dir
+    finished = finished_metrics(run_dir)
+    return None if finished is None else RunOutcome(spec, run_dir, "skipped", metrics=finished)
+
+
+def _planned(study: Study, spec: RunSpec) -> RunOutcome:
+    """What a dry run says of a run: finished before, or planned (noting a resumption)."""
+    skipped = _skipped(study, spec)
+    if skipped is not None:
+        return skipped
+    run_dir = study.study_dir / spec.rel_dir
+    note = "resumes an interrupted run" if RunDir(run_dir).file(RunDir.CONFIG).exists() else None
+    return RunOutcome(spec, run_dir, "planned", note=note)
+
+
+def _run_pending(study: Study, runs: list[RunSpec], run_fn: RunFn, progress: Progress) -> dict[str, RunOutcome]:
+    """Every run's outcome by its directory: finished ones skipped, the others executed."""
+    outcomes: dict[str, RunOutcome] = {}
+    todo = []
+    for spec in runs:
+        skipped = _skipped(study, spec)
+        if skipped is not None:
+            outcomes[spec.rel_dir] = skipped
+        else:
+            todo.append(spec)
+    progress.log(f"study {study.name}: {len(runs)} runs, {len(runs) - len(todo)} finished before, {len(todo)} to run -> {study.study_dir}")
+    if todo:
+        for outcome in EXECUTORS[study.executor](study, todo, run_fn, progress):
+            outcomes[outcome.spec.rel_dir] = outcome
+    return outcomes
