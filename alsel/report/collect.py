@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import ConfigError, RunFileError
 from ..io import read_json
-from ..loops.config import parse_budget
+from ..study.record import STUDY_RECORD, find_runs
 from ..loops.rundir import RunDir
 from .formatting import budget_text
 
@@ -48,8 +48,6 @@ COST_COLUMNS = ("train_seconds", "score_seconds", "other_seconds", "cost_seconds
 BASELINE = "random"
 #: The study's own files around its run directories (alsel.study writes them; RunDir knows
 #: only what a run writes).
-STUDY_RECORD = "study.json"
-ERROR_FILE = "error.txt"
 
 
 @dataclass(frozen=True)
@@ -143,7 +141,7 @@ def read_study(study_dir) -> StudyResults:
     study_dir = Path(study_dir)
     record = _study_record(study_dir)
     rows, failures, configs, rounds = [], [], {}, {}
-    for strategy, budget, seed, path in _run_dirs(study_dir):
+    for strategy, budget, seed, path in find_runs(study_dir):
         where = {"strategy": strategy, "budget": float(budget), "seed": seed}
         try:
             finished = _read_finished_run(path)
@@ -306,19 +304,6 @@ def _first_config(configs: dict, run_dirs) -> dict:
     return next((c for c in found if c is not None), {})
 
 
-def _run_dirs(study_dir: Path):
-    """(strategy, budget, seed, path) of every run directory under ``runs/``."""
-    for path in sorted((study_dir / "runs").glob("*/budget-*/seed-*")):
-        if not path.is_dir():
-            continue
-        try:
-            budget = parse_budget(path.parent.name[len("budget-"):])
-            seed = int(path.name[len("seed-"):])
-        except (ValueError, ConfigError):
-            continue
-        yield path.parent.parent.name, budget, seed, path
-
-
 def _study_record(study_dir: Path) -> dict:
     path = study_dir / STUDY_RECORD
     try:
@@ -339,7 +324,7 @@ def _read_finished_run(path: Path) -> tuple[dict, dict | None, list[dict]] | Non
 
 def _error_line(path: Path) -> str | None:
     """The last line of a run's error.txt; None for a run that did not fail (not run yet, running)."""
-    error = path / ERROR_FILE
+    error = path / RunDir.ERROR
     if not error.exists():
         return None
     lines = [line for line in error.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -12,9 +12,11 @@ import pandas as pd
 
 from .. import __version__
 from ..loops.presets import PRESETS
+from ..loops.rundir import RunDir
 from ..stats import format_p, min_sign_flip_p
+from ..study.record import STUDY_RECORD
 from .analysis import ALPHA, BETTER, DATA_KEYS, NO_DIFFERENCE, TRAINING_KEYS, UNTESTED, WORSE, differing_options
-from .collect import BASELINE, ERROR_FILE, STUDY_RECORD, StudyResults, full_strategies
+from .collect import BASELINE, StudyResults, full_strategies
 from .formatting import budget_text, counts_text, markdown_table, pct, plural, points, run_label
 
 __all__ = ["render_report", "render_summary_table", "render_cost_table", "RESULTS_FILE", "SUMMARY_FILE", "REPORT_FILE"]
@@ -256,7 +258,7 @@ def _runs(study: StudyResults) -> list[str]:
     n = len(study.runs)
     out = ["", "## Runs", "", f"{n} finished {plural(n, 'run')}" + (f" of {len(planned)} planned" if planned else "") + "."]
     if len(failures):
-        out += ["", f"{len(failures)} failed (see `{ERROR_FILE}` in each run directory, or the damaged file named):", ""]
+        out += ["", f"{len(failures)} failed (see `{RunDir.ERROR}` in each run directory, or the damaged file named):", ""]
         out += [f"- {r.strategy} budget {budget_text(r.budget)} seed {r.seed}: {r.error}" for r in failures.itertuples(index=False)]
     if missing:
         out += ["", f"{len(missing)} not run yet (rerun the study to finish them):", ""]

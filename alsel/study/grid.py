@@ -13,6 +13,7 @@ from ..errors import AlselError, ConfigError
 from ..io import read_yaml_mapping
 from ..loops.config import LoopConfig, budget_label
 from ..loops.config import options as option_names
+from .record import run_path
 from .spec import AXIS_KEYS, STUDY_KEYS, StrategySpec, StudySpec
 
 __all__ = ["RunSpec", "Study", "load_study", "validate_runs"]
@@ -96,8 +97,7 @@ class Study(StudySpec):
         options = {**self.options, **strategy.options, "seed": seed}
         if not strategy.is_full:  # the preset sets the whole pool
             options["budget"] = budget
-        rel = f"runs/{strategy.name}/budget-{budget_label(budget)}/seed-{seed}"
-        return RunSpec(strategy=strategy.name, budget=budget, seed=seed, preset=strategy.preset, options=options, rel_dir=rel)
+        return RunSpec(strategy=strategy.name, budget=budget, seed=seed, preset=strategy.preset, options=options, rel_dir=run_path(strategy.name, budget, seed))
 
     def to_record(self, runs: list[RunSpec] | None = None) -> dict:
         """What ``study.json`` holds."""
