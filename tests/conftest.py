@@ -56,7 +56,7 @@ def synthetic_frame(n: int, seed: int = 0, labels=("neg", "pos")) -> pd.DataFram
 def tokenizer_dir(tmp_path_factory):
     from transformers import AutoTokenizer
 
-    from alsel.learner import bundled_model_path
+    from alsel.models import bundled_model_path
 
     path = tmp_path_factory.mktemp("tokenizer")
     AutoTokenizer.from_pretrained(bundled_model_path()).save_pretrained(path)

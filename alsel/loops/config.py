@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..io import read_yaml_mapping
-from ..learner import PRECISIONS
+from ..models import PRECISIONS
 from ..params import Choice, Flag, Integer, Mapping, Numeric, Range, Real, Text, check
 from .presets import DEFAULTS, PRESETS, preset_options
 from .rundir import RECORD_ONLY
@@ -107,7 +107,7 @@ class LoopConfig:
     def resolved(self) -> "LoopConfig":
         """A copy with the model and its training defaults filled in, and names, paths, the device
         and the strategies' options checked. Cheap: it loads no model and no data."""
-        from ..learner import check_device, default_model, resolve_embedder, resolve_model, training_defaults
+        from ..models import check_device, default_model, resolve_embedder, resolve_model, training_defaults
         from ..learners import resolve_learner
         from ..strategies import resolve_strategy_class
 

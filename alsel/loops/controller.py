@@ -23,16 +23,15 @@ from .. import __version__
 from ..data import DataSplits, TextDataset, load_data
 from ..embed import Embedder, EmbeddingLookup, default_cache_dir
 from ..errors import ConfigError, RunFileError
-from ..learner import model_identity
+from ..models import model_identity
 from ..learners import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
 from ..progress import SILENT, Progress
 from ..scores import summarize
-from ..strategies import Strategy
+from ..strategies import LoopState, Strategy
 from .config import BudgetPlan, LoopConfig, build_strategy, options, plan_budget
 from .round_cache import load_outcome, save_outcome
 from .rundir import MemoryRunDir, RunDir, RunProgress, package_versions
 from .scorers import ScoringContext, score_candidates
-from .state import LoopState
 
 __all__ = ["run_loop", "execute_loop", "LoopOutcome"]
 
