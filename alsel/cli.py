@@ -158,8 +158,8 @@ def loop(preset, config_file, out, strategy_option, projection_dim, region, quie
 
     Without selection options it runs the recommended loop, kmeans_margin."""
     from .loops.config import LoopConfig
-    from .loops.controller import default_out_dir, run_loop
     from .progress import SILENT
+    from .run import default_out_dir, run_loop
 
     overrides["strategy_options"] = _strategy_options(strategy_option, projection_dim, region)
     if config_file is not None and not Path(config_file).is_file():

@@ -14,21 +14,11 @@ from typing import Callable
 import numpy as np
 
 from .errors import ConfigError
+from .loops.learning import classification_metrics
 from .models import quiet_transformers, resolve_model, torch_device, uses_bf16
 from .progress import SILENT, Progress
 
-__all__ = ["Learner", "classification_metrics"]
-
-
-def classification_metrics(y_true, y_pred, n_classes: int) -> dict[str, float]:
-    """Accuracy and F1: F1 of the positive class (label 1) for two classes, macro-F1 otherwise."""
-    from sklearn.metrics import accuracy_score, f1_score
-
-    if n_classes == 2:
-        f1 = f1_score(y_true, y_pred, pos_label=1, average="binary", zero_division=0)
-    else:
-        f1 = f1_score(y_true, y_pred, labels=list(range(n_classes)), average="macro", zero_division=0)
-    return {"accuracy": float(accuracy_score(y_true, y_pred)), "f1": float(f1)}
+__all__ = ["Learner"]
 
 
 def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator, group: int = 50) -> list[np.ndarray]:
@@ -229,7 +219,7 @@ class Learner:
         write_dir(directory, fill, marker="config.json")
 
     def evaluate(self, texts, labels, *, progress: Progress = SILENT, return_probs: bool = False):
-        """Accuracy and F1 (:func:`classification_metrics`); with ``return_probs`` also the
+        """Accuracy and F1 (:func:`~alsel.loops.learning.classification_metrics`); with ``return_probs`` also the
         class probabilities they were computed from, as ``(metrics, probs)``."""
         probs = self.predict_proba(texts, progress=progress)
         metrics = classification_metrics(np.asarray(labels), probs.argmax(axis=1), self.n_classes_)

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import __version__
+from . import __version__, learners  # noqa: F401  (learners: registers the built-in ones, which _validate resolves)
 from .errors import AlselError, ConfigError, RunFileError, RunInUseError
 from .io import read_json, read_yaml_mapping, write_json, write_text
 from .loops.config import budget_label, parse_budget
@@ -570,7 +570,7 @@ RunFn = Callable[..., dict]
 
 
 def _default_run_fn() -> RunFn:
-    from .loops.controller import run_loop
+    from .run import run_loop
 
     return run_loop
 

@@ -7,6 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import alsel.learners  # noqa: F401  (registers the built-in learners, as every entry point does)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory):
     """Embedding and round caches go to a temporary folder, never the user's ~/.cache."""

@@ -15,7 +15,7 @@ from alsel.cli import main
 from alsel.errors import ConfigError, RunInUseError
 from alsel.io import read_json, read_jsonl, write_json
 from alsel.loops.config import LoopConfig
-from alsel.loops.controller import run_loop
+from alsel.run import run_loop
 from alsel.loops.round_cache import load_outcome, save_outcome
 from alsel.loops.rundir import RunDir
 from alsel.progress import Progress

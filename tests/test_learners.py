@@ -14,7 +14,7 @@ from alsel.errors import ConfigError
 from alsel.io import read_json, read_jsonl
 from alsel.learners import Learner, LearnerContext, LogRegLearner, make_learner, resolve_learner
 from alsel.loops.config import LoopConfig
-from alsel.loops.controller import run_loop
+from alsel.run import run_loop
 from alsel.strategies import get_strategy
 from plugins_for_tests import CentroidLearner, LowestPositive
 from test_cli import run_cli

@@ -118,7 +118,7 @@ def test_valid_flags_reach_the_loop(capsys, tmp_path, monkeypatch):
         seen["config"] = config
         return {"accuracy": 0.9, "f1": 0.9, "n_eval": 10, "n_train": 5, "majority_accuracy": 0.5}
 
-    monkeypatch.setattr("alsel.loops.controller.run_loop", fake_run_loop)
+    monkeypatch.setattr("alsel.run.run_loop", fake_run_loop)
     argv = ["loop", "--budget", "0.1", "--projection-dim", "0", "--strategy-option", "n_iter=5", "--warmup-ratio", "0",
             "--device", "cpu", "--precision", "fp32", "--max-length", "64", "--out", str(tmp_path / "run")]
     with pytest.raises(SystemExit) as exit_info:

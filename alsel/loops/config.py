@@ -108,8 +108,8 @@ class LoopConfig:
         """A copy with the model and its training defaults filled in, and names, paths, the device
         and the strategies' options checked. Cheap: it loads no model and no data."""
         from ..models import check_device, default_model, resolve_embedder, resolve_model, training_defaults
-        from ..learners import resolve_learner
         from ..strategies import resolve_strategy_class
+        from .learning import resolve_learner
 
         model = self.model or default_model()
         resolve_model(model)  # raises on an unknown alias or a missing directory

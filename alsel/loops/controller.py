@@ -24,11 +24,11 @@ from ..data import DataSplits, TextDataset, load_data
 from ..embed import Embedder, EmbeddingLookup, default_cache_dir
 from ..errors import ConfigError, RunFileError
 from ..models import model_identity
-from ..learners import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
 from ..progress import SILENT, Progress
 from ..scores import summarize
 from ..strategies import LoopState, Strategy
 from .config import BudgetPlan, LoopConfig, build_strategy, options, plan_budget
+from .learning import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
 from .round_cache import load_outcome, save_outcome
 from .rundir import MemoryRunDir, RunDir, RunProgress, package_versions
 from .scorers import ScoringContext, score_candidates
