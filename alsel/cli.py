@@ -194,7 +194,7 @@ def show(run_dir):
     config = run.read_config()  # every read first: a damaged file is one line, not half a table
     if config is None:
         raise AlselError(f"{run_dir}: not a run directory (no {RunDir.CONFIG})")
-    rows = run.read_progress().rounds
+    records = run.read_progress().rounds
     metrics = run.read_metrics()
     names = config["data"]["label_names"]
     title = (
@@ -206,17 +206,17 @@ def show(run_dir):
     table = Table(caption=f"classes: {' / '.join(names)}; added: acquired after the round; p_gold: their mean", caption_justify="left")
     for column in ("round", "trained", "classes", "accuracy", "f1", "added", "p_gold", "sec"):
         table.add_column(column, justify="right", no_wrap=True)
-    for row in rows:
-        acquired = row.get("scores", {}).get("acquired", {}).get("p_gold")
+    for record in records:
+        acquired = (record.scores or {}).get("acquired", {}).get("p_gold")
         table.add_row(
-            str(row["round"]) + ("" if row.get("in_result", True) else " seed"),
-            f"{row['n_labeled']:,}",
-            "/".join(str(row["class_counts"][name]) for name in names),
-            f"{row['accuracy']:.4f}",
-            f"{row['f1']:.4f}",
-            f"{row['n_acquired']:,}",
+            str(record.round) + ("" if record.in_result else " seed"),
+            f"{record.n_labeled:,}",
+            "/".join(str(record.class_counts[name]) for name in names),
+            f"{record.accuracy:.4f}",
+            f"{record.f1:.4f}",
+            f"{record.n_acquired:,}",
             "" if acquired is None else f"{acquired['mean']:.3f}",
-            f"{row['seconds']:.1f}",
+            f"{record.seconds:.1f}",
         )
     console = Console()
     console.print(title, soft_wrap=True)
@@ -224,7 +224,7 @@ def show(run_dir):
     if metrics:
         console.print(f"final: accuracy {metrics['accuracy']:.4f}, f1 {metrics['f1']:.4f}, trained on {metrics['n_train']:,}, {metrics['seconds']:.0f} s")
     else:
-        console.print(f"unfinished: {len(rows)} of {config['rounds'] + 1} rounds done; rerun `alsel loop` with --out {run_dir} to resume")
+        console.print(f"unfinished: {len(records)} of {config['rounds'] + 1} rounds done; rerun `alsel loop` with --out {run_dir} to resume")
 
 
 @cli.command()

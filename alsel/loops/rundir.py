@@ -21,7 +21,6 @@ import os
 import platform
 import socket
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import IO, Iterator
@@ -30,6 +29,7 @@ from ..data import save_source
 from ..errors import ConfigError, RunFileError, RunInUseError
 from ..io import write_json, write_jsonl, write_npy
 from ..progress import SILENT, Progress
+from .records import RoundRecord, RunProgress
 
 #: Keys of config.json that may differ between a run and its resumption.
 VOLATILE = ("versions",)
@@ -55,15 +55,6 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
-
-
-@dataclass
-class RunProgress:
-    """What a run has finished: round rows, selection entries and the seed pool (if not kept)."""
-
-    rounds: list[dict] = field(default_factory=list)
-    selection: list[dict] = field(default_factory=list)
-    seed_pool_ids: list[int] | None = None
 
 
 def _parse_object(path: Path, data: bytes, where: str, advice: str) -> dict:
@@ -128,6 +119,16 @@ class RunDir:
         """Every row of rounds.jsonl, strictly: for a finished run (a running one: read_progress)."""
         return self._read_rows(self.ROUNDS)
 
+    def read_round_records(self) -> list[RoundRecord]:
+        """:meth:`read_rounds` as typed records."""
+        return self._round_records(self.read_rounds())
+
+    def _round_records(self, rows: list[dict]) -> list[RoundRecord]:
+        try:
+            return [RoundRecord.from_json(row) for row in rows]
+        except TypeError:  # a row without a required field
+            raise RunFileError(f"{self.file(self.ROUNDS)}: damaged (a row is not a round record); {START_OVER}") from None
+
     def read_selection(self) -> list[dict]:
         """Every entry of selection.jsonl, strictly: for a finished run."""
         return self._read_rows(self.SELECTION)
@@ -146,7 +147,7 @@ class RunDir:
         if checkpoint is None:
             return RunProgress()
         return RunProgress(
-            rounds=self._read_rows(self.ROUNDS, committed=checkpoint["n_rounds"]),
+            rounds=self._round_records(self._read_rows(self.ROUNDS, committed=checkpoint["n_rounds"])),
             selection=self._read_rows(self.SELECTION, committed=checkpoint["n_selected"]),
             seed_pool_ids=checkpoint.get("seed_pool_ids"),
         )
@@ -225,7 +226,7 @@ class RunDir:
 
     def save(self, progress: RunProgress) -> None:
         write_jsonl(self.file(self.SELECTION), progress.selection)
-        write_jsonl(self.file(self.ROUNDS), progress.rounds)
+        write_jsonl(self.file(self.ROUNDS), [record.to_json() for record in progress.rounds])
         write_json(
             self.file(self.CHECKPOINT),
             {"n_rounds": len(progress.rounds), "n_selected": len(progress.selection), "seed_pool_ids": progress.seed_pool_ids},
