@@ -194,7 +194,7 @@ def show(run_dir):
     config = run.read_config()  # every read first: a damaged file is one line, not half a table
     if config is None:
         raise AlselError(f"{run_dir}: not a run directory (no {RunDir.CONFIG})")
-    records = run.read_progress().rounds
+    records = run.read_checkpoint().rounds
     metrics = run.read_metrics()
     names = config["data"]["label_names"]
     title = (
@@ -326,25 +326,19 @@ def _fmt(value, spec: str) -> str:
 @cli.command("strategies")
 def list_strategies():
     """List the acquisition functions (built-in and plug-ins), presets and learners."""
+    import shutil
+    import textwrap
+
     from .learners import LEARNERS
     from .loops.presets import PRESETS
-    from .strategies import STRATEGIES, plugin_names, resolve_strategy_class
+    from .strategies.listing import NAME_WIDTH, describe_strategies
 
-    def summary(cls) -> str:
-        return (cls.__doc__ or "").strip().splitlines()[0] if (cls.__doc__ or "").strip() else ""
-
-    for name, cls in sorted(STRATEGIES.items()):
-        click.echo(f"{name:20s} {summary(cls)}")
-    for name in plugin_names():
-        try:
-            line = summary(resolve_strategy_class(name))
-        except AlselError as exc:  # one broken plug-in must not hide the others
-            line = str(exc)
-        click.echo(f"{name:20s} (plug-in) {line}")
-    click.echo("\npresets:")
+    width = min(shutil.get_terminal_size().columns, 100)
+    click.echo(describe_strategies(width))
+    click.echo("\nPresets (--preset):")
     for name, preset in PRESETS.items():
-        click.echo(f"{name:20s} {preset.description}")
-    click.echo("\nlearners: " + ", ".join(LEARNERS) + ", or package.module:Class")
+        click.echo(textwrap.fill(preset.description, width, initial_indent=f"  {name}".ljust(NAME_WIDTH), subsequent_indent=" " * NAME_WIDTH))
+    click.echo("\n" + textwrap.fill("Learners (--learner): " + ", ".join(LEARNERS) + ", or package.module:Class", width))
 
 
 def main(argv=None) -> None:

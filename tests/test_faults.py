@@ -128,7 +128,7 @@ def test_damaged_rows_past_the_checkpoint_are_redone(base, interrupted):
         committed = (interrupted / name).read_bytes()
         whole = reference(base, name)
         (interrupted / name).write_bytes(committed + whole[len(committed) : len(committed) + (len(whole) - len(committed)) // 2])
-    assert len(RunDir(interrupted).read_progress().rounds) == 1
+    assert len(RunDir(interrupted).read_checkpoint().rounds) == 1
     resume(base, interrupted)
     assert (interrupted / "selection.jsonl").read_bytes() == reference(base)
     assert [r["round"] for r in read_jsonl(interrupted / "rounds.jsonl")] == [0, 1, 2]

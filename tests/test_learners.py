@@ -121,9 +121,8 @@ def test_a_module_class_strategy_and_an_entry_point_plugin(capsys, monkeypatch):
 
     code, out, _ = run_cli(capsys, "strategies")
     assert code == 0
-    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
-    assert "(plug-in) Lowest probability of class 1 first." in lines["lowest_positive"]
-    assert "(plug-in) strategy plug-in broken" in lines["broken"] and "(plug-in)" not in lines["margin"]
+    assert "lowest_positive (plug-in)" in out and "Lowest probability of class 1 first." in out
+    assert "  broken: strategy plug-in broken" in out and "margin (plug-in)" not in out
 
 
 # ------------------------------------------------------------------ logreg

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from alsel.errors import RunFileError
-from alsel.loops.records import RoundRecord, RunProgress
+from alsel.loops.records import Checkpoint, RoundRecord
 from alsel.loops.rundir import RunDir
 
 COMMON = dict(n_labeled=10, in_result=True, class_counts={"neg": 5, "pos": 5}, epochs=3, accuracy=0.8, f1=0.75,
@@ -31,15 +31,15 @@ def test_optional_fields_are_omitted_and_everything_round_trips():
 
 def test_run_dir_writes_and_reads_records(tmp_path):
     run = RunDir(tmp_path)
-    run.save(RunProgress(rounds=[acquiring(0), final(1)], selection=[{"id": 3, "round": 0}], seed_pool_ids=None))
-    assert run.read_progress() == RunProgress(rounds=[acquiring(0), final(1)], selection=[{"id": 3, "round": 0}])
+    run.save(Checkpoint(rounds=[acquiring(0), final(1)], selection=[{"id": 3, "round": 0}], seed_pool_ids=None))
+    assert run.read_checkpoint() == Checkpoint(rounds=[acquiring(0), final(1)], selection=[{"id": 3, "round": 0}])
     assert run.read_round_records() == [acquiring(0), final(1)]
     assert run.read_rounds() == [acquiring(0).to_json(), final(1).to_json()]  # the plain rows, for reports
 
 
 def test_a_row_that_is_not_a_round_record_is_damage(tmp_path):
     run = RunDir(tmp_path)
-    run.save(RunProgress(rounds=[final(0)]))
+    run.save(Checkpoint(rounds=[final(0)]))
     (tmp_path / RunDir.ROUNDS).write_text(json.dumps({"round": 0}) + "\n")
     with pytest.raises(RunFileError, match="not a round record"):
-        run.read_progress()
+        run.read_checkpoint()

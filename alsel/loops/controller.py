@@ -30,7 +30,7 @@ from ..strategies import LoopState, Strategy
 from .config import BudgetPlan, LoopConfig, build_strategy, options, plan_budget
 from .learning import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
 from .round_cache import load_outcome, save_outcome
-from .records import RoundRecord, RunProgress
+from .records import Checkpoint, RoundRecord
 from .rundir import MemoryRunDir, RunDir, package_versions
 from .scorers import ScoringContext, score_candidates
 
@@ -171,7 +171,7 @@ class _Run:
             self.progress.log(f"{self.run_dir.file(RunDir.METRICS)} is damaged; finishing the run again from its checkpoint")
             return None
 
-    def _continue(self, done: RunProgress, plan: BudgetPlan) -> LoopOutcome:
+    def _continue(self, done: Checkpoint, plan: BudgetPlan) -> LoopOutcome:
         """Run the rounds after those ``done`` and write the final metrics."""
         c = self.config
         learners = c.learner + (f" (final: {c.final_learner})" if c.final_learner else "")

@@ -1,11 +1,11 @@
 """What a run records, as typed records: a :class:`RoundRecord` per line of ``rounds.jsonl``, and
-the :class:`RunProgress` a checkpoint commits. :mod:`alsel.loops.rundir` writes and reads them."""
+the :class:`Checkpoint`, what a run has finished as of its last commit. :mod:`alsel.loops.rundir` writes and reads them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-__all__ = ["RoundRecord", "RunProgress"]
+__all__ = ["RoundRecord", "Checkpoint"]
 
 #: Fields written only where they apply: a final round selects nothing, and a round whose
 #: strategy reads no probabilities has no score summaries.
@@ -73,9 +73,10 @@ class RoundRecord:
 
 
 @dataclass
-class RunProgress:
-    """What a run has finished: its rounds, its selection entries (``id``, ``round``, ``score``,
-    ``label``, ``label_index``) and the seed pool's ids (where the seed pool is not kept)."""
+class Checkpoint:
+    """What a run has finished as of its last commit point: its rounds, its selection entries
+    (``id``, ``round``, ``score``, ``label``, ``label_index``) and the seed pool's ids (where the
+    seed pool is not kept). Not the progress display, :class:`alsel.progress.Progress`."""
 
     rounds: list[RoundRecord] = field(default_factory=list)
     selection: list[dict] = field(default_factory=list)

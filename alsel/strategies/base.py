@@ -60,6 +60,9 @@ class Strategy:
 
     name: ClassVar[str] = ""
     needs: ClassVar[frozenset[str]] = frozenset()
+    #: Whether it reads the gold labels (with its default options): the state always holds them,
+    #: so this only tells users which strategies rank by how right the model is.
+    reads_labels: ClassVar[bool] = False
     #: Parameter name -> what it accepts: a constraint or a tuple of alternatives (``None`` for None).
     _parameter_constraints: ClassVar[dict[str, object]] = {}
 
