@@ -1,8 +1,13 @@
 """alsel: offline active learning that decides which part of a labelled training set to fine-tune on.
 
-Architecture, one direction of dependency::
+Architecture: layers, lowest first; a module imports only from its own layer or a lower one
+(tests/test_architecture.py checks it)::
 
-    data -> embed / scores -> strategies -> loops -> learner -> api / report -> cli
+    errors, io, params, progress, imports -> data, models -> embed, scores, stats -> strategies
+    -> loops -> learner, learners, report, study, export, result, api, run -> cli, __main__
+
+The loop defines what it needs from a learner (:mod:`alsel.loops.learning`); :mod:`alsel.learners`
+registers alsel's own with it when imported, as :mod:`alsel.run` and the names below do.
 
 From Python: ``alsel.select(texts, labels, budget=0.1)`` returns a :class:`SelectionResult`. The
 names below load on first use, so ``import alsel`` (and ``alsel --help``) stays free of torch.
@@ -26,6 +31,7 @@ __all__ = ["__version__", *_LAZY]
 def __getattr__(name: str):
     if name not in _LAZY:
         raise AttributeError(f"module 'alsel' has no attribute {name!r}")
+    import_module("alsel.learners")  # registers the built-in learners, which a LoopConfig resolves
     value = getattr(import_module(_LAZY[name]), name)
     globals()[name] = value  # later lookups skip __getattr__
     return value

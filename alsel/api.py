@@ -17,10 +17,10 @@ import pandas as pd
 from .data import DataSplits, HFFrames, hf_frames, read_frame, splits_from_frames
 from .errors import ConfigError, DataError
 from .loops.config import LoopConfig
-from .loops.controller import execute_loop
 from .loops.rundir import source_path
 from .progress import SILENT, Progress, TqdmProgress
 from .result import SelectionResult
+from .run import execute_loop
 
 __all__ = ["select"]
 

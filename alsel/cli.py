@@ -158,8 +158,8 @@ def loop(preset, config_file, out, strategy_option, projection_dim, region, quie
 
     Without selection options it runs the recommended loop, kmeans_margin."""
     from .loops.config import LoopConfig
-    from .loops.controller import default_out_dir, run_loop
     from .progress import SILENT
+    from .run import default_out_dir, run_loop
 
     overrides["strategy_options"] = _strategy_options(strategy_option, projection_dim, region)
     if config_file is not None and not Path(config_file).is_file():
@@ -194,7 +194,7 @@ def show(run_dir):
     config = run.read_config()  # every read first: a damaged file is one line, not half a table
     if config is None:
         raise AlselError(f"{run_dir}: not a run directory (no {RunDir.CONFIG})")
-    rows = run.read_progress().rounds
+    records = run.read_checkpoint().rounds
     metrics = run.read_metrics()
     names = config["data"]["label_names"]
     title = (
@@ -206,17 +206,17 @@ def show(run_dir):
     table = Table(caption=f"classes: {' / '.join(names)}; added: acquired after the round; p_gold: their mean", caption_justify="left")
     for column in ("round", "trained", "classes", "accuracy", "f1", "added", "p_gold", "sec"):
         table.add_column(column, justify="right", no_wrap=True)
-    for row in rows:
-        acquired = row.get("scores", {}).get("acquired", {}).get("p_gold")
+    for record in records:
+        acquired = (record.scores or {}).get("acquired", {}).get("p_gold")
         table.add_row(
-            str(row["round"]) + ("" if row.get("in_result", True) else " seed"),
-            f"{row['n_labeled']:,}",
-            "/".join(str(row["class_counts"][name]) for name in names),
-            f"{row['accuracy']:.4f}",
-            f"{row['f1']:.4f}",
-            f"{row['n_acquired']:,}",
+            str(record.round) + ("" if record.in_result else " seed"),
+            f"{record.n_labeled:,}",
+            "/".join(str(record.class_counts[name]) for name in names),
+            f"{record.accuracy:.4f}",
+            f"{record.f1:.4f}",
+            f"{record.n_acquired:,}",
             "" if acquired is None else f"{acquired['mean']:.3f}",
-            f"{row['seconds']:.1f}",
+            f"{record.seconds:.1f}",
         )
     console = Console()
     console.print(title, soft_wrap=True)
@@ -224,7 +224,7 @@ def show(run_dir):
     if metrics:
         console.print(f"final: accuracy {metrics['accuracy']:.4f}, f1 {metrics['f1']:.4f}, trained on {metrics['n_train']:,}, {metrics['seconds']:.0f} s")
     else:
-        console.print(f"unfinished: {len(rows)} of {config['rounds'] + 1} rounds done; rerun `alsel loop` with --out {run_dir} to resume")
+        console.print(f"unfinished: {len(records)} of {config['rounds'] + 1} rounds done; rerun `alsel loop` with --out {run_dir} to resume")
 
 
 @cli.command()
@@ -326,25 +326,19 @@ def _fmt(value, spec: str) -> str:
 @cli.command("strategies")
 def list_strategies():
     """List the acquisition functions (built-in and plug-ins), presets and learners."""
+    import shutil
+    import textwrap
+
     from .learners import LEARNERS
     from .loops.presets import PRESETS
-    from .strategies import STRATEGIES, plugin_names, resolve_strategy_class
+    from .strategies.listing import NAME_WIDTH, describe_strategies
 
-    def summary(cls) -> str:
-        return (cls.__doc__ or "").strip().splitlines()[0] if (cls.__doc__ or "").strip() else ""
-
-    for name, cls in sorted(STRATEGIES.items()):
-        click.echo(f"{name:20s} {summary(cls)}")
-    for name in plugin_names():
-        try:
-            line = summary(resolve_strategy_class(name))
-        except AlselError as exc:  # one broken plug-in must not hide the others
-            line = str(exc)
-        click.echo(f"{name:20s} (plug-in) {line}")
-    click.echo("\npresets:")
+    width = min(shutil.get_terminal_size().columns, 100)
+    click.echo(describe_strategies(width))
+    click.echo("\nPresets (--preset):")
     for name, preset in PRESETS.items():
-        click.echo(f"{name:20s} {preset.description}")
-    click.echo("\nlearners: " + ", ".join(LEARNERS) + ", or package.module:Class")
+        click.echo(textwrap.fill(preset.description, width, initial_indent=f"  {name}".ljust(NAME_WIDTH), subsequent_indent=" " * NAME_WIDTH))
+    click.echo("\n" + textwrap.fill("Learners (--learner): " + ", ".join(LEARNERS) + ", or package.module:Class", width))
 
 
 def main(argv=None) -> None:

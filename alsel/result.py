@@ -3,7 +3,7 @@ log as typed records, the final metrics and the config that produced them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -11,53 +11,9 @@ import pandas as pd
 
 from .loops.config import LoopConfig
 from .loops.controller import LoopOutcome
+from .loops.records import RoundRecord
 
 __all__ = ["RoundRecord", "SelectionResult"]
-
-
-@dataclass(frozen=True)
-class RoundRecord:
-    """One row of ``rounds.jsonl``: the model trained in round ``round`` and what it acquired.
-
-    Attributes
-    ----------
-    round : int
-        0 trains on the initial pool; the last round trains the final model.
-    n_labeled, n_acquired : int
-        Examples the round's model trained on; examples acquired after it (0 in the last round).
-    in_result : bool
-        False for a seed pool that is not part of the result.
-    class_counts : dict
-        Training examples per class name.
-    accuracy, f1 : float
-        The round's model on the evaluation set.
-    seconds, train_seconds, score_seconds, select_seconds : float
-        The round's time and its parts (``select_seconds`` is None in the last round).
-    cached : bool
-        Whether the round's model came from the round cache.
-    scores : dict, optional
-        Summaries of the candidates' and the acquired examples' scores.
-    """
-
-    round: int
-    n_labeled: int
-    n_acquired: int
-    in_result: bool
-    class_counts: dict
-    epochs: int | float | None
-    accuracy: float
-    f1: float
-    seconds: float
-    train_seconds: float
-    score_seconds: float
-    select_seconds: float | None = None
-    cached: bool = False
-    scores: dict | None = None
-
-    @classmethod
-    def from_dict(cls, row: dict) -> "RoundRecord":
-        """A record from a rounds.jsonl row; keys this version does not know are skipped."""
-        return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in row})
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +62,7 @@ class SelectionResult:
             }
         )
         return cls(
-            ids=frame["id"].to_numpy(), indices=indices, frame=frame, rounds=[RoundRecord.from_dict(r) for r in outcome.rounds],
+            ids=frame["id"].to_numpy(), indices=indices, frame=frame, rounds=list(outcome.rounds),
             metrics=dict(outcome.metrics), config=outcome.config, out=None if out is None else Path(out),
         )
 

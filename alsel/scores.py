@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["p_gold", "confidence", "entropy", "margin", "el2n", "cross_entropy", "by_name", "summarize", "SCORES", "LABELLED_SCORES"]
+__all__ = ["p_gold", "confidence", "entropy", "margin", "el2n", "by_name", "summarize", "SCORES", "LABELLED_SCORES"]
 
 
 def _check_probs(probs) -> np.ndarray:
@@ -98,18 +98,8 @@ def _el2n(probs, labels):
     return np.sqrt((error**2).sum(axis=1))
 
 
-def cross_entropy(probs, labels) -> np.ndarray:
-    """Cross-entropy loss ``-log p_gold`` in nats, in [0, ~27.6] (p_gold clipped at 1e-12);
-    higher = harder.
-
-    >>> cross_entropy([[1.0, 0.0], [0.5, 0.5]], [0, 1]).round(4).tolist()
-    [0.0, 0.6931]
-    """
-    probs = _check_probs(probs)
-    return _cross_entropy(probs, _check_labels(probs, labels))
-
-
 def _cross_entropy(probs, labels):
+    """Cross-entropy loss ``-log p_gold`` in nats, in [0, ~27.6] (p_gold clipped at 1e-12); higher = harder."""
     return np.log(1.0 / np.clip(_p_gold(probs, labels), 1e-12, 1.0))
 
 

@@ -57,8 +57,7 @@ def embed(precision: str, out: str) -> None:
 
 
 def pools(embeddings: str, out: str) -> None:
-    from alsel.loops.state import LoopState
-    from alsel.strategies import get_strategy
+    from alsel.strategies import LoopState, get_strategy
 
     x = np.load(embeddings)
     positions = np.arange(len(x))

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import alsel.learners  # noqa: F401  (registers the built-in learners, as every entry point does)
 from alsel.progress import Progress
 
 @pytest.fixture(scope="session", autouse=True)
@@ -71,7 +72,7 @@ def synthetic_frame(n: int, seed: int = 0, labels=("neg", "pos")) -> pd.DataFram
 def tokenizer_dir(tmp_path_factory):
     from transformers import AutoTokenizer
 
-    from alsel.learner import bundled_model_path
+    from alsel.models import bundled_model_path
 
     path = tmp_path_factory.mktemp("tokenizer")
     AutoTokenizer.from_pretrained(bundled_model_path()).save_pretrained(path)

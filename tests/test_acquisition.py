@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from alsel.errors import ConfigError, PoolExhaustedError
-from alsel.loops.state import LoopState
+from alsel.strategies.state import LoopState
 from alsel.strategies import STRATEGIES, get_strategy
 from alsel.strategies.badge import gradient_kmeans_pp
 from alsel.strategies.ccs import bin_allocation

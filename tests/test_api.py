@@ -128,7 +128,7 @@ def test_out_writes_a_run_directory_that_resumes_and_replays_from_the_cli(capsys
 
 def test_presets_mean_the_same_everywhere(capsys, tmp_path, monkeypatch):
     seen = []
-    monkeypatch.setattr("alsel.loops.controller.run_loop", lambda config, out_dir, progress: seen.append(config) or {})
+    monkeypatch.setattr("alsel.run.run_loop", lambda config, out_dir, progress: seen.append(config) or {})
     monkeypatch.chdir(tmp_path)
     for name, preset in PRESETS.items():
         config = LoopConfig(preset=name)
@@ -146,7 +146,7 @@ def test_the_default_config_is_the_recommended_loop(capsys, tmp_path, monkeypatc
     assert {k: getattr(LoopConfig(), k) for k in recommended} == recommended == {"init": "kmeans", "rounds": 2, "acq": "margin"}
     assert LoopConfig().preset is None and LoopConfig(init="kmeans", acq="low_conf", rounds=2).acq == "low_conf"
     seen = []
-    monkeypatch.setattr("alsel.loops.controller.run_loop", lambda config, out_dir, progress: seen.append(config) or {})
+    monkeypatch.setattr("alsel.run.run_loop", lambda config, out_dir, progress: seen.append(config) or {})
     monkeypatch.chdir(tmp_path)
     assert run_cli(capsys, "loop", "--quiet")[0] == 0 and seen[-1] == LoopConfig()
     assert run_cli(capsys, "loop", "--init", "kmeans", "--acq", "low_conf", "--rounds", "2", "--quiet")[0] == 0

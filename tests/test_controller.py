@@ -7,7 +7,7 @@ from alsel.data import load_data
 from alsel.errors import ConfigError
 from alsel.io import read_json, read_jsonl
 from alsel.loops.config import LoopConfig
-from alsel.loops.controller import run_loop
+from alsel.run import run_loop
 from alsel.progress import Progress
 from conftest import Recorder
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from alsel.errors import ConfigError, PoolExhaustedError
-from alsel.loops.state import LoopState
+from alsel.strategies.state import LoopState
 from alsel.strategies import get_strategy
 from alsel.strategies import facility_location as fl
 from alsel.strategies.facility_location import (

@@ -15,7 +15,7 @@ from alsel.errors import AlselError, ConfigError
 from alsel.export import selected_frame
 from alsel.io import read_json, read_jsonl, write_dir, write_json
 from alsel.loops.config import LoopConfig
-from alsel.loops.controller import run_loop
+from alsel.run import run_loop
 
 
 def run_cli(capsys, *argv):

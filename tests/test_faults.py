@@ -15,7 +15,7 @@ from alsel.cli import main
 from alsel.errors import ConfigError, RunInUseError
 from alsel.io import read_json, read_jsonl, write_json
 from alsel.loops.config import LoopConfig
-from alsel.loops.controller import run_loop
+from alsel.run import run_loop
 from alsel.loops.round_cache import load_outcome, save_outcome
 from alsel.loops.rundir import RunDir
 from alsel.progress import Progress
@@ -116,7 +116,7 @@ def test_damaged_rows_past_the_checkpoint_are_redone(base, interrupted):
         committed = (interrupted / name).read_bytes()
         whole = reference(base, name)
         (interrupted / name).write_bytes(committed + whole[len(committed) : len(committed) + (len(whole) - len(committed)) // 2])
-    assert len(RunDir(interrupted).read_progress().rounds) == 1
+    assert len(RunDir(interrupted).read_checkpoint().rounds) == 1
     resume(base, interrupted)
     assert (interrupted / "selection.jsonl").read_bytes() == reference(base)
     assert [r["round"] for r in read_jsonl(interrupted / "rounds.jsonl")] == [0, 1, 2]

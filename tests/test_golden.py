@@ -24,7 +24,7 @@ import pytest
 
 from alsel.io import read_jsonl
 from alsel.loops.config import LoopConfig
-from alsel.loops.controller import run_loop
+from alsel.run import run_loop
 from alsel.strategies import STRATEGIES
 
 GOLDEN = Path(__file__).with_name("golden.json")

@@ -9,7 +9,7 @@ from alsel.data import load_data
 from alsel.errors import DataError
 from alsel.io import read_json, read_jsonl
 from alsel.loops.config import LoopConfig
-from alsel.loops.controller import run_loop
+from alsel.run import run_loop
 from conftest import Recorder, synthetic_frame
 
 

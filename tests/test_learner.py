@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from alsel.learner import Learner, classification_metrics, length_grouped_batches, resolve_model
+from alsel.learner import Learner, length_grouped_batches
+from alsel.loops.learning import classification_metrics
+from alsel.models import resolve_model
 from alsel.errors import ConfigError
 from conftest import synthetic_frame
 

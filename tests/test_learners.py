@@ -14,7 +14,7 @@ from alsel.errors import ConfigError
 from alsel.io import read_json, read_jsonl
 from alsel.learners import Learner, LearnerContext, LogRegLearner, make_learner, resolve_learner
 from alsel.loops.config import LoopConfig
-from alsel.loops.controller import run_loop
+from alsel.run import run_loop
 from alsel.strategies import get_strategy
 from plugins_for_tests import CentroidLearner, LowestPositive
 from test_cli import run_cli
@@ -121,9 +121,8 @@ def test_a_module_class_strategy_and_an_entry_point_plugin(capsys, monkeypatch):
 
     code, out, _ = run_cli(capsys, "strategies")
     assert code == 0
-    lines = {line.split()[0]: line for line in out.splitlines() if line.strip()}
-    assert "(plug-in) Lowest probability of class 1 first." in lines["lowest_positive"]
-    assert "(plug-in) strategy plug-in broken" in lines["broken"] and "(plug-in)" not in lines["margin"]
+    assert "lowest_positive (plug-in)" in out and "Lowest probability of class 1 first." in out
+    assert "  broken: strategy plug-in broken" in out and "margin (plug-in)" not in out
 
 
 # ------------------------------------------------------------------ logreg

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from alsel.errors import ConfigError, PoolExhaustedError
-from alsel.loops.state import LoopState
+from alsel.strategies.state import LoopState
 from alsel.strategies import STRATEGIES, Selection, Strategy, get_strategy, register
 from alsel.strategies.kmeans import kmeans_nearest
 

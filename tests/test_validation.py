@@ -118,7 +118,7 @@ def test_valid_flags_reach_the_loop(capsys, tmp_path, monkeypatch):
         seen["config"] = config
         return {"accuracy": 0.9, "f1": 0.9, "n_eval": 10, "n_train": 5, "majority_accuracy": 0.5}
 
-    monkeypatch.setattr("alsel.loops.controller.run_loop", fake_run_loop)
+    monkeypatch.setattr("alsel.run.run_loop", fake_run_loop)
     argv = ["loop", "--budget", "0.1", "--projection-dim", "0", "--strategy-option", "n_iter=5", "--warmup-ratio", "0",
             "--device", "cpu", "--precision", "fp32", "--max-length", "64", "--out", str(tmp_path / "run")]
     with pytest.raises(SystemExit) as exit_info:
@@ -153,7 +153,7 @@ def test_model_paths_that_do_not_exist(capsys, tmp_path, no_work):
 
 
 def test_hub_ids_stay_allowed_without_a_local_folder(tmp_path, monkeypatch):
-    from alsel.learner import resolve_embedder, resolve_model
+    from alsel.models import resolve_embedder, resolve_model
 
     monkeypatch.chdir(tmp_path)
     assert resolve_model("org/some-model") == "org/some-model"
@@ -178,7 +178,7 @@ def test_embedder_directory_without_a_model(capsys, tmp_path, no_work):
 
 
 def test_embedder_directory_with_a_model_is_accepted(tmp_path):
-    from alsel.learner import resolve_embedder
+    from alsel.models import resolve_embedder
 
     for marker in ("modules.json", "config.json"):
         folder = tmp_path / marker.split(".")[0]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..io import read_yaml_mapping
-from ..learner import PRECISIONS
+from ..models import PRECISIONS
 from ..params import Choice, Flag, Integer, Mapping, Numeric, Range, Real, Text, check
 from .presets import DEFAULTS, PRESETS, preset_options
 from .rundir import RECORD_ONLY
@@ -107,9 +107,9 @@ class LoopConfig:
     def resolved(self) -> "LoopConfig":
         """A copy with the model and its training defaults filled in, and names, paths, the device
         and the strategies' options checked. Cheap: it loads no model and no data."""
-        from ..learner import check_device, default_model, resolve_embedder, resolve_model, training_defaults
-        from ..learners import resolve_learner
+        from ..models import check_device, default_model, resolve_embedder, resolve_model, training_defaults
         from ..strategies import resolve_strategy_class
+        from .learning import resolve_learner
 
         model = self.model or default_model()
         resolve_model(model)  # raises on an unknown alias or a missing directory

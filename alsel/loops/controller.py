@@ -23,16 +23,16 @@ from .. import __version__
 from ..data import DataSplits, TextDataset, load_data
 from ..embed import Embedder, EmbeddingLookup, default_cache_dir
 from ..errors import ConfigError, RunFileError
-from ..learner import model_identity
-from ..learners import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
+from ..models import model_identity
 from ..progress import SILENT, Progress
 from ..scores import summarize
-from ..strategies import Strategy
+from ..strategies import LoopState, Strategy
 from .config import BudgetPlan, LoopConfig, build_strategy, options, plan_budget
+from .learning import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
 from .round_cache import load_outcome, save_outcome
-from .rundir import MemoryRunDir, RunDir, RunProgress, package_versions
+from .records import Checkpoint, RoundRecord
+from .rundir import MemoryRunDir, RunDir, package_versions
 from .scorers import ScoringContext, score_candidates
-from .state import LoopState
 
 __all__ = ["run_loop", "execute_loop", "LoopOutcome"]
 
@@ -51,12 +51,12 @@ def default_out_dir(config: LoopConfig) -> Path:
 
 @dataclass(frozen=True)
 class LoopOutcome:
-    """What a finished loop leaves: the resolved config, the final metrics, the rows of
+    """What a finished loop leaves: the resolved config, the final metrics, the records of
     rounds.jsonl and the entries of selection.jsonl, and the data they index."""
 
     config: LoopConfig
     metrics: dict
-    rounds: list[dict]
+    rounds: list[RoundRecord]
     selection: list[dict]
     pool: TextDataset
     eval: TextDataset
@@ -171,7 +171,7 @@ class _Run:
             self.progress.log(f"{self.run_dir.file(RunDir.METRICS)} is damaged; finishing the run again from its checkpoint")
             return None
 
-    def _continue(self, done: RunProgress, plan: BudgetPlan) -> LoopOutcome:
+    def _continue(self, done: Checkpoint, plan: BudgetPlan) -> LoopOutcome:
         """Run the rounds after those ``done`` and write the final metrics."""
         c = self.config
         learners = c.learner + (f" (final: {c.final_learner})" if c.final_learner else "")
@@ -205,47 +205,50 @@ class _Run:
                 if c.save_model:  # before the round's commit point, so a resume redoes an unsaved model
                     outcome["learner"].save(c.save_model, self.pool.label_names)
                     self.progress.log(f"saved the final model to {c.save_model}")
-            row = {
-                "round": round_,
-                "n_labeled": int(len(train)),
-                "in_result": bool(final or plan.keep_init or round_ > 0),
-                "class_counts": self.pool.class_counts(train),
-                "epochs": outcome["epochs"],
-                "accuracy": outcome["accuracy"],
-                "f1": outcome["f1"],
-                "train_seconds": outcome["train_seconds"],
-                "score_seconds": outcome["score_seconds"],
-                "cached": outcome["cached"],
-            }
+            select_seconds = scores = None
             if not final:
                 t1 = time.perf_counter()
                 state = self._state(candidates, result, round_ + 1, "acq", acq)
                 state.probs, state.extras = outcome["probs"], outcome["extras"]
                 chosen = acq.select(state, plan.round_sizes[round_])
-                row["select_seconds"] = round(time.perf_counter() - t1, 3)
+                select_seconds = round(time.perf_counter() - t1, 3)
                 done.selection = done.selection + self._entries(chosen, round_ + 1)
                 if outcome["probs"] is not None:
                     chosen_rows = np.searchsorted(candidates, chosen.indices)
-                    row["scores"] = {
+                    scores = {
                         "candidates": summarize(outcome["probs"], self.pool.labels[candidates]),
                         "acquired": summarize(outcome["probs"][chosen_rows], self.pool.labels[chosen.indices]),
                     }
-            row["n_acquired"] = 0 if final else int(plan.round_sizes[round_])
-            row["seconds"] = round(time.perf_counter() - t0 + (self.init_seconds if round_ == 0 else 0.0), 3)
-            done.rounds = done.rounds + [row]
+            record = RoundRecord(
+                round=round_,
+                n_labeled=int(len(train)),
+                in_result=bool(final or plan.keep_init or round_ > 0),
+                class_counts=self.pool.class_counts(train),
+                epochs=outcome["epochs"],
+                accuracy=outcome["accuracy"],
+                f1=outcome["f1"],
+                train_seconds=outcome["train_seconds"],
+                score_seconds=outcome["score_seconds"],
+                cached=outcome["cached"],
+                select_seconds=select_seconds,
+                scores=scores,
+                n_acquired=0 if final else int(plan.round_sizes[round_]),
+                seconds=round(time.perf_counter() - t0 + (self.init_seconds if round_ == 0 else 0.0), 3),
+            )
+            done.rounds = done.rounds + [record]
             self.run_dir.save(done)
             self.progress.log(
-                f"round {round_}: trained on {row['n_labeled']:,}, accuracy {row['accuracy']:.4f}, f1 {row['f1']:.4f}"
-                + (f", acquired {row['n_acquired']:,}" if not final else " (final)")
+                f"round {round_}: trained on {record.n_labeled:,}, accuracy {record.accuracy:.4f}, f1 {record.f1:.4f}"
+                + (f", acquired {record.n_acquired:,}" if not final else " (final)")
             )
 
         last = done.rounds[-1]
         metrics = {
-            "accuracy": last["accuracy"],
-            "f1": last["f1"],
-            "n_train": last["n_labeled"],
+            "accuracy": last.accuracy,
+            "f1": last.f1,
+            "n_train": last.n_labeled,
             "n_eval": len(self.eval),
-            "seconds": round(sum(r["seconds"] for r in done.rounds), 3),
+            "seconds": round(sum(r.seconds for r in done.rounds), 3),
             "majority_accuracy": round(float(np.bincount(self.eval.labels).max() / len(self.eval)), 6),
         }
         self.run_dir.finish(metrics)

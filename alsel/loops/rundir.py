@@ -21,7 +21,6 @@ import os
 import platform
 import socket
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import IO, Iterator
@@ -30,6 +29,7 @@ from ..data import save_source
 from ..errors import ConfigError, RunFileError, RunInUseError
 from ..io import write_json, write_jsonl, write_npy
 from ..progress import SILENT, Progress
+from .records import Checkpoint, RoundRecord
 
 #: Keys of config.json that may differ between a run and its resumption.
 VOLATILE = ("versions",)
@@ -55,15 +55,6 @@ def package_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
-
-
-@dataclass
-class RunProgress:
-    """What a run has finished: round rows, selection entries and the seed pool (if not kept)."""
-
-    rounds: list[dict] = field(default_factory=list)
-    selection: list[dict] = field(default_factory=list)
-    seed_pool_ids: list[int] | None = None
 
 
 def _parse_object(path: Path, data: bytes, where: str, advice: str) -> dict:
@@ -126,28 +117,39 @@ class RunDir:
         return self._read_object(self.METRICS, advice="rerun the run with the same --out to rebuild it from its checkpoint")
 
     def read_rounds(self) -> list[dict]:
-        """Every row of rounds.jsonl, strictly: for a finished run (a running one: read_progress)."""
+        """Every row of rounds.jsonl, strictly: for a finished run (a running one: read_checkpoint)."""
         return self._read_rows(self.ROUNDS)
+
+    def read_round_records(self) -> list[RoundRecord]:
+        """:meth:`read_rounds` as typed records."""
+        return self._round_records(self.read_rounds())
+
+    def _round_records(self, rows: list[dict]) -> list[RoundRecord]:
+        try:
+            return [RoundRecord.from_json(row) for row in rows]
+        except TypeError:  # a row without a required field
+            raise RunFileError(f"{self.file(self.ROUNDS)}: damaged (a row is not a round record); {START_OVER}") from None
 
     def read_selection(self) -> list[dict]:
         """Every entry of selection.jsonl, strictly: for a finished run."""
         return self._read_rows(self.SELECTION)
 
-    def read_checkpoint(self) -> dict | None:
+    def _read_commit_point(self) -> dict | None:
+        """checkpoint.json: how many rounds and selection entries are committed."""
         checkpoint = self._read_object(self.CHECKPOINT)
         if checkpoint is not None and not all(isinstance(checkpoint.get(k), int) for k in ("n_rounds", "n_selected")):
             raise RunFileError(f"{self.file(self.CHECKPOINT)}: damaged (no round counts); {START_OVER}")
         return checkpoint
 
-    def read_progress(self) -> RunProgress:
+    def read_checkpoint(self) -> Checkpoint:
         """What the checkpoint says is finished. Files may hold a round newer than the
         checkpoint if a run died between writes: the checkpoint is the commit point, so anything
         past it is left out (and redone by a resumed run)."""
-        checkpoint = self.read_checkpoint()
+        checkpoint = self._read_commit_point()
         if checkpoint is None:
-            return RunProgress()
-        return RunProgress(
-            rounds=self._read_rows(self.ROUNDS, committed=checkpoint["n_rounds"]),
+            return Checkpoint()
+        return Checkpoint(
+            rounds=self._round_records(self._read_rows(self.ROUNDS, committed=checkpoint["n_rounds"])),
             selection=self._read_rows(self.SELECTION, committed=checkpoint["n_selected"]),
             seed_pool_ids=checkpoint.get("seed_pool_ids"),
         )
@@ -193,7 +195,7 @@ class RunDir:
         handle.flush()
         return handle
 
-    def start(self, record: dict, progress: Progress = SILENT) -> RunProgress:
+    def start(self, record: dict, progress: Progress = SILENT) -> Checkpoint:
         """Write config.json, or check that an existing one matches; return what is finished.
 
         A configuration that never finished a round (a bad ``--model`` fails at model load) is
@@ -203,8 +205,8 @@ class RunDir:
             if self.path.exists() and any(p.name != self.LOCK for p in self.path.iterdir()):
                 raise ConfigError(f"{self.path} exists and is not a run directory; pass another --out")
             write_json(self.file(self.CONFIG), record)
-            return RunProgress()
-        done = self.read_progress()
+            return Checkpoint()
+        done = self.read_checkpoint()
         mismatch = self._mismatch(record, damaged_ok=not done.rounds)
         if mismatch and done.rounds:
             raise ConfigError(f"{self.path} holds a run with other options ({mismatch}); pass another --out or remove it")
@@ -224,12 +226,13 @@ class RunDir:
         changed = sorted(k for k in set(existing) | set(record) if k not in VOLATILE and existing.get(k) != record.get(k))
         return ", ".join(changed)
 
-    def save(self, progress: RunProgress) -> None:
-        write_jsonl(self.file(self.SELECTION), progress.selection)
-        write_jsonl(self.file(self.ROUNDS), progress.rounds)
+    def save(self, checkpoint: Checkpoint) -> None:
+        """Write the rows, then checkpoint.json, the commit point."""
+        write_jsonl(self.file(self.SELECTION), checkpoint.selection)
+        write_jsonl(self.file(self.ROUNDS), [record.to_json() for record in checkpoint.rounds])
         write_json(
             self.file(self.CHECKPOINT),
-            {"n_rounds": len(progress.rounds), "n_selected": len(progress.selection), "seed_pool_ids": progress.seed_pool_ids},
+            {"n_rounds": len(checkpoint.rounds), "n_selected": len(checkpoint.selection), "seed_pool_ids": checkpoint.seed_pool_ids},
         )
 
     def save_eval_probs(self, probs) -> None:
@@ -259,11 +262,11 @@ class MemoryRunDir:
     def read_metrics(self) -> dict | None:
         return None
 
-    def start(self, record: dict, progress: Progress = SILENT) -> RunProgress:
-        return RunProgress()
+    def start(self, record: dict, progress: Progress = SILENT) -> Checkpoint:
+        return Checkpoint()
 
-    def save(self, progress: RunProgress) -> None:
-        """Nothing to keep: the controller holds the progress."""
+    def save(self, checkpoint: Checkpoint) -> None:
+        """Nothing to keep: the controller holds the checkpoint."""
 
     def save_eval_probs(self, probs) -> None:
         """Nothing to keep: the controller returns them."""

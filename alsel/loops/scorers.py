@@ -17,9 +17,9 @@ import numpy as np
 
 from ..data import TextDataset
 from ..errors import ConfigError
-from ..learners import fit, predict_proba
 from ..progress import Progress
 from .config import parse_scorer
+from .learning import fit, predict_proba
 
 PROBE_FOLDS = 5
 

@@ -1,13 +1,14 @@
-"""Acquisition functions, one per module. Every module here is imported, so its ``@register``
-runs: adding a strategy means adding one file."""
+"""Acquisition functions, one per module, and :class:`LoopState`, what they read. Every module
+here is imported, so its ``@register`` runs: adding a strategy means adding one file."""
 
 import importlib
 import pkgutil
 
 from .base import PLUGINS, STRATEGIES, Selection, ScoreStrategy, Strategy, get_strategy, plugin_names, register, resolve_strategy_class
+from .state import LoopState
 
 for _module in pkgutil.iter_modules(__path__):
-    if _module.name != "base":
+    if _module.name not in ("base", "state"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["PLUGINS", "STRATEGIES", "Selection", "ScoreStrategy", "Strategy", "get_strategy", "plugin_names", "register", "resolve_strategy_class"]
+__all__ = ["PLUGINS", "STRATEGIES", "Selection", "ScoreStrategy", "Strategy", "LoopState", "get_strategy", "plugin_names", "register", "resolve_strategy_class"]

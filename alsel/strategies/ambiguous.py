@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from ..params import Choice
 from .base import ScoreStrategy, register
 
-__all__ = ["Cartography", "cartography"]
+__all__ = ["Ambiguous", "cartography"]
 
 REGIONS = ("ambiguous", "easy", "hard")
 
@@ -55,7 +55,7 @@ def cartography(dynamics) -> dict[str, np.ndarray]:
 
 
 @register
-class Cartography(ScoreStrategy):
+class Ambiguous(ScoreStrategy):
     """The ``k`` candidates of one data-map region.
 
     Parameters
@@ -67,6 +67,7 @@ class Cartography(ScoreStrategy):
 
     name = "ambiguous"
     needs = frozenset({"dynamics"})
+    reads_labels = True
     _parameter_constraints = {"region": Choice(REGIONS)}
 
     def __init__(self, region: str = "ambiguous"):

@@ -1,6 +1,6 @@
 """The acquisition protocol: ``select(state, k) -> Selection``, and the registry behind ``--acq``.
 
-A strategy reads arrays from the :class:`~alsel.loops.state.LoopState` and never touches the
+A strategy reads arrays from the :class:`~alsel.strategies.state.LoopState` and never touches the
 learner or torch, so every strategy tests in milliseconds on synthetic arrays.
 
 To add one: write ``alsel/strategies/<name>.py`` with a subclass decorated by ``@register``
@@ -16,16 +16,14 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from ..errors import ConfigError, PoolExhaustedError
 from ..imports import first_line, import_object, is_import_spec
 from ..params import check
-
-if TYPE_CHECKING:
-    from ..loops.state import LoopState
+from .state import LoopState
 
 __all__ = ["Selection", "Strategy", "ScoreStrategy", "register", "get_strategy", "resolve_strategy_class", "plugin_names", "check_params", "STRATEGIES", "PLUGINS"]
 
@@ -62,6 +60,9 @@ class Strategy:
 
     name: ClassVar[str] = ""
     needs: ClassVar[frozenset[str]] = frozenset()
+    #: Whether it reads the gold labels (with its default options): the state always holds them,
+    #: so this only tells users which strategies rank by how right the model is.
+    reads_labels: ClassVar[bool] = False
     #: Parameter name -> what it accepts: a constraint or a tuple of alternatives (``None`` for None).
     _parameter_constraints: ClassVar[dict[str, object]] = {}
 
@@ -73,7 +74,7 @@ class Strategy:
         """The ``__init__`` keyword arguments: the options this strategy takes."""
         return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
 
-    def select(self, state: "LoopState", k: int) -> Selection:
+    def select(self, state: LoopState, k: int) -> Selection:
         check_params(self.name, self._parameter_constraints, self.get_params())
         k = int(k)
         if k <= 0:
@@ -92,7 +93,7 @@ class Strategy:
             raise AssertionError(f"{self.name} returned {len(selection.indices)} indices ({len(np.unique(selection.indices))} distinct) for k={k}")
         return selection
 
-    def _select(self, state: "LoopState", k: int) -> Selection:
+    def _select(self, state: LoopState, k: int) -> Selection:
         raise NotImplementedError
 
     def get_params(self) -> dict:
@@ -114,11 +115,11 @@ class ScoreStrategy(Strategy):
     #: True: acquire the lowest scores first.
     ascending: ClassVar[bool] = False
 
-    def score(self, state: "LoopState") -> np.ndarray:
+    def score(self, state: LoopState) -> np.ndarray:
         """One score per candidate, aligned with ``state.candidates``."""
         raise NotImplementedError
 
-    def _select(self, state: "LoopState", k: int) -> Selection:
+    def _select(self, state: LoopState, k: int) -> Selection:
         scores = np.asarray(self.score(state), dtype=np.float64)
         order = np.argsort(scores if self.ascending else -scores, kind="stable")[:k]
         return Selection(indices=state.candidates[order], scores=scores[order])

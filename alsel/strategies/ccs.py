@@ -77,6 +77,7 @@ class CoverageCentric(Strategy):
 
     name = "ccs"
     needs = frozenset({"probs"})
+    reads_labels = True
     _parameter_constraints = {"score": Choice(tuple(HARDER_IS_HIGHER)), "beta": Real(Range(0, 1, closed="left")), "n_bins": Integer(Range(1))}
 
     def __init__(self, score: str = "el2n", beta: float = 0.1, n_bins: int = 50):

@@ -13,6 +13,7 @@ class EL2N(ScoreStrategy):
     """The ``k`` candidates with the highest EL2N score (the scoring model's largest errors)."""
 
     name = "el2n"
+    reads_labels = True
 
     def score(self, state):
         return el2n(state.probs, state.candidate_labels)

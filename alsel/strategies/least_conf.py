@@ -9,7 +9,8 @@ from .base import ScoreStrategy, register
 
 @register
 class LeastConfidence(ScoreStrategy):
-    """The ``k`` candidates whose most likely class has the lowest probability."""
+    """The ``k`` candidates whose predicted class has the lowest probability (the model's
+    confidence in its own prediction; unlike low_conf, it reads no label)."""
 
     name = "least_conf"
 

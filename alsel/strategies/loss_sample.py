@@ -67,6 +67,7 @@ class LossSampling(Strategy):
 
     name = "loss_sample"
     needs = frozenset({"probs"})
+    reads_labels = True
     _parameter_constraints = {"temperature": Real(Range(0)), "score": Choice(tuple(SCORE_CHOICES))}
 
     def __init__(self, temperature: float = 1.0, score: str = "loss"):

@@ -42,6 +42,7 @@ The package, in the order a study happens:
 - :mod:`~alsel.study.runner`: :func:`run_study`, which ties them together.
 """
 
+from .. import learners  # noqa: F401  (registers the built-in learners: a study resolves every run's config up front)
 from .cell import execute_run
 from .executors import EXECUTORS
 from .grid import RunSpec, Study, load_study

@@ -20,13 +20,13 @@ if TYPE_CHECKING:
 
 __all__ = ["RunFn", "default_run_fn", "execute_run", "finished_metrics", "write_error", "first_line", "now"]
 
-#: ``run_fn(config, out_dir, progress) -> metrics``: :func:`alsel.loops.controller.run_loop`
+#: ``run_fn(config, out_dir, progress) -> metrics``: :func:`alsel.run.run_loop`
 #: or a stand-in with its signature.
 RunFn = Callable[..., dict]
 
 
 def default_run_fn() -> RunFn:
-    from ..loops.controller import run_loop
+    from ..run import run_loop
 
     return run_loop
 

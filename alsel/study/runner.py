@@ -40,7 +40,7 @@ def run_study(
         Study-level progress and log lines; the local executor also hands it to each run.
     run_fn : callable, optional
         ``run_fn(config, out_dir, progress=...) -> metrics``; default
-        :func:`alsel.loops.controller.run_loop`. Tests pass a stand-in.
+        :func:`alsel.run.run_loop`. Tests pass a stand-in.
 
     Returns
     -------

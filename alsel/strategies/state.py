@@ -1,4 +1,5 @@
-"""What an acquisition function sees in one round."""
+"""What an acquisition function sees in one round: the strategies' input type, defined beside
+them so that they never import the loop that fills it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The learner protocol, the registry behind ``--learner`` and the factory that builds learners.
+"""What the loop needs from a learner: the protocol, the registry behind ``--learner``, the
+factory that builds learners and the calls that pass each only the arguments it takes.
 
 A learner is anything with
 
@@ -17,6 +18,9 @@ learner:
 - ``save(directory, label_names)``: write the trained model.
 
 The loop trains a fresh learner from the factory every round (small-text's ClassifierFactory).
+The loop defines this and never imports a concrete learner: :mod:`alsel.learners` registers
+alsel's own (``transformer``, ``logreg``) with :func:`register_learner` when it is imported, which
+the entry points do through :mod:`alsel.run`.
 """
 
 from __future__ import annotations
@@ -29,12 +33,12 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..imports import import_object, is_import_spec
-from ..learner import Learner as TransformerLearner
-from ..learner import classification_metrics
 from ..progress import SILENT, Progress
-from .logreg import LogRegLearner
 
-__all__ = ["Learner", "LearnerContext", "LearnerFactory", "LEARNERS", "resolve_learner", "make_learner", "fit", "predict_proba", "evaluate"]
+__all__ = [
+    "Learner", "LearnerContext", "LearnerFactory", "LEARNERS", "register_learner", "build_from_signature", "resolve_learner", "make_learner",
+    "fit", "predict_proba", "evaluate", "classification_metrics",
+]
 
 
 @runtime_checkable
@@ -66,21 +70,20 @@ class LearnerContext:
     training: dict = field(default_factory=dict)
 
 
-def _from_signature(cls: type, context: LearnerContext):
+def build_from_signature(cls: type, context: LearnerContext):
     """``cls(seed=..., embed=...)``, passing only the ones its constructor names."""
     offered = {"seed": context.seed, "embed": context.embed}
     return cls(**{k: v for k, v in offered.items() if _accepts(cls, k)})
 
 
-def _transformer(cls: type, context: LearnerContext):
-    return cls(**context.training, seed=context.seed)
+#: ``--learner`` names: the class, and how to build one from a run's context. Empty until
+#: :mod:`alsel.learners` registers alsel's own.
+LEARNERS: dict[str, tuple[type, Callable[[type, LearnerContext], object]]] = {}
 
 
-#: ``--learner`` names: the class, and how to build one from a run's context.
-LEARNERS: dict[str, tuple[type, Callable[[type, LearnerContext], object]]] = {
-    "transformer": (TransformerLearner, _transformer),
-    "logreg": (LogRegLearner, _from_signature),
-}
+def register_learner(name: str, cls: type, build: Callable[[type, LearnerContext], object] = build_from_signature) -> None:
+    """Make ``--learner name`` build ``build(cls, context)``."""
+    LEARNERS[name] = (cls, build)
 
 
 @dataclass(frozen=True)
@@ -123,11 +126,12 @@ def resolve_learner(spec: str, option: str = "--learner") -> LearnerFactory:
     if spec in LEARNERS:
         return LearnerFactory(spec, *LEARNERS[spec])
     if not is_import_spec(spec):
-        raise ConfigError(f"unknown {option} {spec!r}: use {', '.join(LEARNERS)} or package.module:Class")
+        registered = ", ".join(LEARNERS) or "(none registered: import alsel.run, which registers alsel's own)"
+        raise ConfigError(f"unknown {option} {spec!r}: use {registered} or package.module:Class")
     cls = import_object(spec, option)
     if not (isinstance(cls, type) and issubclass(cls, Learner)):
         raise ConfigError(f"{option} {spec}: not a learner class (it needs fit(texts, labels, n_classes) and predict_proba(texts))")
-    return LearnerFactory(spec, cls, _from_signature)
+    return LearnerFactory(spec, cls, build_from_signature)
 
 
 def make_learner(spec: str, context: LearnerContext) -> Learner:
@@ -160,9 +164,20 @@ def predict_proba(learner: Learner, texts, *, progress: Progress = SILENT, retur
 
 
 def evaluate(learner: Learner, texts, labels, n_classes: int, *, progress: Progress = SILENT) -> tuple[dict, np.ndarray]:
-    """Accuracy and F1 (:func:`~alsel.learner.classification_metrics`) and the class
+    """Accuracy and F1 (:func:`classification_metrics`) and the class
     probabilities they come from, ndarray of shape (n, n_classes)."""
     probs = np.asarray(predict_proba(learner, texts, progress=progress))
     if probs.shape != (len(texts), n_classes):
         raise ConfigError(f"{type(learner).__name__}.predict_proba returned shape {probs.shape}; expected ({len(texts)}, {n_classes})")
     return classification_metrics(np.asarray(labels), probs.argmax(axis=1), n_classes), probs
+
+
+def classification_metrics(y_true, y_pred, n_classes: int) -> dict[str, float]:
+    """Accuracy and F1: F1 of the positive class (label 1) for two classes, macro-F1 otherwise."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    if n_classes == 2:
+        f1 = f1_score(y_true, y_pred, pos_label=1, average="binary", zero_division=0)
+    else:
+        f1 = f1_score(y_true, y_pred, labels=list(range(n_classes)), average="macro", zero_division=0)
+    return {"accuracy": float(accuracy_score(y_true, y_pred)), "f1": float(f1)}
