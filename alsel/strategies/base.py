@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..errors import ConfigError, PoolExhaustedError
 from ..imports import first_line, import_object, is_import_spec
@@ -88,7 +89,11 @@ class Strategy:
         missing = sorted(need for need in self.needs & {"features", "dynamics"} if need not in state.extras)
         if missing:
             raise ConfigError(f"{self.name} needs {', '.join(missing)} from a trained model, so it cannot choose the initial pool; use it as --acq")
-        selection = self._select(state, k)
+        # One BLAS thread: OpenBLAS splits a matrix product differently for each thread count,
+        # which moves float32 sums and so changed KMeans and facility-location picks between
+        # machines with different numbers of cores (docs/reproducibility.md).
+        with threadpool_limits(limits=1, user_api="blas"):
+            selection = self._select(state, k)
         if len(selection.indices) != k or len(np.unique(selection.indices)) != k:
             raise AssertionError(f"{self.name} returned {len(selection.indices)} indices ({len(np.unique(selection.indices))} distinct) for k={k}")
         return selection
