@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_model
 
 N_TEXTS = 2000
 K = 200
@@ -93,18 +94,9 @@ def measure() -> dict:
     base = runs["fp32 embeddings, this CPU's kernels, 2 threads"]
     shared = {run: {s: len(set(picks[s]) & set(base[s])) for s in STRATEGIES} for run, picks in runs.items()}
     return {
-        "cpu": _cpu(), "python": platform.python_version(), "n_texts": N_TEXTS, "k": K,
+        "cpu": cpu_model(), "python": platform.python_version(), "n_texts": N_TEXTS, "k": K,
         "embedding_max_abs_difference": drift, "shared_picks_with_reference": shared,
     }
-
-
-def _cpu() -> str:
-    info = Path("/proc/cpuinfo")
-    if info.exists():
-        for line in info.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def main() -> None:

@@ -177,71 +177,17 @@ class _Run:
         learners = c.learner + (f" (final: {c.final_learner})" if c.final_learner else "")
         where = f" -> {self.run_dir.path}" if self.run_dir.path else ""
         self.progress.log(f"learner {learners}, model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,}{where}")
-        position_of = {int(i): p for p, i in enumerate(self.pool.ids)}
         acq = build_strategy(c.acq, c) if c.rounds else None
-
         if not done.rounds:  # choose the initial pool (cheap and deterministic: redone on resume)
-            init = build_strategy(c.init, c)
-            all_positions = np.arange(len(self.pool))
-            t0 = time.perf_counter()
-            first = init.select(self._state(all_positions, all_positions[:0], 0, "init", init), plan.init_size)
-            self.init_seconds = time.perf_counter() - t0
-            if plan.keep_init:
-                done.selection = self._entries(first, 0)
-            else:
-                done.seed_pool_ids = [int(self.pool.ids[i]) for i in first.indices]
-        seed_pool = np.array([position_of[i] for i in done.seed_pool_ids or []], dtype=np.int64)
-
+            self._choose_initial_pool(done, plan)
         for round_ in range(len(done.rounds), c.rounds + 1):
-            t0 = time.perf_counter()
-            result = np.array([position_of[e["id"]] for e in done.selection], dtype=np.int64)
-            train = seed_pool if (round_ == 0 and not plan.keep_init) else result
-            final = round_ == c.rounds
-            candidates = None if final else np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool))
-            learner = self.final_learner if final else self.round_learner
-            outcome = self._train_and_score(np.sort(train), candidates, acq, learner, keep_model=final and bool(c.save_model))
-            if final:  # the final model's eval-set probabilities, for paired per-sentence comparisons
-                self.run_dir.save_eval_probs(outcome["eval_probs"])
-                if c.save_model:  # before the round's commit point, so a resume redoes an unsaved model
-                    outcome["learner"].save(c.save_model, self.pool.label_names)
-                    self.progress.log(f"saved the final model to {c.save_model}")
-            select_seconds = scores = None
-            if not final:
-                t1 = time.perf_counter()
-                state = self._state(candidates, result, round_ + 1, "acq", acq)
-                state.probs, state.extras = outcome["probs"], outcome["extras"]
-                chosen = acq.select(state, plan.round_sizes[round_])
-                select_seconds = round(time.perf_counter() - t1, 3)
-                done.selection = done.selection + self._entries(chosen, round_ + 1)
-                if outcome["probs"] is not None:
-                    chosen_rows = np.searchsorted(candidates, chosen.indices)
-                    scores = {
-                        "candidates": summarize(outcome["probs"], self.pool.labels[candidates]),
-                        "acquired": summarize(outcome["probs"][chosen_rows], self.pool.labels[chosen.indices]),
-                    }
-            record = RoundRecord(
-                round=round_,
-                n_labeled=int(len(train)),
-                in_result=bool(final or plan.keep_init or round_ > 0),
-                class_counts=self.pool.class_counts(train),
-                epochs=outcome["epochs"],
-                accuracy=outcome["accuracy"],
-                f1=outcome["f1"],
-                train_seconds=outcome["train_seconds"],
-                score_seconds=outcome["score_seconds"],
-                cached=outcome["cached"],
-                select_seconds=select_seconds,
-                scores=scores,
-                n_acquired=0 if final else int(plan.round_sizes[round_]),
-                seconds=round(time.perf_counter() - t0 + (self.init_seconds if round_ == 0 else 0.0), 3),
-            )
+            record = self._round(done, plan, round_, acq)
             done.rounds = done.rounds + [record]
             self.run_dir.save(done)
             self.progress.log(
                 f"round {round_}: trained on {record.n_labeled:,}, accuracy {record.accuracy:.4f}, f1 {record.f1:.4f}"
-                + (f", acquired {record.n_acquired:,}" if not final else " (final)")
+                + (f", acquired {record.n_acquired:,}" if round_ < c.rounds else " (final)")
             )
-
         last = done.rounds[-1]
         metrics = {
             "accuracy": last.accuracy,
@@ -253,6 +199,79 @@ class _Run:
         }
         self.run_dir.finish(metrics)
         return LoopOutcome(c, metrics, done.rounds, done.selection, self.pool, self.eval)
+
+    def _choose_initial_pool(self, done: Checkpoint, plan: BudgetPlan) -> None:
+        """The initial pool: the start of the selection, or a seed pool that is not kept."""
+        init = build_strategy(self.config.init, self.config)
+        all_positions = np.arange(len(self.pool))
+        t0 = time.perf_counter()
+        first = init.select(self._state(all_positions, all_positions[:0], 0, "init", init), plan.init_size)
+        self.init_seconds = time.perf_counter() - t0
+        if plan.keep_init:
+            done.selection = self._entries(first, 0)
+        else:
+            done.seed_pool_ids = [int(self.pool.ids[i]) for i in first.indices]
+
+    def _round(self, done: Checkpoint, plan: BudgetPlan, round_: int, acq: Strategy | None) -> RoundRecord:
+        """Train on the selection so far and, before the last round, acquire the next batch
+        (added to ``done.selection``); the last round's model is the run's result."""
+        c = self.config
+        t0 = time.perf_counter()
+        position_of = {int(i): p for p, i in enumerate(self.pool.ids)}
+        seed_pool = np.array([position_of[i] for i in done.seed_pool_ids or []], dtype=np.int64)
+        result = np.array([position_of[e["id"]] for e in done.selection], dtype=np.int64)
+        train = seed_pool if (round_ == 0 and not plan.keep_init) else result
+        final = round_ == c.rounds
+        candidates = None if final else np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool))
+        learner = self.final_learner if final else self.round_learner
+        outcome = self._train_and_score(np.sort(train), candidates, acq, learner, keep_model=final and bool(c.save_model))
+        select_seconds = scores = None
+        if final:
+            self._keep_final_model(outcome)
+        else:
+            t1 = time.perf_counter()
+            chosen, scores = self._acquire(acq, outcome, candidates, result, round_, plan.round_sizes[round_])
+            select_seconds = round(time.perf_counter() - t1, 3)
+            done.selection = done.selection + self._entries(chosen, round_ + 1)
+        return RoundRecord(
+            round=round_,
+            n_labeled=int(len(train)),
+            in_result=bool(final or plan.keep_init or round_ > 0),
+            class_counts=self.pool.class_counts(train),
+            epochs=outcome["epochs"],
+            accuracy=outcome["accuracy"],
+            f1=outcome["f1"],
+            train_seconds=outcome["train_seconds"],
+            score_seconds=outcome["score_seconds"],
+            cached=outcome["cached"],
+            select_seconds=select_seconds,
+            scores=scores,
+            n_acquired=0 if final else int(plan.round_sizes[round_]),
+            seconds=round(time.perf_counter() - t0 + (self.init_seconds if round_ == 0 else 0.0), 3),
+        )
+
+    def _keep_final_model(self, outcome: dict) -> None:
+        """The final model's eval-set probabilities (for paired per-sentence comparisons) and,
+        if asked, the model itself: before the round's commit point, so a resume redoes an
+        unsaved model."""
+        self.run_dir.save_eval_probs(outcome["eval_probs"])
+        if self.config.save_model:
+            outcome["learner"].save(self.config.save_model, self.pool.label_names)
+            self.progress.log(f"saved the final model to {self.config.save_model}")
+
+    def _acquire(self, acq: Strategy, outcome: dict, candidates, labeled, round_: int, k: int):
+        """The next batch from ``candidates``, and a summary of the scores it was chosen by."""
+        state = self._state(candidates, labeled, round_ + 1, "acq", acq)
+        state.probs, state.extras = outcome["probs"], outcome["extras"]
+        chosen = acq.select(state, k)
+        scores = None
+        if outcome["probs"] is not None:
+            chosen_rows = np.searchsorted(candidates, chosen.indices)
+            scores = {
+                "candidates": summarize(outcome["probs"], self.pool.labels[candidates]),
+                "acquired": summarize(outcome["probs"][chosen_rows], self.pool.labels[chosen.indices]),
+            }
+        return chosen, scores
 
     def _splits_and_plan(self):
         splits = self._load()

@@ -1,0 +1,180 @@
+"""Loading: a pool and an evaluation set from any source, with the hold-out, the seeded samples of
+``--limit``/``--eval-limit``, and a description of what was loaded that a run records."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .dataset import DataSplits, TextDataset, stratified_sample
+from .sources import _bundled_sst2, _eval_dataset, _frame_dataset, _hf, _is_fraction, _local, read_frame
+
+__all__ = ["load_data", "splits_from_frames", "load_recorded_data"]
+
+
+def _hold_out(pool: TextDataset, fraction: float, rng) -> tuple[TextDataset, TextDataset]:
+    n_eval = max(pool.n_classes, int(round(fraction * len(pool))))
+    held = stratified_sample(pool.labels, n_eval, rng)
+    keep = np.setdiff1d(np.arange(len(pool)), held)
+    if np.unique(pool.labels[keep]).size < 2:
+        raise DataError(
+            f"holding out {len(held):,} of {len(pool):,} rows for evaluation (--eval {fraction:g}) leaves "
+            f"{len(keep):,} in the pool, not two classes; pass an evaluation file with --eval FILE or use more data"
+        )
+    return pool.subset(keep), pool.subset(held)
+
+
+def _is_file(spec) -> bool:
+    return spec is not None and Path(str(spec)).is_file()
+
+
+def _check_eval_spec(eval_spec) -> None:
+    """A number given to --eval is a fraction of the pool, which must lie in (0, 1)."""
+    try:
+        value = float(eval_spec)
+    except (TypeError, ValueError):
+        return
+    if not 0.0 < value < 1.0:
+        raise DataError(f"--eval {eval_spec}: a fraction of the pool to hold out must be in (0, 1)")
+
+
+def load_data(
+    dataset: str = "sst2",
+    *,
+    text_column: str | None = None,
+    label_column: str = "label",
+    eval_spec: str | None = None,
+    limit: int | None = None,
+    eval_limit: int | None = None,
+    data_seed: int = 0,
+) -> DataSplits:
+    """Load a pool and an evaluation set.
+
+    Parameters
+    ----------
+    dataset : str
+        ``"sst2"`` (bundled), a local file path, or ``"hf:NAME[:CONFIG]"``.
+    eval_spec : str, optional
+        An evaluation file, a split name (``hf:``), or a fraction of the pool to hold out
+        (stratified). Default: SST-2's dev set, the data set's validation split, or 0.1 held out.
+    limit, eval_limit : int, optional
+        Keep a seeded, class-stratified sample of this many pool / evaluation examples.
+    data_seed : int
+        Seed of the samples above; kept apart from the run seed so every run of a study sees the
+        same pool.
+    """
+    _check_eval_spec(eval_spec)
+    evalset = None
+    if dataset == "sst2":
+        pool = _bundled_sst2("train")
+        if eval_spec in (None, "dev"):
+            evalset = _bundled_sst2("dev")
+    elif dataset.startswith("hf:"):
+        pool, evalset = _hf(dataset, text_column, label_column, eval_spec, want_eval=not _is_file(eval_spec))
+    else:
+        pool = _local(Path(dataset), text_column, label_column)
+    if evalset is None and eval_spec is not None and not _is_fraction(eval_spec):
+        evalset = _eval_dataset(read_frame(eval_spec), pool, text_column, label_column, str(eval_spec))
+    return _splits(dataset, pool, evalset, eval_spec, limit, eval_limit, data_seed)
+
+
+def splits_from_frames(
+    train: pd.DataFrame,
+    eval: pd.DataFrame | None = None,
+    *,
+    text_column: str | None = None,
+    label_column: str = "label",
+    eval_spec: str | float | None = None,
+    limit: int | None = None,
+    eval_limit: int | None = None,
+    data_seed: int = 0,
+    class_names: tuple[str, ...] | None = None,
+    name: str = "in-memory",
+) -> DataSplits:
+    """:func:`load_data` for frames already in memory: the same columns, label mapping,
+    hold-out and samples, with the frames' own label values.
+
+    Parameters
+    ----------
+    train, eval : DataFrame
+        The pool's source and an evaluation set; without ``eval``, ``eval_spec`` (a fraction,
+        default 0.1) of the pool is held out.
+    class_names : tuple of str, optional
+        Names of integer class ids (a ``datasets`` ClassLabel).
+    name : str
+        What messages and the description call the data.
+
+    Returns
+    -------
+    DataSplits
+        With ``sources``: the data as :func:`save_source` keeps it beside a run.
+    """
+    _check_eval_spec(eval_spec)
+    pool = _frame_dataset(train, text_column, label_column, name, class_names)
+    evalset = None if eval is None else _eval_dataset(eval, pool, text_column, label_column, f"{name} (eval)")
+    splits = _splits(name, pool, evalset, eval_spec, limit, eval_limit, data_seed)
+    sources = {"pool": pool} if evalset is None else {"pool": pool, "eval": evalset}
+    return dataclasses.replace(splits, sources=sources)
+
+
+def _splits(dataset: str, pool: TextDataset, evalset: TextDataset | None, eval_spec, limit, eval_limit, data_seed: int) -> DataSplits:
+    """Hold out an evaluation set if none was given, take the samples, describe the result."""
+    rng = np.random.default_rng(data_seed)
+    if evalset is None:
+        pool, evalset = _hold_out(pool, float(eval_spec) if _is_fraction(eval_spec) else 0.1, rng)
+    notes = []
+    if limit is not None:
+        if limit <= 0:
+            raise DataError(f"--limit must be positive, got {limit}")
+        if limit < len(pool):
+            pool = pool.subset(stratified_sample(pool.labels, limit, rng))
+        elif limit > len(pool):
+            notes.append(f"--limit {limit:,} is larger than the pool ({len(pool):,}): using the whole pool")
+    if eval_limit is not None:
+        if eval_limit <= 0:
+            raise DataError(f"--eval-limit must be positive, got {eval_limit}")
+        if eval_limit < len(evalset):
+            evalset = evalset.subset(stratified_sample(evalset.labels, eval_limit, rng))
+        elif eval_limit > len(evalset):
+            notes.append(f"--eval-limit {eval_limit:,} is larger than the evaluation set ({len(evalset):,}): using all of it")
+    present = np.unique(pool.labels).size
+    if present < 2:
+        raise DataError(f"{dataset}: the pool holds only {present} class; need at least 2")
+    description = {
+        "dataset": dataset,
+        "n_pool": len(pool),
+        "n_eval": len(evalset),
+        "label_names": list(pool.label_names),
+        "label_values": list(pool.label_values),
+        "pool_class_counts": pool.class_counts(),
+        "eval_class_counts": evalset.class_counts(),
+        "pool_fingerprint": pool.fingerprint(),
+        "pool_labelled_fingerprint": pool.labelled_fingerprint(),
+    }
+    if notes:
+        description["notes"] = notes
+    return DataSplits(pool=pool, eval=evalset, description=description)
+
+
+def load_recorded_data(record: dict) -> DataSplits:
+    """The data a run used, reloaded with the options its ``config.json`` recorded.
+
+    Raises :class:`DataError` when the pool is not the one the run saw: its texts or labels
+    changed since (the labelled fingerprint; runs that predate it recorded only the texts').
+    """
+    splits = load_data(
+        record.get("dataset", "sst2"), text_column=record.get("text_column"), label_column=record.get("label_column", "label"),
+        eval_spec=record.get("eval"), limit=record.get("limit"), eval_limit=record.get("eval_limit"), data_seed=record.get("data_seed", 0),
+    )
+    recorded = record.get("data", {})
+    if "pool_labelled_fingerprint" in recorded:
+        then, now = recorded["pool_labelled_fingerprint"], splits.pool.labelled_fingerprint()
+    else:
+        then, now = recorded.get("pool_fingerprint"), splits.pool.fingerprint()
+    if then != now:
+        raise DataError(f"the data set changed since the run (fingerprint {str(then)[:12]} then, {now[:12]} now)")
+    return splits

@@ -1,0 +1,252 @@
+"""Readers: every source of labelled texts becomes a frame, then a :class:`~alsel.data.TextDataset`.
+
+The bundled GLUE SST-2 copy (offline), local CSV/TSV/JSONL/parquet files, ``hf:NAME[:CONFIG]``
+through :func:`datasets.load_dataset`, and ``datasets`` objects already in memory. Labels keep the
+source's own values; the class names are those values (or a ClassLabel's names).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .dataset import TextDataset
+
+__all__ = ["read_frame", "hf_frames", "HFFrames", "save_source"]
+
+SST2_LABEL_NAMES = ("negative", "positive")
+SST2_LABEL_VALUES = (0, 1)
+TEXT_COLUMN_GUESSES = ("text", "sentence", "content", "review")
+#: Label cells that mean "no label" (compared stripped and lower-cased): pandas' NA spellings.
+MISSING_LABELS = frozenset({"", "nan", "-nan", "na", "n/a", "<na>", "null", "#n/a"})
+READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+
+
+def read_frame(path: str | Path) -> pd.DataFrame:
+    """A CSV/TSV/JSONL/parquet file as a frame of the file's own cells (CSV/TSV: strings)."""
+    path = Path(path)
+    suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".xz", ".zst")]
+    kind = READERS.get(suffixes[-1] if suffixes else "")
+    if kind is None:
+        raise DataError(f"{path}: unknown file type; use .csv, .tsv, .jsonl or .parquet")
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        if kind == "tsv":
+            return pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False, dtype=str)
+        if kind == "csv":
+            return pd.read_csv(path, keep_default_na=False, dtype=str)
+        if kind == "jsonl":
+            return pd.read_json(path, lines=True, dtype=False)
+        return pd.read_parquet(path)
+    except Exception as exc:  # pandas raises many types for unreadable input
+        raise DataError(f"{path}: cannot read as {kind}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+
+
+def _pick_text_column(frame: pd.DataFrame, text_column: str | None, where: str) -> str:
+    if text_column is not None:
+        if text_column not in frame.columns:
+            raise DataError(f"{where}: no text column {text_column!r} (columns: {', '.join(map(str, frame.columns))})")
+        return text_column
+    for guess in TEXT_COLUMN_GUESSES:
+        if guess in frame.columns:
+            return guess
+    raise DataError(f"{where}: no text column found; name one with --text-column (columns: {', '.join(map(str, frame.columns))})")
+
+
+def _texts_and_raw_labels(frame: pd.DataFrame, text_column: str | None, label_column: str, where: str):
+    if len(frame) == 0:
+        raise DataError(f"{where}: no rows")
+    text_column = _pick_text_column(frame, text_column, where)
+    if label_column not in frame.columns:
+        raise DataError(f"{where}: no label column {label_column!r} (columns: {', '.join(map(str, frame.columns))})")
+    texts = frame[text_column]
+    labels = frame[label_column]
+    missing = int(texts.isna().sum())
+    if missing:
+        raise DataError(f"{where}: {missing} rows have no text in column {text_column!r}")
+    labels = labels.map(lambda v: v.strip() if isinstance(v, str) else v)
+    missing_labels = labels.isna() | labels.map(lambda v: isinstance(v, str) and v.lower() in MISSING_LABELS)
+    if missing_labels.any():
+        first = int(np.flatnonzero(missing_labels.to_numpy())[0])
+        raise DataError(
+            f"{where}: {int(missing_labels.sum())} rows have no label in column {label_column!r} "
+            f"(empty or NaN; the first is row {first}); label them or remove them"
+        )
+    return texts.astype(str).tolist(), labels.tolist()
+
+
+def _label_mapping(raw_labels) -> tuple[str, ...]:
+    names = sorted({str(v) for v in raw_labels}, key=lambda s: (not _is_int(s), int(s) if _is_int(s) else 0, s))
+    if len(names) < 2:
+        raise DataError(f"labels: found {len(names)} class ({', '.join(names)}); need at least 2")
+    return tuple(names)
+
+
+def _label_values(names: tuple[str, ...], raw_labels) -> tuple:
+    """Each class's value as the source holds it: an integer where every value of the column is
+    one (a CSV cell ``1`` is the number 1 to its author), else the string."""
+    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in raw_labels) or all(_is_int(n) for n in names):
+        return tuple(int(n) for n in names)
+    return names
+
+
+def _is_int(text: str) -> bool:
+    try:
+        int(text)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _encode(raw_labels, names: tuple[str, ...], where: str) -> np.ndarray:
+    index = {name: i for i, name in enumerate(names)}
+    unknown = sorted({str(v) for v in raw_labels} - index.keys())
+    if unknown:
+        raise DataError(f"{where}: labels {unknown[:5]} are not among the training labels {list(names)}")
+    return np.fromiter((index[str(v)] for v in raw_labels), dtype=np.int64, count=len(raw_labels))
+
+
+def _dataset(texts, labels, names, values=(), ids=None) -> TextDataset:
+    ids = np.arange(len(texts), dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
+    return TextDataset(ids=ids, texts=list(texts), labels=labels, label_names=names, label_values=tuple(values))
+
+
+def _frame_dataset(frame: pd.DataFrame, text_column, label_column, where: str, class_names=None) -> TextDataset:
+    """A pool from a frame: its labels are the frame's own values or, with ``class_names`` (a
+    datasets ClassLabel), class ids named by them."""
+    texts, raw = _texts_and_raw_labels(frame, text_column, label_column, where)
+    if class_names is not None:
+        values = tuple(range(len(class_names)))
+        return _dataset(texts, _encode(raw, tuple(map(str, values)), where), tuple(class_names), values)
+    names = _label_mapping(raw)
+    return _dataset(texts, _encode(raw, names, where), names, _label_values(names, raw))
+
+
+def _eval_dataset(frame: pd.DataFrame, pool: TextDataset, text_column, label_column, where: str) -> TextDataset:
+    """An evaluation set for any pool: its labels may be the pool's values or its names."""
+    texts, raw = _texts_and_raw_labels(frame, text_column, label_column, where)
+    spellings = {**{name: i for i, name in enumerate(pool.label_names)}, **{str(v): i for i, v in enumerate(pool.label_values)}}
+    unknown = sorted({str(v) for v in raw} - spellings.keys())
+    if unknown:
+        raise DataError(f"{where}: labels {unknown[:5]} are not among the training labels {[str(v) for v in pool.label_values]}")
+    labels = np.fromiter((spellings[str(v)] for v in raw), dtype=np.int64, count=len(raw))
+    return _dataset(texts, labels, pool.label_names, pool.label_values)
+
+
+def _bundled_sst2(split: str) -> TextDataset:
+    resource = resources.files("alsel") / "resources" / "sst2" / f"{split}.tsv.gz"
+    with resources.as_file(resource) as path:
+        frame = read_frame(Path(path))
+    return _frame_dataset(frame, "sentence", "label", f"bundled sst2/{split}", SST2_LABEL_NAMES)
+
+
+@dataclass(frozen=True)
+class HFFrames:
+    """A datasets source as frames: the train split, an evaluation split (or None) and its name,
+    and the label's class names where the label is a ClassLabel."""
+
+    train: pd.DataFrame
+    eval: pd.DataFrame | None
+    eval_split: str | None
+    class_names: tuple[str, ...] | None
+
+
+def hf_frames(loaded, label_column: str = "label", eval_split: str | None = None, where: str = "dataset", find_eval: bool = True) -> HFFrames:
+    """The splits of a ``datasets.DatasetDict`` (or one ``Dataset``, the pool) as frames.
+
+    The evaluation split is ``eval_split``, else (with ``find_eval``) the first of validation, dev
+    and test; a ClassLabel split marked unlabelled (label -1, as GLUE test splits are) is refused.
+    """
+    splits = loaded if isinstance(loaded, dict) else {"train": loaded}
+    if "train" not in splits:
+        raise DataError(f"{where}: no 'train' split (splits: {', '.join(splits)})")
+    feature = splits["train"].features.get(label_column)
+    class_names = tuple(feature.names) if hasattr(feature, "names") else None
+    split = eval_split or (next((s for s in ("validation", "dev", "test") if s in splits), None) if find_eval else None)
+    if split is None:
+        return HFFrames(splits["train"].to_pandas(), None, None, class_names)
+    if split not in splits:
+        raise DataError(f"{where}: no split {split!r} (splits: {', '.join(splits)})")
+    frame = splits[split].to_pandas()
+    if class_names and label_column in frame.columns and len(frame) and frame[label_column].min() < 0:
+        raise DataError(f"{where}/{split}: unlabelled (label -1); pass --eval with a labelled split or a fraction")
+    return HFFrames(splits["train"].to_pandas(), frame, split, class_names)
+
+
+def _hf(spec: str, text_column, label_column, eval_spec, want_eval: bool = True):
+    try:
+        import datasets
+    except ImportError as exc:  # pragma: no cover - datasets is a dependency
+        raise DataError(f"hf data sets need the 'datasets' package: {exc}") from None
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.set_verbosity_error()  # offline, it would log every retry before the one-line error
+    name, _, config = spec[len("hf:"):].partition(":")
+    try:
+        loaded = datasets.load_dataset(name, config or None)
+    except Exception as exc:
+        raise DataError(f"{spec}: cannot load with datasets.load_dataset: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    find_eval = want_eval and not _is_fraction(eval_spec)
+    frames = hf_frames(loaded, label_column, eval_spec if find_eval else None, spec, find_eval)
+    pool = _frame_dataset(frames.train, text_column, label_column, f"{spec}/train", frames.class_names)
+    if frames.eval is None:
+        return pool, None
+    return pool, _eval_dataset(frames.eval, pool, text_column, label_column, f"{spec}/{frames.eval_split}")
+
+
+def _parquet_class_names(path: Path, label_column: str) -> tuple[str, ...] | None:
+    """The class names a parquet file written by ``datasets`` keeps for a ClassLabel column."""
+    if path.suffix.lower() != ".parquet":
+        return None
+    import pyarrow.parquet as pq
+
+    meta = (pq.read_schema(path).metadata or {}).get(b"huggingface")
+    feature = json.loads(meta).get("info", {}).get("features", {}).get(label_column, {}) if meta else {}
+    return tuple(feature["names"]) if isinstance(feature, dict) and feature.get("_type") == "ClassLabel" else None
+
+
+def _local(path: Path, text_column, label_column) -> TextDataset:
+    frame = read_frame(path)
+    return _frame_dataset(frame, text_column, label_column, str(path), _parquet_class_names(path, label_column))
+
+
+def save_source(dataset: TextDataset, path: str | Path) -> None:
+    """Write ``dataset`` as a parquet file (columns id, text, label: the source's own values)
+    that :func:`load_data` reads back to the same dataset; ClassLabel names travel in the
+    schema metadata the way ``datasets`` writes them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..io import write_bytes
+
+    values = list(dataset.label_values)
+    frame = pd.DataFrame({"id": dataset.ids, "text": dataset.texts, "label": [values[i] for i in dataset.labels]})
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if tuple(map(str, values)) != dataset.label_names:  # names the values do not spell: keep them
+        features = {
+            "id": {"dtype": "int64", "_type": "Value"},
+            "text": {"dtype": "string", "_type": "Value"},
+            "label": {"names": list(dataset.label_names), "_type": "ClassLabel"},
+        }
+        metadata = {**(table.schema.metadata or {}), b"huggingface": json.dumps({"info": {"features": features}}).encode()}
+        table = table.replace_schema_metadata(metadata)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    write_bytes(path, buffer.getvalue())
+
+
+def _is_fraction(spec) -> bool:
+    try:
+        value = float(spec)
+    except (TypeError, ValueError):
+        return False
+    return 0.0 < value < 1.0
