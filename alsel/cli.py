@@ -17,6 +17,7 @@ import click
 
 from . import __version__
 from .errors import AlselError
+from .loops.presets import RECOMMENDED
 
 
 # ------------------------------------------------------------------ rich at the edge
@@ -156,7 +157,7 @@ def cli():
 def loop(preset, config_file, out, strategy_option, projection_dim, region, quiet, as_json, **overrides):
     """Run an active-learning loop (or one of the study's fixed strategies).
 
-    Without selection options it runs the recommended loop, kmeans_margin."""
+    Without selection options it runs the recommended loop, {recommended}."""
     from .loops.config import LoopConfig
     from .progress import SILENT
     from .run import default_out_dir, run_loop
@@ -178,6 +179,9 @@ def loop(preset, config_file, out, strategy_option, projection_dim, region, quie
         f"trained on {metrics['n_train']:,} (majority class {metrics['majority_accuracy']:.4f}) -> {out_dir}"
     )
     progress.console.print(f"inspect with: alsel show {out_dir}")
+
+
+loop.help = loop.help.format(recommended=RECOMMENDED)
 
 
 @cli.command()

@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .loops.learning import classification_metrics
-from .models import quiet_transformers, resolve_model, torch_device, uses_bf16
+from .models import MODEL_CONFIG_FILE, quiet_transformers, resolve_model, torch_device, uses_bf16
 from .progress import SILENT, Progress
 
 __all__ = ["Learner"]
@@ -216,7 +216,7 @@ class Learner:
             self.model_.save_pretrained(tmp)
             self.tokenizer_.save_pretrained(tmp)
 
-        write_dir(directory, fill, marker="config.json")
+        write_dir(directory, fill, marker=MODEL_CONFIG_FILE)
 
     def evaluate(self, texts, labels, *, progress: Progress = SILENT, return_probs: bool = False):
         """Accuracy and F1 (:func:`~alsel.loops.learning.classification_metrics`); with ``return_probs`` also the

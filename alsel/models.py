@@ -20,6 +20,8 @@ __all__ = [
 
 MODERNBERT = "answerdotai/ModernBERT-base"
 MODEL_ALIASES = ("minilm", "modernbert-base")
+#: The file every saved transformers model directory holds (``save_pretrained`` writes it).
+MODEL_CONFIG_FILE = "config.json"
 PRECISIONS = ("auto", "bf16", "fp32")
 
 # Per-model defaults. ModernBERT: the ModernBERT paper's SST-2 setting (lr 8e-5, 2 epochs).
@@ -68,8 +70,8 @@ def resolve_embedder(name: str) -> str:
     if source is None:
         raise ConfigError(f"--embedder {name}: no such directory")
     path = Path(source)
-    if path.exists() and not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
-        raise ConfigError(f"--embedder {name}: not a sentence-transformers model (no modules.json or config.json)")
+    if path.exists() and not ((path / "modules.json").is_file() or (path / MODEL_CONFIG_FILE).is_file()):
+        raise ConfigError(f"--embedder {name}: not a sentence-transformers model (no modules.json or {MODEL_CONFIG_FILE})")
     return source
 
 

@@ -164,10 +164,11 @@ def _check_can_save(learner, directory: str) -> None:
     """Refuse --save-model before any training: a final learner without ``save``, or a path that
     saving would clobber (a file, or a folder of other things)."""
     from ..io import check_replaceable
+    from ..models import MODEL_CONFIG_FILE
 
     if not hasattr(learner.cls, "save"):
         raise ConfigError(f"--save-model: the final learner {learner.spec} cannot save its model (it has no save(directory, label_names))")
-    check_replaceable(directory, marker="config.json")
+    check_replaceable(directory, marker=MODEL_CONFIG_FILE)
 
 
 def _check_learner_serves(learner, acq: str, needs: frozenset, scorer: str) -> None:
