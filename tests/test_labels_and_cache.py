@@ -104,6 +104,6 @@ def test_limit_larger_than_the_pool_is_said_and_recorded(tmp_path, options):
     data = dict(dataset=write(synthetic_frame(120, seed=0), tmp_path / "t.csv"), eval=write(synthetic_frame(40, seed=1), tmp_path / "e.csv"))
     log = Recorder()
     run_loop(LoopConfig.from_options(limit=5000, **data, **options), tmp_path / "run", progress=log)
-    assert "--limit 5,000 is larger than the pool (120): using the whole pool" in log.lines
+    assert "--limit 5,000 is larger than the pool (120): using all of it" in log.lines
     config = read_json(tmp_path / "run" / "config.json")
     assert config["data"]["n_pool"] == 120 and config["limit"] == 5000

@@ -121,26 +121,28 @@ def splits_from_frames(
     return dataclasses.replace(splits, sources=sources)
 
 
+def _limited(data: TextDataset, limit: int | None, option: str, what: str, rng, notes: list[str]) -> TextDataset:
+    """``data`` cut to a seeded, class-stratified sample of ``limit`` examples; a limit past its
+    size keeps all of it and says so in ``notes``."""
+    if limit is None:
+        return data
+    if limit <= 0:
+        raise DataError(f"{option} must be positive, got {limit}")
+    if limit < len(data):
+        return data.subset(stratified_sample(data.labels, limit, rng))
+    if limit > len(data):
+        notes.append(f"{option} {limit:,} is larger than {what} ({len(data):,}): using all of it")
+    return data
+
+
 def _splits(dataset: str, pool: TextDataset, evalset: TextDataset | None, eval_spec, limit, eval_limit, data_seed: int) -> DataSplits:
     """Hold out an evaluation set if none was given, take the samples, describe the result."""
     rng = np.random.default_rng(data_seed)
     if evalset is None:
         pool, evalset = _hold_out(pool, float(eval_spec) if _is_fraction(eval_spec) else 0.1, rng)
-    notes = []
-    if limit is not None:
-        if limit <= 0:
-            raise DataError(f"--limit must be positive, got {limit}")
-        if limit < len(pool):
-            pool = pool.subset(stratified_sample(pool.labels, limit, rng))
-        elif limit > len(pool):
-            notes.append(f"--limit {limit:,} is larger than the pool ({len(pool):,}): using the whole pool")
-    if eval_limit is not None:
-        if eval_limit <= 0:
-            raise DataError(f"--eval-limit must be positive, got {eval_limit}")
-        if eval_limit < len(evalset):
-            evalset = evalset.subset(stratified_sample(evalset.labels, eval_limit, rng))
-        elif eval_limit > len(evalset):
-            notes.append(f"--eval-limit {eval_limit:,} is larger than the evaluation set ({len(evalset):,}): using all of it")
+    notes: list[str] = []
+    pool = _limited(pool, limit, "--limit", "the pool", rng, notes)  # the pool's sample first: the order is part of the seed
+    evalset = _limited(evalset, eval_limit, "--eval-limit", "the evaluation set", rng, notes)
     present = np.unique(pool.labels).size
     if present < 2:
         raise DataError(f"{dataset}: the pool holds only {present} class; need at least 2")
