@@ -214,7 +214,7 @@ def test_write_report(study):
         "A made-up study for the tests.",
         "Pool: **300** examples",
         "Model: `minilm`",
-        "epochs 3, lr 0.0001, batch_size 32",
+        "epochs 3, batch_size 32, lr 0.0001",
         "| kmeans | 10% | 30 | 3 | 83.00 ± 2.00 |",
         "+2.00 [",
         "| 0.074 | <0.001 | 0.148 | no significant difference |",

@@ -11,6 +11,7 @@ import datetime as _dt
 import pandas as pd
 
 from .. import __version__
+from ..loops.config import options
 from ..loops.presets import PRESETS
 from ..loops.rundir import RunDir
 from ..stats import format_p, min_sign_flip_p
@@ -22,8 +23,9 @@ from .formatting import budget_text, counts_text, markdown_table, pct, plural, p
 __all__ = ["render_report", "render_summary_table", "render_cost_table", "RESULTS_FILE", "SUMMARY_FILE", "REPORT_FILE"]
 
 RESULTS_FILE, SUMMARY_FILE, REPORT_FILE = "results.csv", "summary.csv", "report.md"
-#: The fine-tuning options the report lists, in the order it lists them.
-FINE_TUNING_SHOWN = ("epochs", "min_steps", "lr", "batch_size", "max_length", "warmup_ratio", "weight_decay", "precision")
+#: The fine-tuning options the report lists: the training group but the model (a line of its
+#: own), the seed (the pairing axis) and trust_remote_code (not a training setting).
+FINE_TUNING_SHOWN = tuple(k for k in options("training") if k not in ("model", "seed", "trust_remote_code"))
 CAPTIONS = {
     "accuracy": "Mean accuracy per strategy and budget with 95% CIs (dots: single seeds; dashed line: full pool). The y axis does not start at 0.",
     "differences": "Mean paired difference in accuracy to the baseline with its 95% CI, per strategy; the colour is the verdict of the two tests, Holm-adjusted.",
