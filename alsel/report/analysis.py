@@ -43,9 +43,10 @@ ALPHA = 0.05
 #: Verdicts of :func:`summarize`.
 BETTER, WORSE, NO_DIFFERENCE, UNTESTED = "better", "worse", "no significant difference", "untested"
 
-#: Options that must be the same in every run for the comparison to be like for like: how the
-#: models are trained (the seed is the study's own axis) and which data they see.
-TRAINING_KEYS = tuple(k for k in options("learner") + options("training") if k != "seed")
+#: Options that must be the same in every run for the comparison to be like for like: which
+#: model is trained on the final selection and how (the seed is the study's own axis), and which
+#: data the runs see. The learner in the rounds is part of how a strategy selects.
+TRAINING_KEYS = ("final_learner", *(k for k in options("training") if k != "seed"))
 DATA_KEYS = options("data")
 
 ROUND_COLUMNS = ["strategy", "budget", "seed", "round", "n_labeled", "accuracy", "in_result"]
@@ -187,10 +188,12 @@ def round_table(study: StudyResults) -> pd.DataFrame:
 
 def differing_options(configs, keys) -> list[str]:
     """Options in ``keys`` that are not the same in every config (they should be); configs that
-    are None (a run without one) are skipped."""
+    are None (a run without one) are skipped. ``final_learner`` is compared as the learner that
+    trained the final model (unset: the round learner)."""
     values: dict[str, set] = {}
     for config in configs:
         if config is not None:
+            effective = {**config, "final_learner": config.get("final_learner") or config.get("learner")}
             for k in keys:
-                values.setdefault(k, set()).add(repr(config.get(k)))
+                values.setdefault(k, set()).add(repr(effective.get(k)))
     return sorted(k for k, v in values.items() if len(v) > 1)
