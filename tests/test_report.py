@@ -45,8 +45,9 @@ def write_eval_probs(run_dir: Path, labels: np.ndarray, correct: np.ndarray) -> 
     write_npy(run_dir / "eval_probs.npy", probs)
 
 
-def make_study(root: Path, pool, eval_labels, *, embeddings=True, failed=True) -> Path:
-    """A study directory as `alsel study` leaves it, with made-up numbers. Each run's final model
+def make_study(root: Path, pool, eval_labels, *, embeddings=True, failed=True, accuracy_of=accuracy) -> Path:
+    """A study directory as `alsel study` leaves it, with made-up numbers (``accuracy_of(strategy,
+    budget, seed)``, default :func:`accuracy`). Each run's final model
     gets the first ``accuracy * 872`` sentences of one fixed order right, so a more accurate run
     wins every sentence on which the two disagree."""
     from alsel.embed import Embedder
@@ -82,7 +83,7 @@ def make_study(root: Path, pool, eval_labels, *, embeddings=True, failed=True) -
                     "versions": {"alsel": "0.1.0", "torch": "2.x"},
                 }
                 write_json(study / rel / "config.json", config)
-                acc = accuracy(strategy, b, seed)
+                acc = accuracy_of(strategy, b, seed)
                 n_rounds = ROUNDS[strategy] + 1
                 rows = [
                     {"round": r, "n_labeled": n * (r + 1) // n_rounds if strategy != "low_conf" else n,
