@@ -208,3 +208,12 @@ def test_cli_errors_are_one_line(capsys, studies, tmp_path):
     for argv, message in cases:
         code, _, err = run_cli(capsys, "compare", *argv, "--out", str(tmp_path / "c"))
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+def test_the_decision_rule_table(studies):
+    from alsel.report.compare import rule_table
+
+    rules = rule_table(compare(read_sets(studies), 0.1)).set_index("strategy")
+    assert list(rules.index) == ["kmeans", "low_conf", "loop"] and (rules["sets"] == 3).all()
+    assert rules.loc["kmeans", "pooled"] == pytest.approx(0.02) and math.isnan(rules.loc["loop", "pooled"])
+    assert rules.loc["loop", "max_cost_ratio"] == pytest.approx(3.0) and rules.loc["kmeans", "worse_on"] == ""

@@ -29,7 +29,7 @@ from ..errors import ConfigError
 from ..io import write_bytes, write_text
 from ..stats import random_effects
 from ..study.record import RUNS, STUDY_RECORD
-from .analysis import summarize
+from .analysis import WORSE, summarize
 from .collect import BASELINE, collect_study, full_strategies
 from .formatting import budget_text
 
@@ -44,6 +44,7 @@ __all__ = [
     "compare_table",
     "pooled_table",
     "efficiency_table",
+    "rule_table",
     "budget_to_match",
     "curve_strategies",
     "at_budget",
@@ -249,6 +250,21 @@ def efficiency_table(table: pd.DataFrame, budget: float, baseline: str = BASELIN
             rows.append({"set": name, "strategy": r.strategy, "budget": budget, "accuracy_mean": r.accuracy_mean,
                          "random_budget": needed, "relation": relation})
     return pd.DataFrame(rows, columns=EFFICIENCY_COLUMNS)
+
+
+def rule_table(comparison: Comparison) -> pd.DataFrame:
+    """Per strategy at the comparison's budget, what the cross-task decision rule reads
+    (docs/results.md, Beyond SST-2): the sets where it is significantly worse than the baseline,
+    its pooled difference and its highest cost ratio to the baseline over the sets."""
+    c = comparison
+    at = compared_rows(c.table[at_budget(c.table, c.budget)], c.baseline)
+    pooled = c.pooled.set_index("strategy")["estimate"]
+    rows = [
+        {"strategy": strategy, "sets": len(group), "worse_on": ", ".join(group.loc[group["verdict"] == WORSE, "set"]),
+         "pooled": pooled.get(strategy, math.nan), "max_cost_ratio": group["cost_ratio"].max()}
+        for strategy, group in at.groupby("strategy", sort=False)
+    ]
+    return pd.DataFrame(rows, columns=["strategy", "sets", "worse_on", "pooled", "max_cost_ratio"])
 
 
 def curve_strategies(runs: pd.DataFrame) -> list[str]:

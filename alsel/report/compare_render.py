@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..stats import format_p
 from .analysis import BETTER, NO_DIFFERENCE, WORSE
-from .compare import ABOVE, BELOW, MIN_SETS, Comparison, at_budget, compared_rows, curve_strategies
+from .compare import ABOVE, BELOW, MIN_SETS, Comparison, at_budget, compared_rows, curve_strategies, rule_table
 from .formatting import budget_text, markdown_table, pct, points
 from .plots import _colors, _figure, _legend_outside
 
@@ -31,6 +31,7 @@ def render_comparison(comparison: Comparison, *, figures: dict | None = None) ->
         + _studies(c)
         + _differences(c)
         + _pooled(c)
+        + _rule(c)
         + _efficiency(c)
         + _cost(c)
         + _figures(c, figures or {})
@@ -93,6 +94,20 @@ def _pooled(c: Comparison) -> list[str]:
     rows = [[r.strategy, str(r.k), points(r.estimate), f"[{points(r.ci_low)}, {points(r.ci_high)}]", format_p(r.p_value),
              f"{1e4 * r.tau2:.2f}", f"{100 * r.i2:.0f}%"] for r in c.pooled.itertuples(index=False)]
     return out + [markdown_table(rows, ["strategy", "sets", "pooled difference", "95% CI", "p", "τ²", "I²"], "lrrrrrr")]
+
+
+def _rule(c: Comparison) -> list[str]:
+    rules = rule_table(c)
+    rows = [[r.strategy, str(r.sets), r.worse_on or "none", points(r.pooled), "n/a" if pd.isna(r.max_cost_ratio) else f"{r.max_cost_ratio:.1f}×"]
+            for r in rules.itertuples(index=False)]
+    return [
+        "", "## What the decision rule reads", "",
+        f"The rule fixed before the results (docs/results.md, Beyond SST-2): among the strategies never "
+        f"significantly worse than `{c.baseline}` on any set, the best pooled difference at 10% (ties within "
+        f"0.5 points go to the cheaper loop), with a median cost of at most 1.5× `{c.baseline}`'s on every set. "
+        f"This table is at {budget_text(c.budget)}.", "",
+        markdown_table(rows, ["strategy", "sets", "significantly worse on", "pooled difference", "highest cost ratio"], "lrlrr"),
+    ]
 
 
 def _efficiency_cell(r) -> str:
