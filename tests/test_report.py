@@ -341,3 +341,12 @@ def test_options_that_differ_between_runs_are_the_config_groups():
     proxy = [{"learner": "transformer", "final_learner": None}, {"learner": "logreg", "final_learner": "transformer"}]
     assert differing_options(proxy, TRAINING_KEYS) == []
     assert differing_options(proxy + [{"learner": "logreg"}], TRAINING_KEYS) == ["final_learner"]
+
+
+def test_a_strategy_is_described_with_its_other_options():
+    from alsel.report.markdown import _how_it_chooses
+
+    balanced = _how_it_chooses({"preset": None, "options": {"init": "kmeans", "acq": "margin", "rounds": 2, "balance": True}}, {})
+    assert balanced == "initial pool by `kmeans`, then 2 round(s) of `margin` acquisition, retraining each round (balance=True)"
+    proxy = _how_it_chooses({"preset": "kmeans_margin", "options": {"learner": "logreg", "final_learner": "transformer"}}, {})
+    assert proxy == "preset kmeans_margin with learner=logreg, final_learner=transformer"
