@@ -1,4 +1,5 @@
-"""Command line: ``alsel loop``, ``alsel show``, ``alsel export``, ``alsel study``, ``alsel report``.
+"""Command line: ``alsel loop``, ``alsel show``, ``alsel export``, ``alsel study``, ``alsel report``,
+``alsel compare``.
 
 Heavy imports (torch, transformers) happen inside the commands, so ``alsel --help`` is instant.
 Every error a user can fix prints one line and exits with status 2.
@@ -141,6 +142,9 @@ def cli():
     alsel loop --preset kmeans                            # one of the study's strategies
     alsel show runs/<run>                                 # the per-round log
     alsel export runs/<run> --out subset.csv              # the selected rows as a data set
+    alsel study configs/sst2-study-cpu.yaml               # strategies x budgets x seeds
+    alsel report studies/<study>                          # its tables, tests and plots
+    alsel compare studies/<a> studies/<b> --out compare/  # the same strategies across data sets
     """
 
 
@@ -320,6 +324,24 @@ def report(study_dir):
                   "reject, Holm-adjusted over the comparisons; n.s.: not significant. CIs and costs: report.md")
     for name, path in paths.items():
         console.print(f"{name}: {path}")
+
+
+@cli.command()
+@click.argument("study_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), default="compare", show_default=True, help="folder for compare.csv, compare.md and the figures")
+@click.option("--budget", default="0.1", show_default=True, help="the budget the pooled, efficiency and cost tables are at")
+def compare(study_dirs, out, budget):
+    """Compare the strategies of several studies (one per data set) with random: per-set
+    differences, a random-effects pooled difference, label efficiency and cost."""
+    from .loops.config import parse_budget
+    from .report.compare import write_comparison
+
+    missing = [d for d in study_dirs if not Path(d).is_dir()]
+    if missing:
+        raise AlselError(f"{missing[0]}: no such study directory")
+    paths = write_comparison(study_dirs, out, budget=parse_budget(budget))
+    for name, path in paths.items():
+        click.echo(f"{name}: {path}")
 
 
 def _fmt(value, spec: str) -> str:

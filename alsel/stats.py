@@ -20,6 +20,10 @@ seeds; with one seed, McNemar's test). A strategy is
 called better or worse only when both tests reject (an intersection-union test: the larger of the
 two p-values, :func:`combined_p`), Holm-adjusted over all comparisons (:func:`holm`).
 
+Across studies (one per data set), :func:`random_effects` pools the per-set mean differences
+with a DerSimonian-Laird random-effects meta-analysis, so a strategy's pooled effect allows the
+true effect to differ between sets.
+
 Everything is a pure function of its inputs; randomness (bootstrap, Monte Carlo sign flips)
 comes from a seeded generator, so a report is reproducible. With fewer than two values an
 interval or p-value is undefined and comes back as NaN, which :func:`format_p` shows as "n/a".
@@ -47,6 +51,7 @@ __all__ = [
     "sentence_test",
     "combined_p",
     "holm",
+    "random_effects",
     "percent_of",
     "min_sign_flip_p",
     "format_p",
@@ -407,6 +412,59 @@ def holm(p_values) -> np.ndarray:
         running = max(running, min(1.0, (m - rank) * p[i]))
         out[i] = running
     return out
+
+
+def random_effects(effects, standard_errors, confidence: float = 0.95) -> dict[str, float]:
+    """DerSimonian-Laird random-effects pooling of independent estimates.
+
+    With weights ``w_i = 1 / se_i**2``, Cochran's ``Q = sum w_i (y_i - y_fixed)**2`` around the
+    inverse-variance (fixed-effect) mean gives the between-estimate variance
+    ``tau2 = max(0, (Q - (k - 1)) / (sum w - sum w**2 / sum w))``; the pooled estimate weights each
+    ``y_i`` by ``1 / (se_i**2 + tau2)``, with a normal confidence interval. With ``tau2 = 0`` it
+    is the fixed-effect estimate.
+
+    Parameters
+    ----------
+    effects, standard_errors : array-like of shape (k,)
+        Each estimate and its standard error (finite, > 0).
+    confidence : float
+
+    Returns
+    -------
+    dict
+        ``k``, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``p_value`` (two-sided z-test of
+        no effect), ``q``, ``tau2`` and ``i2`` (the share of the spread beyond chance,
+        ``max(0, (Q - (k - 1)) / Q)``); all NaN but ``k`` with fewer than two estimates.
+
+    Examples
+    --------
+    >>> r = random_effects([0.01, 0.03], [0.01, 0.01])
+    >>> round(r["estimate"], 4), round(r["tau2"], 6), round(r["i2"], 2)
+    (0.02, 0.0001, 0.5)
+    """
+    from scipy import stats
+
+    y = np.asarray(effects, dtype=np.float64)
+    se = np.asarray(standard_errors, dtype=np.float64)
+    if y.shape != se.shape or not (np.isfinite(se).all() and (se > 0).all() and np.isfinite(y).all()):
+        raise ValueError("random_effects needs finite effects and finite, positive standard errors of the same length")
+    k = len(y)
+    if k < 2:
+        return {"k": k, **dict.fromkeys(("estimate", "se", "ci_low", "ci_high", "p_value", "q", "tau2", "i2"), math.nan)}
+    w = 1.0 / se**2
+    fixed = float(np.sum(w * y) / np.sum(w))
+    q = float(np.sum(w * (y - fixed) ** 2))
+    tau2 = max(0.0, (q - (k - 1)) / float(np.sum(w) - np.sum(w**2) / np.sum(w)))
+    w_star = 1.0 / (se**2 + tau2)
+    estimate = float(np.sum(w_star * y) / np.sum(w_star))
+    pooled_se = float(math.sqrt(1.0 / np.sum(w_star)))
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    return {
+        "k": k, "estimate": estimate, "se": pooled_se,
+        "ci_low": estimate - z * pooled_se, "ci_high": estimate + z * pooled_se,
+        "p_value": float(2 * stats.norm.sf(abs(estimate) / pooled_se)),
+        "q": q, "tau2": tau2, "i2": max(0.0, (q - (k - 1)) / q) if q > 0 else 0.0,
+    }
 
 
 def percent_of(value: float, reference: float) -> float:

@@ -45,8 +45,9 @@ def write_eval_probs(run_dir: Path, labels: np.ndarray, correct: np.ndarray) -> 
     write_npy(run_dir / "eval_probs.npy", probs)
 
 
-def make_study(root: Path, pool, eval_labels, *, embeddings=True, failed=True) -> Path:
-    """A study directory as `alsel study` leaves it, with made-up numbers. Each run's final model
+def make_study(root: Path, pool, eval_labels, *, embeddings=True, failed=True, accuracy_of=accuracy) -> Path:
+    """A study directory as `alsel study` leaves it, with made-up numbers (``accuracy_of(strategy,
+    budget, seed)``, default :func:`accuracy`). Each run's final model
     gets the first ``accuracy * 872`` sentences of one fixed order right, so a more accurate run
     wins every sentence on which the two disagree."""
     from alsel.embed import Embedder
@@ -82,7 +83,7 @@ def make_study(root: Path, pool, eval_labels, *, embeddings=True, failed=True) -
                     "versions": {"alsel": "0.1.0", "torch": "2.x"},
                 }
                 write_json(study / rel / "config.json", config)
-                acc = accuracy(strategy, b, seed)
+                acc = accuracy_of(strategy, b, seed)
                 n_rounds = ROUNDS[strategy] + 1
                 rows = [
                     {"round": r, "n_labeled": n * (r + 1) // n_rounds if strategy != "low_conf" else n,
@@ -333,6 +334,19 @@ def test_options_that_differ_between_runs_are_the_config_groups():
     from alsel.loops.config import options
     from alsel.report.analysis import DATA_KEYS, TRAINING_KEYS, differing_options
 
-    assert set(TRAINING_KEYS) == set(options("learner") + options("training")) - {"seed"} and DATA_KEYS == options("data")
+    assert set(TRAINING_KEYS) == set(options("training")) - {"seed"} | {"final_learner"} and DATA_KEYS == options("data")
     configs = [{"epochs": 3, "trust_remote_code": False}, None, {"epochs": 3, "trust_remote_code": True, "seed": 1}]
     assert differing_options(configs, TRAINING_KEYS + DATA_KEYS) == ["trust_remote_code"]
+    # a cheap proxy in the rounds that trains the same final model is like for like
+    proxy = [{"learner": "transformer", "final_learner": None}, {"learner": "logreg", "final_learner": "transformer"}]
+    assert differing_options(proxy, TRAINING_KEYS) == []
+    assert differing_options(proxy + [{"learner": "logreg"}], TRAINING_KEYS) == ["final_learner"]
+
+
+def test_a_strategy_is_described_with_its_other_options():
+    from alsel.report.markdown import _how_it_chooses
+
+    balanced = _how_it_chooses({"preset": None, "options": {"init": "kmeans", "acq": "margin", "rounds": 2, "balance": True}}, {})
+    assert balanced == "initial pool by `kmeans`, then 2 round(s) of `margin` acquisition, retraining each round (balance=True)"
+    proxy = _how_it_chooses({"preset": "kmeans_margin", "options": {"learner": "logreg", "final_learner": "transformer"}}, {})
+    assert proxy == "preset kmeans_margin with learner=logreg, final_learner=transformer"

@@ -163,6 +163,8 @@ def test_unknown_strategy_names_the_valid_ones(tmp_path):
         ("strategies: {random: null}\nsave_model: m", "save a run's model with alsel loop --save-model"),
         ("budgets: [0.1]", "no `strategies`"),
         ("strategies: {'a/b': random}", "names a folder"),
+        ("strategies: {a: {preset: random, budgets: []}}", "strategy 'a': no budgets"),
+        ("strategies: {a: {preset: full, budgets: [0.1]}}", "takes no budgets"),
         ("[1, 2]", "expected a mapping"),
     ],
 )
@@ -182,6 +184,43 @@ def test_the_study_file_schema_is_declared_once(tmp_path):
     selection = "".join(f"  {name}: {{preset: random, {name}: null}}\n" for name in options("selection") if name not in ("preset", "budget"))
     study = load_study(write_config(tmp_path, "strategies:\n" + selection))
     assert len(study.strategies) == len(options("selection")) - 2
+
+
+def test_a_strategy_may_set_its_learners(tmp_path):
+    text = """
+    strategies:
+      loop: {preset: kmeans_margin}
+      proxy: {preset: kmeans_margin, learner: logreg, final_learner: transformer}
+    """
+    study = load_study(write_config(tmp_path, text), out=tmp_path / "s")
+    proxy = next(r for r in study.runs() if r.strategy == "proxy").loop_config()
+    assert (proxy.learner, proxy.final_learner, proxy.init, proxy.acq, proxy.rounds) == ("logreg", "transformer", "kmeans", "margin", 2)
+    loop = next(r for r in study.runs() if r.strategy == "loop").loop_config()
+    assert (loop.learner, loop.final_learner) == ("transformer", None)
+    assert study.to_record()["strategies"]["proxy"]["options"] == {"learner": "logreg", "final_learner": "transformer"}
+
+
+def test_per_strategy_budgets(tmp_path):
+    text = """
+    strategies:
+      random: {preset: random, budgets: [0.05, 0.1, 0.2]}
+      kmeans: {preset: kmeans}
+      full: {preset: full}
+    budgets: [0.1]
+    seeds: [0, 1]
+    """
+    study = load_study(write_config(tmp_path, text), out=tmp_path / "s")
+    runs = study.runs()
+    cells = {(r.strategy, r.budget) for r in runs}
+    assert cells == {("random", 0.05), ("random", 0.1), ("random", 0.2), ("kmeans", 0.1), ("full", 1.0)}
+    assert len(runs) == 5 * 2 and [r.seed for r in runs] == sorted(r.seed for r in runs)
+    assert all(r.loop_config().budget == r.budget for r in runs)
+    record = study.to_record()
+    assert record["budgets"] == [0.1, 0.05, 0.2] and record["strategies"]["random"]["budgets"] == [0.05, 0.1, 0.2]
+    assert "budgets" not in record["strategies"]["kmeans"]
+    # budgets on the command line replace every strategy's
+    override = load_study(write_config(tmp_path, text), out=tmp_path / "s", budgets="0.2")
+    assert {(r.strategy, r.budget) for r in override.runs()} == {("random", 0.2), ("kmeans", 0.2), ("full", 1.0)}
 
 
 def test_shared_path_options_are_made_absolute(tmp_path, monkeypatch):
@@ -396,15 +435,52 @@ def test_real_grid_ray_matches_local(local_grid, tmp_path):
     assert _selections(tmp_path / "study") == _selections(tmp / "study")
 
 
-@pytest.mark.parametrize("name", ["sst2-study", "sst2-study-cpu"])
+SHIPPED = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+#: Issue 12's cross-task studies: one grid, four data sets.
+CROSS_TASK = ["banking77-study-cpu", "emotion-study-cpu", "sms_spam-study-cpu", "sst2-cross-study-cpu"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_study_configs_expand_to_valid_runs(name, tmp_path):
+    from alsel.study.grid import validate_runs
+
     root = Path(__file__).resolve().parents[1]
     study = load_study(root / "configs" / f"{name}.yaml", out=tmp_path / name)
     runs = study.runs()
-    assert {r.seed for r in runs} == {0, 1, 2} and len(runs) == 3 * len(study.strategies)
-    configs = {r.strategy: r.loop_config() for r in runs if r.seed == 0}  # every spec resolves
-    assert configs["full"].budget == 1.0 and configs["random"].budget == 0.1
+    assert runs and len({r.rel_dir for r in runs}) == len(runs)
+    validate_runs(runs)  # every spec builds and resolves; nothing runs
+    configs = {(r.strategy, r.budget): r.loop_config() for r in runs if r.seed == 0}
+    if name.startswith("sst2-study"):
+        assert {r.seed for r in runs} == {0, 1, 2} and len(runs) == 3 * len(study.strategies)
+        assert configs[("full", 1.0)].budget == 1.0 and configs[("random", 0.1)].budget == 0.1
     if name == "sst2-study-cpu":
-        assert (configs["kmeans_margin"].init, configs["kmeans_margin"].acq, configs["kmeans_margin"].rounds) == ("kmeans", "margin", 2)
+        km = configs[("kmeans_margin", 0.1)]
+        assert (km.init, km.acq, km.rounds) == ("kmeans", "margin", 2)
         # scored by the high_conf/low_conf seed model: the same seed pool, not kept
-        assert all((configs[s].acq, configs[s].keep_init) == (s, False) for s in ("ccs", "cluster_margin"))
+        assert all((configs[(s, 0.1)].acq, configs[(s, 0.1)].keep_init) == (s, False) for s in ("ccs", "cluster_margin"))
+
+
+def test_cross_task_configs_share_one_grid(tmp_path):
+    """Issue 12: the same strategies, budgets, seeds and training on every set; only the data differ."""
+    from alsel.report.analysis import DATA_KEYS
+
+    root = Path(__file__).resolve().parents[1]
+    assert set(CROSS_TASK) <= set(SHIPPED)
+    studies = [load_study(root / "configs" / f"{name}.yaml", out=tmp_path / name) for name in CROSS_TASK]
+    grids = {json.dumps({n: s.to_dict() for n, s in study.strategies.items()}, sort_keys=True) for study in studies}
+    assert len(grids) == 1 and {tuple(s.seeds) for s in studies} == {(0, 1, 2)}
+    assert {json.dumps({k: v for k, v in s.options.items() if k not in DATA_KEYS}, sort_keys=True) for s in studies} == {
+        json.dumps({k: v for k, v in studies[0].options.items() if k not in DATA_KEYS}, sort_keys=True)
+    }
+    study = studies[0]
+    budgets = {name: study.budgets_of(spec) for name, spec in study.strategies.items()}
+    curves = {name for name, b in budgets.items() if b == [0.05, 0.1, 0.2]}
+    assert curves == {"random", "kmeans_margin", "facility_location"} and all(budgets[n] == [0.1] for n in set(budgets) - curves)
+    configs = {r.strategy: r.loop_config() for r in study.runs() if r.seed == 0 and r.budget == 0.1}
+    assert set(configs) == {"random", "kmeans", "kmeans_margin", "facility_location", "cluster_margin", "badge", "margin_balanced", "kmeans_margin_proxy"}
+    proxy, loop = configs["kmeans_margin_proxy"], configs["kmeans_margin"]
+    assert (proxy.init, proxy.acq, proxy.rounds) == (loop.init, loop.acq, loop.rounds) and (proxy.learner, proxy.final_learner) == ("logreg", "transformer")
+    assert configs["margin_balanced"].balance and (configs["badge"].acq, configs["cluster_margin"].acq) == ("badge", "cluster_margin")
+    # the seeds 3 and 4 of random and kmeans_margin, as the configs' header runs them
+    extra = load_study(root / "configs" / f"{CROSS_TASK[0]}.yaml", out=tmp_path / "x", seeds="3,4", strategies="random,kmeans_margin")
+    assert len(extra.runs()) == 2 * 2 * 3

@@ -7,7 +7,8 @@ evaluation sentence, a verdict Holm-adjusted over all comparisons, and the share
 full-data accuracy; :mod:`~alsel.report.analysis` over :mod:`alsel.stats`), renders report.md
 (:mod:`~alsel.report.markdown`) and the figures (:mod:`~alsel.report.plots`) from memory, and
 writes ``results.csv``, ``summary.csv``, ``report.md`` and the figures into the study directory,
-each atomically.
+each atomically. :func:`write_comparison` (:mod:`~alsel.report.compare`) compares several
+studies, one per data set, with the same statistics and a pooled estimate per strategy.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .collect import (
     full_strategies,
     run_costs,
 )
+from .compare import write_comparison
 from .formatting import markdown_table
 from .markdown import REPORT_FILE, RESULTS_FILE, SUMMARY_FILE, render_cost_table, render_report, render_summary_table
 from .plots import accuracy_figure, budget_curve_figure, differences_figure, png_bytes, rounds_figure, subsets_figure
@@ -46,6 +48,7 @@ __all__ = [
     "render_cost_table",
     "render_report",
     "write_report",
+    "write_comparison",
 ]
 
 

@@ -34,7 +34,7 @@ SUMMARY_COLUMNS = [
     "strategy", "budget", "preset", "n", "n_train",
     "accuracy_mean", "accuracy_std", "accuracy_ci_low", "accuracy_ci_high",
     "f1_mean", "f1_std",
-    "baseline", "n_pairs", "diff_mean", "diff_ci_low", "diff_ci_high", "diff_boot_low", "diff_boot_high",
+    "baseline", "n_pairs", "diff_mean", "diff_std", "diff_ci_low", "diff_ci_high", "diff_boot_low", "diff_boot_high",
     "p_ttest", "p_signflip", "signflip_test", "sentence_wins", "sentence_losses", "p_sentences", "p_holm", "verdict",
     "pct_full", *COST_COLUMNS,
 ]
@@ -43,9 +43,10 @@ ALPHA = 0.05
 #: Verdicts of :func:`summarize`.
 BETTER, WORSE, NO_DIFFERENCE, UNTESTED = "better", "worse", "no significant difference", "untested"
 
-#: Options that must be the same in every run for the comparison to be like for like: how the
-#: models are trained (the seed is the study's own axis) and which data they see.
-TRAINING_KEYS = tuple(k for k in options("learner") + options("training") if k != "seed")
+#: Options that must be the same in every run for the comparison to be like for like: which
+#: model is trained on the final selection and how (the seed is the study's own axis), and which
+#: data the runs see. The learner in the rounds is part of how a strategy selects.
+TRAINING_KEYS = ("final_learner", *(k for k in options("training") if k != "seed"))
 DATA_KEYS = options("data")
 
 ROUND_COLUMNS = ["strategy", "budget", "seed", "round", "n_labeled", "accuracy", "in_result"]
@@ -73,8 +74,9 @@ def summarize(results: pd.DataFrame, baseline: str = BASELINE, *, correct: dict 
     DataFrame
         One row per (strategy, budget) in the order of ``results``: ``n``, ``n_train`` (mean),
         ``accuracy_mean/std/ci_low/ci_high`` (t-based 95% CI), ``f1_mean/std``, and against
-        the baseline: ``n_pairs``, ``diff_mean`` with its t-based CI (``diff_ci_low/high``)
-        and bootstrap CI (``diff_boot_low/high``), ``p_ttest`` (paired t-test over seeds),
+        the baseline: ``n_pairs``, ``diff_mean``, ``diff_std`` (SD of the paired differences),
+        the mean's t-based CI (``diff_ci_low/high``) and bootstrap CI
+        (``diff_boot_low/high``), ``p_ttest`` (paired t-test over seeds),
         ``p_signflip`` (the test named in ``signflip_test``), ``sentence_wins`` /
         ``sentence_losses`` / ``p_sentences`` (:func:`~alsel.stats.sentence_test` over the
         paired seeds), ``p_holm`` (the larger of ``p_ttest`` and ``p_sentences``, Holm-adjusted
@@ -120,7 +122,7 @@ def _spread(strategy: str, budget: float, group: pd.DataFrame, full_mean: float)
         "f1_std": f1["std"],
         "baseline": None,
         "n_pairs": 0,
-        "diff_mean": math.nan, "diff_ci_low": math.nan, "diff_ci_high": math.nan,
+        "diff_mean": math.nan, "diff_std": math.nan, "diff_ci_low": math.nan, "diff_ci_high": math.nan,
         "diff_boot_low": math.nan, "diff_boot_high": math.nan,
         "p_ttest": math.nan, "p_signflip": math.nan, "signflip_test": None,
         "sentence_wins": math.nan, "sentence_losses": math.nan, "p_sentences": math.nan, "p_holm": math.nan, "verdict": None,
@@ -133,7 +135,7 @@ def _comparison(group: pd.DataFrame, base: pd.DataFrame, correct: dict, random_s
     """The paired tests of one strategy at one budget against the baseline's runs."""
     diff = paired_difference(group.set_index("seed")["accuracy"], base.set_index("seed")["accuracy"], random_state=random_state)
     row = {
-        "n_pairs": diff["n"], "diff_mean": diff["mean_diff"],
+        "n_pairs": diff["n"], "diff_mean": diff["mean_diff"], "diff_std": diff["std_diff"],
         "diff_ci_low": diff["ci_low"], "diff_ci_high": diff["ci_high"],
         "diff_boot_low": diff["boot_low"], "diff_boot_high": diff["boot_high"],
         "p_ttest": diff["p_ttest"], "p_signflip": diff["p_value"], "signflip_test": diff["test"],
@@ -187,10 +189,12 @@ def round_table(study: StudyResults) -> pd.DataFrame:
 
 def differing_options(configs, keys) -> list[str]:
     """Options in ``keys`` that are not the same in every config (they should be); configs that
-    are None (a run without one) are skipped."""
+    are None (a run without one) are skipped. ``final_learner`` is compared as the learner that
+    trained the final model (unset: the round learner)."""
     values: dict[str, set] = {}
     for config in configs:
         if config is not None:
+            effective = {**config, "final_learner": config.get("final_learner") or config.get("learner")}
             for k in keys:
-                values.setdefault(k, set()).add(repr(config.get(k)))
+                values.setdefault(k, set()).add(repr(effective.get(k)))
     return sorted(k for k, v in values.items() if len(v) > 1)

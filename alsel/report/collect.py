@@ -118,9 +118,10 @@ class StudyResults:
         return _first_config(self.configs, runs["run_dir"])
 
 
-def collect_study(study_dir, *, seed: int | None = None) -> StudyResults:
+def collect_study(study_dir, *, seed: int | None = None, subsets: bool = True) -> StudyResults:
     """Everything the report needs from ``study_dir``; ``seed`` picks the selections the
-    subsets figure shows (default: the seed with most strategies).
+    subsets figure shows (default: the seed with most strategies); without ``subsets`` the
+    selections and embeddings are not read (a comparison of studies draws no subsets).
 
     Raises
     ------
@@ -131,8 +132,11 @@ def collect_study(study_dir, *, seed: int | None = None) -> StudyResults:
     if study.runs.empty:
         raise ConfigError(f"{study.study_dir}: no finished runs (runs/<strategy>/budget-<b>/seed-<s>/{RunDir.METRICS}); run `alsel study` first")
     correct, correct_note = collect_eval_correct(study.runs, study.configs)
-    subsets, subsets_note = collect_subsets(study, seed=seed)
-    return replace(study, correct=correct, correct_note=correct_note, subsets=subsets, subsets_note=subsets_note)
+    study = replace(study, correct=correct, correct_note=correct_note)
+    if not subsets:
+        return study
+    chosen, subsets_note = collect_subsets(study, seed=seed)
+    return replace(study, subsets=chosen, subsets_note=subsets_note)
 
 
 def read_study(study_dir) -> StudyResults:

@@ -106,11 +106,14 @@ def _compared(study: StudyResults) -> list[str]:
     results = study.runs
     full = full_strategies(results)
     compared = [s for s in dict.fromkeys(results["strategy"]) if s not in full]
-    budgets = sorted(results.loc[~results["strategy"].isin(full), "budget"].unique())
+    part = results[~results["strategy"].isin(full)]
+    budgets = sorted(part["budget"].unique())
+    # a strategy may have its own budgets (a budget curve for a few of them)
+    each = "each at" if (part.groupby("strategy")["budget"].nunique() == len(budgets)).all() else "at"
     seeds = sorted(results["seed"].unique())
     sentence = (
         f"{len(compared)} ways of choosing a training subset from a labelled pool"
-        + (f", each at {plural(len(budgets), 'budget')} {', '.join(budget_text(b) for b in budgets)} of the pool" if budgets else "")
+        + (f", {each} {plural(len(budgets), 'budget')} {', '.join(budget_text(b) for b in budgets)} of the pool" if budgets else "")
         + (f", against fine-tuning on the full pool ({', '.join(sorted(full))})" if full else "")
         + ". Every run fine-tunes the model from its pretrained weights on the chosen subset and is scored on the same "
         f"evaluation set. Each strategy ran with {len(seeds)} {plural(len(seeds), 'seed')} ({', '.join(map(str, seeds))}); "
@@ -287,6 +290,9 @@ def _how_it_chooses(spec: dict, config: dict) -> str:
     text = f"initial pool by `{init}`"
     if rounds:
         text += f", then {rounds} round(s) of `{acq}` acquisition, retraining each round"
+    other = {k: v for k, v in options.items() if k not in ("init", "acq", "rounds")}
+    if other:
+        text += " (" + ", ".join(f"{k}={v}" for k, v in other.items()) + ")"
     if preset:
         text = f"preset {preset} with " + ", ".join(f"{k}={v}" for k, v in options.items())
     return text

@@ -14,8 +14,9 @@ every run shares::
     seeds: [0, 1, 2]
 
 A strategy is a preset name (``random: random``, or ``random:`` for the preset of the same name),
-``{preset: NAME}``, or a loop spec of selection options (``init``, ``acq``, ``rounds``, ...).
-Training and data options are study-level only: every run with seed ``s`` fine-tunes the same
+``{preset: NAME}``, or a loop spec of selection options (``init``, ``acq``, ``rounds``, ...) and
+learner options (``learner``, ``final_learner``), with its own ``budgets`` if it needs other
+budgets than the study's. Training and data options are study-level only: every run with seed ``s`` fine-tunes the same
 model the same way, so runs of different strategies with the same seed form a pair (see
 :mod:`alsel.stats`). A strategy whose preset is ``full`` trains on the whole pool, so it runs
 once per seed, recorded as budget 1.0.

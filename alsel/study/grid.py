@@ -14,7 +14,7 @@ from ..io import read_yaml_mapping
 from ..loops.config import LoopConfig, budget_label
 from ..loops.config import options as option_names
 from .record import run_path
-from .spec import AXIS_KEYS, STUDY_KEYS, StrategySpec, StudySpec
+from .spec import AXIS_KEYS, STUDY_KEYS, StrategySpec, StudySpec, unique
 
 __all__ = ["RunSpec", "Study", "load_study", "validate_runs"]
 
@@ -82,16 +82,27 @@ class Study(StudySpec):
     config_path: Path | None = None
 
     def runs(self) -> list[RunSpec]:
-        """The grid, seed by seed (so an early stop still leaves complete pairs), then budget,
-        then strategy in config order; a ``full`` strategy once per seed."""
+        """The grid, seed by seed (so an early stop still leaves complete pairs), then budget
+        (the study's, then the strategies' own, in first-seen order), then strategy in config
+        order; a ``full`` strategy once per seed."""
         specs = []
         for seed in self.seeds:
-            for i, budget in enumerate(self.budgets):
+            for i, budget in enumerate(self.all_budgets()):
                 for strategy in self.strategies.values():
-                    if strategy.is_full and i > 0:
-                        continue
-                    specs.append(self._run(strategy, 1.0 if strategy.is_full else budget, seed))
+                    if strategy.is_full:
+                        if i == 0:
+                            specs.append(self._run(strategy, 1.0, seed))
+                    elif budget in self.budgets_of(strategy):
+                        specs.append(self._run(strategy, budget, seed))
         return specs
+
+    def budgets_of(self, strategy: StrategySpec) -> list:
+        """The budgets ``strategy`` runs at: its own, else the study's."""
+        return self.budgets if strategy.budgets is None else strategy.budgets
+
+    def all_budgets(self) -> list:
+        """Every budget some strategy runs at."""
+        return unique([*self.budgets, *(b for s in self.strategies.values() if not s.is_full for b in self.budgets_of(s))])
 
     def _run(self, strategy: StrategySpec, budget, seed: int) -> RunSpec:
         options = {**self.options, **strategy.options, "seed": seed}
@@ -108,7 +119,7 @@ class Study(StudySpec):
             "alsel": __version__,
             "options": dict(self.options),
             "strategies": {name: spec.to_dict() for name, spec in self.strategies.items()},
-            "budgets": list(self.budgets),
+            "budgets": self.all_budgets(),
             "seeds": list(self.seeds),
             "executor": self.executor,
             "runs": [r.to_dict() for r in (self.runs() if runs is None else runs)],
@@ -179,7 +190,7 @@ def load_study(
     limit : int, optional
         Override of the pool size (``limit`` of every run).
     seeds, budgets : list or comma-separated str, optional
-        Replace the config's seeds / budgets.
+        Replace the config's seeds / budgets (``budgets`` also each strategy's own).
     strategies : list or comma-separated str, optional
         Run only these of the config's strategies (in config order); an unknown name raises
         :class:`~alsel.errors.ConfigError` naming the valid ones.
@@ -199,7 +210,8 @@ def load_study(
     raw = read_yaml_mapping(path, "a mapping with strategies, budgets, seeds and shared options")
     # Overrides of the study's own keys replace the file's before reading: one path validates both.
     given = {"budgets": budgets, "seeds": seeds, "out": out, "executor": executor, "address": address}
-    spec = StudySpec.read({**raw, **{k: v for k, v in given.items() if v is not None}}, path, chosen=strategies)
+    given = {k: v for k, v in given.items() if v is not None}
+    spec = StudySpec.read({**raw, **given}, path, chosen=strategies, overrides=frozenset(given))
     overrides = {k: v for k, v in (options or {}).items() if v is not None}
     if limit is not None:
         overrides["limit"] = limit

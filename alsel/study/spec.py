@@ -1,15 +1,16 @@
 """The study file's schema: its own keys (:class:`StudySpec`) and its strategies
 (:class:`StrategySpec`); every other key is a loop option every run shares.
 
-Which loop options exist, which a strategy may set (the ``selection`` group) and which name
-files are declared once, on :class:`~alsel.loops.config.LoopConfig`; the study only adds its grid
-axes (budget and seed), which no strategy or shared option may set.
+Which loop options exist, which a strategy may set (the ``selection`` and ``learner`` groups) and
+which name files are declared once, on :class:`~alsel.loops.config.LoopConfig`; the study only
+adds its grid axes (budget and seed), which no strategy or shared option may set. A strategy may
+name its own ``budgets`` (a budget curve for a few strategies, one budget for the rest).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -19,10 +20,13 @@ from ..loops.presets import PRESETS
 from ..params import Integer, Range, check
 from .executors import EXECUTORS
 
-__all__ = ["StrategySpec", "StudySpec", "STUDY_KEYS", "AXIS_KEYS", "FULL_PRESET"]
+__all__ = ["StrategySpec", "StudySpec", "STUDY_KEYS", "AXIS_KEYS", "STRATEGY_GROUPS", "FULL_PRESET"]
 
 #: Options that are grid axes and so not set by hand.
 AXIS_KEYS = frozenset({"budget", "seed"})
+#: Option groups a strategy may set: how it selects, and which learners score the rounds and
+#: train the final model (a cheap proxy in the rounds differs from a loop only there).
+STRATEGY_GROUPS = ("selection", "learner")
 #: The preset that trains on the whole pool: one run per seed, whatever the budgets.
 FULL_PRESET = "full"
 DEFAULT_BUDGETS = (0.1,)
@@ -81,7 +85,7 @@ def _parse_seeds(value, where: str) -> list[int]:
 
 @dataclass(frozen=True)
 class StrategySpec:
-    """One compared strategy: a preset and/or selection options.
+    """One compared strategy: a preset and/or selection and learner options.
 
     Attributes
     ----------
@@ -89,12 +93,16 @@ class StrategySpec:
         The name in the study (a directory name under ``runs/``).
     preset : str or None
     options : dict
-        Selection options on top of the preset (LoopConfig's ``selection`` group).
+        Selection and learner options on top of the preset (LoopConfig's ``selection`` and
+        ``learner`` groups).
+    budgets : list or None
+        This strategy's budgets; None: the study's.
     """
 
     name: str
     preset: str | None = None
     options: dict = field(default_factory=dict)
+    budgets: list | None = None
 
     @property
     def is_full(self) -> bool:
@@ -102,12 +110,13 @@ class StrategySpec:
         return self.preset == FULL_PRESET
 
     def to_dict(self) -> dict:
-        return {"preset": self.preset, "options": dict(self.options)}
+        own = {} if self.budgets is None else {"budgets": list(self.budgets)}
+        return {"preset": self.preset, "options": dict(self.options), **own}
 
     @classmethod
     def parse(cls, name: str, spec, where: str) -> "StrategySpec":
         """``spec`` as a study file writes it: None (the preset ``name``), a preset name, or a
-        mapping of selection options with an optional ``preset``."""
+        mapping of selection and learner options with an optional ``preset`` and ``budgets``."""
         if not _NAME.match(name):
             raise ConfigError(f"{where}: strategy name {name!r} must be letters, digits, '_', '-' or '.' (it names a folder)")
         if spec is None:
@@ -118,23 +127,29 @@ class StrategySpec:
             raise ConfigError(f"{where}: strategy {name!r} must be a preset name or a mapping of options")
         spec = dict(spec)
         preset = spec.pop("preset", None)
+        budgets = spec.pop("budgets", None)
+        if budgets is not None:
+            if preset == FULL_PRESET:
+                raise ConfigError(f"{where}: strategy {name!r} trains on the whole pool; it takes no budgets")
+            budgets = _parse_budgets(budgets, f"{where}: strategy {name!r}")
         if preset is not None and preset not in PRESETS:
             raise ConfigError(f"{where}: strategy {name!r}: unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
         _check_strategy_options(name, spec, where)
         if preset is None and not spec:
             raise ConfigError(f"{where}: strategy {name!r} is empty; give a preset or loop options")
-        return cls(name=name, preset=preset, options=spec)
+        return cls(name=name, preset=preset, options=spec, budgets=budgets)
 
 
 def _check_strategy_options(name: str, spec: dict, where: str) -> None:
-    """A strategy sets how it selects, never the grid axes or how the model trains."""
+    """A strategy sets how it selects and which learners it uses, never the grid axes, the data
+    or how a model trains."""
     unknown = sorted(set(spec) - set(option_names()))
     if unknown:
         raise ConfigError(f"{where}: strategy {name!r}: unknown option {', '.join(unknown)}")
     axis = sorted(set(spec) & AXIS_KEYS)
     if axis:
         raise ConfigError(f"{where}: strategy {name!r} sets {', '.join(axis)}; set budgets and seeds for the whole study")
-    training = sorted(set(spec) - set(option_names("selection")))
+    training = sorted(set(spec) - {name for group in STRATEGY_GROUPS for name in option_names(group)})
     if training:
         raise ConfigError(
             f"{where}: strategy {name!r} sets {', '.join(training)}; set data and training options at the study level "
@@ -197,9 +212,10 @@ class StudySpec:
     description: str | None = None
 
     @classmethod
-    def read(cls, raw: dict, path: Path, *, chosen=None) -> "StudySpec":
+    def read(cls, raw: dict, path: Path, *, chosen=None, overrides=frozenset()) -> "StudySpec":
         """The study keys of ``raw`` (a study file's mapping, overrides applied), keeping only
-        the ``chosen`` strategies (list or comma-separated names) if given."""
+        the ``chosen`` strategies (list or comma-separated names) if given; ``overrides`` names
+        the keys a command line replaced."""
         where = str(path)
         if "strategies" not in raw:
             raise ConfigError(f"{where}: no `strategies`; name the strategies to compare, e.g. {{random: {{preset: random}}}}")
@@ -207,6 +223,8 @@ class StudySpec:
         if chosen is not None:
             strategies = _choose_strategies(strategies, chosen, path)
         budgets = _parse_budgets(raw.get("budgets", list(DEFAULT_BUDGETS)), where)
+        if "budgets" in overrides:  # the command line's budgets replace the strategies' own too
+            strategies = {name: replace(spec, budgets=None) for name, spec in strategies.items()}
         seeds = _parse_seeds(raw.get("seeds", list(DEFAULT_SEEDS)), where)
         executor = raw.get("executor") or "local"
         if executor not in EXECUTORS:

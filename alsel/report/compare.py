@@ -1,0 +1,300 @@
+"""Across studies: one study per data set, the same strategies in each, compared with ``random``.
+
+:func:`read_sets` reads each study directory once (:func:`~alsel.report.collect.collect_study`)
+and summarises it exactly as its own report does (:func:`~alsel.report.analysis.summarize`:
+paired differences by seed, Holm-adjusted within the study). :func:`compare` turns those into the
+tables of :class:`Comparison`, pure functions of the summaries:
+
+- the per-set table (``compare.csv``): each set, strategy and budget with the study's own
+  numbers and the median cost of a run, also as a ratio to ``random``'s;
+- a pooled difference per strategy at one budget: a DerSimonian-Laird random-effects
+  meta-analysis (:func:`~alsel.stats.random_effects`) of the per-set mean paired differences,
+  each with its standard error (SD of the paired differences / sqrt(pairs));
+- label efficiency: the budget ``random`` needs to match a strategy's mean accuracy, by linear
+  interpolation of ``random``'s mean accuracy between its measured budgets.
+
+:func:`write_comparison` writes ``compare.csv``, ``compare.md`` and the figures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from ..io import write_bytes, write_text
+from ..stats import random_effects
+from ..study.record import RUNS, STUDY_RECORD
+from .analysis import WORSE, summarize
+from .collect import BASELINE, collect_study, full_strategies
+from .formatting import budget_text
+
+__all__ = [
+    "COMPARE_COLUMNS",
+    "POOLED_COLUMNS",
+    "EFFICIENCY_COLUMNS",
+    "StudySet",
+    "Comparison",
+    "read_sets",
+    "compare",
+    "compare_table",
+    "pooled_table",
+    "efficiency_table",
+    "rule_table",
+    "budget_to_match",
+    "curve_strategies",
+    "at_budget",
+    "compared_rows",
+    "write_comparison",
+]
+
+COMPARE_COLUMNS = [
+    "set", "strategy", "budget", "n", "n_pairs", "accuracy_mean",
+    "diff_mean", "diff_std", "diff_se", "diff_ci_low", "diff_ci_high", "p_holm", "verdict",
+    "cost_median", "cost_ratio",
+]
+POOLED_COLUMNS = ["strategy", "budget", "k", "sets", "estimate", "se", "ci_low", "ci_high", "p_value", "q", "tau2", "i2"]
+EFFICIENCY_COLUMNS = ["set", "strategy", "budget", "accuracy_mean", "random_budget", "relation"]
+#: What ``relation`` says about ``random_budget``: interpolated, or beyond the measured range.
+INTERPOLATED, ABOVE, BELOW = "=", ">", "<"
+#: A pooled estimate needs this many sets.
+MIN_SETS = 2
+#: Standard errors below this are rounding noise of identical paired differences (an accuracy
+#: share; one sentence in a million is 1e-6): such a set has no usable standard error.
+MIN_SE = 1e-9
+
+
+@dataclass(frozen=True)
+class StudySet:
+    """One data set's study, read and summarised.
+
+    Attributes
+    ----------
+    name : str
+        The study directory's name.
+    study_dir : Path
+    runs : DataFrame
+        The finished runs (:data:`~alsel.report.collect.RESULT_COLUMNS`).
+    summary : DataFrame
+        :func:`~alsel.report.analysis.summarize` of the runs, as the study's summary.csv.
+    """
+
+    name: str
+    study_dir: Path
+    runs: pd.DataFrame
+    summary: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The studies and every table the comparison shows, at one ``budget``.
+
+    Attributes
+    ----------
+    sets : list of StudySet
+    budget : float
+    baseline : str
+    table : DataFrame
+        :data:`COMPARE_COLUMNS`, every set, strategy and budget.
+    pooled : DataFrame
+        :data:`POOLED_COLUMNS`, the strategies present in at least two sets at ``budget``.
+    efficiency : DataFrame
+        :data:`EFFICIENCY_COLUMNS`, the sets whose baseline has a budget curve.
+    """
+
+    sets: list
+    budget: float
+    baseline: str
+    table: pd.DataFrame
+    pooled: pd.DataFrame
+    efficiency: pd.DataFrame
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_sets(study_dirs, baseline: str = BASELINE) -> list[StudySet]:
+    """Each study directory read and summarised as its own report does.
+
+    Raises
+    ------
+    ConfigError
+        A directory that is not a study, one without finished runs or without finished
+        ``baseline`` runs, or two studies of the same name.
+    """
+    sets = [_read_set(Path(d), baseline) for d in study_dirs]
+    names = [s.name for s in sets]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"two studies are named {', '.join(repeated)}; a set is named after its study directory")
+    return sets
+
+
+def _read_set(study_dir: Path, baseline: str) -> StudySet:
+    if not (study_dir / STUDY_RECORD).is_file() and not (study_dir / RUNS).is_dir():
+        raise ConfigError(f"{study_dir}: not a study directory (no {STUDY_RECORD} or {RUNS}/)")
+    study = collect_study(study_dir, subsets=False)
+    if not (study.runs["strategy"] == baseline).any():
+        raise ConfigError(f"{study_dir}: no finished {baseline} runs; every strategy is compared with {baseline}")
+    summary = summarize(study.runs, baseline, correct=study.correct)
+    return StudySet(study_dir.resolve().name, study_dir, study.runs, summary)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def compare(sets: list[StudySet], budget: float, baseline: str = BASELINE) -> Comparison:
+    """Every table of the comparison at ``budget``.
+
+    Raises
+    ------
+    ConfigError
+        No set has runs at ``budget``.
+    """
+    table = compare_table(sets, baseline)
+    if not at_budget(table, budget).any():
+        raise ConfigError(f"no study has runs at budget {budget_text(budget)}; measured: {', '.join(map(budget_text, sorted(table['budget'].unique())))}")
+    return Comparison(sets, budget, baseline, table, pooled_table(table, budget, baseline), efficiency_table(table, budget, baseline))
+
+
+def compare_table(sets: list[StudySet], baseline: str = BASELINE) -> pd.DataFrame:
+    """Per set, strategy and budget: the study's own comparison with ``baseline`` (pairs, mean
+    accuracy, paired difference with its t-based 95% CI, Holm-adjusted p and verdict), the
+    difference's standard error (``diff_std / sqrt(n_pairs)``) and the median cost of a run
+    (training + scoring + selection, in seconds) with its ratio to the baseline's at the same
+    budget."""
+    frames = []
+    for s in sets:
+        rows = s.summary.assign(set=s.name)
+        rows["diff_se"] = rows["diff_std"] / np.sqrt(rows["n_pairs"].where(rows["n_pairs"] > 0))
+        cost = s.runs.groupby(["strategy", "budget"], sort=False)["cost_seconds"].median().rename("cost_median")
+        rows = rows.join(cost, on=["strategy", "budget"])
+        base = rows[rows["strategy"] == baseline].set_index("budget")["cost_median"]
+        rows["cost_ratio"] = rows["cost_median"] / rows["budget"].map(base)
+        frames.append(rows[COMPARE_COLUMNS])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COMPARE_COLUMNS)
+
+
+def at_budget(frame: pd.DataFrame, budget: float) -> pd.Series:
+    """Rows at ``budget`` (budgets are read back from folder names, so compared with a tolerance)."""
+    return pd.Series(np.isclose(frame["budget"].astype(float), budget), index=frame.index)
+
+
+def compared_rows(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Rows of strategies compared with the baseline (not the baseline, not the full pool)."""
+    return table[(table["strategy"] != baseline) & table["diff_mean"].notna()]
+
+
+def pooled_table(table: pd.DataFrame, budget: float, baseline: str = BASELINE) -> pd.DataFrame:
+    """Per strategy at ``budget``: the random-effects pooled paired difference over the sets
+    whose difference has a standard error (finite, > :data:`MIN_SE`), if there are at least two."""
+    rows = []
+    at = compared_rows(table, baseline)
+    at = at[at_budget(at, budget) & np.isfinite(at["diff_se"]) & (at["diff_se"] > MIN_SE)]
+    for strategy, group in at.groupby("strategy", sort=False):
+        if len(group) < MIN_SETS:
+            continue
+        pooled = random_effects(group["diff_mean"], group["diff_se"])
+        rows.append({"strategy": strategy, "budget": budget, "sets": ", ".join(group["set"]), **pooled})
+    return pd.DataFrame(rows, columns=POOLED_COLUMNS)
+
+
+def budget_to_match(curve: dict, accuracy: float) -> tuple[float, str]:
+    """The budget at which a curve of mean accuracy by budget first reaches ``accuracy``, by
+    linear interpolation between measured budgets.
+
+    Returns
+    -------
+    (budget, relation)
+        ``relation`` is ``"="`` for an interpolated budget, ``">"`` when the curve never
+        reaches ``accuracy`` (``budget`` is then the largest measured) and ``"<"`` when it is
+        already above at the smallest (``budget`` is then the smallest).
+
+    Examples
+    --------
+    >>> budget_to_match({0.05: 0.80, 0.1: 0.82, 0.2: 0.86}, 0.84)
+    (0.15, '=')
+    >>> budget_to_match({0.05: 0.80, 0.1: 0.82}, 0.9), budget_to_match({0.05: 0.80, 0.1: 0.82}, 0.7)
+    ((0.1, '>'), (0.05, '<'))
+    """
+    budgets = sorted(curve)
+    values = [curve[b] for b in budgets]
+    # a mean equal to a measured one but summed in another order differs in the last bits
+    accuracy = next((v for v in values if math.isclose(v, accuracy, rel_tol=0, abs_tol=1e-12)), accuracy)
+    if accuracy <= values[0]:
+        return budgets[0], INTERPOLATED if accuracy == values[0] else BELOW
+    # above the first point: the first segment that climbs past it crosses it first
+    for (b0, v0), (b1, v1) in zip(zip(budgets, values), zip(budgets[1:], values[1:])):
+        if v0 < accuracy <= v1:
+            return round(b0 + (accuracy - v0) / (v1 - v0) * (b1 - b0), 12), INTERPOLATED
+    return budgets[-1], ABOVE
+
+
+def efficiency_table(table: pd.DataFrame, budget: float, baseline: str = BASELINE) -> pd.DataFrame:
+    """Per set and strategy at ``budget``: the budget ``baseline`` needs to match the strategy's
+    mean accuracy (:func:`budget_to_match` over the baseline's budgets), for the sets where the
+    baseline ran at two budgets or more."""
+    rows = []
+    for name, rows_of_set in table.groupby("set", sort=False):
+        base = rows_of_set[rows_of_set["strategy"] == baseline]
+        curve = dict(zip(base["budget"].astype(float), base["accuracy_mean"]))
+        if len(curve) < 2:
+            continue
+        at = compared_rows(rows_of_set, baseline)
+        for r in at[at_budget(at, budget)].itertuples(index=False):
+            needed, relation = budget_to_match(curve, r.accuracy_mean)
+            rows.append({"set": name, "strategy": r.strategy, "budget": budget, "accuracy_mean": r.accuracy_mean,
+                         "random_budget": needed, "relation": relation})
+    return pd.DataFrame(rows, columns=EFFICIENCY_COLUMNS)
+
+
+def rule_table(comparison: Comparison) -> pd.DataFrame:
+    """Per strategy at the comparison's budget, what the cross-task decision rule reads
+    (docs/results.md, Beyond SST-2): the sets where it is significantly worse than the baseline,
+    its pooled difference and its highest cost ratio to the baseline over the sets."""
+    c = comparison
+    at = compared_rows(c.table[at_budget(c.table, c.budget)], c.baseline)
+    pooled = c.pooled.set_index("strategy")["estimate"]
+    rows = [
+        {"strategy": strategy, "sets": len(group), "worse_on": ", ".join(group.loc[group["verdict"] == WORSE, "set"]),
+         "pooled": pooled.get(strategy, math.nan), "max_cost_ratio": group["cost_ratio"].max()}
+        for strategy, group in at.groupby("strategy", sort=False)
+    ]
+    return pd.DataFrame(rows, columns=["strategy", "sets", "worse_on", "pooled", "max_cost_ratio"])
+
+
+def curve_strategies(runs: pd.DataFrame) -> list[str]:
+    """The strategies of a study with several budgets (not the full pool), in its order."""
+    part = runs[~runs["strategy"].isin(full_strategies(runs))]
+    counts = part.groupby("strategy", sort=False)["budget"].nunique()
+    return [s for s, n in counts.items() if n > 1]
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline: str = BASELINE) -> dict[str, Path]:
+    """Read the studies and write ``compare.csv``, ``compare.md``, ``forest.png`` and
+    ``budget_curves.png`` (when a set has a budget curve) into ``out``.
+
+    Returns
+    -------
+    dict of str to Path
+        ``table``, ``report`` and each figure written.
+    """
+    from .compare_render import comparison_figures, render_comparison
+    from .plots import png_bytes
+
+    comparison = compare(read_sets(study_dirs, baseline), budget, baseline)
+    out = Path(out)
+    figures = comparison_figures(comparison)
+    paths = {"table": out / "compare.csv", "report": out / "compare.md", **{name: out / f"{name}.png" for name in figures}}
+    write_text(paths["table"], comparison.table.to_csv(index=False))
+    for name, fig in figures.items():
+        write_bytes(paths[name], png_bytes(fig))
+    write_text(paths["report"], render_comparison(comparison, figures={name: f"{name}.png" for name in figures}))
+    return paths
