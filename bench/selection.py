@@ -17,8 +17,8 @@ belongs to it alone:
 
 Usage::
 
-    python bench/selection.py --cache-dir /work/main/.cache/alsel           # full: docs/benchmarks.*
-    python bench/selection.py --cache-dir /work/main/.cache/alsel --quick   # 2,000-row smoke run
+    python bench/selection.py --cache-dir .cache/alsel           # full: docs/benchmarks.*
+    python bench/selection.py --cache-dir .cache/alsel --quick   # 2,000-row smoke run
 """
 
 from __future__ import annotations
