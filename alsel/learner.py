@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import ConfigError
+from .imports import first_line
 from .loops.learning import classification_metrics
 from .models import MODEL_CONFIG_FILE, quiet_transformers, resolve_model, torch_device, uses_bf16
 from .progress import SILENT, Progress
@@ -86,8 +87,7 @@ class Learner:
                     source, num_labels=n_classes, trust_remote_code=self.trust_remote_code
                 )
         except (OSError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"cannot load model {self.model!r} ({source}): {first}") from None
+            raise ConfigError(f"cannot load model {self.model!r} ({source}): {first_line(exc)}") from None
         return tokenizer, model
 
     def _autocast(self):

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..imports import first_line
 from .dataset import TextDataset
 
 __all__ = ["read_frame", "hf_frames", "HFFrames", "save_source"]
@@ -48,7 +49,7 @@ def read_frame(path: str | Path) -> pd.DataFrame:
             return pd.read_json(path, lines=True, dtype=False)
         return pd.read_parquet(path)
     except Exception as exc:  # pandas raises many types for unreadable input
-        raise DataError(f"{path}: cannot read as {kind}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise DataError(f"{path}: cannot read as {kind}: {first_line(exc)}") from None
 
 
 def _pick_text_column(frame: pd.DataFrame, text_column: str | None, where: str) -> str:
@@ -194,7 +195,7 @@ def _hf(spec: str, text_column, label_column, eval_spec, want_eval: bool = True)
     try:
         loaded = datasets.load_dataset(name, config or None)
     except Exception as exc:
-        raise DataError(f"{spec}: cannot load with datasets.load_dataset: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise DataError(f"{spec}: cannot load with datasets.load_dataset: {first_line(exc)}") from None
     find_eval = want_eval and not _is_fraction(eval_spec)
     frames = hf_frames(loaded, label_column, eval_spec if find_eval else None, spec, find_eval)
     pool = _frame_dataset(frames.train, text_column, label_column, f"{spec}/train", frames.class_names)

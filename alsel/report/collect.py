@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, RunFileError
+from ..imports import first_line
 from ..io import read_json
 from ..study.record import STUDY_RECORD, find_runs
 from ..loops.rundir import RunDir
@@ -251,7 +252,7 @@ def collect_eval_correct(results: pd.DataFrame, configs: dict | None = None) -> 
                 labels_by_data[key] = _reload_splits(config).eval.labels
             probs = np.load(path, allow_pickle=False)
         except Exception as exc:  # unavailable data or a damaged file only costs the sentence-level test
-            unreadable.append(f"{run_dir}: {_first_line(exc)}")
+            unreadable.append(f"{run_dir}: {first_line(exc)}")
             continue
         labels = labels_by_data[key]
         if probs.shape[0] != len(labels):
@@ -290,7 +291,7 @@ def collect_subsets(study: StudyResults, *, seed: int | None = None) -> tuple[Su
     try:
         pool = _reload_splits(config).pool
     except Exception as exc:  # an unavailable or changed data set only costs this plot
-        return None, f"subsets.png skipped: cannot reload the pool ({_first_line(exc)})."
+        return None, f"subsets.png skipped: cannot reload the pool ({first_line(exc)})."
     if embeddings.shape[0] != len(pool):
         return None, f"subsets.png skipped: the cached embeddings have {embeddings.shape[0]} rows, the pool {len(pool)}."
     try:
@@ -382,10 +383,6 @@ def _reload_splits(config: dict):
     if splits.eval.class_counts() != config.get("data", {}).get("eval_class_counts"):
         raise ValueError("the reloaded evaluation set differs from the one the runs used")
     return splits
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _left_out_note(missing: int, unreadable: list[str]) -> str | None:
