@@ -7,7 +7,9 @@ run on the same data never embeds again. Default model: the bundled all-MiniLM-L
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import time
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -45,6 +47,16 @@ class Embedder:
         where fp32 with the CPU kernels forced from AVX2 down to SSE moved them by 2e-7 and
         changed 4 (docs/reproducibility.md).
     device : str
+
+    Attributes
+    ----------
+    used : dict
+        ``fingerprint -> (seconds, cached)`` for every set of texts this embedder returned, in
+        the order first asked: what computing the embeddings took (here, or when the cache entry
+        was written; None for an entry that did not record it) and whether they came from the
+        cache. Costs count an embedding once per run, whoever paid for it.
+    spent_seconds : float
+        Time this embedder spent computing embeddings.
     """
 
     def __init__(self, model: str = "minilm", cache_dir=None, batch_size: int = 128, precision: str = "fp32", device: str = "auto"):
@@ -53,6 +65,8 @@ class Embedder:
         self.batch_size = batch_size
         self.precision = precision
         self.device = device
+        self.used: dict[str, tuple[float | None, bool]] = {}
+        self.spent_seconds = 0.0
 
     def cache_path(self, fingerprint: str) -> Path:
         key = hashlib.sha256(f"{model_identity(self.model)}\0{self.precision}\0{fingerprint}".encode()).hexdigest()[:24]
@@ -63,10 +77,15 @@ class Embedder:
         path = self.cache_path(fingerprint)
         cached = _load_cached(path, len(texts), progress)
         if cached is not None:
+            self.used.setdefault(fingerprint, (_recorded_seconds(path), True))
             return cached
+        t0 = time.perf_counter()
         embeddings = self._compute(list(texts), progress)
+        seconds = round(time.perf_counter() - t0, 3)
         write_npy(path, embeddings)
-        write_json(path.with_suffix(".json"), {"model": self.model, "fingerprint": fingerprint, "shape": list(embeddings.shape)})
+        write_json(path.with_suffix(".json"), {"model": self.model, "fingerprint": fingerprint, "shape": list(embeddings.shape), "seconds": seconds})
+        self.used[fingerprint] = (seconds, False)
+        self.spent_seconds += seconds
         return embeddings
 
     def _compute(self, texts: list[str], progress: Progress) -> np.ndarray:
@@ -107,6 +126,15 @@ def _load_cached(path: Path, n_texts: int, progress: Progress) -> np.ndarray | N
         return cached
     progress.log(f"cache entry {path} is damaged; recomputing")
     return None
+
+
+def _recorded_seconds(path: Path) -> float | None:
+    """The computing time a cache entry's side file records; None if it records none."""
+    try:
+        seconds = json.loads(path.with_suffix(".json").read_text()).get("seconds")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(seconds) if isinstance(seconds, (int, float)) else None
 
 
 class EmbeddingLookup:

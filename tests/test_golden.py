@@ -29,7 +29,7 @@ from alsel.strategies import STRATEGIES
 
 GOLDEN = Path(__file__).with_name("golden.json")
 UPDATE = os.environ.get("ALSEL_UPDATE_GOLDEN") == "1"
-TIMING_KEYS = {"seconds", "train_seconds", "score_seconds", "select_seconds"}
+TIMING_KEYS = {"seconds", "train_seconds", "score_seconds", "select_seconds", "embed_seconds", "embed_cached_seconds"}
 
 
 def machine() -> dict:

@@ -14,6 +14,7 @@ from alsel.errors import ConfigError
 from alsel.io import read_json, read_jsonl
 from alsel.learners import Learner, LearnerContext, LogRegLearner, make_learner, resolve_learner
 from alsel.loops.config import LoopConfig
+from alsel.report import run_costs
 from alsel.run import run_loop
 from alsel.strategies import get_strategy
 from plugins_for_tests import CentroidLearner, LowestPositive
@@ -186,7 +187,14 @@ def test_logreg_loop_on_a_real_sst2_slice_embeds_the_pool_once(tmp_path, monkeyp
     assert metrics["n_eval"] == 200 and metrics["accuracy"] > 0.6, metrics
     shutil.copytree(tmp_path / "cache" / "embeddings", tmp_path / "other" / "embeddings")  # rounds retrain, nothing re-embeds
     run_loop(LoopConfig.from_options(**{**options, "cache_dir": str(tmp_path / "other")}), tmp_path / "b")
-    assert computed == [600, 200] and not any(r["cached"] for r in read_jsonl(tmp_path / "b" / "rounds.jsonl"))
+    again = read_jsonl(tmp_path / "b" / "rounds.jsonl")
+    assert computed == [600, 200] and not any(r["cached"] for r in again)
+    # run b read both embeddings from the cache; its cost still counts them, at run a's time
+    spent = rounds[0]["embed_seconds"]
+    assert spent > 0 and rounds[0]["embed_cached_seconds"] == 0 and not any("embed_seconds" in r for r in rounds[1:])
+    assert again[0]["embed_seconds"] == again[0]["embed_cached_seconds"] == spent
+    assert run_costs(again)["embed_seconds"] == run_costs(rounds)["embed_seconds"] == spent
+    assert run_costs(again)["other_seconds"] < run_costs(rounds)["other_seconds"]  # b spent nothing embedding
     assert (tmp_path / "b" / "selection.jsonl").read_bytes() == (tmp_path / "a" / "selection.jsonl").read_bytes()
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["accuracy"] == metrics["accuracy"]
 

@@ -133,7 +133,7 @@ def test_collect_results(study):
     assert len(results) == 4 * 2 * 3 + 3 - 1  # one failed
     assert list(results.columns) == [
         "strategy", "budget", "seed", "preset", "n_train", "accuracy", "f1", "seconds",
-        "train_seconds", "score_seconds", "other_seconds", "cost_seconds", "rounds", "run_dir",
+        "train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds", "rounds", "run_dir",
     ]
     assert list(dict.fromkeys(results["strategy"])) == ["random", "kmeans", "low_conf", "loop", "full"]  # study order
     row = results[(results.strategy == "kmeans") & (results.budget == 0.2) & (results.seed == 1)].iloc[0]
@@ -190,8 +190,18 @@ def test_run_costs_count_reused_rounds_at_their_recorded_cost():
         {"round": 0, "seconds": 0.5, "train_seconds": 100.0, "score_seconds": 30.0, "cached": True},
         {"round": 1, "seconds": 112.0, "train_seconds": 100.0, "score_seconds": 0.0, "cached": False},
     ]
-    assert run_costs(rows) == {"train_seconds": 200.0, "score_seconds": 30.0, "other_seconds": 12.5, "cost_seconds": 242.5}
+    assert run_costs(rows) == {"train_seconds": 200.0, "score_seconds": 30.0, "embed_seconds": 0.0, "other_seconds": 12.5, "cost_seconds": 242.5}
     assert all(math.isnan(v) for v in run_costs([]).values())
+
+
+def test_run_costs_count_embeddings_once_whoever_computed_them():
+    computed = [{"round": 0, "seconds": 60.0, "train_seconds": 30.0, "score_seconds": 5.0, "embed_seconds": 20.0, "embed_cached_seconds": 0.0, "cached": False}]
+    from_cache = [{"round": 0, "seconds": 40.0, "train_seconds": 30.0, "score_seconds": 5.0, "embed_seconds": 20.0, "embed_cached_seconds": 20.0, "cached": False}]
+    for rows in (computed, from_cache):
+        assert run_costs(rows) == {"train_seconds": 30.0, "score_seconds": 5.0, "embed_seconds": 20.0, "other_seconds": 5.0, "cost_seconds": 60.0}
+    # a pool embedded here, an evaluation set read from the cache in a later round
+    mixed = computed + [{"round": 1, "seconds": 38.0, "train_seconds": 30.0, "score_seconds": 0.0, "embed_seconds": 6.0, "embed_cached_seconds": 6.0, "cached": False}]
+    assert run_costs(mixed)["embed_seconds"] == 26.0 and run_costs(mixed)["other_seconds"] == 13.0 and run_costs(mixed)["cost_seconds"] == 104.0
 
 
 def test_write_report(study):
@@ -225,7 +235,7 @@ def test_write_report(study):
         "cannot go below 0.25 (2/2^3)",
         "at least 6 seeds",
         "## Cost",
-        "| loop | 10% | 30 | 18 | 4 | 8 | 30 | 0.5 |",
+        "| loop | 10% | 30 | 18 | 4 | 0 | 8 | 30 | 0.5 |",
         "![accuracy](accuracy.png)",
         "![subsets](subsets.png)",
         "1 failed",

@@ -94,6 +94,8 @@ class _Run:
         self.progress = progress
         self.splits = splits
         self._embeddings: np.ndarray | None = None
+        self._embedder: Embedder | None = None
+        self._embeddings_counted = 0  # entries of the embedder's ``used`` already in a round's record
         self.init_seconds = 0.0
         self.round_learner = resolve_learner(config.learner, "--learner")
         self.final_learner = resolve_learner(config.final_learner, "--final-learner") if config.final_learner else self.round_learner
@@ -109,7 +111,26 @@ class _Run:
         )
 
     def embedder(self) -> Embedder:
-        return Embedder(model=self.config.embedder, cache_dir=self.config.cache_dir, device=self.config.device)
+        """One embedder per run, so it knows every embedding the run used (:meth:`_embedding_cost`)."""
+        if self._embedder is None:
+            self._embedder = Embedder(model=self.config.embedder, cache_dir=self.config.cache_dir, device=self.config.device)
+        return self._embedder
+
+    def _embedding_spent(self) -> float:
+        return self._embedder.spent_seconds if self._embedder is not None else 0.0
+
+    def _embedding_cost(self) -> dict:
+        """``embed_seconds`` and ``embed_cached_seconds`` of the embeddings first used since the
+        last round's record (none: no keys)."""
+        used = list(self._embedder.used.values()) if self._embedder is not None else []
+        new = used[self._embeddings_counted :]
+        self._embeddings_counted = len(used)
+        if not new:
+            return {}
+        return {
+            "embed_seconds": round(sum(s or 0.0 for s, _ in new), 3),
+            "embed_cached_seconds": round(sum(s or 0.0 for s, cached in new if cached), 3),
+        }
 
     def embeddings(self) -> np.ndarray:
         if self._embeddings is None:
@@ -245,6 +266,7 @@ class _Run:
             cached=outcome["cached"],
             select_seconds=select_seconds,
             scores=scores,
+            **self._embedding_cost(),
             n_acquired=0 if final else int(plan.round_sizes[round_]),
             seconds=round(time.perf_counter() - t0 + (self.init_seconds if round_ == 0 else 0.0), 3),
         )
@@ -329,11 +351,13 @@ class _Run:
                 p = predict_proba(model, texts, progress=self.progress)
                 dynamics.append(p[np.arange(len(gold)), gold])
 
-        t0 = time.perf_counter()
+        # Times leave out embeddings computed meanwhile (a learner on embeddings): the round's
+        # embed_seconds counts them.
+        t0, spent = time.perf_counter(), self._embedding_spent()
         fit(learner, [self.pool.texts[i] for i in train], self.pool.labels[train], self.pool.n_classes, progress=self.progress, on_epoch_end=on_epoch_end)
         metrics, eval_probs = evaluate(learner, self.eval.texts, self.eval.labels, self.pool.n_classes, progress=self.progress)
-        train_seconds = time.perf_counter() - t0
-        t1 = time.perf_counter()
+        train_seconds = time.perf_counter() - t0 - (self._embedding_spent() - spent)
+        t1, spent = time.perf_counter(), self._embedding_spent()
         probs, extras = None, {}
         if wants_probs:
             ctx = ScoringContext(
@@ -348,7 +372,7 @@ class _Run:
             "accuracy": round(metrics["accuracy"], 6),
             "f1": round(metrics["f1"], 6),
             "train_seconds": round(train_seconds, 3),
-            "score_seconds": round(time.perf_counter() - t1, 3),
+            "score_seconds": round(time.perf_counter() - t1 - (self._embedding_spent() - spent), 3),
             "probs": probs,
             "eval_probs": eval_probs,
             "extras": extras,

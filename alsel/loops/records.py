@@ -7,9 +7,10 @@ from dataclasses import dataclass, field, fields
 
 __all__ = ["RoundRecord", "Checkpoint"]
 
-#: Fields written only where they apply: a final round selects nothing, and a round whose
-#: strategy reads no probabilities has no score summaries.
-OPTIONAL = ("select_seconds", "scores")
+#: Fields written only where they apply: a final round selects nothing, a round whose strategy
+#: reads no probabilities has no score summaries, and one that used no new embeddings has no
+#: embedding cost.
+OPTIONAL = ("select_seconds", "scores", "embed_seconds", "embed_cached_seconds")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,7 +32,8 @@ class RoundRecord:
     accuracy, f1 : float
         The round's model on the evaluation set.
     train_seconds, score_seconds : float
-        Training and evaluating the model; scoring the candidates.
+        Training and evaluating the model; scoring the candidates (neither counts embeddings
+        computed meanwhile: ``embed_seconds`` does).
     cached : bool
         Whether the round's model came from the round cache.
     select_seconds : float, optional
@@ -39,6 +41,11 @@ class RoundRecord:
     scores : dict, optional
         Summaries of the candidates' and the acquired examples' scores, where the strategy read
         probabilities.
+    embed_seconds : float, optional
+        What computing the embeddings first used in this round took, here or in the run that
+        wrote their cache entry: a run's cost counts its embeddings whoever computed them.
+    embed_cached_seconds : float, optional
+        The part of ``embed_seconds`` read from the cache, so not spent in ``seconds``.
     n_acquired : int
         Examples acquired after the round (0 in the last round).
     seconds : float
@@ -57,6 +64,8 @@ class RoundRecord:
     cached: bool
     select_seconds: float | None = None
     scores: dict | None = None
+    embed_seconds: float | None = None
+    embed_cached_seconds: float | None = None
     n_acquired: int
     seconds: float
 

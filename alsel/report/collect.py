@@ -41,10 +41,10 @@ __all__ = [
 
 RESULT_COLUMNS = [
     "strategy", "budget", "seed", "preset", "n_train", "accuracy", "f1", "seconds",
-    "train_seconds", "score_seconds", "other_seconds", "cost_seconds", "rounds", "run_dir",
+    "train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds", "rounds", "run_dir",
 ]
 FAILURE_COLUMNS = ["strategy", "budget", "seed", "error", "run_dir"]
-COST_COLUMNS = ("train_seconds", "score_seconds", "other_seconds", "cost_seconds")
+COST_COLUMNS = ("train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds")
 #: The strategy every other is compared with; without study.json it is listed first.
 BASELINE = "random"
 #: The study's own files around its run directories (alsel.study writes them; RunDir knows
@@ -175,7 +175,8 @@ def collect_results(study_dir) -> pd.DataFrame:
     DataFrame
         Columns ``strategy``, ``budget``, ``seed``, ``preset``, ``n_train``, ``accuracy``,
         ``f1``, ``seconds`` (this run's wall time), the cost split by :func:`run_costs`
-        (``train_seconds``, ``score_seconds``, ``other_seconds``, ``cost_seconds``), ``rounds``
+        (``train_seconds``, ``score_seconds``, ``embed_seconds``, ``other_seconds``,
+        ``cost_seconds``), ``rounds``
         (acquisition rounds of the loop), ``run_dir``; sorted by strategy (in the study's
         order), budget and seed.
     """
@@ -195,29 +196,35 @@ def full_strategies(runs: pd.DataFrame) -> set:
 
 
 def run_costs(rounds: list[dict]) -> dict[str, float]:
-    """What a run's rows in ``rounds.jsonl`` say it cost, in seconds.
+    """What a run's rows in ``rounds.jsonl`` say it cost, in seconds: what it would take alone,
+    from nothing.
 
     A round whose model came from the round cache (``cached``) was paid for by an earlier run
     (the study's high_conf and low_conf share their seed model); it is counted at its recorded
-    training and scoring time, so every strategy's cost is what it would take alone.
+    training and scoring time. Embeddings read from the cache are counted at the time their
+    computation took (``embed_cached_seconds``), so every run that uses embeddings pays for
+    them once, whichever run of a study computed them.
 
     Returns
     -------
     dict
         ``train_seconds`` (fine-tuning and evaluating every round's model), ``score_seconds``
-        (scoring candidates), ``other_seconds`` (choosing examples, embedding, loading) and
-        their sum ``cost_seconds``; NaN without rows.
+        (scoring candidates), ``embed_seconds`` (embedding the pool and any other texts),
+        ``other_seconds`` (choosing examples, loading) and their sum ``cost_seconds``; NaN
+        without rows.
     """
     if not rounds:
         return dict.fromkeys(COST_COLUMNS, math.nan)
     seconds = lambda r, key: float(r.get(key) or 0.0)  # noqa: E731
     train = sum(seconds(r, "train_seconds") for r in rounds)
     score = sum(seconds(r, "score_seconds") for r in rounds)
+    embed = sum(seconds(r, "embed_seconds") for r in rounds)
+    spent_embedding = lambda r: seconds(r, "embed_seconds") - seconds(r, "embed_cached_seconds")  # noqa: E731
     fresh = [r for r in rounds if not r.get("cached")]
-    other = sum(seconds(r, "seconds") - seconds(r, "train_seconds") - seconds(r, "score_seconds") for r in fresh)
-    other += sum(seconds(r, "seconds") for r in rounds if r.get("cached"))
+    other = sum(seconds(r, "seconds") - seconds(r, "train_seconds") - seconds(r, "score_seconds") - spent_embedding(r) for r in fresh)
+    other += sum(seconds(r, "seconds") - spent_embedding(r) for r in rounds if r.get("cached"))
     other = max(other, 0.0)
-    return {"train_seconds": train, "score_seconds": score, "other_seconds": other, "cost_seconds": train + score + other}
+    return {"train_seconds": train, "score_seconds": score, "embed_seconds": embed, "other_seconds": other, "cost_seconds": train + score + embed + other}
 
 
 def collect_eval_correct(results: pd.DataFrame, configs: dict | None = None) -> tuple[dict[str, np.ndarray], str | None]:

@@ -82,13 +82,14 @@ def render_summary_table(summary: pd.DataFrame, baseline: str = BASELINE) -> str
 
 def render_cost_table(summary: pd.DataFrame) -> str:
     """Mean cost of one run per strategy, in seconds (see :func:`~alsel.report.run_costs`)."""
-    headers = ["Strategy", "Budget", "Train size", "Training s", "Scoring s", "Selection and other s", "Total s", "Total min"]
+    headers = ["Strategy", "Budget", "Train size", "Training s", "Scoring s", "Embedding s", "Selection and other s", "Total s", "Total min"]
     rows = []
     for r in summary.itertuples(index=False):
-        cells = [("n/a" if pd.isna(v) else f"{v:,.0f}") for v in (r.train_seconds, r.score_seconds, r.other_seconds, r.cost_seconds)]
+        values = (r.train_seconds, r.score_seconds, r.embed_seconds, r.other_seconds, r.cost_seconds)
+        cells = [("n/a" if pd.isna(v) else f"{v:,.0f}") for v in values]
         minutes = "n/a" if pd.isna(r.cost_seconds) else f"{r.cost_seconds / 60:.1f}"
         rows.append([r.strategy, _budget_cell(r), _train_size(r), *cells, minutes])
-    return markdown_table(rows, headers, "llrrrrrr")
+    return markdown_table(rows, headers, "llrrrrrrr")
 
 
 # --------------------------------------------------------------------------- sections
