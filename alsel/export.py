@@ -28,7 +28,7 @@ __all__ = ["FORMATS", "selected_frame", "write_frame", "export_run", "format_for
 FORMATS = {"csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl", "parquet": ".parquet", "hf": ".hf"}
 #: The run's own records, which an export must not overwrite (``selection.jsonl`` above all: the
 #: default export name is ``selected.<ext>`` so that a JSONL export does not meet it).
-RUN_FILES = (RunDir.CONFIG, RunDir.ROUNDS, RunDir.SELECTION, RunDir.EVAL_PROBS, RunDir.METRICS, RunDir.CHECKPOINT, RunDir.LOCK)
+RUN_FILES = (RunDir.CONFIG, RunDir.ROUNDS, RunDir.SELECTION, RunDir.EVAL_PROBS, RunDir.EVAL_PREDICTIONS, RunDir.METRICS, RunDir.CHECKPOINT, RunDir.LOCK)
 
 
 def _finished_record(run: RunDir) -> dict:

@@ -46,6 +46,8 @@ def test_multi_round_loop_writes_the_run_directory(tmp_path, options):
     eval_labels = load_data(options["dataset"], eval_spec=options["eval"]).eval.labels
     assert eval_probs.shape == (100, 2) and np.allclose(eval_probs.sum(axis=1), 1.0, atol=1e-5)
     assert np.mean(eval_probs.argmax(axis=1) == eval_labels) == pytest.approx(metrics["accuracy"], abs=1e-6)
+    predictions = np.load(tmp_path / "run" / "eval_predictions.npy", allow_pickle=False)  # the compact copy
+    assert predictions.dtype == np.uint8 and np.array_equal(predictions, eval_probs.argmax(axis=1))
 
 
 def test_same_seed_gives_a_byte_identical_selection_and_resume_matches(tmp_path, options):

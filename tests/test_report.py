@@ -277,7 +277,24 @@ def test_runs_without_predictions_are_named(tmp_path, pool, eval_labels):
     study = make_study(tmp_path, pool, eval_labels, embeddings=False, failed=False)
     (study / "runs/kmeans/budget-0.1/seed-0/eval_probs.npy").unlink()
     text = write_report(study)["report"].read_text()
-    assert "Sentence-level tests leave out runs without per-sentence predictions (1 run(s) saved no eval_probs.npy)" in text
+    assert "Sentence-level tests leave out runs without per-sentence predictions (1 run(s) saved no eval_predictions.npy or eval_probs.npy)" in text
+
+
+def test_runs_that_kept_only_their_predictions_give_the_same_report(tmp_path, pool, eval_labels):
+    """A study kept in git drops eval_probs.npy (too big for many classes) and keeps
+    eval_predictions.npy; the sentence-level tests must not change."""
+    study = make_study(tmp_path, pool, eval_labels, embeddings=False, failed=False)
+    before = write_report(study)["summary"].read_bytes()
+    for path in study.glob("runs/*/*/*/eval_probs.npy"):
+        probs = np.load(path)
+        write_npy(path.parent / "eval_predictions.npy", probs.argmax(axis=1).astype(np.uint8))
+        path.unlink()
+    summary = write_report(study)["summary"]
+    assert summary.read_bytes() == before
+    assert pd.read_csv(summary)["p_sentences"].notna().any()
+    damaged = next(study.glob("runs/kmeans/*/*/eval_predictions.npy"))
+    damaged.write_bytes(damaged.read_bytes()[:20])
+    assert "eval_predictions.npy: damaged" in write_report(study)["report"].read_text()
 
 
 def test_subsets_skipped_without_cached_embeddings(tmp_path, pool, eval_labels):

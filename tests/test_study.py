@@ -223,16 +223,22 @@ def test_per_strategy_budgets(tmp_path):
     assert {(r.strategy, r.budget) for r in override.runs()} == {("random", 0.2), ("kmeans", 0.2), ("full", 1.0)}
 
 
-def test_shared_path_options_are_made_absolute(tmp_path, monkeypatch):
+def test_shared_path_options_are_kept_as_written_and_made_absolute_for_ray_workers(tmp_path, monkeypatch):
+    from alsel.study.grid import with_absolute_paths
+
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data.csv").write_text("text,label\na,0\n")
     (tmp_path / "emb").mkdir()
     text = "strategies: [random]\ndataset: data.csv\nembedder: emb\ncache_dir: cache\nmodel: minilm\n"
-    shared = load_study(write_config(tmp_path, text)).options
-    assert shared["dataset"] == str(tmp_path.resolve() / "data.csv") and shared["embedder"] == str(tmp_path.resolve() / "emb")
-    assert shared["cache_dir"] == str(tmp_path.resolve() / "cache")  # made by the runs if missing
-    assert shared["model"] == "minilm"  # a name, not a path here
-    assert load_study(write_config(tmp_path, "strategies: [random]\ndataset: sst2\n")).options["dataset"] == "sst2"
+    study = load_study(write_config(tmp_path, text).name)  # run from the config's folder, as a user would
+    # the study's record names no folder of this machine, so it can move with its data
+    assert (study.options["dataset"], study.options["embedder"], study.options["cache_dir"]) == ("data.csv", "emb", "cache")
+    assert str(tmp_path) not in json.dumps(study.to_record(study.runs()))
+    ray = with_absolute_paths(study.options)
+    assert ray["dataset"] == str(tmp_path.resolve() / "data.csv") and ray["embedder"] == str(tmp_path.resolve() / "emb")
+    assert ray["cache_dir"] == str(tmp_path.resolve() / "cache")  # made by the runs if missing
+    assert ray["model"] == "minilm"  # a name, not a path here
+    assert with_absolute_paths({"dataset": "sst2"})["dataset"] == "sst2"
 
 
 def test_list_of_presets_and_defaults(tmp_path):

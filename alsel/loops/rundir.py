@@ -3,7 +3,9 @@ file names.
 
 Files: ``config.json`` (resolved options, data, versions), ``rounds.jsonl`` (one row per
 finished round), ``selection.jsonl`` (the result in acquisition order), ``eval_probs.npy`` (the
-final model's class probabilities on the evaluation set, in its order), ``metrics.json`` (written
+final model's class probabilities on the evaluation set, in its order) and
+``eval_predictions.npy`` (their arg-max as small integers: what paired tests need, a few KB to
+keep where the probabilities are too big), ``metrics.json`` (written
 last: its presence means the run finished) and ``checkpoint.json`` (the commit point of the last
 finished round: a resumed run continues after it). Every write is atomic, but a file can still
 be damaged outside alsel (a crash of the file system, a bad copy): every read checks what it
@@ -73,6 +75,7 @@ class RunDir:
     ROUNDS = "rounds.jsonl"
     SELECTION = "selection.jsonl"
     EVAL_PROBS = "eval_probs.npy"
+    EVAL_PREDICTIONS = "eval_predictions.npy"
     METRICS = "metrics.json"
     CHECKPOINT = "checkpoint.json"
     LOCK = ".lock"
@@ -108,6 +111,26 @@ class RunDir:
             return self.file(name).read_bytes()
         except FileNotFoundError:
             return None
+
+    def read_eval_predictions(self):
+        """The final model's predicted class per evaluation example (ndarray of ints), from
+        eval_predictions.npy, else from eval_probs.npy (runs written before it); None if the
+        run kept neither. Raises RunFileError for a file that does not read back as such."""
+        import numpy as np
+
+        for name in (self.EVAL_PREDICTIONS, self.EVAL_PROBS):
+            path = self.file(name)
+            if not path.exists():
+                continue
+            try:
+                array = np.load(path, allow_pickle=False)
+            except (OSError, ValueError, EOFError):  # what numpy raises for a cut file
+                raise RunFileError(f"{path}: damaged (not a readable .npy file)") from None
+            wanted = 1 if name == self.EVAL_PREDICTIONS else 2
+            if array.ndim != wanted:
+                raise RunFileError(f"{path}: damaged ({array.ndim} dimensions, not {wanted})")
+            return array if wanted == 1 else array.argmax(axis=1)
+        return None
 
     def read_config(self) -> dict | None:
         return self._read_object(self.CONFIG)
@@ -236,7 +259,10 @@ class RunDir:
         )
 
     def save_eval_probs(self, probs) -> None:
+        import numpy as np
+
         write_npy(self.file(self.EVAL_PROBS), probs)
+        write_npy(self.file(self.EVAL_PREDICTIONS), probs.argmax(axis=1).astype(np.min_scalar_type(probs.shape[1] - 1)))
 
     def finish(self, metrics: dict) -> None:
         write_json(self.file(self.METRICS), metrics)

@@ -228,7 +228,8 @@ def run_costs(rounds: list[dict]) -> dict[str, float]:
 
 
 def collect_eval_correct(results: pd.DataFrame, configs: dict | None = None) -> tuple[dict[str, np.ndarray], str | None]:
-    """Which evaluation examples each run's final model got right, from its eval_probs.npy.
+    """Which evaluation examples each run's final model got right, from its predictions
+    (:meth:`~alsel.loops.rundir.RunDir.read_eval_predictions`).
 
     Parameters
     ----------
@@ -241,31 +242,30 @@ def collect_eval_correct(results: pd.DataFrame, configs: dict | None = None) -> 
     -------
     (correct, note)
         ``correct`` maps ``run_dir`` to a boolean array in the evaluation set's order, for the
-        runs that saved their probabilities; ``note`` says why runs are missing, or None.
+        runs that saved their predictions; ``note`` says why runs are missing, or None.
     """
     correct: dict[str, np.ndarray] = {}
     labels_by_data: dict[str, np.ndarray] = {}
     missing, unreadable = 0, []
     for run_dir in results["run_dir"]:
         run = RunDir(run_dir)
-        path = run.file(RunDir.EVAL_PROBS)
-        if not path.exists():
-            missing += 1
-            continue
         try:
+            predictions = run.read_eval_predictions()
+            if predictions is None:
+                missing += 1
+                continue
             config = (configs[run_dir] if configs is not None else run.read_config()) or {}
             key = config.get("data", {}).get("pool_fingerprint", "")
             if key not in labels_by_data:
                 labels_by_data[key] = _reload_splits(config).eval.labels
-            probs = np.load(path, allow_pickle=False)
         except Exception as exc:  # unavailable data or a damaged file only costs the sentence-level test
             unreadable.append(f"{run_dir}: {first_line(exc)}")
             continue
         labels = labels_by_data[key]
-        if probs.shape[0] != len(labels):
-            unreadable.append(f"{run_dir}: {RunDir.EVAL_PROBS} has {probs.shape[0]} rows, the evaluation set {len(labels)}")
+        if predictions.shape[0] != len(labels):
+            unreadable.append(f"{run_dir}: {predictions.shape[0]} predictions, the evaluation set has {len(labels)} examples")
             continue
-        correct[str(run_dir)] = probs.argmax(axis=1) == labels
+        correct[str(run_dir)] = predictions == labels
     return correct, _left_out_note(missing, unreadable)
 
 
@@ -395,7 +395,7 @@ def _reload_splits(config: dict):
 def _left_out_note(missing: int, unreadable: list[str]) -> str | None:
     notes = []
     if missing:
-        notes.append(f"{missing} run(s) saved no {RunDir.EVAL_PROBS}")
+        notes.append(f"{missing} run(s) saved no {RunDir.EVAL_PREDICTIONS} or {RunDir.EVAL_PROBS}")
     if unreadable:
         notes.append("unreadable: " + "; ".join(unreadable[:3]) + (" ..." if len(unreadable) > 3 else ""))
     return None if not notes else "Sentence-level tests leave out runs without per-sentence predictions (" + "; ".join(notes) + ")."

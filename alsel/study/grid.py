@@ -140,20 +140,22 @@ def _check_shared(values: dict, source: str) -> None:
         raise ConfigError(f"{source}: save_model would have every run write one folder; save a run's model with alsel loop --save-model")
 
 
-def _absolute_paths(values: dict) -> dict:
-    """Options naming an existing file or folder (and the cache, made if missing) as absolute
-    paths, so every worker finds them; names of bundled or hub data sets stay as they are."""
-    values = dict(values)
+def with_absolute_paths(options: dict) -> dict:
+    """``options`` with the paths to existing files or folders (and the cache) made absolute,
+    for workers that may not share this process's working directory (Ray); names of bundled or
+    hub data sets stay as they are. The study itself keeps paths as written, so its record and
+    its runs' configs name no folder of this machine and the study can move with its data."""
+    options = dict(options)
     for key in option_names(paths=True):
-        value = values.get(key)
+        value = options.get(key)
         if not isinstance(value, str) or not value:
             continue
         if key == "dataset" and (value == "sst2" or value.startswith("hf:")):
             continue
         path = Path(value).expanduser()
         if key == "cache_dir" or path.exists():
-            values[key] = str(path.resolve())
-    return values
+            options[key] = str(path.resolve())
+    return options
 
 
 def _shared_options(raw: dict, overrides: dict, where: str) -> dict:
@@ -161,7 +163,7 @@ def _shared_options(raw: dict, overrides: dict, where: str) -> dict:
     in_file = {k: v for k, v in raw.items() if k not in STUDY_KEYS}
     for source, values in ((where, in_file), ("overrides", overrides)):
         _check_shared(values, source)
-    shared = _absolute_paths({**in_file, **overrides})
+    shared = {**in_file, **overrides}
     LoopConfig(**shared)  # checks each value against the option's declared constraints
     return shared
 
@@ -219,7 +221,7 @@ def load_study(
         **vars(spec),
         study_dir=Path(spec.out or Path("studies") / spec.name).expanduser().resolve(),
         options=_shared_options(raw, overrides, str(path)),
-        config_path=path.resolve(),
+        config_path=path,
     )
 
 

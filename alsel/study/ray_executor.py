@@ -5,7 +5,9 @@ one node's, since torch uses every core it is given). Without an address a local
 dashboard, temporary files under the system temp dir, no usage reports, no auth token in the
 home directory) and stops after. On a cluster, every node needs alsel installed and should see
 the study directory (a shared file system); a worker on another node otherwise sends a finished
-run's files back to the driver, but an interrupted run there cannot be resumed.
+run's files back to the driver, but an interrupted run there cannot be resumed. Runs get their
+path options made absolute (a worker's working directory may differ), so their configs name
+them so, unlike the local executor's.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -96,6 +99,8 @@ def _connect(ray, address: str | None, progress: Progress) -> bool:
 
 def run_ray(study: Study, todo: list[RunSpec], run_fn: RunFn, progress: Progress) -> list[RunOutcome]:
     """One Ray task per run, collected as they finish (so outcomes come in finishing order)."""
+    from .grid import with_absolute_paths  # grid imports the executors
+
     ray = _import_ray()
     env = _ray_env(local=study.address is None)
     os.environ.update(env)
@@ -106,7 +111,8 @@ def run_ray(study: Study, todo: list[RunSpec], run_fn: RunFn, progress: Progress
         progress.log(f"Ray: {ray.cluster_resources()}; each run asks for {task_options}")
         task = ray.remote(max_retries=1, **task_options)(_ray_execute)
         driver_node = ray.get_runtime_context().get_node_id()
-        refs = {task.remote(spec, str(study.study_dir), run_fn, driver_node): spec for spec in todo}
+        # A worker's working directory may not be this one: it gets the paths made absolute.
+        refs = {task.remote(replace(spec, options=with_absolute_paths(spec.options)), str(study.study_dir), run_fn, driver_node): spec for spec in todo}
         outcomes = []
         pending = list(refs)
         with progress.task(f"study {study.name} on Ray", total=len(todo)) as advance:
