@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -134,6 +135,25 @@ def test_per_set_rows_are_each_studys_own_summary(studies, written):
     # every run costs 10 s a round: one round for random and kmeans, three for the loop
     loop = table[(table["strategy"] == "loop") & np.isclose(table["budget"], 0.1)].iloc[0]
     assert (loop.cost_median, loop.cost_ratio) == (pytest.approx(30.0), pytest.approx(3.0))
+    assert (loop.embed_median, loop.cached_cost_ratio) == (0.0, pytest.approx(3.0))  # no embeddings recorded
+
+
+def test_cost_counts_embeddings_read_from_the_cache_and_says_the_ratio_without_them(studies, tmp_path):
+    from alsel.io import read_jsonl, write_jsonl
+
+    copies = [Path(shutil.copytree(s, tmp_path / s.name)) for s in studies]
+    for rounds in copies[0].glob("runs/kmeans/*/*/rounds.jsonl"):  # each read embeddings that took 4 s to compute
+        rows = read_jsonl(rounds)
+        write_jsonl(rounds, [{**rows[0], "embed_seconds": 4.0, "embed_cached_seconds": 4.0}, *rows[1:]])
+    comparison = compare(read_sets(copies), 0.1)
+    kmeans = comparison.table[(comparison.table["strategy"] == "kmeans") & np.isclose(comparison.table["budget"], 0.1)].set_index("set")
+    name = copies[0].name
+    assert (kmeans.loc[name, "cost_median"], kmeans.loc[name, "embed_median"]) == (pytest.approx(14.0), pytest.approx(4.0))
+    assert (kmeans.loc[name, "cost_ratio"], kmeans.loc[name, "cached_cost_ratio"]) == (pytest.approx(1.4), pytest.approx(1.0))
+    other = kmeans.drop(index=name)
+    assert (other["cost_ratio"] == 1.0).all() and (other["cached_cost_ratio"] == 1.0).all()
+    text = render_comparison(comparison)
+    assert "14 s (1.40×; 1.00×)" in text and "| kmeans | 3 | none |" in text
 
 
 def test_pooled_estimate_is_dersimonian_laird_over_the_sets(studies):

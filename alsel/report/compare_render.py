@@ -98,7 +98,8 @@ def _pooled(c: Comparison) -> list[str]:
 
 def _rule(c: Comparison) -> list[str]:
     rules = rule_table(c)
-    rows = [[r.strategy, str(r.sets), r.worse_on or "none", points(r.pooled), "n/a" if pd.isna(r.max_cost_ratio) else f"{r.max_cost_ratio:.1f}×"]
+    ratio = lambda v: "n/a" if pd.isna(v) else f"{v:.2f}×"  # noqa: E731
+    rows = [[r.strategy, str(r.sets), r.worse_on or "none", points(r.pooled), ratio(r.max_cost_ratio), ratio(r.max_cached_cost_ratio)]
             for r in rules.itertuples(index=False)]
     return [
         "", "## What the decision rule reads", "",
@@ -106,7 +107,7 @@ def _rule(c: Comparison) -> list[str]:
         f"significantly worse than `{c.baseline}` on any set, the best pooled difference at 10% (ties within "
         f"0.5 points go to the cheaper loop), with a median cost of at most 1.5× `{c.baseline}`'s on every set. "
         f"This table is at {budget_text(c.budget)}.", "",
-        markdown_table(rows, ["strategy", "sets", "significantly worse on", "pooled difference", "highest cost ratio"], "lrlrr"),
+        markdown_table(rows, ["strategy", "sets", "significantly worse on", "pooled difference", "highest cost ratio", "same, embeddings cached"], "lrlrrr"),
     ]
 
 
@@ -139,15 +140,19 @@ def _cost(c: Comparison) -> list[str]:
     at = c.table[at_budget(c.table, c.budget) & c.table["cost_median"].notna()]
     out = [
         "", f"## Cost at {budget_text(c.budget)}", "",
-        "Median wall time of one run in seconds (training, scoring and selection, counted as each study's cost table "
-        f"counts them) and its ratio to `{c.baseline}`'s median at the same budget on the same set.", "",
+        "Median wall time of one run in seconds (training, scoring, embedding and selection, counted as each study's "
+        f"cost table counts them) and its ratio to `{c.baseline}`'s median at the same budget on the same set; after "
+        "the semicolon, the ratio without the embedding, for a run that finds the set's embeddings in the cache "
+        "(another loop on the same data embedded it).", "",
     ]
     if at.empty:
         return out + ["No run recorded its cost."]
 
     def cell(r) -> str:
-        ratio = "" if pd.isna(r.cost_ratio) else f" ({r.cost_ratio:.1f}×)"
-        return f"{r.cost_median:,.0f} s{ratio}"
+        if pd.isna(r.cost_ratio):
+            return f"{r.cost_median:,.0f} s"
+        cached = f"; {r.cached_cost_ratio:.2f}×" if r.embed_median > 0 else ""
+        return f"{r.cost_median:,.0f} s ({r.cost_ratio:.2f}×{cached})"
 
     return out + [_wide(at, [s.name for s in c.sets], cell)]
 
