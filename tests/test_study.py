@@ -7,6 +7,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from alsel.errors import ConfigError
@@ -429,6 +430,31 @@ def test_real_grid_local(local_grid):
     # finished runs are skipped without calling the loop
     again = run_study(config, out=tmp / "study", run_fn=lambda *a, **k: pytest.fail("should not run"))
     assert len(again.skipped) == 4 and _results(again) == _results(summary)
+
+
+def test_a_study_kept_in_git_resumes_and_reports_elsewhere(local_grid, tmp_path):
+    """What .gitignore keeps of a study under docs/results/ (no probabilities, selections or
+    checkpoints), copied to another folder as a clone on another machine would have it: its
+    finished runs are not run again, and its report's statistics are the same."""
+    import shutil
+
+    from alsel.report import write_report
+
+    config, tmp, _ = local_grid
+    ignored = (Path(__file__).resolve().parents[1] / ".gitignore").read_text().splitlines()
+    dropped = [RunDir.EVAL_PROBS, RunDir.SELECTION, RunDir.CHECKPOINT, RunDir.LOCK]
+    assert all(f"docs/results/*/runs/*/*/*/{name}" in ignored for name in dropped)
+    kept = shutil.copytree(tmp / "study", tmp_path / "clone" / "study")
+    for name in dropped:
+        for path in kept.glob(f"runs/*/*/*/{name}"):
+            path.unlink()
+    assert not list(kept.glob(f"runs/*/*/*/{RunDir.EVAL_PROBS}")) and len(list(kept.glob(f"runs/*/*/*/{RunDir.EVAL_PREDICTIONS}"))) == 4
+    again = run_study(config, out=kept, run_fn=lambda *a, **k: pytest.fail("a kept run ran again"))
+    assert len(again.skipped) == 4
+    original = pd.read_csv(write_report(tmp / "study")["summary"])
+    moved = pd.read_csv(write_report(kept)["summary"])
+    assert moved["p_sentences"].notna().any()
+    pd.testing.assert_frame_equal(moved, original)
 
 
 def test_real_grid_ray_matches_local(local_grid, tmp_path):
