@@ -118,6 +118,37 @@ def quiet_transformers() -> None:
     transformers.utils.logging.disable_progress_bar()
 
 
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    import platform
+
+    info = Path("/proc/cpuinfo")
+    if info.exists():
+        for line in info.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor()
+
+
+def machine_description() -> dict:
+    """Where a run ran, for its record: the CPU model, its core count and the accelerator
+    (``None`` without one). Results of runs from different machines can differ (bf16, kernels)."""
+    import os
+
+    import torch
+
+    accelerator = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "accelerator": accelerator}
+
+
+def describe_machine(machine: dict | None) -> str:
+    """One line for a run's recorded machine: ``AMD EPYC, 2 cores`` (plus its accelerator)."""
+    if not machine:
+        return "not recorded"
+    line = f"{machine.get('cpu') or 'unknown CPU'}, {machine.get('cores', '?')} cores"
+    return line + (f", {machine['accelerator']}" if machine.get("accelerator") else "")
+
+
 def torch_device(device: str = "auto"):
     """``auto``: CUDA where available, else the CPU."""
     import torch

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import cpu_model
+from alsel.models import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = ["loop", "--preset", "kmeans_margin", "--limit", "10000", "--seed", "0", "--quiet", "--json"]

@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from machine import cpu_model
+from alsel.models import cpu_model
 
 N_TEXTS = 2000
 K = 200

@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from alsel.models import cpu_model  # noqa: E402  (after the path set-up above)
+
 BUDGET_FRACTION = 0.10
 N_NEIGHBORS = 20
 PROJECTION_DIM = 32
@@ -263,14 +265,6 @@ def _naive_fl(out, neighbors, sims, k, args, tmp) -> dict:
 
 
 def _machine() -> dict:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import faiss
     import scipy
     import sklearn
@@ -279,7 +273,7 @@ def _machine() -> dict:
     mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return {
         "nproc": int(nproc) if nproc.isdigit() else os.cpu_count(),
-        "cpu_model": model,
+        "cpu_model": cpu_model(),
         "memory_gb": round(mem_gb, 1),
         "python": platform.python_version(),
         "numpy": np.__version__,

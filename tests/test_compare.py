@@ -189,9 +189,10 @@ def test_report_and_figures(written):
     for name in ("forest", "budget_curves"):
         assert paths[name] == out / f"{name}.png" and matplotlib.image.imread(paths[name]).shape[0] > 100
     text = paths["report"].read_text()
+    assert "| machines (runs) |" in text and "not recorded (" in text  # the made-up runs record no machine
     assert "DerSimonian–Laird" in text and "interpolated linearly" in text and "> 20%" in text and "< 10%" in text
     assert "| kmeans | 3 | +2.00 |" in text
-    assert "![forest](forest.png)" in text and "3.0×" in text
+    assert "![forest](forest.png)" in text and "3.00×" in text
 
 
 # --------------------------------------------------------------------------- the command line

@@ -1,11 +1,13 @@
 """The loop controller end to end with a tiny random BERT on synthetic data."""
 
+import os
+
 import numpy as np
 import pytest
 
 from alsel.data import load_data
 from alsel.errors import ConfigError
-from alsel.io import read_json, read_jsonl
+from alsel.io import read_json, read_jsonl, write_json
 from alsel.loops.config import LoopConfig
 from alsel.run import run_loop
 from alsel.progress import Progress
@@ -61,7 +63,10 @@ def test_same_seed_gives_a_byte_identical_selection_and_resume_matches(tmp_path,
     with pytest.raises(KeyboardInterrupt):
         run_loop(LoopConfig.from_options(**resumed), tmp_path / "c", progress=Recorder(stop_after=0))
     assert len(read_jsonl(tmp_path / "c" / "rounds.jsonl")) == 1 and not (tmp_path / "c" / "metrics.json").exists()
-    loop(tmp_path / "c", **resumed)
+    config = read_json(tmp_path / "c" / "config.json")
+    assert config["machine"]["cores"] == os.cpu_count() and config["machine"]["cpu"]
+    write_json(tmp_path / "c" / "config.json", {**config, "machine": {"cpu": "another CPU", "cores": 96, "accelerator": "a GPU"}})
+    loop(tmp_path / "c", **resumed)  # a run may resume on another machine
     assert (tmp_path / "c" / "selection.jsonl").read_bytes() == reference
     assert [r["round"] for r in read_jsonl(tmp_path / "c" / "rounds.jsonl")] == [0, 1, 2]
 

@@ -23,7 +23,7 @@ from .. import __version__
 from ..data import DataSplits, TextDataset, load_data
 from ..embed import Embedder, EmbeddingLookup, default_cache_dir
 from ..errors import ConfigError, RunFileError
-from ..models import model_identity
+from ..models import machine_description, model_identity
 from ..progress import SILENT, Progress
 from ..scores import summarize
 from ..strategies import LoopState, Strategy
@@ -153,6 +153,7 @@ class _Run:
             data=splits.description,
             plan={"budget": plan.budget, "init_size": plan.init_size, "round_sizes": list(plan.round_sizes), "keep_init": plan.keep_init},
             versions=package_versions(),
+            machine=machine_description(),
         )
         return record
 

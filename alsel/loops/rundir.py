@@ -34,10 +34,10 @@ from ..progress import SILENT, Progress
 from .records import Checkpoint, RoundRecord
 
 #: Keys of config.json that may differ between a run and its resumption.
-VOLATILE = ("versions",)
+VOLATILE = ("versions", "machine")
 #: Keys of config.json that record what a run found rather than what it was asked: not options,
 #: so ``--config RUN/config.json`` skips them when it replays the run.
-RECORD_ONLY = ("data", "plan", "versions")
+RECORD_ONLY = ("data", "plan", "versions", "machine")
 
 
 def source_path(run_dir: str | Path, name: str) -> Path:

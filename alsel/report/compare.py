@@ -19,7 +19,8 @@ tables of :class:`Comparison`, pure functions of the summaries:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..io import write_bytes, write_text
+from ..models import describe_machine
 from ..stats import random_effects
 from ..study.record import RUNS, STUDY_RECORD
 from .analysis import WORSE, summarize
@@ -81,12 +83,15 @@ class StudySet:
         The finished runs (:data:`~alsel.report.collect.RESULT_COLUMNS`).
     summary : DataFrame
         :func:`~alsel.report.analysis.summarize` of the runs, as the study's summary.csv.
+    machines : dict
+        Finished runs per machine they recorded (:func:`~alsel.models.describe_machine`).
     """
 
     name: str
     study_dir: Path
     runs: pd.DataFrame
     summary: pd.DataFrame
+    machines: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -141,7 +146,8 @@ def _read_set(study_dir: Path, baseline: str) -> StudySet:
     if not (study.runs["strategy"] == baseline).any():
         raise ConfigError(f"{study_dir}: no finished {baseline} runs; every strategy is compared with {baseline}")
     summary = summarize(study.runs, baseline, correct=study.correct)
-    return StudySet(study_dir.resolve().name, study_dir, study.runs, summary)
+    machines = Counter(describe_machine((study.configs.get(r) or {}).get("machine")) for r in study.runs["run_dir"])
+    return StudySet(study_dir.resolve().name, study_dir, study.runs, summary, dict(machines))
 
 
 # --------------------------------------------------------------------------- tables

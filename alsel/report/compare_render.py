@@ -50,13 +50,14 @@ def _studies(c: Comparison) -> list[str]:
     rows = []
     for s in c.sets:
         budgets = ", ".join(budget_text(b) for b in sorted(s.runs["budget"].unique()))
-        rows.append([s.name, str(s.study_dir), str(len(s.runs)), str(s.runs["strategy"].nunique()), budgets, str(s.runs["seed"].nunique())])
+        machines = "; ".join(f"{name} ({count})" for name, count in s.machines.items())
+        rows.append([s.name, str(s.study_dir), str(len(s.runs)), str(s.runs["strategy"].nunique()), budgets, str(s.runs["seed"].nunique()), machines])
     return [
         "Each set is one study (`alsel study`), summarised exactly as its own `alsel report` does: every strategy "
         f"is paired with `{c.baseline}` by seed at the same budget, and the verdicts are Holm-adjusted over the "
         f"comparisons within that study. The tables are at a budget of {budget_text(c.budget)} unless they say otherwise.",
         "", "## Studies", "",
-        markdown_table(rows, ["set", "study directory", "finished runs", "strategies", "budgets", "seeds"], "llrrlr"),
+        markdown_table(rows, ["set", "study directory", "finished runs", "strategies", "budgets", "seeds", "machines (runs)"], "llrrlrl"),
     ]
 
 
