@@ -513,6 +513,9 @@ def test_cross_task_configs_share_one_grid(tmp_path):
     proxy, loop = configs["kmeans_margin_proxy"], configs["kmeans_margin"]
     assert (proxy.init, proxy.acq, proxy.rounds) == (loop.init, loop.acq, loop.rounds) and (proxy.learner, proxy.final_learner) == ("logreg", "transformer")
     assert configs["margin_balanced"].balance and (configs["badge"].acq, configs["cluster_margin"].acq) == ("badge", "cluster_margin")
-    # the seeds 3 and 4 of random and kmeans_margin, as the configs' header runs them
-    extra = load_study(root / "configs" / f"{CROSS_TASK[0]}.yaml", out=tmp_path / "x", seeds="3,4", strategies="random,kmeans_margin")
-    assert len(extra.runs()) == 2 * 2 * 3
+    # seeds 3 and 4 of random and of every candidate that can meet the cost criterion, as the configs' header runs them
+    header = (root / "configs" / f"{CROSS_TASK[0]}.yaml").read_text()
+    chosen = "random,kmeans,facility_location,kmeans_margin,kmeans_margin_proxy"
+    assert f"--seeds 3,4 --strategies {chosen}\n" in header
+    extra = load_study(root / "configs" / f"{CROSS_TASK[0]}.yaml", out=tmp_path / "x", seeds="3,4", strategies=chosen)
+    assert len(extra.runs()) == 2 * (3 + 1 + 3 + 3 + 1)
