@@ -55,8 +55,6 @@ class Embedder:
         the order first asked: what computing the embeddings took (here, or when the cache entry
         was written; None for an entry that did not record it) and whether they came from the
         cache. Costs count an embedding once per run, whoever paid for it.
-    spent_seconds : float
-        Time this embedder spent computing embeddings.
     """
 
     def __init__(self, model: str = "minilm", cache_dir=None, batch_size: int = 128, precision: str = "fp32", device: str = "auto"):
@@ -66,7 +64,6 @@ class Embedder:
         self.precision = precision
         self.device = device
         self.used: dict[str, tuple[float | None, bool]] = {}
-        self.spent_seconds = 0.0
 
     def cache_path(self, fingerprint: str) -> Path:
         key = hashlib.sha256(f"{model_identity(self.model)}\0{self.precision}\0{fingerprint}".encode()).hexdigest()[:24]
@@ -85,8 +82,12 @@ class Embedder:
         write_npy(path, embeddings)
         write_json(path.with_suffix(".json"), {"model": self.model, "fingerprint": fingerprint, "shape": list(embeddings.shape), "seconds": seconds})
         self.used[fingerprint] = (seconds, False)
-        self.spent_seconds += seconds
         return embeddings
+
+    @property
+    def spent_seconds(self) -> float:
+        """Time this embedder spent computing embeddings (the entries of ``used`` it computed)."""
+        return sum(seconds for seconds, cached in self.used.values() if not cached)
 
     def _compute(self, texts: list[str], progress: Progress) -> np.ndarray:
         import torch
