@@ -18,7 +18,7 @@ import click
 
 from . import __version__
 from .errors import AlselError
-from .loops.presets import RECOMMENDED
+from .loops.presets import BASELINE, RECOMMENDED
 
 
 # ------------------------------------------------------------------ rich at the edge
@@ -330,16 +330,17 @@ def report(study_dir):
 @click.argument("study_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), default="compare", show_default=True, help="folder for compare.csv, compare.md and the figures")
 @click.option("--budget", default="0.1", show_default=True, help="the budget the pooled, efficiency and cost tables are at")
-def compare(study_dirs, out, budget):
-    """Compare the strategies of several studies (one per data set) with random: per-set
-    differences, a random-effects pooled difference, label efficiency and cost."""
+@click.option("--baseline", default=BASELINE, show_default=True, help="the strategy every other is paired with (for example the expensive loop a cheaper one should keep up with)")
+def compare(study_dirs, out, budget, baseline):
+    """Compare the strategies of several studies (one per data set) with a baseline, random by
+    default: per-set differences, a random-effects pooled difference, label efficiency and cost."""
     from .loops.config import parse_budget
     from .report.compare import write_comparison
 
     missing = [d for d in study_dirs if not Path(d).is_dir()]
     if missing:
         raise AlselError(f"{missing[0]}: no such study directory")
-    paths = write_comparison(study_dirs, out, budget=parse_budget(budget))
+    paths = write_comparison(study_dirs, out, budget=parse_budget(budget), baseline=baseline)
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
 

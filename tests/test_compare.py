@@ -224,6 +224,7 @@ def test_cli_errors_are_one_line(capsys, studies, tmp_path):
         ([str(no_random)], "no finished random runs"),
         ([str(studies[0]), str(studies[0])], "two studies are named"),
         ([str(studies[0]), "--budget", "0.05"], "no study has runs at budget 5%"),
+        ([str(studies[0]), "--baseline", "kcenter"], "no finished kcenter runs"),
         ([], "Missing argument"),
     ]
     for argv, message in cases:
@@ -238,3 +239,19 @@ def test_the_decision_rule_table(studies):
     assert list(rules.index) == ["kmeans", "low_conf", "loop"] and (rules["sets"] == 3).all()
     assert rules.loc["kmeans", "pooled"] == pytest.approx(0.02) and math.isnan(rules.loc["loop", "pooled"])
     assert rules.loc["loop", "max_cost_ratio"] == pytest.approx(3.0) and rules.loc["kmeans", "worse_on"] == ""
+
+
+def test_another_baseline_pairs_every_strategy_with_it(capsys, studies, tmp_path):
+    """The cost criterion's question: does the cheap loop keep up with the expensive one?"""
+    from test_report import BASE
+
+    code, _, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "c"), "--baseline", "loop")
+    table = pd.read_csv(tmp_path / "c" / "compare.csv")
+    at = table[np.isclose(table["budget"], 0.1)].set_index(["set", "strategy"])
+    for name, shift in KMEANS_SHIFT.items():  # kmeans gains 2 points a seed, loop 1: mean over seeds 0-2 is +1
+        assert at.loc[(name, "kmeans"), "diff_mean"] == pytest.approx(BASE["kmeans"] - BASE["loop"] + 0.01 + shift)
+        assert at.loc[(name, "random"), "diff_mean"] == pytest.approx(BASE["random"] - BASE["loop"])
+        assert at.loc[(name, "random"), "cost_ratio"] == pytest.approx(1 / 3) and math.isnan(at.loc[(name, "loop"), "diff_mean"])
+    text = (tmp_path / "c" / "compare.md").read_text()
+    assert code == 0 and text.startswith("# The strategies against loop on 3 data sets")
+    assert "decision rule" not in text  # the rule is read against random only

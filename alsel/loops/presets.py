@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 
-__all__ = ["Preset", "PRESETS", "RECOMMENDED", "DEFAULTS", "preset_options"]
+__all__ = ["Preset", "PRESETS", "RECOMMENDED", "BASELINE", "DEFAULTS", "preset_options"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,8 @@ PRESETS: dict[str, Preset] = {
 
 #: The loop the evidence recommends (docs/results.md); what a config without a preset runs.
 RECOMMENDED = "kmeans_margin"
+#: The preset every other is compared with in studies and reports.
+BASELINE = "random"
 
 #: The selection options of a config that leaves them unset: the recommended preset's, and the
 #: budget and keep_init that it does not set.

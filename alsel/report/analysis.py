@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from ..loops.config import options
+from ..loops.presets import BASELINE
 from ..stats import combined_p, describe, holm, paired_difference, percent_of, sentence_test
-from .collect import BASELINE, COST_COLUMNS, StudyResults, full_strategies
+from .collect import COST_COLUMNS, StudyResults, full_strategies
 
 __all__ = [
     "SUMMARY_COLUMNS",

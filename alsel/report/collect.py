@@ -19,14 +19,14 @@ import pandas as pd
 from ..errors import ConfigError, RunFileError
 from ..imports import first_line
 from ..io import read_json
-from ..study.record import STUDY_RECORD, find_runs
+from ..loops.presets import BASELINE
 from ..loops.rundir import RunDir
+from ..study.record import STUDY_RECORD, find_runs
 from .formatting import budget_text
 
 __all__ = [
     "RESULT_COLUMNS",
     "FAILURE_COLUMNS",
-    "BASELINE",
     "StudyResults",
     "Subsets",
     "collect_study",
@@ -45,8 +45,6 @@ RESULT_COLUMNS = [
 ]
 FAILURE_COLUMNS = ["strategy", "budget", "seed", "error", "run_dir"]
 COST_COLUMNS = ("train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds")
-#: The strategy every other is compared with; without study.json it is listed first.
-BASELINE = "random"
 #: The study's own files around its run directories (alsel.study writes them; RunDir knows
 #: only what a run writes).
 

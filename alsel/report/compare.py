@@ -28,11 +28,12 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..io import write_bytes, write_text
+from ..loops.presets import BASELINE
 from ..models import describe_machine
 from ..stats import random_effects
 from ..study.record import RUNS, STUDY_RECORD
 from .analysis import WORSE, summarize
-from .collect import BASELINE, collect_study, full_strategies
+from .collect import collect_study, full_strategies
 from .formatting import budget_text
 
 __all__ = [

@@ -12,12 +12,12 @@ import pandas as pd
 
 from .. import __version__
 from ..loops.config import options
-from ..loops.presets import PRESETS
+from ..loops.presets import BASELINE, PRESETS
 from ..loops.rundir import RunDir
 from ..stats import format_p, min_sign_flip_p
 from ..study.record import STUDY_RECORD
 from .analysis import ALPHA, BETTER, DATA_KEYS, NO_DIFFERENCE, TRAINING_KEYS, UNTESTED, WORSE, differing_options
-from .collect import BASELINE, StudyResults, full_strategies
+from .collect import StudyResults, full_strategies
 from .formatting import budget_text, counts_text, markdown_table, pct, plural, points, run_label
 
 __all__ = ["render_report", "render_summary_table", "render_cost_table", "RESULTS_FILE", "SUMMARY_FILE", "REPORT_FILE"]

@@ -10,8 +10,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..loops.presets import BASELINE
 from .analysis import BETTER, WORSE
-from .collect import BASELINE, Subsets, full_strategies
+from .collect import Subsets, full_strategies
 from .formatting import budget_text, run_label
 
 __all__ = ["accuracy_figure", "differences_figure", "budget_curve_figure", "rounds_figure", "subsets_figure", "png_bytes"]
