@@ -61,7 +61,7 @@ def select(
     budget : float or int, optional
         A fraction of the pool (0.1) or a count (1000). Default: the preset's, else 0.1.
     preset : str, optional
-        A preset of ``alsel loop --preset``; default: the recommended loop (kmeans_margin).
+        A preset of ``alsel loop --preset``; default: the recommended loop (``alsel.loops.presets.RECOMMENDED``).
     learner : str, optional
         The learner (``alsel loop --learner``) where this version has one.
     seed : int

@@ -364,7 +364,8 @@ def list_strategies():
     click.echo(describe_strategies(width))
     click.echo("\nPresets (--preset):")
     for name, preset in PRESETS.items():
-        click.echo(textwrap.fill(preset.description, width, initial_indent=f"  {name}".ljust(NAME_WIDTH), subsequent_indent=" " * NAME_WIDTH))
+        description = f"recommended: {preset.description}" if name == RECOMMENDED else preset.description
+        click.echo(textwrap.fill(description, width, initial_indent=f"  {name}".ljust(NAME_WIDTH), subsequent_indent=" " * NAME_WIDTH))
     click.echo("\n" + textwrap.fill("Learners (--learner): " + ", ".join(LEARNERS) + ", or package.module:Class", width))
 
 

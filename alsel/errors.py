@@ -24,3 +24,9 @@ class RunFileError(AlselError):
 
 class RunInUseError(AlselError):
     """Another alsel process holds the run directory's lock."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception as one line: the first line of its message, else its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib
 
-from .errors import ConfigError
+from .errors import ConfigError, first_line
 
-__all__ = ["is_import_spec", "import_object", "first_line"]
+__all__ = ["is_import_spec", "import_object"]
 
 
 def is_import_spec(spec: str) -> bool:
@@ -35,9 +35,3 @@ def import_object(spec: str, option: str):
         return getattr(module, attribute)
     except AttributeError:
         raise ConfigError(f"{option} {spec}: module {module_name} has no attribute {attribute}") from None
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception as one line: the first line of its message, else its type's name."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -115,7 +115,7 @@ def read_yaml_mapping(path: str | Path, expected: str = "a mapping of options") 
     """A YAML file that must hold a mapping; unreadable or malformed files raise ConfigError."""
     import yaml
 
-    from .errors import ConfigError
+    from .errors import ConfigError, first_line
 
     path = Path(path)
     try:
@@ -123,7 +123,7 @@ def read_yaml_mapping(path: str | Path, expected: str = "a mapping of options") 
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        raise ConfigError(f"{path}: not valid YAML ({first_line(exc)})") from None
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected {expected}")
     return loaded

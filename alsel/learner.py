@@ -13,8 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import ConfigError
-from .imports import first_line
+from .errors import ConfigError, first_line
 from .loops.learning import classification_metrics
 from .models import MODEL_CONFIG_FILE, quiet_transformers, resolve_model, torch_device, uses_bf16
 from .progress import SILENT, Progress

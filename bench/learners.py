@@ -8,7 +8,7 @@ KMeans on them), and they are computed once per data set and cached, so the comp
 what each learner adds. The logreg run also reads the evaluation set's embeddings, which the
 first step computes too.
 
-    python bench/learners.py          # about 5 minutes on a 2-core CPU
+    python bench/learners.py          # run time on a 2-core CPU: docs/benchmarks.md
 
 Writes docs/learners.json; docs/benchmarks.md quotes it.
 """
@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from alsel.io import write_text
 from alsel.models import cpu_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +72,7 @@ def main() -> None:
         "cpu": cpu_model(), "python": platform.python_version(),
         "embedding_seconds": round(embed_seconds, 1), "runs": runs, "logreg_over_transformer": round(ratio, 4),
     }
-    (ROOT / "docs" / "learners.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_text(ROOT / "docs" / "learners.json", json.dumps(result, indent=2) + "\n")
     print(f"embedding pool + eval once: {embed_seconds:.1f} s; logreg / transformer wall time: {ratio:.3f}")
 
 

@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from alsel.io import write_text
 from alsel.models import cpu_model
 
 N_TEXTS = 2000
@@ -109,7 +110,7 @@ def main() -> None:
     if args.step == "pools":
         return pools(*args.args)
     result = measure()
-    (ROOT / "docs" / "reproducibility.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_text(ROOT / "docs" / "reproducibility.json", json.dumps(result, indent=2) + "\n")
     print(f"embeddings, max |difference| to fp32: {result['embedding_max_abs_difference']}")
     print(f"shared picks of {K} with the reference pool:")
     for run, shared in result["shared_picks_with_reference"].items():

@@ -2,6 +2,7 @@
 
 import pytest
 
+from alsel.loops.presets import PRESETS, RECOMMENDED
 from alsel.strategies import STRATEGIES
 from alsel.strategies.listing import GROUPS, describe_strategies
 from test_cli import run_cli
@@ -27,6 +28,8 @@ def test_the_listing_is_plain_text_wrapped_to_the_terminal(capsys, monkeypatch, 
     assert max(len(line) for line in out.splitlines()) <= min(columns, 100)
     for name in STRATEGIES:
         assert f"  {name} " in out or out.count(f"  {name}\n") == 1
+    text = " ".join(out.split())
+    assert f"{RECOMMENDED} recommended: {PRESETS[RECOMMENDED].description}" in text and text.count("recommended:") == 1
 
 
 def test_strategies_are_grouped_by_what_they_need_with_init_and_options():

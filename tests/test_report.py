@@ -355,6 +355,18 @@ def test_report_renders_from_memory(study):
     assert "| kmeans | 10% | 30 | 3 | 83.00 ± 2.00 |" in text and "![accuracy](accuracy.png)" in text and "- a note" in text
     assert f"| kmeans | kmeans | {PRESET_SPECS['kmeans'].description} |" in text  # presets are described once
     assert "1 failed" in text and "1 not run yet" in text
+    assert "each at budgets 10%, 20% of the pool" in text
+
+
+def test_strategies_with_budgets_of_their_own_are_not_said_to_share_them(study):
+    from dataclasses import replace
+
+    from alsel.report import collect_study, render_report
+
+    read = collect_study(study, subsets=False)
+    runs = read.runs[~((read.runs["strategy"] == "kmeans") & (read.runs["budget"] == 0.2))]  # a budget curve for the others
+    text = render_report(replace(read, runs=runs), summarize(runs, correct=read.correct))
+    assert "pool, at budgets 10%, 20% of the pool" in text and "each at" not in text
 
 
 def test_options_that_differ_between_runs_are_the_config_groups():

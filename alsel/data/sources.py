@@ -17,8 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
-from ..imports import first_line
+from ..errors import DataError, first_line
 from .dataset import TextDataset
 
 __all__ = ["read_frame", "hf_frames", "HFFrames", "save_source"]

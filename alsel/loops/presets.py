@@ -53,7 +53,7 @@ PRESETS: dict[str, Preset] = {
     "full": Preset({"init": "random", "rounds": 0, "acq": None, "budget": 1.0}, "the whole pool (the upper bound)"),
     "kmeans_margin": Preset(
         {"init": "kmeans", "rounds": 2, "acq": "margin"},
-        "recommended: a KMeans third, then two rounds adding a third by smallest margin",
+        "a KMeans third, then two rounds adding a third by smallest margin",
     ),
 }
 

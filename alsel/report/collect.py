@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, RunFileError
-from ..imports import first_line
+from ..errors import ConfigError, RunFileError, first_line
 from ..io import read_json
 from ..loops.presets import BASELINE
 from ..loops.rundir import RunDir

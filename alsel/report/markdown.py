@@ -282,20 +282,20 @@ def _runs(study: StudyResults) -> list[str]:
 def _how_it_chooses(spec: dict, config: dict) -> str:
     """A strategy in words: its preset's description, or its loop options."""
     preset = spec.get("preset")
-    options = spec.get("options", {})
-    if preset and not options:
+    spec_options = spec.get("options", {})
+    if preset and not spec_options:
         return PRESETS[preset].description if preset in PRESETS else f"preset {preset}"
-    init = options.get("init", config.get("init"))
-    acq = options.get("acq", config.get("acq"))
-    rounds = options.get("rounds", config.get("rounds"))
+    init = spec_options.get("init", config.get("init"))
+    acq = spec_options.get("acq", config.get("acq"))
+    rounds = spec_options.get("rounds", config.get("rounds"))
     text = f"initial pool by `{init}`"
     if rounds:
         text += f", then {rounds} round(s) of `{acq}` acquisition, retraining each round"
-    other = {k: v for k, v in options.items() if k not in ("init", "acq", "rounds")}
+    other = {k: v for k, v in spec_options.items() if k not in ("init", "acq", "rounds")}
     if other:
         text += " (" + ", ".join(f"{k}={v}" for k, v in other.items()) + ")"
     if preset:
-        text = f"preset {preset} with " + ", ".join(f"{k}={v}" for k, v in options.items())
+        text = f"preset {preset} with " + ", ".join(f"{k}={v}" for k, v in spec_options.items())
     return text
 
 

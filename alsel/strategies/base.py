@@ -21,8 +21,8 @@ from typing import ClassVar
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..errors import ConfigError, PoolExhaustedError
-from ..imports import first_line, import_object, is_import_spec
+from ..errors import ConfigError, PoolExhaustedError, first_line
+from ..imports import import_object, is_import_spec
 from ..params import check
 from .state import LoopState
 

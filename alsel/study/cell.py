@@ -9,7 +9,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from ..errors import RunFileError, RunInUseError
+from ..errors import RunFileError, RunInUseError, first_line
 from ..io import write_text
 from ..loops.rundir import RunDir
 from ..progress import SILENT, Progress
@@ -18,7 +18,7 @@ from .outcomes import RunOutcome
 if TYPE_CHECKING:
     from .grid import RunSpec
 
-__all__ = ["RunFn", "default_run_fn", "execute_run", "finished_metrics", "write_error", "first_line", "now"]
+__all__ = ["RunFn", "default_run_fn", "execute_run", "finished_metrics", "write_error", "failure_line", "now"]
 
 #: ``run_fn(config, out_dir, progress) -> metrics``: :func:`alsel.run.run_loop`
 #: or a stand-in with its signature.
@@ -35,9 +35,9 @@ def now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+def failure_line(exc: BaseException) -> str:
+    """A failed run's exception as one line, with its type: the study lists failures of any kind."""
+    return f"{type(exc).__name__}: {first_line(exc)}" if str(exc).strip() else type(exc).__name__
 
 
 def write_error(run_dir: Path, spec: RunSpec, text: str) -> None:
@@ -69,5 +69,5 @@ def execute_run(spec: RunSpec, study_dir, run_fn: RunFn, progress: Progress = SI
         return RunOutcome(spec, run_dir, "failed", error=str(exc), seconds=time.perf_counter() - started)
     except Exception as exc:  # a failed cell must not stop the study
         write_error(run_dir, spec, traceback.format_exc())
-        return RunOutcome(spec, run_dir, "failed", error=first_line(exc), seconds=time.perf_counter() - started)
+        return RunOutcome(spec, run_dir, "failed", error=failure_line(exc), seconds=time.perf_counter() - started)
     return RunOutcome(spec, run_dir, "finished", metrics=metrics, seconds=time.perf_counter() - started)

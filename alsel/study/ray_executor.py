@@ -23,7 +23,7 @@ from ..errors import ConfigError
 from ..io import write_text
 from ..loops.rundir import RunDir
 from ..progress import SILENT, Progress
-from .cell import RunFn, execute_run, first_line, write_error
+from .cell import RunFn, execute_run, failure_line, write_error
 from .outcomes import RunOutcome
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def _collect_ray(ray, ref, spec: RunSpec, study_dir: Path) -> RunOutcome:
         result = ray.get(ref)
     except Exception as exc:  # the worker died (OOM, node lost): the run failed, the study goes on
         write_error(run_dir, spec, f"the Ray task failed: {exc}")
-        return RunOutcome(spec, run_dir, "failed", error=first_line(exc))
+        return RunOutcome(spec, run_dir, "failed", error=failure_line(exc))
     # Files from a worker on another node; the metrics file last, as a run writes it.
     files = result.get("files", {})
     for name in sorted(files, key=lambda n: n == RunDir.METRICS):
