@@ -443,7 +443,7 @@ def test_a_study_kept_in_git_resumes_and_reports_elsewhere(local_grid, tmp_path)
     config, tmp, _ = local_grid
     ignored = (Path(__file__).resolve().parents[1] / ".gitignore").read_text().splitlines()
     dropped = [RunDir.EVAL_PROBS, RunDir.SELECTION, RunDir.CHECKPOINT, RunDir.LOCK]
-    assert all(f"docs/results/*/runs/*/*/*/{name}" in ignored for name in dropped)
+    assert all(f"docs/results/**/runs/*/*/*/{name}" in ignored for name in dropped)
     kept = shutil.copytree(tmp / "study", tmp_path / "clone" / "study")
     for name in dropped:
         for path in kept.glob(f"runs/*/*/*/{name}"):
