@@ -81,12 +81,17 @@ def selected_frame(run_dir: str | Path, complement: bool = False) -> pd.DataFram
     run = RunDir(run_dir)
     pool = _pool(run.path, _finished_record(run))
     selection = run.read_selection()
-    position_of = {int(i): p for p, i in enumerate(pool.ids)}
-    chosen = np.array([position_of[e["id"]] for e in selection], dtype=np.int64)
     if complement:
+        chosen = pool.positions([e["id"] for e in selection])
         return pd.DataFrame(_rows(pool, np.setdiff1d(np.arange(len(pool)), chosen)))
+    return selection_frame(pool, selection)
+
+
+def selection_frame(pool: TextDataset, selection: list[dict]) -> pd.DataFrame:
+    """``selection`` (selection.jsonl's entries) joined with ``pool``: ``id, text, label, round,
+    score`` in acquisition order."""
     return pd.DataFrame({
-        **_rows(pool, chosen),
+        **_rows(pool, pool.positions([e["id"] for e in selection])),
         "round": np.array([e["round"] for e in selection], dtype=np.int64),
         "score": np.array([np.nan if e["score"] is None else e["score"] for e in selection], dtype=np.float64),
     })

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .export import selection_frame
 from .loops.config import LoopConfig
 from .loops.controller import LoopOutcome
 from .loops.records import RoundRecord
@@ -49,20 +50,9 @@ class SelectionResult:
 
     @classmethod
     def from_outcome(cls, outcome: LoopOutcome, out: str | Path | None = None) -> "SelectionResult":
-        pool = outcome.pool
-        position_of = {int(i): p for p, i in enumerate(pool.ids)}
-        indices = np.array([position_of[e["id"]] for e in outcome.selection], dtype=np.int64)
-        frame = pd.DataFrame(
-            {
-                "id": pool.ids[indices],
-                "text": [pool.texts[i] for i in indices],
-                "label": [pool.label_value(i) for i in indices],
-                "round": np.array([e["round"] for e in outcome.selection], dtype=np.int64),
-                "score": np.array([np.nan if e["score"] is None else e["score"] for e in outcome.selection], dtype=np.float64),
-            }
-        )
+        frame = selection_frame(outcome.pool, outcome.selection)
         return cls(
-            ids=frame["id"].to_numpy(), indices=indices, frame=frame, rounds=list(outcome.rounds),
+            ids=frame["id"].to_numpy(), indices=outcome.pool.positions(frame["id"]), frame=frame, rounds=list(outcome.rounds),
             metrics=dict(outcome.metrics), config=outcome.config, out=None if out is None else Path(out),
         )
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alsel.data import load_data, quotas, stratified_sample
+from alsel.data import TextDataset, load_data, quotas, stratified_sample
 from alsel.errors import DataError
 
 
@@ -43,6 +43,14 @@ def test_limit_is_a_seeded_stratified_sample_with_source_ids():
     assert [full.pool.texts[i] for i in a.pool.ids[:5]] == a.pool.texts[:5]
     c = load_data("sst2", limit=1000, data_seed=1)
     assert not np.array_equal(a.pool.ids, c.pool.ids)
+
+
+def test_positions_follow_the_ids_given_and_refuse_unknown_ones():
+    data = TextDataset(ids=np.array([40, 7, 13]), texts=["a", "b", "c"], labels=np.array([0, 1, 0]), label_names=("x", "y"))
+    assert data.positions([13, 40, 7]).tolist() == [2, 0, 1]
+    assert data.positions(np.array([], dtype=np.int64)).dtype == np.int64
+    with pytest.raises(DataError, match=r"2 selected id\(s\) are not in the pool \(first: 8\)"):
+        data.positions([7, 8, 41])
 
 
 def test_quotas_are_exact_up_to_rounding():

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import DataError
+
 __all__ = ["TextDataset", "DataSplits", "fingerprint", "stratified_sample", "quotas"]
 
 
@@ -73,6 +75,20 @@ class TextDataset:
         digest.update(np.ascontiguousarray(self.labels, dtype=np.int64).tobytes())
         digest.update(json.dumps([list(self.label_names), [str(v) for v in self.label_values]]).encode())
         return digest.hexdigest()
+
+    def positions(self, ids) -> np.ndarray:
+        """The positions of the examples with these source ``ids``, in the order given.
+
+        Raises
+        ------
+        DataError
+            If an id is not in this data set (a selection read against another pool).
+        """
+        position_of = {int(i): p for p, i in enumerate(self.ids)}
+        unknown = [int(i) for i in ids if int(i) not in position_of]
+        if unknown:
+            raise DataError(f"{len(unknown)} selected id(s) are not in the pool (first: {unknown[0]}); was the selection made on other data?")
+        return np.array([position_of[int(i)] for i in ids], dtype=np.int64)
 
     def label_value(self, position: int):
         """The source's own label of the example at ``position``."""

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import DataError
 from .dataset import DataSplits, TextDataset, stratified_sample
-from .sources import _bundled_sst2, _eval_dataset, _frame_dataset, _hf, _is_fraction, _local, read_frame
+from .sources import as_number, bundled_sst2, eval_dataset, frame_dataset, hf_datasets, is_fraction, local_dataset, read_frame
 
 __all__ = ["load_data", "splits_from_frames", "load_recorded_data"]
 
@@ -34,11 +34,7 @@ def _is_file(spec) -> bool:
 
 def _check_eval_spec(eval_spec) -> None:
     """A number given to --eval is a fraction of the pool, which must lie in (0, 1)."""
-    try:
-        value = float(eval_spec)
-    except (TypeError, ValueError):
-        return
-    if not 0.0 < value < 1.0:
+    if as_number(eval_spec) is not None and not is_fraction(eval_spec):
         raise DataError(f"--eval {eval_spec}: a fraction of the pool to hold out must be in (0, 1)")
 
 
@@ -70,15 +66,15 @@ def load_data(
     _check_eval_spec(eval_spec)
     evalset = None
     if dataset == "sst2":
-        pool = _bundled_sst2("train")
+        pool = bundled_sst2("train")
         if eval_spec in (None, "dev"):
-            evalset = _bundled_sst2("dev")
+            evalset = bundled_sst2("dev")
     elif dataset.startswith("hf:"):
-        pool, evalset = _hf(dataset, text_column, label_column, eval_spec, want_eval=not _is_file(eval_spec))
+        pool, evalset = hf_datasets(dataset, text_column, label_column, eval_spec, want_eval=not _is_file(eval_spec))
     else:
-        pool = _local(Path(dataset), text_column, label_column)
-    if evalset is None and eval_spec is not None and not _is_fraction(eval_spec):
-        evalset = _eval_dataset(read_frame(eval_spec), pool, text_column, label_column, str(eval_spec))
+        pool = local_dataset(Path(dataset), text_column, label_column)
+    if evalset is None and eval_spec is not None and not is_fraction(eval_spec):
+        evalset = eval_dataset(read_frame(eval_spec), pool, text_column, label_column, str(eval_spec))
     return _splits(dataset, pool, evalset, eval_spec, limit, eval_limit, data_seed)
 
 
@@ -114,8 +110,8 @@ def splits_from_frames(
         With ``sources``: the data as :func:`save_source` keeps it beside a run.
     """
     _check_eval_spec(eval_spec)
-    pool = _frame_dataset(train, text_column, label_column, name, class_names)
-    evalset = None if eval is None else _eval_dataset(eval, pool, text_column, label_column, f"{name} (eval)")
+    pool = frame_dataset(train, text_column, label_column, name, class_names)
+    evalset = None if eval is None else eval_dataset(eval, pool, text_column, label_column, f"{name} (eval)")
     splits = _splits(name, pool, evalset, eval_spec, limit, eval_limit, data_seed)
     sources = {"pool": pool} if evalset is None else {"pool": pool, "eval": evalset}
     return dataclasses.replace(splits, sources=sources)
@@ -139,7 +135,7 @@ def _splits(dataset: str, pool: TextDataset, evalset: TextDataset | None, eval_s
     """Hold out an evaluation set if none was given, take the samples, describe the result."""
     rng = np.random.default_rng(data_seed)
     if evalset is None:
-        pool, evalset = _hold_out(pool, float(eval_spec) if _is_fraction(eval_spec) else 0.1, rng)
+        pool, evalset = _hold_out(pool, float(eval_spec) if is_fraction(eval_spec) else 0.1, rng)
     notes: list[str] = []
     pool = _limited(pool, limit, "--limit", "the pool", rng, notes)  # the pool's sample first: the order is part of the seed
     evalset = _limited(evalset, eval_limit, "--eval-limit", "the evaluation set", rng, notes)

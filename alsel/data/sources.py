@@ -120,7 +120,7 @@ def _dataset(texts, labels, names, values=(), ids=None) -> TextDataset:
     return TextDataset(ids=ids, texts=list(texts), labels=labels, label_names=names, label_values=tuple(values))
 
 
-def _frame_dataset(frame: pd.DataFrame, text_column, label_column, where: str, class_names=None) -> TextDataset:
+def frame_dataset(frame: pd.DataFrame, text_column, label_column, where: str, class_names=None) -> TextDataset:
     """A pool from a frame: its labels are the frame's own values or, with ``class_names`` (a
     datasets ClassLabel), class ids named by them."""
     texts, raw = _texts_and_raw_labels(frame, text_column, label_column, where)
@@ -131,7 +131,7 @@ def _frame_dataset(frame: pd.DataFrame, text_column, label_column, where: str, c
     return _dataset(texts, _encode(raw, names, where), names, _label_values(names, raw))
 
 
-def _eval_dataset(frame: pd.DataFrame, pool: TextDataset, text_column, label_column, where: str) -> TextDataset:
+def eval_dataset(frame: pd.DataFrame, pool: TextDataset, text_column, label_column, where: str) -> TextDataset:
     """An evaluation set for any pool: its labels may be the pool's values or its names."""
     texts, raw = _texts_and_raw_labels(frame, text_column, label_column, where)
     spellings = {**{name: i for i, name in enumerate(pool.label_names)}, **{str(v): i for i, v in enumerate(pool.label_values)}}
@@ -142,11 +142,11 @@ def _eval_dataset(frame: pd.DataFrame, pool: TextDataset, text_column, label_col
     return _dataset(texts, labels, pool.label_names, pool.label_values)
 
 
-def _bundled_sst2(split: str) -> TextDataset:
+def bundled_sst2(split: str) -> TextDataset:
     resource = resources.files("alsel") / "resources" / "sst2" / f"{split}.tsv.gz"
     with resources.as_file(resource) as path:
         frame = read_frame(Path(path))
-    return _frame_dataset(frame, "sentence", "label", f"bundled sst2/{split}", SST2_LABEL_NAMES)
+    return frame_dataset(frame, "sentence", "label", f"bundled sst2/{split}", SST2_LABEL_NAMES)
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def hf_frames(loaded, label_column: str = "label", eval_split: str | None = None
     return HFFrames(splits["train"].to_pandas(), frame, split, class_names)
 
 
-def _hf(spec: str, text_column, label_column, eval_spec, want_eval: bool = True):
+def hf_datasets(spec: str, text_column, label_column, eval_spec, want_eval: bool = True):
     try:
         import datasets
     except ImportError as exc:  # pragma: no cover - datasets is a dependency
@@ -195,12 +195,12 @@ def _hf(spec: str, text_column, label_column, eval_spec, want_eval: bool = True)
         loaded = datasets.load_dataset(name, config or None)
     except Exception as exc:
         raise DataError(f"{spec}: cannot load with datasets.load_dataset: {first_line(exc)}") from None
-    find_eval = want_eval and not _is_fraction(eval_spec)
+    find_eval = want_eval and not is_fraction(eval_spec)
     frames = hf_frames(loaded, label_column, eval_spec if find_eval else None, spec, find_eval)
-    pool = _frame_dataset(frames.train, text_column, label_column, f"{spec}/train", frames.class_names)
+    pool = frame_dataset(frames.train, text_column, label_column, f"{spec}/train", frames.class_names)
     if frames.eval is None:
         return pool, None
-    return pool, _eval_dataset(frames.eval, pool, text_column, label_column, f"{spec}/{frames.eval_split}")
+    return pool, eval_dataset(frames.eval, pool, text_column, label_column, f"{spec}/{frames.eval_split}")
 
 
 def _parquet_class_names(path: Path, label_column: str) -> tuple[str, ...] | None:
@@ -214,9 +214,9 @@ def _parquet_class_names(path: Path, label_column: str) -> tuple[str, ...] | Non
     return tuple(feature["names"]) if isinstance(feature, dict) and feature.get("_type") == "ClassLabel" else None
 
 
-def _local(path: Path, text_column, label_column) -> TextDataset:
+def local_dataset(path: Path, text_column, label_column) -> TextDataset:
     frame = read_frame(path)
-    return _frame_dataset(frame, text_column, label_column, str(path), _parquet_class_names(path, label_column))
+    return frame_dataset(frame, text_column, label_column, str(path), _parquet_class_names(path, label_column))
 
 
 def save_source(dataset: TextDataset, path: str | Path) -> None:
@@ -244,9 +244,15 @@ def save_source(dataset: TextDataset, path: str | Path) -> None:
     write_bytes(path, buffer.getvalue())
 
 
-def _is_fraction(spec) -> bool:
+def as_number(spec) -> float | None:
+    """``spec`` (an ``--eval`` value) as a number, or None where it names a file or a split."""
     try:
-        value = float(spec)
+        return float(spec)
     except (TypeError, ValueError):
-        return False
-    return 0.0 < value < 1.0
+        return None
+
+
+def is_fraction(spec) -> bool:
+    """Whether ``spec`` is a fraction of the pool to hold out."""
+    value = as_number(spec)
+    return value is not None and 0.0 < value < 1.0

@@ -239,8 +239,8 @@ class _Run:
         (added to ``done.selection``); the last round's model is the run's result."""
         c = self.config
         t0 = time.perf_counter()
-        seed_pool = np.array([self.position_of[i] for i in done.seed_pool_ids or []], dtype=np.int64)
-        result = np.array([self.position_of[e["id"]] for e in done.selection], dtype=np.int64)
+        seed_pool = self.pool.positions(done.seed_pool_ids or [])
+        result = self.pool.positions([e["id"] for e in done.selection])
         train = seed_pool if (round_ == 0 and not plan.keep_init) else result
         final = round_ == c.rounds
         candidates = None if final else np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool))
@@ -298,7 +298,6 @@ class _Run:
     def _splits_and_plan(self):
         splits = self._load()
         self.pool, self.eval = splits.pool, splits.eval
-        self.position_of = {int(i): p for p, i in enumerate(self.pool.ids)}  # source id -> pool position
         return splits, plan_budget(self.config, len(self.pool), self.pool.n_classes)
 
     # ---------------------------------------------------------------- a round's model

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, RunFileError, first_line
+from ..errors import ConfigError, DataError, RunFileError, first_line
 from ..io import read_json
 from ..loops.presets import BASELINE
 from ..loops.rundir import RunDir
@@ -59,15 +59,15 @@ class Subsets:
     embeddings : ndarray of shape (n_pool, d)
     pool : TextDataset
         Ids, labels and label names, in the embeddings' order.
-    selections : dict of str to list of dict
-        Each strategy's selection.jsonl entries, in the study's order.
+    positions : dict of str to ndarray
+        Each strategy's selected pool positions, in the study's order of strategies.
     """
 
     seed: int
     budget: float
     embeddings: np.ndarray
     pool: object
-    selections: dict
+    positions: dict
 
 
 @dataclass(frozen=True)
@@ -299,10 +299,13 @@ def collect_subsets(study: StudyResults, *, seed: int | None = None) -> tuple[Su
     if embeddings.shape[0] != len(pool):
         return None, f"subsets.png skipped: the cached embeddings have {embeddings.shape[0]} rows, the pool {len(pool)}."
     try:
-        selections = {s: RunDir(chosen[chosen["strategy"] == s]["run_dir"].iloc[0]).read_selection() for s in dict.fromkeys(chosen["strategy"])}
-    except RunFileError as exc:  # a damaged file only costs this plot
+        positions = {
+            s: pool.positions([e["id"] for e in RunDir(chosen[chosen["strategy"] == s]["run_dir"].iloc[0]).read_selection()])
+            for s in dict.fromkeys(chosen["strategy"])
+        }
+    except (RunFileError, DataError) as exc:  # a damaged file or another pool only costs this plot
         return None, f"subsets.png skipped: {exc}"
-    return Subsets(seed, budget, embeddings, pool, selections), None
+    return Subsets(seed, budget, embeddings, pool, positions), None
 
 
 # --------------------------------------------------------------------------- helpers

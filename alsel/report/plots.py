@@ -193,8 +193,7 @@ def subsets_figure(subsets: Subsets):
 
     pool = subsets.pool
     xy = PCA(n_components=2, random_state=0).fit_transform(subsets.embeddings.astype(np.float64))
-    position_of = {int(i): p for p, i in enumerate(pool.ids)}
-    strategies = list(subsets.selections)
+    strategies = list(subsets.positions)
     ncols = min(3, len(strategies))
     nrows = math.ceil(len(strategies) / ncols)
     fig = _figure(4.2 * ncols, 3.8 * nrows + 0.4)
@@ -202,7 +201,7 @@ def subsets_figure(subsets: Subsets):
     label_colors = _colors(max(pool.n_classes, 1))
     for ax, s in zip(axes, strategies):
         ax.scatter(xy[:, 0], xy[:, 1], s=max(0.3, min(6.0, 6000 / len(xy))), color="0.8", rasterized=True, linewidths=0)
-        positions = np.array([position_of[e["id"]] for e in subsets.selections[s] if int(e["id"]) in position_of], dtype=np.int64)
+        positions = subsets.positions[s]
         for c, name in enumerate(pool.label_names):
             rows = positions[pool.labels[positions] == c] if len(positions) else positions
             size = max(1.5, min(14.0, 4000 / max(len(positions), 1)))
