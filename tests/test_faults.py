@@ -2,6 +2,8 @@
 round, two processes on one run directory. Every fault is made in the real files of tiny real
 runs (a tiny random BERT on the synthetic data set), copied per test."""
 
+import errno
+import fcntl
 import os
 import shutil
 import subprocess
@@ -308,6 +310,18 @@ def test_a_lock_left_by_a_dead_process_does_not_block(base, interrupted):
     (interrupted / RunDir.LOCK).write_text(f"pid {dead.pid} on this host\n")
     resume(base, interrupted)
     assert (interrupted / "selection.jsonl").read_bytes() == reference(base)
+    assert not (interrupted / RunDir.LOCK).exists()
+
+
+def test_a_file_system_without_locks_runs_unguarded_and_says_so(base, interrupted, monkeypatch):
+    def no_locks(handle, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    progress = Recorder()
+    resume(base, interrupted, progress=progress)
+    assert (interrupted / "selection.jsonl").read_bytes() == reference(base)
+    assert any("cannot lock (No locks available); nothing stops a second alsel process" in line for line in progress.lines)
     assert not (interrupted / RunDir.LOCK).exists()
 
 

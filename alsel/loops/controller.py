@@ -176,7 +176,7 @@ class _Run:
         splits, plan = self._splits_and_plan()
         for note in splits.description.get("notes", []):
             self.progress.log(note)
-        with self.run_dir.lock():
+        with self.run_dir.lock(self.progress):
             finished = self._finished_metrics()
             done = self.run_dir.start(self._record(splits, plan), self.progress)  # refuses other options, finished or not
             if finished is not None:

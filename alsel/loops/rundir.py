@@ -179,21 +179,23 @@ class RunDir:
 
     # ---------------------------------------------------------------- running
     @contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, progress: Progress = SILENT) -> Iterator[None]:
         """Hold the directory for this process: a second alsel process on it fails at once.
 
         ``flock`` rather than a bare pid file: the kernel drops it when the process dies, so a
         crash leaves no lock that blocks the rerun. The file says whose it is, for the message.
+        On a file system that has no locks (some network mounts) the run goes on unguarded and
+        ``progress`` says so: the guard is worth less than the run.
         """
         self.path.mkdir(parents=True, exist_ok=True)
-        handle = self._acquire()
+        handle = self._acquire(progress)
         try:
             yield
         finally:
             self.file(self.LOCK).unlink(missing_ok=True)  # before the lock goes: see _acquire
             handle.close()
 
-    def _acquire(self) -> IO[str]:
+    def _acquire(self, progress: Progress) -> IO[str]:
         path = self.file(self.LOCK)
         while True:
             handle = open(path, "a+", encoding="utf-8")
@@ -204,6 +206,9 @@ class RunDir:
                 holder = handle.read().strip() or "pid unknown"
                 handle.close()
                 raise RunInUseError(f"{self.path} is in use by another alsel process ({holder}); wait for it or pass another --out") from None
+            except OSError as exc:
+                progress.log(f"{path}: cannot lock ({exc.strerror or exc}); nothing stops a second alsel process on {self.path}")
+                break
             # A holder removes the file before it unlocks; if one did so between our open and
             # our flock, we locked a file no longer in the directory (a third process could
             # create and lock a new one): start again with the file that is there.
