@@ -467,6 +467,17 @@ def test_real_grid_ray_matches_local(local_grid, tmp_path):
     assert _selections(tmp_path / "study") == _selections(tmp / "study")
 
 
+def test_a_run_sent_back_from_another_node_arrives_whole(local_grid, tmp_path):
+    from alsel.study.ray_executor import run_files, write_run_files
+
+    _, tmp, _ = local_grid
+    run = next((tmp / "study" / "runs").glob("*/*/*"))
+    sent = run_files(run)
+    assert {RunDir.METRICS, RunDir.EVAL_PROBS, RunDir.EVAL_PREDICTIONS, RunDir.SELECTION} <= set(sent)
+    write_run_files(tmp_path / "driver", sent)
+    assert run_files(tmp_path / "driver") == sent
+
+
 SHIPPED = sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
 #: Issue 12's cross-task studies: one grid, four data sets.
 CROSS_TASK = ["banking77-study-cpu", "emotion-study-cpu", "sms_spam-study-cpu", "sst2-cross-study-cpu"]

@@ -4,8 +4,8 @@ A task asks for one GPU where the cluster has GPUs, else ``cpus_per_run`` CPUs (
 one node's, since torch uses every core it is given). Without an address a local Ray starts (no
 dashboard, temporary files under the system temp dir, no usage reports, no auth token in the
 home directory) and stops after. On a cluster, every node needs alsel installed and should see
-the study directory (a shared file system); a worker on another node otherwise sends a finished
-run's files back to the driver, but an interrupted run there cannot be resumed. Runs get their
+the study directory (a shared file system); a worker on another node otherwise sends all of a
+finished run's files back to the driver, but an interrupted run there cannot be resumed. Runs get their
 path options made absolute (a worker's working directory may differ), so their configs name
 them so, unlike the local executor's.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from ..io import write_text
+from ..io import write_bytes
 from ..loops.rundir import RunDir
 from ..progress import SILENT, Progress
 from .cell import RunFn, execute_run, failure_line, write_error
@@ -42,21 +42,14 @@ def _import_ray():
     return ray
 
 
-#: Files a worker on another node sends back (when the study directory is not shared).
-_SENT_BACK = (".json", ".jsonl", ".txt", ".csv")
-
-
 def _ray_execute(spec: RunSpec, study_dir: str, run_fn: RunFn, driver_node: str | None) -> dict:
     """The body of one Ray task: run the cell, and if this worker is on another node than the
-    driver, return the run's text files so the driver can write them into its study directory."""
+    driver, return the run's files so the driver can write them into its study directory."""
     import ray
 
     outcome = execute_run(spec, study_dir, run_fn, SILENT)
-    files = {}
-    if driver_node is not None and ray.get_runtime_context().get_node_id() != driver_node:
-        for path in sorted(outcome.run_dir.glob("*")):
-            if path.is_file() and path.suffix in _SENT_BACK:
-                files[path.name] = path.read_text(encoding="utf-8")
+    elsewhere = driver_node is not None and ray.get_runtime_context().get_node_id() != driver_node
+    files = run_files(outcome.run_dir) if elsewhere else {}
     return {"status": outcome.status, "metrics": outcome.metrics, "error": outcome.error, "seconds": outcome.seconds, "files": files}
 
 
@@ -139,8 +132,22 @@ def _collect_ray(ray, ref, spec: RunSpec, study_dir: Path) -> RunOutcome:
     except Exception as exc:  # the worker died (OOM, node lost): the run failed, the study goes on
         write_error(run_dir, spec, f"the Ray task failed: {exc}")
         return RunOutcome(spec, run_dir, "failed", error=failure_line(exc))
-    # Files from a worker on another node; the metrics file last, as a run writes it.
-    files = result.get("files", {})
-    for name in sorted(files, key=lambda n: n == RunDir.METRICS):
-        write_text(run_dir / name, files[name])
+    write_run_files(run_dir, result.get("files", {}))
     return RunOutcome(spec, run_dir, result["status"], metrics=result["metrics"], error=result["error"], seconds=result["seconds"])
+
+
+def run_files(run_dir: Path) -> dict[str, bytes]:
+    """Every file of a run directory (its kept data sources and arrays too; not the lock), by
+    its path inside the directory: what a worker on another node sends back."""
+    return {
+        path.relative_to(run_dir).as_posix(): path.read_bytes()
+        for path in sorted(run_dir.rglob("*"))
+        if path.is_file() and path.name != RunDir.LOCK
+    }
+
+
+def write_run_files(run_dir: Path, files: dict[str, bytes]) -> None:
+    """Write what :func:`run_files` read, each file atomically and the metrics file last, as a
+    run writes it: a copy cut short is not taken for a finished run."""
+    for name in sorted(files, key=lambda n: n == RunDir.METRICS):
+        write_bytes(run_dir / name, files[name])
