@@ -287,7 +287,7 @@ class MemoryRunDir:
     path = None
 
     @contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self, progress: Progress = SILENT) -> Iterator[None]:
         yield
 
     def read_metrics(self) -> dict | None:
