@@ -81,17 +81,17 @@ def selected_frame(run_dir: str | Path, complement: bool = False) -> pd.DataFram
     run = RunDir(run_dir)
     pool = _pool(run.path, _finished_record(run))
     selection = run.read_selection()
+    chosen = pool.positions([e["id"] for e in selection])
     if complement:
-        chosen = pool.positions([e["id"] for e in selection])
         return pd.DataFrame(_rows(pool, np.setdiff1d(np.arange(len(pool)), chosen)))
-    return selection_frame(pool, selection)
+    return selection_frame(pool, chosen, selection)
 
 
-def selection_frame(pool: TextDataset, selection: list[dict]) -> pd.DataFrame:
-    """``selection`` (selection.jsonl's entries) joined with ``pool``: ``id, text, label, round,
-    score`` in acquisition order."""
+def selection_frame(pool: TextDataset, chosen, selection: list[dict]) -> pd.DataFrame:
+    """``selection`` (selection.jsonl's entries, at pool positions ``chosen``) joined with
+    ``pool``: ``id, text, label, round, score`` in acquisition order."""
     return pd.DataFrame({
-        **_rows(pool, pool.positions([e["id"] for e in selection])),
+        **_rows(pool, chosen),
         "round": np.array([e["round"] for e in selection], dtype=np.int64),
         "score": np.array([np.nan if e["score"] is None else e["score"] for e in selection], dtype=np.float64),
     })

@@ -50,9 +50,10 @@ class SelectionResult:
 
     @classmethod
     def from_outcome(cls, outcome: LoopOutcome, out: str | Path | None = None) -> "SelectionResult":
-        frame = selection_frame(outcome.pool, outcome.selection)
+        indices = outcome.pool.positions([e["id"] for e in outcome.selection])
+        frame = selection_frame(outcome.pool, indices, outcome.selection)
         return cls(
-            ids=frame["id"].to_numpy(), indices=outcome.pool.positions(frame["id"]), frame=frame, rounds=list(outcome.rounds),
+            ids=frame["id"].to_numpy(), indices=indices, frame=frame, rounds=list(outcome.rounds),
             metrics=dict(outcome.metrics), config=outcome.config, out=None if out is None else Path(out),
         )
 
