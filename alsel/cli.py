@@ -18,7 +18,7 @@ import click
 
 from . import __version__
 from .errors import AlselError
-from .loops.presets import BASELINE, RECOMMENDED
+from .loops.presets import BASELINE, RECOMMENDED, RULE, DecisionRule
 
 
 # ------------------------------------------------------------------ rich at the edge
@@ -331,16 +331,24 @@ def report(study_dir):
 @click.option("--out", type=click.Path(file_okay=False), default="compare", show_default=True, help="folder for compare.csv, compare.md and the figures")
 @click.option("--budget", default="0.1", show_default=True, help="the budget the pooled, efficiency and cost tables are at")
 @click.option("--baseline", default=BASELINE, show_default=True, help="the strategy every other is paired with (for example the expensive loop a cheaper one should keep up with)")
-def compare(study_dirs, out, budget, baseline):
+@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), default=RULE.max_cost_ratio, show_default=True,
+              help="decision rule: highest median cost of a run as a multiple of random's, on any set (embeddings cached)")
+@click.option("--tie", type=click.FloatRange(min=0), default=100 * RULE.tie, show_default=True,
+              help="decision rule: pooled differences within this many points of the best are a tie, won by the cheaper loop")
+@click.option("--keep-gain-of", default=RULE.keep_gain_of, show_default=True,
+              help="decision rule: the loop whose gain the chosen one must keep (paired with it: worse on no set, pooled CI reaching 0); 'none': no such filter")
+def compare(study_dirs, out, budget, baseline, max_cost, tie, keep_gain_of):
     """Compare the strategies of several studies (one per data set) with a baseline, random by
-    default: per-set differences, a random-effects pooled difference, label efficiency and cost."""
+    default: per-set differences, a random-effects pooled difference, label efficiency and cost;
+    against random, the decision rule's choice (docs/results.md, Beyond SST-2)."""
     from .loops.config import parse_budget
     from .report.compare import write_comparison
 
     missing = [d for d in study_dirs if not Path(d).is_dir()]
     if missing:
         raise AlselError(f"{missing[0]}: no such study directory")
-    paths = write_comparison(study_dirs, out, budget=parse_budget(budget), baseline=baseline)
+    rule = DecisionRule(max_cost, tie / 100, None if keep_gain_of.lower() == "none" else keep_gain_of)
+    paths = write_comparison(study_dirs, out, budget=parse_budget(budget), baseline=baseline, rule=rule)
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
 

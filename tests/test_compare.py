@@ -152,8 +152,11 @@ def test_cost_counts_embeddings_read_from_the_cache_and_says_the_ratio_without_t
     assert (kmeans.loc[name, "cost_ratio"], kmeans.loc[name, "cached_cost_ratio"]) == (pytest.approx(1.4), pytest.approx(1.0))
     other = kmeans.drop(index=name)
     assert (other["cost_ratio"] == 1.0).all() and (other["cached_cost_ratio"] == 1.0).all()
-    text = render_comparison(comparison)
-    assert "14 s (1.40×; 1.00×)" in text and "| kmeans | 3 | none |" in text
+    from alsel.report.decision import decide
+
+    decision = decide(comparison)  # the criterion reads the cached ratio: kmeans passes it
+    text = render_comparison(comparison, decision=decision)
+    assert "14 s (1.40×; 1.00×)" in text and "| **kmeans** | 3 | none | +2.00 | 1.40× | 1.00× |" in text
 
 
 def test_pooled_estimate_is_dersimonian_laird_over_the_sets(studies):
@@ -185,7 +188,7 @@ def test_report_and_figures(written):
     import matplotlib.image
 
     out, paths = written
-    assert set(paths) == {"table", "report", "forest", "budget_curves"}
+    assert set(paths) == {"table", "report", "decision", "forest", "budget_curves"}
     for name in ("forest", "budget_curves"):
         assert paths[name] == out / f"{name}.png" and matplotlib.image.imread(paths[name]).shape[0] > 100
     text = paths["report"].read_text()
@@ -232,13 +235,84 @@ def test_cli_errors_are_one_line(capsys, studies, tmp_path):
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (argv, err)
 
 
-def test_the_decision_rule_table(studies):
-    from alsel.report.compare import rule_table
+def test_the_decision_rule_reads_each_filter_and_chooses(capsys, studies, tmp_path):
+    """`loop` plays the expensive loop whose gain a cheaper one must keep (it costs 3x random)."""
+    code, out, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "c"), "--keep-gain-of", "loop")
+    decision = pd.read_csv(tmp_path / "c" / "decision.csv", keep_default_na=False).set_index("strategy")
+    assert code == 0 and "decision:" in out and list(decision.index) == ["kmeans", "low_conf", "loop"]
+    assert decision["chosen"].tolist() == [True, False, False]
+    kmeans = decision.loc["kmeans"]
+    # against loop: +0.5 point plus 1 point a seed plus the set's shift, averaged over seeds 0-2 and pooled
+    assert kmeans["fails"] == "" and float(kmeans["pooled"]) == pytest.approx(0.02) and float(kmeans["reference_pooled"]) == pytest.approx(0.015)
+    assert float(kmeans["reference_ci_low"]) < 0.015 < float(kmeans["reference_ci_high"])
+    # low_conf and loop differ from random by a constant on every set: no standard error, so no
+    # pooled difference (and no test: untested, not worse); low_conf's seed model doubles its cost
+    assert decision.loc["low_conf", "worse_on"] == "" and decision.loc["low_conf", "pooled"] == ""
+    assert decision.loc["low_conf", "fails"] == "no pooled difference; cost 2.00× > 1.5×; no pooled difference to loop"
+    # the loop's difference to random is constant: no standard error, so no pooled difference; 3x the cost
+    assert decision.loc["loop", "fails"] == "no pooled difference; cost 3.00× > 1.5×"  # loop's own gain is not a filter
+    text = (tmp_path / "c" / "compare.md").read_text()
+    assert "## The decision rule" in text and "**The rule chooses `kmeans`.**" in text and "| **kmeans** | 3 | none |" in text
 
-    rules = rule_table(compare(read_sets(studies), 0.1)).set_index("strategy")
-    assert list(rules.index) == ["kmeans", "low_conf", "loop"] and (rules["sets"] == 3).all()
-    assert rules.loc["kmeans", "pooled"] == pytest.approx(0.02) and math.isnan(rules.loc["loop", "pooled"])
-    assert rules.loc["loop", "max_cost_ratio"] == pytest.approx(3.0) and rules.loc["kmeans", "worse_on"] == ""
+
+def test_the_rule_without_its_reference_says_so_and_a_looser_rule_chooses_otherwise(capsys, studies, tmp_path):
+    code, _, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "c"))
+    text = (tmp_path / "c" / "compare.md").read_text()
+    assert code == 0 and "Keeping `kmeans_margin`'s gain: not read: `kmeans_margin` is not measured on every set." in text
+    assert "**The rule chooses `kmeans`.**" in text
+    code, _, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "d"), "--max-cost", "0.5", "--keep-gain-of", "none")
+    text = (tmp_path / "d" / "compare.md").read_text()
+    assert code == 0 and "**No strategy passes every filter**" in text and "cost 1.00× > 0.5×" in text and "Keeping" not in text
+    code, _, err = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "e"), "--tie", "-1")
+    assert code == 2 and "--tie" in err and not (tmp_path / "e").exists()
+
+
+def hand_comparison(rows, n_sets=2, baseline="random"):
+    """A comparison of strategies given as (name, pooled difference, highest cached cost ratio,
+    sets where it is significantly worse), with the pooled CI ±1 point around the difference."""
+    from alsel.report.compare import COMPARE_COLUMNS, POOLED_COLUMNS, Comparison
+
+    table, pooled = [], []
+    for name, estimate, cost, worse_on in rows:
+        for k in range(n_sets):
+            table.append({**dict.fromkeys(COMPARE_COLUMNS, math.nan), "set": f"set{k}", "strategy": name, "budget": 0.1,
+                          "diff_mean": estimate, "verdict": "worse" if f"set{k}" in worse_on else "no significant difference",
+                          "cost_ratio": cost, "cached_cost_ratio": cost})
+        pooled.append({**dict.fromkeys(POOLED_COLUMNS, math.nan), "strategy": name, "estimate": estimate,
+                       "ci_low": estimate - 0.01, "ci_high": estimate + 0.01})
+    return Comparison([None] * n_sets, 0.1, baseline, pd.DataFrame(table), pd.DataFrame(pooled), pd.DataFrame())
+
+
+@pytest.mark.parametrize(
+    "rule, chosen",
+    [
+        ({"keep_gain_of": None}, "b"),                          # a and b tie within 0.5 points: the cheaper b
+        ({"keep_gain_of": None, "tie": 0.002}, "a"),            # no tie: the better a
+        ({"keep_gain_of": None, "max_cost_ratio": 2.5}, "c"),   # c's cost allowed: the best, alone
+        ({"keep_gain_of": None, "max_cost_ratio": 1.0}, None),  # nothing is that cheap
+    ],
+)
+def test_the_rule_ranks_by_pooled_difference_and_breaks_ties_by_cost(rule, chosen):
+    from alsel.loops.presets import DecisionRule
+    from alsel.report.decision import decide
+
+    comparison = hand_comparison([("a", 0.020, 1.4, ()), ("b", 0.017, 1.1, ()), ("c", 0.030, 2.0, ())])
+    decision = decide(comparison, DecisionRule(**rule))
+    assert decision.chosen == chosen and decision.table["chosen"].sum() == (chosen is not None)
+
+
+def test_the_rule_drops_a_loop_worse_on_one_set_or_giving_up_the_reference_gain():
+    from alsel.loops.presets import DecisionRule
+    from alsel.report.decision import decide
+
+    comparison = hand_comparison([("a", 0.030, 1.0, ("set1",)), ("b", 0.010, 1.0, ()), ("c", 0.005, 1.2, ()), ("ref", 0.02, 3.0, ())])
+    assert decide(comparison, DecisionRule(keep_gain_of=None)).chosen == "b"  # a is better pooled, but worse on set1
+    # paired with ref: b is 1.1 points behind, its CI [-2.1, -0.1] below zero; c is worse than ref on set0
+    versus = hand_comparison([("a", 0.010, 1.0, ()), ("b", -0.011, 1.0, ()), ("c", 0.0, 1.0, ("set0",))], baseline="ref")
+    decision = decide(comparison, DecisionRule(keep_gain_of="ref"), versus)
+    fails = decision.table.set_index("strategy")["fails"]
+    assert decision.chosen is None and fails["a"] == "worse on set1" and fails["b"] == "gives up ref's gain"
+    assert fails["c"] == "worse than ref on set0" and fails["ref"] == "cost 3.00× > 1.5×"
 
 
 def test_another_baseline_pairs_every_strategy_with_it(capsys, studies, tmp_path):

@@ -15,6 +15,9 @@ And alsel's recommendation, from the evidence in docs/results.md:
 - ``kmeans_margin``: a KMeans seed pool of a third of the budget, then two rounds that each
   retrain and add a third by smallest margin (the least certain examples).
 
+:data:`RULE` is the decision rule that chooses it from studies on several data sets
+(``alsel compare``).
+
 A config that names no preset runs the recommended loop: :data:`DEFAULTS` (the defaults of
 :class:`~alsel.loops.config.LoopConfig`'s selection options) are ``kmeans_margin``'s options, so a
 bare ``alsel loop`` follows the evidence. ``configs/presets/<name>.yaml`` holds the same settings
@@ -27,7 +30,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 
-__all__ = ["Preset", "PRESETS", "RECOMMENDED", "BASELINE", "DEFAULTS", "preset_options"]
+__all__ = ["Preset", "PRESETS", "RECOMMENDED", "BASELINE", "DEFAULTS", "DecisionRule", "RULE", "preset_options"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,38 @@ PRESETS: dict[str, Preset] = {
 RECOMMENDED = "kmeans_margin"
 #: The preset every other is compared with in studies and reports.
 BASELINE = "random"
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """The rule's three numbers; the defaults are docs/results.md's.
+
+    Attributes
+    ----------
+    max_cost_ratio : float
+        Highest median cost of a run, as a multiple of the baseline's, on any set (embeddings cached).
+    tie : float
+        Pooled differences (accuracy share) this close to the best are a tie.
+    keep_gain_of : str or None
+        The strategy whose gain the recommendation must keep; None: no such filter.
+    """
+
+    max_cost_ratio: float = 1.5
+    tie: float = 0.005
+    keep_gain_of: str | None = "kmeans_margin"
+
+    def describe(self, baseline: str) -> str:
+        keep = (f"; paired with `{self.keep_gain_of}` instead, significantly worse on no set and a pooled difference "
+                "whose 95% CI reaches zero or lies above it") if self.keep_gain_of else ""
+        return (f"measured on every set and significantly worse than `{baseline}` on none; a median cost of at most "
+                f"{self.max_cost_ratio:g}× `{baseline}`'s on every set, embeddings cached{keep}. Among the strategies "
+                f"that pass, the best pooled difference to `{baseline}` wins; differences within {100 * self.tie:g} "
+                "points of the best are a tie, which goes to the lowest highest cost ratio (embeddings cached)")
+
+
+#: The rule that chooses the recommendation from studies on several data sets (``alsel compare``;
+#: its filters and ranking are :mod:`alsel.report.decision`'s).
+RULE = DecisionRule()
 
 #: The selection options of a config that leaves them unset: the recommended preset's, and the
 #: budget and keep_init that it does not set.

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +28,11 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..io import write_bytes, write_text
-from ..loops.presets import BASELINE
+from ..loops.presets import BASELINE, RULE
 from ..models import describe_machine
 from ..stats import random_effects
 from ..study.record import RUNS, STUDY_RECORD
-from .analysis import WORSE, summarize
+from .analysis import summarize
 from .collect import collect_study, full_strategies
 from .formatting import budget_text
 
@@ -47,7 +47,7 @@ __all__ = [
     "compare_table",
     "pooled_table",
     "efficiency_table",
-    "rule_table",
+    "versus",
     "budget_to_match",
     "curve_strategies",
     "at_budget",
@@ -86,6 +86,8 @@ class StudySet:
         :func:`~alsel.report.analysis.summarize` of the runs, as the study's summary.csv.
     machines : dict
         Finished runs per machine they recorded (:func:`~alsel.models.describe_machine`).
+    correct : dict
+        ``run_dir`` -> which evaluation examples the run got right, for the sentence-level test.
     """
 
     name: str
@@ -93,6 +95,7 @@ class StudySet:
     runs: pd.DataFrame
     summary: pd.DataFrame
     machines: dict = field(default_factory=dict)
+    correct: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,14 @@ def _read_set(study_dir: Path, baseline: str) -> StudySet:
         raise ConfigError(f"{study_dir}: no finished {baseline} runs; every strategy is compared with {baseline}")
     summary = summarize(study.runs, baseline, correct=study.correct)
     machines = Counter(describe_machine((study.configs.get(r) or {}).get("machine")) for r in study.runs["run_dir"])
-    return StudySet(study_dir.resolve().name, study_dir, study.runs, summary, dict(machines))
+    return StudySet(study_dir.resolve().name, study_dir, study.runs, summary, dict(machines), study.correct)
+
+
+def versus(sets: list[StudySet], baseline: str) -> list[StudySet] | None:
+    """The same studies summarised against another ``baseline``; None when a set lacks it."""
+    if not all((s.runs["strategy"] == baseline).any() for s in sets):
+        return None
+    return [replace(s, summary=summarize(s.runs, baseline, correct=s.correct)) for s in sets]
 
 
 # --------------------------------------------------------------------------- tables
@@ -263,23 +273,6 @@ def efficiency_table(table: pd.DataFrame, budget: float, baseline: str = BASELIN
     return pd.DataFrame(rows, columns=EFFICIENCY_COLUMNS)
 
 
-def rule_table(comparison: Comparison) -> pd.DataFrame:
-    """Per strategy at the comparison's budget, what the cross-task decision rule reads
-    (docs/results.md, Beyond SST-2): the sets where it is significantly worse than the baseline,
-    its pooled difference and its highest cost ratio to the baseline over the sets, counting
-    the embeddings and with them cached."""
-    c = comparison
-    at = compared_rows(c.table[at_budget(c.table, c.budget)], c.baseline)
-    pooled = c.pooled.set_index("strategy")["estimate"]
-    rows = [
-        {"strategy": strategy, "sets": len(group), "worse_on": ", ".join(group.loc[group["verdict"] == WORSE, "set"]),
-         "pooled": pooled.get(strategy, math.nan), "max_cost_ratio": group["cost_ratio"].max(),
-         "max_cached_cost_ratio": group["cached_cost_ratio"].max()}
-        for strategy, group in at.groupby("strategy", sort=False)
-    ]
-    return pd.DataFrame(rows, columns=["strategy", "sets", "worse_on", "pooled", "max_cost_ratio", "max_cached_cost_ratio"])
-
-
 def curve_strategies(runs: pd.DataFrame) -> list[str]:
     """The strategies of a study with several budgets (not the full pool), in its order."""
     part = runs[~runs["strategy"].isin(full_strategies(runs))]
@@ -290,24 +283,36 @@ def curve_strategies(runs: pd.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------- writing
 
 
-def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline: str = BASELINE) -> dict[str, Path]:
+def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline: str = BASELINE, rule=None) -> dict[str, Path]:
     """Read the studies and write ``compare.csv``, ``compare.md``, ``forest.png`` and
-    ``budget_curves.png`` (when a set has a budget curve) into ``out``.
+    ``budget_curves.png`` (when a set has a budget curve) into ``out``; against ``random``, also
+    ``decision.csv``: what the decision ``rule`` (a :class:`~alsel.report.decision.DecisionRule`,
+    default its defaults) reads per strategy and which it chooses.
 
     Returns
     -------
     dict of str to Path
-        ``table``, ``report`` and each figure written.
+        ``table``, ``report``, ``decision`` (against ``random``) and each figure written.
     """
     from .compare_render import comparison_figures, render_comparison
+    from .decision import decide
     from .plots import png_bytes
 
-    comparison = compare(read_sets(study_dirs, baseline), budget, baseline)
+    sets = read_sets(study_dirs, baseline)
+    comparison = compare(sets, budget, baseline)
+    decision = None
+    if baseline == BASELINE:  # the rule, its cost criterion included, is written against random
+        rule = rule or RULE
+        against = versus(sets, rule.keep_gain_of) if rule.keep_gain_of else None
+        decision = decide(comparison, rule, compare(against, budget, rule.keep_gain_of) if against else None)
     out = Path(out)
     figures = comparison_figures(comparison)
     paths = {"table": out / "compare.csv", "report": out / "compare.md", **{name: out / f"{name}.png" for name in figures}}
     write_text(paths["table"], comparison.table.to_csv(index=False))
+    if decision is not None:
+        paths["decision"] = out / "decision.csv"
+        write_text(paths["decision"], decision.table.to_csv(index=False))
     for name, fig in figures.items():
         write_bytes(paths[name], png_bytes(fig))
-    write_text(paths["report"], render_comparison(comparison, figures={name: f"{name}.png" for name in figures}))
+    write_text(paths["report"], render_comparison(comparison, decision=decision, figures={name: f"{name}.png" for name in figures}))
     return paths

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..loops.presets import BASELINE
 from ..stats import format_p
 from .analysis import BETTER, NO_DIFFERENCE, WORSE
-from .compare import ABOVE, BELOW, MIN_SETS, Comparison, at_budget, compared_rows, curve_strategies, rule_table
+from .compare import ABOVE, BELOW, MIN_SETS, Comparison, at_budget, compared_rows, curve_strategies
+from .decision import Decision
 from .formatting import budget_text, markdown_table, pct, points
 from .plots import _colors, _figure, _legend_outside
 
@@ -23,8 +23,9 @@ _CAPTIONS = {
 }
 
 
-def render_comparison(comparison: Comparison, *, figures: dict | None = None) -> str:
-    """The markdown of ``compare.md``; ``figures`` maps figure names to their file names."""
+def render_comparison(comparison: Comparison, *, decision: Decision | None = None, figures: dict | None = None) -> str:
+    """The markdown of ``compare.md``; ``decision`` is what the decision rule read (none: no
+    such section); ``figures`` maps figure names to their file names."""
     c = comparison
     names = [s.name for s in c.sets]
     return "\n".join(
@@ -32,7 +33,7 @@ def render_comparison(comparison: Comparison, *, figures: dict | None = None) ->
         + _studies(c)
         + _differences(c)
         + _pooled(c)
-        + _rule(c)
+        + _decision(c, decision)
         + _efficiency(c)
         + _cost(c)
         + _figures(c, figures or {})
@@ -98,20 +99,31 @@ def _pooled(c: Comparison) -> list[str]:
     return out + [markdown_table(rows, ["strategy", "sets", "pooled difference", "95% CI", "p", "τ²", "I²"], "lrrrrrr")]
 
 
-def _rule(c: Comparison) -> list[str]:
-    if c.baseline != BASELINE:  # the rule is written against random
+def _decision(c: Comparison, decision: Decision | None) -> list[str]:
+    if decision is None:
         return []
-    rules = rule_table(c)
+    rule, reference = decision.rule, decision.rule.keep_gain_of
     ratio = lambda v: "n/a" if pd.isna(v) else f"{v:.2f}×"  # noqa: E731
-    rows = [[r.strategy, str(r.sets), r.worse_on or "none", points(r.pooled), ratio(r.max_cost_ratio), ratio(r.max_cached_cost_ratio)]
-            for r in rules.itertuples(index=False)]
+    rows = []
+    for r in decision.table.itertuples(index=False):
+        row = [f"**{r.strategy}**" if r.chosen else r.strategy, str(r.sets), r.worse_on or "none", points(r.pooled),
+               ratio(r.max_cost_ratio), ratio(r.max_cached_cost_ratio)]
+        if reference:
+            gain = "—" if r.strategy == reference or decision.reference_note else (
+                f"{r.worse_than_reference_on or 'none'}; {points(r.reference_pooled)} [{points(r.reference_ci_low)}, {points(r.reference_ci_high)}]")
+            row.append(gain)
+        rows.append(row + [r.fails or "passes"])
+    header = ["strategy", "sets", "significantly worse on", "pooled difference", "highest cost ratio", "same, embeddings cached"]
+    header += [f"vs {reference}: worse on; pooled [95% CI]"] if reference else []
+    chosen = (f"**The rule chooses `{decision.chosen}`.**" if decision.chosen else
+              "**No strategy passes every filter**, so the rule chooses none.")
+    note = [f"Keeping `{reference}`'s gain: {decision.reference_note}."] if decision.reference_note else []
     return [
-        "", "## What the decision rule reads", "",
-        f"The rule fixed before the results (docs/results.md, Beyond SST-2): among the strategies never "
-        f"significantly worse than `{BASELINE}` on any set, the best pooled difference at 10% (ties within "
-        f"0.5 points go to the cheaper loop), with a median cost of at most 1.5× `{BASELINE}`'s on every set. "
-        f"This table is at {budget_text(c.budget)}.", "",
-        markdown_table(rows, ["strategy", "sets", "significantly worse on", "pooled difference", "highest cost ratio", "same, embeddings cached"], "lrlrrr"),
+        "", "## The decision rule", "",
+        f"At {budget_text(c.budget)}: {rule.describe(c.baseline)}. Each filter a strategy does not pass is named "
+        "in the last column; `decision.csv` has the same table.", "",
+        markdown_table(rows, header + ["filters"], "lrlrrr" + ("l" if reference else "") + "l"),
+        "", *note, *([""] if note else []), chosen,
     ]
 
 
