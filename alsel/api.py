@@ -63,7 +63,10 @@ def select(
     preset : str, optional
         A preset of ``alsel loop --preset``; default: the recommended loop (``alsel.loops.presets.RECOMMENDED``).
     learner : str, optional
-        The learner (``alsel loop --learner``) where this version has one.
+        The learner trained in the rounds and on the final selection (``alsel loop --learner``):
+        ``transformer``, ``logreg`` or ``package.module:Class``; default: the preset's, else the
+        fine-tuned transformer. Naming one replaces a preset's learners (``final_learner=`` in
+        ``options`` sets the final one apart).
     seed : int
         Same seed, same selection.
     out : path, optional

@@ -89,3 +89,20 @@ def test_preset_yaml_files_equal_the_presets():
     for f in files:
         loaded = yaml.safe_load(f.read_text())
         assert loaded == {"preset": f.stem, **PRESETS[f.stem].options}
+
+
+def test_the_proxy_preset_is_the_grids_loop_and_its_learners_yield_to_a_named_one():
+    import dataclasses
+
+    proxy = LoopConfig(preset="kmeans_margin_proxy")
+    # configs/*-study-cpu.yaml spell it as kmeans_margin with two learners (docs/results.md)
+    spelled = LoopConfig.from_options(preset="kmeans_margin", learner="logreg", final_learner="transformer")
+    assert dataclasses.replace(proxy, preset=None) == dataclasses.replace(spelled, preset=None)
+    assert (proxy.learner, proxy.final_learner, proxy.acq, proxy.rounds) == ("logreg", "transformer", "margin", 2)
+    # a learner named explicitly replaces the preset's pair, on its own or with a final learner
+    own = LoopConfig(preset="kmeans_margin_proxy", learner="pkg.mod:Cls")
+    assert (own.learner, own.final_learner, own.acq) == ("pkg.mod:Cls", None, "margin")
+    final_only = LoopConfig.from_options(preset="kmeans_margin_proxy", final_learner="pkg.mod:Cls")
+    assert (final_only.learner, final_only.final_learner) == ("transformer", "pkg.mod:Cls")
+    assert (LoopConfig().learner, LoopConfig().final_learner) == ("transformer", None)
+    assert dataclasses.replace(proxy) == proxy  # filling again changes nothing

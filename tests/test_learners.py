@@ -194,7 +194,6 @@ def test_logreg_loop_on_a_real_sst2_slice_embeds_the_pool_once(tmp_path, monkeyp
     assert spent > 0 and rounds[0]["embed_cached_seconds"] == 0 and not any("embed_seconds" in r for r in rounds[1:])
     assert again[0]["embed_seconds"] == again[0]["embed_cached_seconds"] == spent
     assert run_costs(again)["embed_seconds"] == run_costs(rounds)["embed_seconds"] == spent
-    assert run_costs(again)["other_seconds"] < run_costs(rounds)["other_seconds"]  # b spent nothing embedding
     assert (tmp_path / "b" / "selection.jsonl").read_bytes() == (tmp_path / "a" / "selection.jsonl").read_bytes()
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["accuracy"] == metrics["accuracy"]
 

@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..io import read_yaml_mapping
 from ..models import PRECISIONS
 from ..params import Choice, Flag, Integer, Mapping, Numeric, Range, Real, Text, check
-from .presets import DEFAULTS, PRESETS, preset_options
+from .presets import DEFAULTS, LEARNER_OPTIONS, PRESETS, preset_options
 from .rundir import RECORD_ONLY
 
 if TYPE_CHECKING:
@@ -28,9 +28,10 @@ class LoopConfig:
     """Every option of ``alsel loop``. ``None`` means "the default for this model/data".
 
     Precedence when building one: defaults < preset < config file < explicit overrides. The
-    selection options (budget, init, keep_init, acq, rounds) left unset (``None``) are filled at
-    construction from ``preset``, else from :data:`~alsel.loops.presets.DEFAULTS`, the recommended
-    loop; so ``LoopConfig(preset="random")`` is the random preset and ``LoopConfig()`` is
+    selection options (budget, init, keep_init, acq, rounds) and the learners left unset
+    (``None``) are filled at construction from ``preset``, else from
+    :data:`~alsel.loops.presets.DEFAULTS`, the recommended loop (a learner named explicitly keeps
+    the preset's learners out, see :mod:`~alsel.loops.presets`); so ``LoopConfig(preset="random")`` is the random preset and ``LoopConfig()`` is
     ``kmeans_margin`` under no preset name.
 
     Each field is declared once: its annotation gives the type, its metadata the help text, its
@@ -58,7 +59,7 @@ class LoopConfig:
     dedup: float | None = field(default=None, metadata={"group": "selection", "help": "drop candidates with embedding cosine >= this to another candidate or a selected example", "range": Range(0, 1, closed="right")})
     strategy_options: dict = field(default_factory=dict, metadata={"group": "selection", "help": "options passed to every strategy that takes them (projection_dim, region, ...)"})
     embedder: str = field(default="minilm", metadata={"group": "selection", "path": True, "help": "sentence-transformers model for embeddings"})
-    learner: str = field(default="transformer", metadata={"group": "learner", "help": "the model trained inside the rounds: transformer, logreg (logistic regression on the embeddings) or package.module:Class"})
+    learner: str | None = field(default=None, metadata={"group": "learner", "help": "the model trained inside the rounds: transformer, logreg (logistic regression on the embeddings) or package.module:Class"})
     final_learner: str | None = field(default=None, metadata={"group": "learner", "help": "the model trained on the final selection (default: the same as --learner)"})
     model: str | None = field(default=None, metadata={"group": "training", "path": True, "help": "minilm, modernbert-base, a local directory or a hub id (default: modernbert-base with CUDA, else minilm)"})
     epochs: int | None = field(default=None, metadata={"group": "training", "help": "training epochs (default per model)", "range": Range(1)})
@@ -82,7 +83,11 @@ class LoopConfig:
             setattr(self, name, check(name, getattr(self, name), constraints))
         # Only unset options are filled, so explicit values win and filling again changes
         # nothing: dataclasses.replace and a replayed config.json give the same config.
-        for name, value in {**DEFAULTS, **(preset_options(self.preset) if self.preset else {})}.items():
+        fill = {**DEFAULTS, **(preset_options(self.preset) if self.preset else {})}
+        if any(getattr(self, name) is not None for name in LEARNER_OPTIONS):
+            # a learner named explicitly replaces the preset's pair: --learner X trains X throughout
+            fill.update({name: DEFAULTS.get(name) for name in LEARNER_OPTIONS})
+        for name, value in fill.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
 

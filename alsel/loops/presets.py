@@ -14,6 +14,10 @@ And alsel's recommendation, from the evidence in docs/results.md:
 
 - ``kmeans_margin``: a KMeans seed pool of a third of the budget, then two rounds that each
   retrain and add a third by smallest margin (the least certain examples).
+- ``kmeans_margin_proxy``: the same loop at about the cost of one fine-tuning: a logistic
+  regression on the cached sentence embeddings scores the rounds, and only the final selection
+  is fine-tuned. A preset's learners apply only when neither ``learner`` nor ``final_learner`` is
+  given: naming a learner trains it throughout, unless ``final_learner`` is named too.
 
 :data:`RULE` is the decision rule that chooses it from studies on several data sets
 (``alsel compare``).
@@ -30,7 +34,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 
-__all__ = ["Preset", "PRESETS", "RECOMMENDED", "BASELINE", "DEFAULTS", "DecisionRule", "RULE", "preset_options"]
+__all__ = ["Preset", "PRESETS", "RECOMMENDED", "BASELINE", "DEFAULTS", "LEARNER_OPTIONS", "DecisionRule", "RULE", "preset_options"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,10 @@ PRESETS: dict[str, Preset] = {
     "kmeans_margin": Preset(
         {"init": "kmeans", "rounds": 2, "acq": "margin"},
         "a KMeans third, then two rounds adding a third by smallest margin",
+    ),
+    "kmeans_margin_proxy": Preset(
+        {"init": "kmeans", "rounds": 2, "acq": "margin", "learner": "logreg", "final_learner": "transformer"},
+        "kmeans_margin whose rounds are scored by logistic regression on the embeddings; only the final model is fine-tuned",
     ),
 }
 
@@ -97,9 +105,11 @@ class DecisionRule:
 #: its filters and ranking are :mod:`alsel.report.decision`'s).
 RULE = DecisionRule()
 
-#: The selection options of a config that leaves them unset: the recommended preset's, and the
-#: budget and keep_init that it does not set.
-DEFAULTS: dict = {"budget": 0.1, "keep_init": True, **PRESETS[RECOMMENDED].options}
+#: The options of a config that leaves them unset: the recommended preset's, and the budget,
+#: keep_init and learner that it does not set.
+DEFAULTS: dict = {"budget": 0.1, "keep_init": True, "learner": "transformer", **PRESETS[RECOMMENDED].options}
+#: The learner options, which a preset or the defaults set as a pair (:data:`DEFAULTS`).
+LEARNER_OPTIONS = ("learner", "final_learner")
 
 
 def preset_options(name: str) -> dict:
