@@ -328,6 +328,24 @@ def test_changed_options_need_a_new_study_dir(tmp_path):
         run_study(config, out=out, strategies="random", seeds=[0], budgets=[0.1], limit=100, run_fn=FakeRun())
 
 
+def test_a_strategys_budgets_are_no_change_of_what_it_trains(tmp_path):
+    """Run with --budgets 0.1, then with the config's own budget curve: the kept cells are skipped."""
+    text = """
+    strategies:
+      random: {preset: random, budgets: [0.05, 0.1]}
+      loop: {init: kmeans, rounds: 1, acq: margin, budgets: [0.05, 0.1]}
+    budgets: [0.1]
+    seeds: [0]
+    """
+    config, out = write_config(tmp_path, text), tmp_path / "study"
+    run_study(config, out=out, budgets=[0.1], run_fn=FakeRun())
+    summary = run_study(config, out=out, dry_run=True)
+    assert sorted((o.spec.strategy, o.spec.budget) for o in summary.planned) == [("loop", 0.05), ("random", 0.05)]
+    changed = text.replace("rounds: 1", "rounds: 2")
+    with pytest.raises(ConfigError, match="strategy 'loop' was .* rename it"):
+        run_study(write_config(tmp_path, changed), out=out, dry_run=True)
+
+
 def test_ray_missing_says_how_to_install(tmp_path, monkeypatch):
     import builtins
 

@@ -62,9 +62,11 @@ def merge_record(path: Path, study: Study, runs: list[RunSpec]) -> dict:
         diff = "; ".join(f"{k}: {old_options.get(k)!r} -> {study.options.get(k)!r}" for k in changed)
         raise ConfigError(f"{path.parent} holds a study with other options ({diff}); pass another --out")
     for name, spec in study.strategies.items():
-        before = old.get("strategies", {}).get(name)
-        if before is not None and before != spec.to_dict():
-            raise ConfigError(f"{path.parent}: strategy {name!r} was {before} there, now {spec.to_dict()}; rename it or pass another --out")
+        # what a strategy's runs train on; its budgets only say which cells exist (--budgets
+        # replaces them), and a cell's runs are the same under either
+        before = _defining(old.get("strategies", {}).get(name))
+        if before is not None and before != _defining(spec.to_dict()):
+            raise ConfigError(f"{path.parent}: strategy {name!r} was {before} there, now {_defining(spec.to_dict())}; rename it or pass another --out")
     record["created"] = old.get("created", record["created"])
     record["strategies"] = {**old.get("strategies", {}), **record["strategies"]}
     record["budgets"] = unique([*old.get("budgets", []), *record["budgets"]])
@@ -72,6 +74,11 @@ def merge_record(path: Path, study: Study, runs: list[RunSpec]) -> dict:
     new_dirs = {r["run_dir"] for r in record["runs"]}
     record["runs"] = [r for r in old.get("runs", []) if r["run_dir"] not in new_dirs] + record["runs"]
     return record
+
+
+def _defining(strategy: dict | None) -> dict | None:
+    """A recorded strategy without its budgets."""
+    return None if strategy is None else {k: v for k, v in strategy.items() if k != "budgets"}
 
 
 def record_outcomes(record: dict, outcomes: list[RunOutcome]) -> None:
