@@ -351,6 +351,11 @@ def compare(study_dirs, out, budget, baseline, max_cost, tie, keep_gain_of):
     paths = write_comparison(study_dirs, out, budget=parse_budget(budget), baseline=baseline, rule=rule)
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
+    if "decision" in paths:
+        import pandas as pd
+
+        chosen = pd.read_csv(paths["decision"]).query("chosen")["strategy"].tolist()
+        click.echo(f"the decision rule chooses: {chosen[0] if chosen else 'none (no strategy passes every filter; see compare.md)'}")
 
 
 def _fmt(value, spec: str) -> str:

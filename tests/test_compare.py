@@ -239,7 +239,8 @@ def test_the_decision_rule_reads_each_filter_and_chooses(capsys, studies, tmp_pa
     """`loop` plays the expensive loop whose gain a cheaper one must keep (it costs 3x random)."""
     code, out, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "c"), "--keep-gain-of", "loop")
     decision = pd.read_csv(tmp_path / "c" / "decision.csv", keep_default_na=False).set_index("strategy")
-    assert code == 0 and "decision:" in out and list(decision.index) == ["kmeans", "low_conf", "loop"]
+    assert code == 0 and "decision:" in out and "the decision rule chooses: kmeans" in out
+    assert list(decision.index) == ["kmeans", "low_conf", "loop"]
     assert decision["chosen"].tolist() == [True, False, False]
     kmeans = decision.loc["kmeans"]
     # against loop: +0.5 point plus 1 point a seed plus the set's shift, averaged over seeds 0-2 and pooled
@@ -260,9 +261,10 @@ def test_the_rule_without_its_reference_says_so_and_a_looser_rule_chooses_otherw
     text = (tmp_path / "c" / "compare.md").read_text()
     assert code == 0 and "Keeping `kmeans_margin`'s gain: not read: `kmeans_margin` is not measured on every set." in text
     assert "**The rule chooses `kmeans`.**" in text
-    code, _, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "d"), "--max-cost", "0.5", "--keep-gain-of", "none")
+    code, out, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "d"), "--max-cost", "0.5", "--keep-gain-of", "none")
     text = (tmp_path / "d" / "compare.md").read_text()
     assert code == 0 and "**No strategy passes every filter**" in text and "cost 1.00× > 0.5×" in text and "Keeping" not in text
+    assert "the decision rule chooses: none" in out
     code, _, err = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "e"), "--tie", "-1")
     assert code == 2 and "--tie" in err and not (tmp_path / "e").exists()
 
