@@ -31,8 +31,8 @@ class LoopConfig:
     selection options (budget, init, keep_init, acq, rounds) and the learners left unset
     (``None``) are filled at construction from ``preset``, else from
     :data:`~alsel.loops.presets.DEFAULTS`, the recommended loop (a learner named explicitly keeps
-    the preset's learners out, see :mod:`~alsel.loops.presets`); so ``LoopConfig(preset="random")`` is the random preset and ``LoopConfig()`` is
-    ``kmeans_margin`` under no preset name.
+    the preset's learners out, see :mod:`~alsel.loops.presets`); so ``LoopConfig(preset="random")``
+    is the random preset and ``LoopConfig()`` is ``kmeans_margin`` under no preset name.
 
     Each field is declared once: its annotation gives the type, its metadata the help text, its
     ``group`` (:data:`OPTION_GROUPS`; :func:`options` lists a group's names), whether it names a

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..io import write_bytes, write_text
-from ..loops.presets import BASELINE, RULE
+from ..loops.presets import BASELINE, RULE, DecisionRule
 from ..models import describe_machine
 from ..stats import random_effects
 from ..study.record import RUNS, STUDY_RECORD
@@ -283,11 +283,11 @@ def curve_strategies(runs: pd.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------- writing
 
 
-def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline: str = BASELINE, rule=None) -> dict[str, Path]:
+def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline: str = BASELINE, rule: DecisionRule = RULE) -> dict[str, Path]:
     """Read the studies and write ``compare.csv``, ``compare.md``, ``forest.png`` and
     ``budget_curves.png`` (when a set has a budget curve) into ``out``; against ``random``, also
-    ``decision.csv``: what the decision ``rule`` (a :class:`~alsel.report.decision.DecisionRule`,
-    default its defaults) reads per strategy and which it chooses.
+    ``decision.csv``: what the decision ``rule`` reads per strategy and which it chooses
+    (:mod:`~alsel.report.decision`).
 
     Returns
     -------
@@ -302,7 +302,6 @@ def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline
     comparison = compare(sets, budget, baseline)
     decision = None
     if baseline == BASELINE:  # the rule, its cost criterion included, is written against random
-        rule = rule or RULE
         against = versus(sets, rule.keep_gain_of) if rule.keep_gain_of else None
         decision = decide(comparison, rule, compare(against, budget, rule.keep_gain_of) if against else None)
     out = Path(out)

@@ -13,7 +13,8 @@ filters and one ranking, all at the comparison's budget:
 
 Among the strategies that pass all three, the best pooled difference to the baseline wins;
 pooled differences within ``tie`` of the best are a tie, which goes to the loop whose highest
-cost ratio over the sets is lowest. The rule's numbers are :class:`~alsel.loops.presets.DecisionRule`. :func:`decide` is a pure function of two
+cost ratio over the sets is lowest. The rule's numbers are a
+:class:`~alsel.loops.presets.DecisionRule`; :func:`decide` is a pure function of two
 :class:`~alsel.report.compare.Comparison` objects: against the baseline, and against
 ``keep_gain_of``.
 """
@@ -71,7 +72,7 @@ def decide(comparison: Comparison, rule: DecisionRule = RULE, versus_reference: 
             **reference.get(strategy, {"worse_than_reference_on": "", "reference_pooled": math.nan,
                                        "reference_ci_low": math.nan, "reference_ci_high": math.nan}),
         }
-        row["fails"] = "; ".join(_failures(row, len(c.sets), rule, strategy, versus_reference is not None))
+        row["fails"] = "; ".join(_failures(row, len(c.sets), rule, versus_reference is not None))
         rows.append(row)
     table = pd.DataFrame(rows, columns=DECISION_COLUMNS[:-1])
     chosen = _rank(table[table["fails"] == ""], rule.tie)
@@ -85,20 +86,16 @@ def _reference_reading(versus: Comparison | None, reference: str | None) -> dict
     if versus is None or reference is None:
         return {}
     at = compared_rows(versus.table[at_budget(versus.table, versus.budget)], reference)
-    pooled = versus.pooled.set_index("strategy")
-    out = {}
-    for strategy, group in at.groupby("strategy", sort=False):
-        p = pooled.loc[strategy] if strategy in pooled.index else None
-        out[strategy] = {
-            "worse_than_reference_on": ", ".join(group.loc[group["verdict"] == WORSE, "set"]),
-            "reference_pooled": math.nan if p is None else p["estimate"],
-            "reference_ci_low": math.nan if p is None else p["ci_low"],
-            "reference_ci_high": math.nan if p is None else p["ci_high"],
-        }
-    return out
+    pooled = versus.pooled.set_index("strategy")[["estimate", "ci_low", "ci_high"]].rename(
+        columns={"estimate": "reference_pooled", "ci_low": "reference_ci_low", "ci_high": "reference_ci_high"})
+    return {
+        strategy: {"worse_than_reference_on": ", ".join(group.loc[group["verdict"] == WORSE, "set"]),
+                   **(pooled.loc[strategy].to_dict() if strategy in pooled.index else dict.fromkeys(pooled.columns, math.nan))}
+        for strategy, group in at.groupby("strategy", sort=False)
+    }
 
 
-def _failures(row: dict, n_sets: int, rule: DecisionRule, strategy: str, reference_read: bool) -> list[str]:
+def _failures(row: dict, n_sets: int, rule: DecisionRule, reference_read: bool) -> list[str]:
     fails = []
     if row["sets"] < n_sets:
         fails.append(f"measured on {row['sets']} of {n_sets} sets")
@@ -108,7 +105,7 @@ def _failures(row: dict, n_sets: int, rule: DecisionRule, strategy: str, referen
         fails.append("no pooled difference")
     if not row["max_cached_cost_ratio"] <= rule.max_cost_ratio:  # NaN (no cost recorded) fails too
         fails.append(f"cost {row['max_cached_cost_ratio']:.2f}× > {rule.max_cost_ratio:g}×")
-    if reference_read and strategy != rule.keep_gain_of:
+    if reference_read and row["strategy"] != rule.keep_gain_of:
         if row["worse_than_reference_on"]:
             fails.append(f"worse than {rule.keep_gain_of} on {row['worse_than_reference_on']}")
         elif not row["reference_ci_high"] >= 0:  # NaN: the gain cannot be shown to be kept
