@@ -15,7 +15,7 @@ import numpy as np
 
 from .errors import ConfigError, first_line
 from .loops.learning import classification_metrics
-from .models import MODEL_CONFIG_FILE, quiet_transformers, resolve_model, torch_device, uses_bf16
+from .models import MODEL_CONFIG_FILE, TRAINING_DEFAULTS, quiet_transformers, resolve_model, torch_device, uses_bf16
 from .progress import SILENT, Progress
 
 __all__ = ["Learner"]
@@ -62,7 +62,7 @@ class Learner:
     epochs: int = 3
     min_steps: int = 0
     batch_size: int = 32
-    lr: float = 1e-4
+    lr: float = TRAINING_DEFAULTS["minilm"]["lr"]
     max_length: int = 128
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01

@@ -73,7 +73,7 @@ def test_precedence_defaults_preset_file_overrides(tmp_path):
 
 def test_resolution_fills_model_defaults_and_checks_names():
     config = LoopConfig.from_options(model="minilm").resolved()
-    assert (config.epochs, config.lr, config.batch_size) == (3, 1e-4, 32)
+    assert (config.epochs, config.lr, config.batch_size) == (3, 5e-4, 32)
     assert LoopConfig.from_options(model="modernbert-base").resolved().lr == 8e-5
     with pytest.raises(ConfigError, match="unknown --acq"):
         LoopConfig.from_options(acq="nope").resolved()

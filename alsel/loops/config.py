@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..io import read_yaml_mapping
 from ..models import PRECISIONS
 from ..params import Choice, Flag, Integer, Mapping, Numeric, Range, Real, Text, check
-from .presets import DEFAULTS, LEARNER_OPTIONS, PRESETS, preset_options
+from .presets import DEFAULTS, LEARNER_DEFAULTS, PRESETS, preset_options
 from .rundir import RECORD_ONLY
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class LoopConfig:
     (``None``) are filled at construction from ``preset``, else from
     :data:`~alsel.loops.presets.DEFAULTS`, the recommended loop (a learner named explicitly keeps
     the preset's learners out, see :mod:`~alsel.loops.presets`); so ``LoopConfig(preset="random")``
-    is the random preset and ``LoopConfig()`` is ``kmeans_margin`` under no preset name.
+    is the random preset and ``LoopConfig()`` is the recommended preset under no preset name.
 
     Each field is declared once: its annotation gives the type, its metadata the help text, its
     ``group`` (:data:`OPTION_GROUPS`; :func:`options` lists a group's names), whether it names a
@@ -84,9 +84,9 @@ class LoopConfig:
         # Only unset options are filled, so explicit values win and filling again changes
         # nothing: dataclasses.replace and a replayed config.json give the same config.
         fill = {**DEFAULTS, **(preset_options(self.preset) if self.preset else {})}
-        if any(getattr(self, name) is not None for name in LEARNER_OPTIONS):
+        if any(getattr(self, name) is not None for name in LEARNER_DEFAULTS):
             # a learner named explicitly replaces the preset's pair: --learner X trains X throughout
-            fill.update({name: DEFAULTS.get(name) for name in LEARNER_OPTIONS})
+            fill.update(LEARNER_DEFAULTS)
         for name, value in fill.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)

@@ -23,8 +23,8 @@ And alsel's recommendation, from the evidence in docs/results.md:
 (``alsel compare``).
 
 A config that names no preset runs the recommended loop: :data:`DEFAULTS` (the defaults of
-:class:`~alsel.loops.config.LoopConfig`'s selection options) are ``kmeans_margin``'s options, so a
-bare ``alsel loop`` follows the evidence. ``configs/presets/<name>.yaml`` holds the same settings
+:class:`~alsel.loops.config.LoopConfig`'s selection options and learners) are the options of
+the :data:`RECOMMENDED` preset, so a bare ``alsel loop`` follows the evidence. ``configs/presets/<name>.yaml`` holds the same settings
 (a test keeps the two equal).
 """
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 
-__all__ = ["Preset", "PRESETS", "RECOMMENDED", "BASELINE", "DEFAULTS", "LEARNER_OPTIONS", "DecisionRule", "RULE", "preset_options"]
+__all__ = ["Preset", "PRESETS", "RECOMMENDED", "BASELINE", "DEFAULTS", "LEARNER_DEFAULTS", "DecisionRule", "RULE", "preset_options"]
 
 
 @dataclass(frozen=True)
@@ -107,9 +107,10 @@ RULE = DecisionRule()
 
 #: The options of a config that leaves them unset: the recommended preset's, and the budget,
 #: keep_init and learner that it does not set.
-DEFAULTS: dict = {"budget": 0.1, "keep_init": True, "learner": "transformer", **PRESETS[RECOMMENDED].options}
-#: The learner options, which a preset or the defaults set as a pair (:data:`DEFAULTS`).
-LEARNER_OPTIONS = ("learner", "final_learner")
+#: The learner pair of a config whose preset sets none, or that names a learner itself (then
+#: ``--learner X`` trains X in the rounds and, unless ``final_learner`` is named, on the result).
+LEARNER_DEFAULTS: dict = {"learner": "transformer", "final_learner": None}
+DEFAULTS: dict = {"budget": 0.1, "keep_init": True, **LEARNER_DEFAULTS, **PRESETS[RECOMMENDED].options}
 
 
 def preset_options(name: str) -> dict:
