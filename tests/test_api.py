@@ -61,11 +61,12 @@ def test_select_on_texts_frame_and_dataset_gives_the_cli_selection(capsys, tmp_p
         assert result.frame["label"].tolist() == train["label"].iloc[cli_ids].tolist()  # 'neg'/'pos', as given
         assert result.metrics == read_json(tmp_path / "cli" / "metrics.json") | {"seconds": result.metrics["seconds"]}
     rounds = from_frame.rounds
-    assert [r.round for r in rounds] == [0, 1, 2] and all(isinstance(r, RoundRecord) for r in rounds)
+    assert [r.round for r in rounds] == [0] and all(isinstance(r, RoundRecord) for r in rounds)
+    assert [r.n_labeled for r in rounds] == [40] and rounds[0].n_acquired == 0
+    assert (from_frame.config.init, from_frame.config.rounds, from_frame.config.acq) == ("kmeans", 0, None)  # the recommended loop
+    assert from_frame.frame["round"].tolist() == [0] * 40 and from_frame.frame["score"].isna().all()
+    rounds = alsel.select(train, eval=evalset, text="text", label="label", progress=False, preset="kmeans_margin", **tiny).rounds
     assert [r.n_labeled for r in rounds] == [14, 27, 40] and rounds[0].scores["acquired"]["p_gold"]["mean"] >= 0
-    assert from_frame.config.acq == "margin" and from_frame.config.init == "kmeans"  # the recommended loop
-    assert from_frame.frame["round"].tolist() == [0] * 14 + [1] * 13 + [2] * 13
-    assert from_frame.frame["score"].iloc[:14].isna().all() and from_frame.frame["score"].iloc[14:].notna().all()
 
 
 def test_integer_labels_stay_integers_and_the_exports_round_trip(capsys, tmp_path, frames, tiny):
@@ -143,7 +144,7 @@ def test_presets_mean_the_same_everywhere(capsys, tmp_path, monkeypatch):
 
 def test_the_default_config_is_the_recommended_loop(capsys, tmp_path, monkeypatch):
     recommended = PRESETS[RECOMMENDED].options
-    assert {k: getattr(LoopConfig(), k) for k in recommended} == recommended == {"init": "kmeans", "rounds": 2, "acq": "margin"}
+    assert {k: getattr(LoopConfig(), k) for k in recommended} == recommended == {"init": "kmeans", "rounds": 0, "acq": None}
     assert LoopConfig().preset is None and LoopConfig(init="kmeans", acq="low_conf", rounds=2).acq == "low_conf"
     seen = []
     monkeypatch.setattr("alsel.run.run_loop", lambda config, out_dir, progress: seen.append(config) or {})
@@ -152,7 +153,8 @@ def test_the_default_config_is_the_recommended_loop(capsys, tmp_path, monkeypatc
     assert run_cli(capsys, "loop", "--init", "kmeans", "--acq", "low_conf", "--rounds", "2", "--quiet")[0] == 0
     assert (seen[-1].init, seen[-1].acq, seen[-1].rounds) == ("kmeans", "low_conf", 2)
     code, out, _ = run_cli(capsys, "loop", "--help")
-    assert re.search(r"--acq TEXT\s+acquisition function of each round\s+\[default: margin\]", out)
+    assert re.search(r"--init TEXT\s+strategy choosing the initial pool\s+\[default: kmeans\]", out)
+    assert re.search(r"--rounds INTEGER RANGE\s+acquisition rounds after the initial pool\s+\[default: 0\]", out)
     assert all(name in out for name in PRESETS)
 
 

@@ -22,6 +22,7 @@ def run_cli(capsys, *argv):
         (["loop", "--budget", "1", "--limit", "100"], "fewer than the 2 classes"),
         (["loop", "--init-size", "500", "--budget", "100", "--limit", "1000"], "larger than the budget"),
         (["loop", "--acq", "no_such_thing"], "unknown --acq strategy 'no_such_thing'"),
+        (["loop", "--acq", "margin"], "--acq margin acts in rounds, and --rounds is 0"),  # the default loop has none
         (["loop", "--init", "low_conf", "--limit", "200", "--budget", "20", "--rounds", "0"], "cannot choose the initial pool"),
         (["loop", "--preset", "nope"], "'nope' is not one of 'random'"),  # a click.Choice of the presets
         (["loop", "--model", "bogus"], "unknown model 'bogus'"),

@@ -52,6 +52,30 @@ def test_multi_round_loop_writes_the_run_directory(tmp_path, options):
     assert predictions.dtype == np.uint8 and np.array_equal(predictions, eval_probs.argmax(axis=1))
 
 
+def test_a_final_model_that_predicts_one_class_is_reported(tmp_path, options, monkeypatch):
+    from alsel.loops import controller
+
+    real = controller.evaluate
+
+    def predicting(classes):
+        def evaluate(learner, texts, labels, n_classes, progress):
+            metrics, probs = real(learner, texts, labels, n_classes, progress=progress)
+            probs = np.zeros_like(probs)
+            probs[np.arange(len(probs)), classes[: len(probs)]] = 1.0
+            return metrics, probs
+        return evaluate
+
+    monkeypatch.setattr(controller, "evaluate", predicting(np.ones(100, dtype=int)))
+    collapsed = Recorder()
+    run_loop(LoopConfig.from_options(preset="random", **options), tmp_path / "collapsed", progress=collapsed)
+    warnings = [line for line in collapsed.lines if line.startswith("warning:")]
+    assert len(warnings) == 1 and "predicts 'pos' for every evaluation example" in warnings[0] and "--lr" in warnings[0]
+    monkeypatch.setattr(controller, "evaluate", predicting(np.arange(100) % 2))
+    healthy = Recorder()
+    run_loop(LoopConfig.from_options(preset="random", seed=1, **options), tmp_path / "healthy", progress=healthy)
+    assert healthy.lines and not [line for line in healthy.lines if line.startswith("warning:")]
+
+
 def test_same_seed_gives_a_byte_identical_selection_and_resume_matches(tmp_path, options):
     spec = dict(init="kmeans", acq="low_conf", rounds=2, **options)
     loop(tmp_path / "a", **spec)

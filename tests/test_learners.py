@@ -54,8 +54,8 @@ def test_registered_and_user_learners_follow_the_protocol():
         (["--acq", "plugins_for_tests:CentroidLearner"], "--acq plugins_for_tests:CentroidLearner is not a subclass of alsel.strategies.Strategy"),
         (["--init", "no_such_module_xyz:Init"], "--init no_such_module_xyz:Init: cannot import module no_such_module_xyz"),
         (["--acq", "../evil"], "a strategy name cannot contain '/' or '..'"),
-        (["--learner", "logreg", "--acq", "ambiguous"], "ambiguous needs training dynamics, which --learner logreg does not record"),
-        (["--learner", USER_LEARNER, "--acq", "badge"], f"badge needs model features, which --learner {USER_LEARNER} does not give"),
+        (["--learner", "logreg", "--acq", "ambiguous", "--rounds", "2"], "ambiguous needs training dynamics, which --learner logreg does not record"),
+        (["--learner", USER_LEARNER, "--acq", "badge", "--rounds", "2"], f"badge needs model features, which --learner {USER_LEARNER} does not give"),
     ],
 )
 def test_bad_learner_or_strategy_is_one_line_before_any_work(capsys, tmp_path, monkeypatch, argv, message):

@@ -102,13 +102,13 @@ def test_out_of_range_flags(capsys, tmp_path, no_work, argv, message):
 def test_valid_values_are_accepted_and_converted(tmp_path):
     config = tmp_path / "c.yaml"
     # YAML 1.1 reads 5e-5 (no dot) as a string; 2.0 is a whole number; budget keeps its spelling.
-    config.write_text("lr: 5e-5\nrounds: 2.0\nbudget: '0.1'\nwarmup_ratio: 0\neval: 0.2\nstrategy_options: {projection_dim: null}\n")
+    config.write_text("lr: 5e-5\nrounds: 2.0\nacq: margin\nbudget: '0.1'\nwarmup_ratio: 0\neval: 0.2\nstrategy_options: {projection_dim: null}\n")
     loaded = LoopConfig.from_options(config_file=config)
     assert (loaded.lr, loaded.rounds, loaded.budget, loaded.warmup_ratio, loaded.eval) == (5e-5, 2, "0.1", 0.0, 0.2)
     assert isinstance(loaded.rounds, int) and isinstance(loaded.warmup_ratio, float)
     resolved = loaded.resolved()
     assert resolved.strategy_options == {"projection_dim": None} and resolved.lr == 5e-5
-    assert LoopConfig.from_options(budget=1000, init_size=0.5, dedup=1, device="cpu").resolved().dedup == 1.0
+    assert LoopConfig.from_options(budget=1000, init_size=0.5, rounds=2, acq="margin", dedup=1, device="cpu").resolved().dedup == 1.0
 
 
 def test_valid_flags_reach_the_loop(capsys, tmp_path, monkeypatch):
@@ -193,16 +193,16 @@ def test_embedder_directory_with_a_model_is_accepted(tmp_path):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--init", "kmeans", "--acq", "margin", "--strategy-option", "betta=0.2"],
+        (["--init", "kmeans", "--rounds", "2", "--acq", "margin", "--strategy-option", "betta=0.2"],
          "unknown strategy option 'betta' (kmeans takes: n_iter, projection_dim; margin takes: none)"),
         (["--init", "random", "--rounds", "0", "--strategy-option", "region=hard"], "unknown strategy option 'region' (random takes: none)"),
         (["--init", "kmeans", "--strategy-option", "projection_dim=abc"],
          "strategy option projection_dim: must be an integer >= 1 or None, got 'abc' (kmeans)"),
         (["--init", "kmeans", "--projection-dim", "-1"], "strategy option projection_dim: must be an integer >= 1 or None, got -1"),
-        (["--init", "kmeans", "--acq", "ccs", "--strategy-option", "score=loss"], "strategy option score: must be one of el2n, entropy, p_gold, got 'loss' (ccs)"),
-        (["--init", "kmeans", "--acq", "loss_sample", "--strategy-option", "temperature=-1"], "strategy option temperature: must be a number >= 0"),
+        (["--init", "kmeans", "--rounds", "2", "--acq", "ccs", "--strategy-option", "score=loss"], "strategy option score: must be one of el2n, entropy, p_gold, got 'loss' (ccs)"),
+        (["--init", "kmeans", "--rounds", "2", "--acq", "loss_sample", "--strategy-option", "temperature=-1"], "strategy option temperature: must be a number >= 0"),
         (["--init", "facility_location", "--strategy-option", "optimizer=magic"], "strategy option optimizer: must be one of lazy, naive, stochastic"),
-        (["--init", "kmeans", "--acq", "ambiguous", "--region", "hard", "--strategy-option", "n_iter=0"], "strategy option n_iter: must be an integer >= 1"),
+        (["--init", "kmeans", "--rounds", "2", "--acq", "ambiguous", "--region", "hard", "--strategy-option", "n_iter=0"], "strategy option n_iter: must be an integer >= 1"),
     ],
 )
 def test_bad_strategy_options_fail_before_any_work(capsys, tmp_path, no_work, argv, message):
@@ -212,7 +212,7 @@ def test_bad_strategy_options_fail_before_any_work(capsys, tmp_path, no_work, ar
 def test_one_option_reaches_every_strategy_that_takes_it():
     from alsel.loops.config import build_strategy
 
-    config = LoopConfig.from_options(init="kmeans", acq="cluster_margin", strategy_options={"projection_dim": 8.0, "n_clusters": 3}).resolved()
+    config = LoopConfig.from_options(init="kmeans", acq="cluster_margin", rounds=2, strategy_options={"projection_dim": 8.0, "n_clusters": 3}).resolved()
     kmeans, cluster_margin = build_strategy(config.init, config), build_strategy(config.acq, config)
     assert kmeans.get_params() == {"projection_dim": 8, "n_iter": 20}
     assert isinstance(kmeans.projection_dim, int)  # converted to its declared type

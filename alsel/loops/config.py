@@ -134,6 +134,9 @@ class LoopConfig:
             _check_learner_serves(round_learner, config.acq, acq.needs, config.scorer)
         if config.rounds > 0 and config.acq is None:
             raise ConfigError("--rounds > 0 needs an acquisition function (--acq)")
+        if config.rounds == 0 and config.acq is not None:
+            # the recommended loop has no rounds, so `--acq X` alone would be ignored without this
+            raise ConfigError(f"--acq {config.acq} acts in rounds, and --rounds is 0; pass --rounds N (N >= 1) or leave --acq unset")
         parse_scorer(config.scorer)
         config._check_strategy_options()
         return config

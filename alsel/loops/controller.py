@@ -277,6 +277,13 @@ class _Run:
         if asked, the model itself: before the round's commit point, so a resume redoes an
         unsaved model."""
         self.run_dir.save_eval_probs(outcome["eval_probs"])
+        predicted = np.unique(outcome["eval_probs"].argmax(axis=1))
+        if len(predicted) == 1 and self.pool.n_classes > 1:
+            # seen at MiniLM's default lr in 4 of about 100 runs (docs/results.md): say so, not just a low accuracy
+            self.progress.log(
+                f"warning: the final model predicts {self.pool.label_names[predicted[0]]!r} for every evaluation example "
+                "(the fine-tuning collapsed to one class); try a lower --lr or another --seed"
+            )
         if self.config.save_model:
             outcome["learner"].save(self.config.save_model, self.pool.label_names)
             self.progress.log(f"saved the final model to {self.config.save_model}")

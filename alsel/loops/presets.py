@@ -2,7 +2,9 @@
 loop controller.
 
 - ``random``: a random initial pool of the whole budget, no rounds.
-- ``kmeans``: a KMeans-diversity initial pool of the whole budget, no rounds.
+- ``kmeans``: a KMeans-diversity initial pool of the whole budget, no rounds: **alsel's
+  recommendation** (:data:`RECOMMENDED`), chosen by :data:`RULE` from studies on four tasks
+  (docs/results.md, "Beyond SST-2").
 - ``high_conf`` / ``low_conf``: a seed model is trained on a random seed pool of the budget's
   size, which is neither part of the result nor a candidate; one round then acquires the whole
   budget from the rest by highest / lowest p_gold.
@@ -10,17 +12,18 @@ loop controller.
   from the rest by lowest p_gold.
 - ``full``: the whole pool (the upper bound).
 
-And alsel's recommendation, from the evidence in docs/results.md:
+And two loops with acquisition rounds (docs/results.md):
 
 - ``kmeans_margin``: a KMeans seed pool of a third of the budget, then two rounds that each
-  retrain and add a third by smallest margin (the least certain examples).
+  retrain and add a third by smallest margin (the least certain examples); best on SST-2, and
+  the recommendation until the cross-task study.
 - ``kmeans_margin_proxy``: the same loop at about the cost of one fine-tuning: a logistic
   regression on the cached sentence embeddings scores the rounds, and only the final selection
   is fine-tuned. A preset's learners apply only when neither ``learner`` nor ``final_learner`` is
   given: naming a learner trains it throughout, unless ``final_learner`` is named too.
 
-:data:`RULE` is the decision rule that chooses it from studies on several data sets
-(``alsel compare``).
+:data:`RULE` is the decision rule that chooses the recommendation from studies on several data
+sets (``alsel compare``).
 
 A config that names no preset runs the recommended loop: :data:`DEFAULTS` (the defaults of
 :class:`~alsel.loops.config.LoopConfig`'s selection options and learners) are the options of
@@ -69,7 +72,7 @@ PRESETS: dict[str, Preset] = {
 }
 
 #: The loop the evidence recommends (docs/results.md); what a config without a preset runs.
-RECOMMENDED = "kmeans_margin"
+RECOMMENDED = "kmeans"
 #: The preset every other is compared with in studies and reports.
 BASELINE = "random"
 
@@ -105,11 +108,11 @@ class DecisionRule:
 #: its filters and ranking are :mod:`alsel.report.decision`'s).
 RULE = DecisionRule()
 
-#: The options of a config that leaves them unset: the recommended preset's, and the budget,
-#: keep_init and learner that it does not set.
 #: The learner pair of a config whose preset sets none, or that names a learner itself (then
 #: ``--learner X`` trains X in the rounds and, unless ``final_learner`` is named, on the result).
 LEARNER_DEFAULTS: dict = {"learner": "transformer", "final_learner": None}
+#: The options of a config that leaves them unset: the recommended preset's, and the budget,
+#: keep_init and learners that it does not set.
 DEFAULTS: dict = {"budget": 0.1, "keep_init": True, **LEARNER_DEFAULTS, **PRESETS[RECOMMENDED].options}
 
 
