@@ -279,7 +279,7 @@ class _Run:
         self.run_dir.save_eval_probs(outcome["eval_probs"])
         predicted = np.unique(outcome["eval_probs"].argmax(axis=1))
         if len(predicted) == 1 and self.pool.n_classes > 1:
-            # seen at MiniLM's default lr in 4 of about 100 runs (docs/results.md): say so, not just a low accuracy
+            # it happens at MiniLM's default lr (docs/results.md) and would otherwise show only as a low accuracy
             self.progress.log(
                 f"warning: the final model predicts {self.pool.label_names[predicted[0]]!r} for every evaluation example "
                 "(the fine-tuning collapsed to one class); try a lower --lr or another --seed"

@@ -27,8 +27,8 @@ sets (``alsel compare``).
 
 A config that names no preset runs the recommended loop: :data:`DEFAULTS` (the defaults of
 :class:`~alsel.loops.config.LoopConfig`'s selection options and learners) are the options of
-the :data:`RECOMMENDED` preset, so a bare ``alsel loop`` follows the evidence. ``configs/presets/<name>.yaml`` holds the same settings
-(a test keeps the two equal).
+the :data:`RECOMMENDED` preset, so a bare ``alsel loop`` follows the evidence.
+``configs/presets/<name>.yaml`` holds the same settings (a test keeps the two equal).
 """
 
 from __future__ import annotations
