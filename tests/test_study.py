@@ -522,6 +522,19 @@ def test_shipped_study_configs_expand_to_valid_runs(name, tmp_path):
         assert all((configs[(s, 0.1)].acq, configs[(s, 0.1)].keep_init) == (s, False) for s in ("ccs", "cluster_margin"))
 
 
+def test_emotion_test_config_retrains_the_grid_runs(tmp_path):
+    """emotion's test set, used once: the grid's random and kmeans runs at 10%, evaluated on test.tsv instead of dev."""
+    root = Path(__file__).resolve().parents[1]
+    grid = load_study(root / "configs" / "emotion-study-cpu.yaml", out=tmp_path / "grid", seeds="0,1,2,3,4", strategies="random,kmeans", budgets="0.1")
+    final = load_study(root / "configs" / "emotion-test-cpu.yaml", out=tmp_path / "test")
+    pairs = [(r.strategy, r.budget, r.seed) for r in final.runs()]
+    assert sorted(pairs) == sorted((r.strategy, r.budget, r.seed) for r in grid.runs()) and len(pairs) == 10
+    for ours, theirs in zip(sorted(final.runs(), key=lambda r: r.rel_dir), sorted(grid.runs(), key=lambda r: r.rel_dir)):
+        ours, theirs = ours.loop_config().to_dict(), theirs.loop_config().to_dict()
+        assert Path(ours.pop("eval")).name == "test.tsv" and Path(theirs.pop("eval")).name == "dev.tsv"
+        assert {k: v for k, v in ours.items() if k != "out"} == {k: v for k, v in theirs.items() if k != "out"}
+
+
 def test_cross_task_configs_share_one_grid(tmp_path):
     """Issue 12: the same strategies, budgets, seeds and training on every set; only the data differ."""
     from alsel.report.analysis import DATA_KEYS
@@ -537,16 +550,19 @@ def test_cross_task_configs_share_one_grid(tmp_path):
     study = studies[0]
     budgets = {name: study.budgets_of(spec) for name, spec in study.strategies.items()}
     curves = {name for name, b in budgets.items() if b == [0.05, 0.1, 0.2]}
-    # random, the two best on SST-2, and the recommendation the rule chose at 10% (docs/results.md)
-    assert curves == {"random", "kmeans_margin", "facility_location", RECOMMENDED} and all(budgets[n] == [0.1] for n in set(budgets) - curves)
+    # random and the two best at 10%: the recommendation the rule chose and facility_location (docs/results.md)
+    assert curves == {"random", "facility_location", RECOMMENDED} and all(budgets[n] == [0.1] for n in set(budgets) - curves)
     configs = {r.strategy: r.loop_config() for r in study.runs() if r.seed == 0 and r.budget == 0.1}
     assert set(configs) == {"random", "kmeans", "kmeans_margin", "facility_location", "cluster_margin", "badge", "margin_balanced", "kmeans_margin_proxy"}
     proxy, loop = configs["kmeans_margin_proxy"], configs["kmeans_margin"]
     assert (proxy.init, proxy.acq, proxy.rounds) == (loop.init, loop.acq, loop.rounds) and (proxy.learner, proxy.final_learner) == ("logreg", "transformer")
     assert configs["margin_balanced"].balance and (configs["badge"].acq, configs["cluster_margin"].acq) == ("badge", "cluster_margin")
-    # seeds 3 and 4 of random and of every candidate that can meet the cost criterion, as the configs' header runs them
+    # seeds 3 and 4 of random, kmeans_margin and every candidate that can meet the cost criterion, as the
+    # configs' header runs them: curves for random and the recommendation, facility_location's 10% only
     header = (root / "configs" / f"{CROSS_TASK[0]}.yaml").read_text()
-    chosen = "random,kmeans,facility_location,kmeans_margin,kmeans_margin_proxy"
-    assert f"--seeds 3,4 --strategies {chosen}\n" in header
+    chosen = "random,kmeans,kmeans_margin,kmeans_margin_proxy"
+    assert f"--seeds 3,4 --strategies {chosen}\n" in header and "--seeds 3,4 --strategies facility_location --budgets 0.1\n" in header
     extra = load_study(root / "configs" / f"{CROSS_TASK[0]}.yaml", out=tmp_path / "x", seeds="3,4", strategies=chosen)
-    assert len(extra.runs()) == 2 * (3 + 3 + 3 + 3 + 1)
+    assert len(extra.runs()) == 2 * (3 + 3 + 1 + 1)
+    extra = load_study(root / "configs" / f"{CROSS_TASK[0]}.yaml", out=tmp_path / "y", seeds="3,4", strategies="facility_location", budgets="0.1")
+    assert [(r.strategy, r.budget, r.seed) for r in extra.runs()] == [("facility_location", 0.1, 3), ("facility_location", 0.1, 4)]
