@@ -307,7 +307,7 @@ def report(study_dir):
 
     if not Path(study_dir).is_dir():
         raise AlselError(f"{study_dir}: no such study directory")
-    paths = write_report(study_dir)
+    paths = write_report(study_dir, warn=_warn)
     summary = pd.read_csv(paths["summary"])
     table = Table(title=f"{study_dir}: accuracy (%) on the evaluation set against random, paired by seed", title_justify="left")
     for column in ("strategy", "budget", "seeds", "accuracy", "Δ points", "p (Holm)", "verdict", "% full"):
@@ -348,7 +348,7 @@ def compare(study_dirs, out, budget, baseline, max_cost, tie, keep_gain_of):
     if missing:
         raise AlselError(f"{missing[0]}: no such study directory")
     rule = DecisionRule(max_cost, tie / 100, None if keep_gain_of.lower() == "none" else keep_gain_of)
-    paths = write_comparison(study_dirs, out, budget=parse_budget(budget), baseline=baseline, rule=rule)
+    paths = write_comparison(study_dirs, out, budget=parse_budget(budget), baseline=baseline, rule=rule, warn=_warn)
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
     if "decision" in paths:
@@ -356,6 +356,10 @@ def compare(study_dirs, out, budget, baseline, max_cost, tie, keep_gain_of):
 
         chosen = pd.read_csv(paths["decision"]).query("chosen")["strategy"].tolist()
         click.echo(f"the decision rule chooses: {chosen[0] if chosen else 'none (no strategy passes every filter; see compare.md)'}")
+
+
+def _warn(line: str) -> None:
+    click.echo(f"warning: {line}", err=True)
 
 
 def _fmt(value, spec: str) -> str:

@@ -196,6 +196,9 @@ def test_report_and_figures(written):
     assert "DerSimonian–Laird" in text and "interpolated linearly" in text and "> 20%" in text and "< 10%" in text
     assert "| kmeans | 3 | +2.00 |" in text
     assert "![forest](forest.png)" in text and "3.00×" in text
+    # the budget curves, numerically: random alone, kmeans paired with it at each budget
+    assert "| set | strategy | 10% | 20% |" in text and "| banking77 | random | 81.00%, 3 runs | 83.00%, 3 runs |" in text
+    assert "| banking77 | kmeans | 83.00%: +2.00 [" in text
 
 
 # --------------------------------------------------------------------------- the command line
@@ -235,6 +238,22 @@ def test_cli_errors_are_one_line(capsys, studies, tmp_path):
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (argv, err)
 
 
+def test_runs_left_out_of_the_sentence_test_are_a_warning_and_fail_the_rule(capsys, studies, tmp_path):
+    """A set whose per-sentence predictions cannot be read (a damaged file here; data paths relative
+    to another directory in practice) gets no verdicts, loudly, and nothing passes "never worse"."""
+    sets = [shutil.copytree(d.parent, tmp_path / d.parent.name) / d.name for d in studies]
+    damaged = sets[0] / "runs" / "random" / "budget-0.1" / "seed-0" / "eval_probs.npy"  # make_study saves probabilities
+    damaged.write_bytes(damaged.read_bytes()[:20])
+    code, out, err = run_cli(capsys, "compare", *map(str, sets), "--out", str(tmp_path / "c"))
+    warnings = [line for line in err.splitlines() if line.startswith("warning:")]
+    assert code == 0 and len(warnings) == 1 and warnings[0].startswith("warning: banking77: Sentence-level tests leave out")
+    assert "seed-0" in warnings[0] and "The decision rule does not pass an untested comparison." in warnings[0]
+    decision = pd.read_csv(tmp_path / "c" / "decision.csv", keep_default_na=False).set_index("strategy")
+    assert decision.loc["kmeans", "untested_on"] == "banking77" and "untested on banking77" in decision.loc["kmeans", "fails"]
+    assert "the decision rule chooses: none" in out  # kmeans passed every filter with the file intact
+    assert "**banking77**: Sentence-level tests leave out" in (tmp_path / "c" / "compare.md").read_text()
+
+
 def test_the_decision_rule_reads_each_filter_and_chooses(capsys, studies, tmp_path):
     """`loop` plays the expensive loop whose gain a cheaper one must keep (it costs 3x random)."""
     code, out, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "c"), "--keep-gain-of", "loop")
@@ -249,9 +268,10 @@ def test_the_decision_rule_reads_each_filter_and_chooses(capsys, studies, tmp_pa
     # low_conf and loop differ from random by a constant on every set: no standard error, so no
     # pooled difference (and no test: untested, not worse); low_conf's seed model doubles its cost
     assert decision.loc["low_conf", "worse_on"] == "" and decision.loc["low_conf", "pooled"] == ""
-    assert decision.loc["low_conf", "fails"] == "no pooled difference; cost 2.00× > 1.5×; no pooled difference to loop"
+    untested = "untested on banking77, emotion, sms_spam"
+    assert decision.loc["low_conf", "fails"] == f"{untested}; no pooled difference; cost 2.00× > 1.5×; no pooled difference to loop"
     # the loop's difference to random is constant: no standard error, so no pooled difference; 3x the cost
-    assert decision.loc["loop", "fails"] == "no pooled difference; cost 3.00× > 1.5×"  # loop's own gain is not a filter
+    assert decision.loc["loop", "fails"] == f"{untested}; no pooled difference; cost 3.00× > 1.5×"  # loop's own gain is not a filter
     text = (tmp_path / "c" / "compare.md").read_text()
     assert "## The decision rule" in text and "**The rule chooses `kmeans`.**" in text and "| **kmeans** | 3 | none |" in text
 
@@ -315,6 +335,18 @@ def test_the_rule_drops_a_loop_worse_on_one_set_or_giving_up_the_reference_gain(
     fails = decision.table.set_index("strategy")["fails"]
     assert decision.chosen is None and fails["a"] == "worse on set1" and fails["b"] == "gives up ref's gain"
     assert fails["c"] == "worse than ref on set0" and fails["ref"] == "cost 3.00× > 1.5×"
+
+
+def test_the_rule_drops_a_loop_without_a_verdict_on_one_set():
+    """No p-value on a set (one paired seed, or unreadable predictions) cannot show "never worse"."""
+    from alsel.loops.presets import DecisionRule
+    from alsel.report.decision import decide
+
+    comparison = hand_comparison([("a", 0.030, 1.0, ()), ("b", 0.010, 1.0, ())])
+    assert decide(comparison, DecisionRule(keep_gain_of=None)).chosen == "a"
+    comparison.table.loc[(comparison.table["strategy"] == "a") & (comparison.table["set"] == "set1"), "verdict"] = "untested"
+    decision = decide(comparison, DecisionRule(keep_gain_of=None))
+    assert decision.chosen == "b" and decision.table.set_index("strategy").loc["a", "fails"] == "untested on set1"
 
 
 def test_another_baseline_pairs_every_strategy_with_it(capsys, studies, tmp_path):

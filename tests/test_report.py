@@ -276,8 +276,11 @@ def test_significant_difference_is_reported(tmp_path, pool, eval_labels):
 def test_runs_without_predictions_are_named(tmp_path, pool, eval_labels):
     study = make_study(tmp_path, pool, eval_labels, embeddings=False, failed=False)
     (study / "runs/kmeans/budget-0.1/seed-0/eval_probs.npy").unlink()
-    text = write_report(study)["report"].read_text()
+    warnings = []
+    text = write_report(study, warn=warnings.append)["report"].read_text()
     assert "Sentence-level tests leave out runs without per-sentence predictions (1 run(s) saved no eval_predictions.npy or eval_probs.npy)" in text
+    assert len(warnings) == 1 and warnings[0] in text and "get no verdict (untested)" in warnings[0]
+    assert pd.read_csv(study / "summary.csv").set_index(["strategy", "budget"]).loc[("kmeans", 0.1), "verdict"] == "untested"
 
 
 def test_runs_that_kept_only_their_predictions_give_the_same_report(tmp_path, pool, eval_labels):

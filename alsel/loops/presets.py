@@ -98,7 +98,7 @@ class DecisionRule:
     def describe(self, baseline: str) -> str:
         keep = (f"; paired with `{self.keep_gain_of}` instead, significantly worse on no set and a pooled difference "
                 "whose 95% CI reaches zero or lies above it") if self.keep_gain_of else ""
-        return (f"measured on every set and significantly worse than `{baseline}` on none; a median cost of at most "
+        return (f"measured and tested on every set and significantly worse than `{baseline}` on none; a median cost of at most "
                 f"{self.max_cost_ratio:g}× `{baseline}`'s on every set, embeddings cached{keep}. Among the strategies "
                 f"that pass, the best pooled difference to `{baseline}` wins; differences within {100 * self.tie:g} "
                 "points of the best are a tie, which goes to the lowest highest cost ratio (embeddings cached)")

@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 
-def write_report(study_dir, *, baseline: str = BASELINE, seed: int | None = None) -> dict[str, Path]:
+def write_report(study_dir, *, baseline: str = BASELINE, seed: int | None = None, warn=None) -> dict[str, Path]:
     """Write ``results.csv``, ``summary.csv``, ``report.md`` and the figures into the study
     directory.
 
@@ -64,6 +64,9 @@ def write_report(study_dir, *, baseline: str = BASELINE, seed: int | None = None
         The strategy others are compared with by seed.
     seed : int, optional
         The seed whose selections ``subsets.png`` shows; default the seed with most strategies.
+    warn : callable, optional
+        Called with one line when runs are left out of the sentence-level test (their
+        comparisons get no verdict; report.md says it too).
 
     Returns
     -------
@@ -78,6 +81,8 @@ def write_report(study_dir, *, baseline: str = BASELINE, seed: int | None = None
         The directory holds no finished run.
     """
     study = collect_study(study_dir, seed=seed)
+    if study.correct_note and warn is not None:
+        warn(study.correct_note)
     summary = summarize(study.runs, baseline, correct=study.correct)
     figures, skipped = _figures(study, summary, baseline)
     notes = [note for note in (study.correct_note, *skipped, study.subsets_note) if note]

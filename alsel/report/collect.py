@@ -398,4 +398,8 @@ def _left_out_note(missing: int, unreadable: list[str]) -> str | None:
         notes.append(f"{missing} run(s) saved no {RunDir.EVAL_PREDICTIONS} or {RunDir.EVAL_PROBS}")
     if unreadable:
         notes.append("unreadable: " + "; ".join(unreadable[:3]) + (" ..." if len(unreadable) > 3 else ""))
-    return None if not notes else "Sentence-level tests leave out runs without per-sentence predictions (" + "; ".join(notes) + ")."
+    if not notes:
+        return None
+    return ("Sentence-level tests leave out runs without per-sentence predictions (" + "; ".join(notes) + "). Comparisons "
+            "that involve them get no verdict (untested); data paths recorded relative to the directory a study ran in "
+            "are read relative to the current one.")

@@ -88,6 +88,8 @@ class StudySet:
         Finished runs per machine they recorded (:func:`~alsel.models.describe_machine`).
     correct : dict
         ``run_dir`` -> which evaluation examples the run got right, for the sentence-level test.
+    note : str or None
+        Why some runs are left out of the sentence-level test (their comparisons get no verdict).
     """
 
     name: str
@@ -96,6 +98,7 @@ class StudySet:
     summary: pd.DataFrame
     machines: dict = field(default_factory=dict)
     correct: dict = field(default_factory=dict)
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ def _read_set(study_dir: Path, baseline: str) -> StudySet:
         raise ConfigError(f"{study_dir}: no finished {baseline} runs; every strategy is compared with {baseline}")
     summary = summarize(study.runs, baseline, correct=study.correct)
     machines = Counter(describe_machine((study.configs.get(r) or {}).get("machine")) for r in study.runs["run_dir"])
-    return StudySet(study_dir.resolve().name, study_dir, study.runs, summary, dict(machines), study.correct)
+    return StudySet(study_dir.resolve().name, study_dir, study.runs, summary, dict(machines), study.correct, study.correct_note)
 
 
 def versus(sets: list[StudySet], baseline: str) -> list[StudySet] | None:
@@ -283,11 +286,13 @@ def curve_strategies(runs: pd.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------- writing
 
 
-def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline: str = BASELINE, rule: DecisionRule = RULE) -> dict[str, Path]:
+def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline: str = BASELINE, rule: DecisionRule = RULE,
+                     warn=None) -> dict[str, Path]:
     """Read the studies and write ``compare.csv``, ``compare.md``, ``forest.png`` and
     ``budget_curves.png`` (when a set has a budget curve) into ``out``; against ``random``, also
     ``decision.csv``: what the decision ``rule`` reads per strategy and which it chooses
-    (:mod:`~alsel.report.decision`).
+    (:mod:`~alsel.report.decision`). ``warn`` is called with one line per set whose runs are
+    partly left out of the sentence-level test (compare.md says it too).
 
     Returns
     -------
@@ -299,6 +304,9 @@ def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline
     from .plots import png_bytes
 
     sets = read_sets(study_dirs, baseline)
+    for s in sets:
+        if s.note and warn is not None:
+            warn(f"{s.name}: {s.note} The decision rule does not pass an untested comparison.")
     comparison = compare(sets, budget, baseline)
     decision = None
     if baseline == BASELINE:  # the rule, its cost criterion included, is written against random

@@ -35,6 +35,7 @@ def render_comparison(comparison: Comparison, *, decision: Decision | None = Non
         + _pooled(c)
         + _decision(c, decision)
         + _efficiency(c)
+        + _curves(c)
         + _cost(c)
         + _figures(c, figures or {})
     ) + "\n"
@@ -60,6 +61,7 @@ def _studies(c: Comparison) -> list[str]:
         f"comparisons within that study. The tables are at a budget of {budget_text(c.budget)} unless they say otherwise.",
         "", "## Studies", "",
         markdown_table(rows, ["set", "study directory", "finished runs", "strategies", "budgets", "seeds", "machines (runs)"], "llrrlrl"),
+        *[f"\n**{s.name}**: {s.note}" for s in c.sets if s.note],
     ]
 
 
@@ -150,6 +152,34 @@ def _efficiency(c: Comparison) -> list[str]:
     note = [f"No budget curve of `{c.baseline}` (fewer than two budgets) in: {', '.join(missing)}."] if missing else []
     shown = [n for n in names if n not in missing]
     return out + [_wide(c.efficiency, shown, _efficiency_cell)] + ([""] + note if note else [])
+
+
+def _curves(c: Comparison) -> list[str]:
+    """Per set, the strategies run at several budgets: mean accuracy at each budget and, paired
+    with the baseline at that budget, the difference as in the per-set table."""
+    curved = {(s.name, name) for s in c.sets for name in curve_strategies(s.runs)}
+    rows = c.table[[(r.set, r.strategy) in curved for r in c.table.itertuples(index=False)]]
+    if rows.empty:
+        return []
+    budgets = sorted(rows["budget"].astype(float).unique())
+    by_key = {(r.set, r.strategy, float(r.budget)): r for r in rows.itertuples(index=False)}
+
+    def cell(r) -> str:
+        if r.strategy == c.baseline or pd.isna(r.diff_mean):
+            return f"{pct(r.accuracy_mean)}%, {int(r.n)} runs"
+        ci = f"[{points(r.diff_ci_low)}, {points(r.diff_ci_high)}]"
+        return f"{pct(r.accuracy_mean)}%: {points(r.diff_mean)} {ci} {_SHORT_VERDICT.get(r.verdict, r.verdict)}, {int(r.n_pairs)} pairs"
+
+    body = [
+        [name, strategy] + [cell(by_key[(name, strategy, b)]) if (name, strategy, b) in by_key else "—" for b in budgets]
+        for name, strategy in dict.fromkeys(zip(rows["set"], rows["strategy"]))
+    ]
+    return [
+        "", "## Budget curves", "",
+        f"The strategies run at several budgets: mean accuracy at each budget and, after the colon, the paired "
+        f"difference to `{c.baseline}` at the same budget (points, 95% CI, verdict, pairs) as in the per-set table.",
+        "", markdown_table(body, ["set", "strategy", *map(budget_text, budgets)], "ll" + "r" * len(budgets)),
+    ]
 
 
 def _cost(c: Comparison) -> list[str]:

@@ -3,8 +3,9 @@
 The rule (docs/results.md, Beyond SST-2, written down before the cross-task results) reads three
 filters and one ranking, all at the comparison's budget:
 
-1. **never worse**: measured on every set, and significantly worse than the baseline on none
-   (each study's own verdict, Holm-adjusted within the set);
+1. **never worse**: measured on every set with a verdict (a p-value: at least two paired seeds
+   and the tests' inputs readable), and significantly worse than the baseline on none (each
+   study's own verdict, Holm-adjusted within the set);
 2. **cost**: the median cost of a run at most ``max_cost_ratio`` times the baseline's on every
    set, with the set's embeddings cached (what every loop after the first on that data pays);
 3. **keeping the gain** of ``keep_gain_of`` (the expensive loop a cheaper one replaces): paired
@@ -27,13 +28,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..loops.presets import RULE, DecisionRule
-from .analysis import WORSE
+from .analysis import UNTESTED, WORSE
 from .compare import Comparison, at_budget, compared_rows
 
 __all__ = ["Decision", "DECISION_COLUMNS", "decide"]
 
 DECISION_COLUMNS = [
-    "strategy", "sets", "worse_on", "pooled", "max_cost_ratio", "max_cached_cost_ratio",
+    "strategy", "sets", "worse_on", "untested_on", "pooled", "max_cost_ratio", "max_cached_cost_ratio",
     "worse_than_reference_on", "reference_pooled", "reference_ci_low", "reference_ci_high", "fails", "chosen",
 ]
 
@@ -67,6 +68,7 @@ def decide(comparison: Comparison, rule: DecisionRule = RULE, versus_reference: 
     for strategy, group in at.groupby("strategy", sort=False):
         row = {
             "strategy": strategy, "sets": len(group), "worse_on": ", ".join(group.loc[group["verdict"] == WORSE, "set"]),
+            "untested_on": ", ".join(group.loc[group["verdict"] == UNTESTED, "set"]),
             "pooled": pooled.get(strategy, math.nan), "max_cost_ratio": group["cost_ratio"].max(),
             "max_cached_cost_ratio": group["cached_cost_ratio"].max(),
             **reference.get(strategy, {"worse_than_reference_on": "", "reference_pooled": math.nan,
@@ -101,6 +103,8 @@ def _failures(row: dict, n_sets: int, rule: DecisionRule, reference_read: bool) 
         fails.append(f"measured on {row['sets']} of {n_sets} sets")
     if row["worse_on"]:
         fails.append(f"worse on {row['worse_on']}")
+    if row["untested_on"]:  # no verdict cannot show that a loop is never worse
+        fails.append(f"untested on {row['untested_on']}")
     if pd.isna(row["pooled"]):
         fails.append("no pooled difference")
     if not row["max_cached_cost_ratio"] <= rule.max_cost_ratio:  # NaN (no cost recorded) fails too
