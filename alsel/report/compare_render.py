@@ -11,7 +11,7 @@ from ..stats import format_p
 from .analysis import BETTER, NO_DIFFERENCE, WORSE
 from .compare import ABOVE, BELOW, MIN_SETS, Comparison, at_budget, compared_rows, curve_strategies
 from .decision import Decision
-from .formatting import budget_text, markdown_table, pct, points
+from .formatting import budget_text, markdown_table, pct, plural, points
 from .plots import _colors, _figure, _legend_outside
 
 __all__ = ["render_comparison", "comparison_figures", "forest_figure", "budget_curves_figure"]
@@ -71,17 +71,20 @@ def _differences(c: Comparison) -> list[str]:
     base = at[at["strategy"] == c.baseline]
     accuracy = [f"`{c.baseline}` mean accuracy: " + "; ".join(f"{r.set} {pct(r.accuracy_mean)}%" for r in base.itertuples(index=False))]
 
-    def cell(r) -> str:
-        return f"{points(r.diff_mean)} [{points(r.diff_ci_low)}, {points(r.diff_ci_high)}] {_SHORT_VERDICT.get(r.verdict, r.verdict)}, {int(r.n_pairs)} pairs"
-
     return [
         "", f"## Difference to {c.baseline} at {budget_text(c.budget)}, per set", "",
         "Mean paired difference in accuracy (points) with its 95% t-based CI over seeds, the study's verdict "
         "(better/worse: the paired t-test and the sentence-level sign-flip test both reject, Holm-adjusted "
         "within the set; n.s.: not significant; untested: no p-value) and the number of paired seeds. "
         "Every number, at every budget, is in compare.csv.",
-        "", *accuracy, "", _wide(compared_rows(at, c.baseline), names, cell),
+        "", *accuracy, "", _wide(compared_rows(at, c.baseline), names, _difference_cell),
     ]
+
+
+def _difference_cell(r) -> str:
+    """A paired difference with its CI, verdict and pairs: ``+4.38 [+2.55, +6.22] better, 5 pairs``."""
+    ci = f"[{points(r.diff_ci_low)}, {points(r.diff_ci_high)}]"
+    return f"{points(r.diff_mean)} {ci} {_SHORT_VERDICT.get(r.verdict, r.verdict)}, {int(r.n_pairs)} {plural(int(r.n_pairs), 'pair')}"
 
 
 def _pooled(c: Comparison) -> list[str]:
@@ -166,9 +169,8 @@ def _curves(c: Comparison) -> list[str]:
 
     def cell(r) -> str:
         if r.strategy == c.baseline or pd.isna(r.diff_mean):
-            return f"{pct(r.accuracy_mean)}%, {int(r.n)} runs"
-        ci = f"[{points(r.diff_ci_low)}, {points(r.diff_ci_high)}]"
-        return f"{pct(r.accuracy_mean)}%: {points(r.diff_mean)} {ci} {_SHORT_VERDICT.get(r.verdict, r.verdict)}, {int(r.n_pairs)} pairs"
+            return f"{pct(r.accuracy_mean)}%, {int(r.n)} {plural(int(r.n), 'run')}"
+        return f"{pct(r.accuracy_mean)}%: {_difference_cell(r)}"
 
     body = [
         [name, strategy] + [cell(by_key[(name, strategy, b)]) if (name, strategy, b) in by_key else "—" for b in budgets]
