@@ -269,7 +269,8 @@ def test_the_decision_rule_reads_each_filter_and_chooses(capsys, studies, tmp_pa
     # pooled difference (and no test: untested, not worse); low_conf's seed model doubles its cost
     assert decision.loc["low_conf", "worse_on"] == "" and decision.loc["low_conf", "pooled"] == ""
     untested = "untested on banking77, emotion, sms_spam"
-    assert decision.loc["low_conf", "fails"] == f"{untested}; no pooled difference; cost 2.00× > 1.5×; no pooled difference to loop"
+    against_loop = "untested against loop on banking77, emotion, sms_spam"  # constant differences to loop too
+    assert decision.loc["low_conf", "fails"] == f"{untested}; no pooled difference; cost 2.00× > 1.5×; {against_loop}"
     # the loop's difference to random is constant: no standard error, so no pooled difference; 3x the cost
     assert decision.loc["loop", "fails"] == f"{untested}; no pooled difference; cost 3.00× > 1.5×"  # loop's own gain is not a filter
     text = (tmp_path / "c" / "compare.md").read_text()
@@ -335,6 +336,12 @@ def test_the_rule_drops_a_loop_worse_on_one_set_or_giving_up_the_reference_gain(
     fails = decision.table.set_index("strategy")["fails"]
     assert decision.chosen is None and fails["a"] == "worse on set1" and fails["b"] == "gives up ref's gain"
     assert fails["c"] == "worse than ref on set0" and fails["ref"] == "cost 3.00× > 1.5×"
+    # no verdict against ref on one set cannot show the gain is kept, even with a pooled CI reaching zero
+    versus.table.loc[(versus.table["strategy"] == "a") & (versus.table["set"] == "set0"), "verdict"] = "untested"
+    comparison.table["verdict"] = "no significant difference"
+    decision = decide(comparison, DecisionRule(keep_gain_of="ref"), versus).table.set_index("strategy")
+    assert decision.loc["a", "untested_against_reference_on"] == "set0" and decision.loc["a", "fails"] == "untested against ref on set0"
+    assert decision.loc["b", "fails"] == "gives up ref's gain"
 
 
 def test_the_rule_drops_a_loop_without_a_verdict_on_one_set():

@@ -9,8 +9,8 @@ filters and one ranking, all at the comparison's budget:
 2. **cost**: the median cost of a run at most ``max_cost_ratio`` times the baseline's on every
    set, with the set's embeddings cached (what every loop after the first on that data pays);
 3. **keeping the gain** of ``keep_gain_of`` (the expensive loop a cheaper one replaces): paired
-   with it instead of the baseline, significantly worse on no set, and the pooled difference to
-   it has a 95% CI that reaches zero or lies above it.
+   with it instead of the baseline, significantly worse on no set and with a verdict on every set,
+   and the pooled difference to it has a 95% CI that reaches zero or lies above it.
 
 Among the strategies that pass all three, the best pooled difference to the baseline wins;
 pooled differences within ``tie`` of the best are a tie, which goes to the loop whose highest
@@ -35,7 +35,7 @@ __all__ = ["Decision", "DECISION_COLUMNS", "decide"]
 
 DECISION_COLUMNS = [
     "strategy", "sets", "worse_on", "untested_on", "pooled", "max_cost_ratio", "max_cached_cost_ratio",
-    "worse_than_reference_on", "reference_pooled", "reference_ci_low", "reference_ci_high", "fails", "chosen",
+    "worse_than_reference_on", "untested_against_reference_on", "reference_pooled", "reference_ci_low", "reference_ci_high", "fails", "chosen",
 ]
 
 
@@ -67,12 +67,11 @@ def decide(comparison: Comparison, rule: DecisionRule = RULE, versus_reference: 
     rows = []
     for strategy, group in at.groupby("strategy", sort=False):
         row = {
-            "strategy": strategy, "sets": len(group), "worse_on": ", ".join(group.loc[group["verdict"] == WORSE, "set"]),
-            "untested_on": ", ".join(group.loc[group["verdict"] == UNTESTED, "set"]),
+            "strategy": strategy, "sets": len(group), "worse_on": _sets_with(group, WORSE), "untested_on": _sets_with(group, UNTESTED),
             "pooled": pooled.get(strategy, math.nan), "max_cost_ratio": group["cost_ratio"].max(),
             "max_cached_cost_ratio": group["cached_cost_ratio"].max(),
-            **reference.get(strategy, {"worse_than_reference_on": "", "reference_pooled": math.nan,
-                                       "reference_ci_low": math.nan, "reference_ci_high": math.nan}),
+            **reference.get(strategy, {"worse_than_reference_on": "", "untested_against_reference_on": "",
+                                       "reference_pooled": math.nan, "reference_ci_low": math.nan, "reference_ci_high": math.nan}),
         }
         row["fails"] = "; ".join(_failures(row, len(c.sets), rule, versus_reference is not None))
         rows.append(row)
@@ -82,16 +81,21 @@ def decide(comparison: Comparison, rule: DecisionRule = RULE, versus_reference: 
     return Decision(rule, table, chosen, note)
 
 
+def _sets_with(group: pd.DataFrame, verdict: str) -> str:
+    """The sets of one strategy's rows whose verdict is ``verdict``, comma-separated."""
+    return ", ".join(group.loc[group["verdict"] == verdict, "set"])
+
+
 def _reference_reading(versus: Comparison | None, reference: str | None) -> dict:
     """Per strategy, what pairing with the reference says: the sets where it is significantly
-    worse, and the pooled difference with its CI."""
+    worse or has no verdict, and the pooled difference with its CI."""
     if versus is None or reference is None:
         return {}
     at = compared_rows(versus.table[at_budget(versus.table, versus.budget)], reference)
     pooled = versus.pooled.set_index("strategy")[["estimate", "ci_low", "ci_high"]].rename(
         columns={"estimate": "reference_pooled", "ci_low": "reference_ci_low", "ci_high": "reference_ci_high"})
     return {
-        strategy: {"worse_than_reference_on": ", ".join(group.loc[group["verdict"] == WORSE, "set"]),
+        strategy: {"worse_than_reference_on": _sets_with(group, WORSE), "untested_against_reference_on": _sets_with(group, UNTESTED),
                    **(pooled.loc[strategy].to_dict() if strategy in pooled.index else dict.fromkeys(pooled.columns, math.nan))}
         for strategy, group in at.groupby("strategy", sort=False)
     }
@@ -112,6 +116,8 @@ def _failures(row: dict, n_sets: int, rule: DecisionRule, reference_read: bool) 
     if reference_read and row["strategy"] != rule.keep_gain_of:
         if row["worse_than_reference_on"]:
             fails.append(f"worse than {rule.keep_gain_of} on {row['worse_than_reference_on']}")
+        elif row["untested_against_reference_on"]:
+            fails.append(f"untested against {rule.keep_gain_of} on {row['untested_against_reference_on']}")
         elif not row["reference_ci_high"] >= 0:  # NaN: the gain cannot be shown to be kept
             fails.append(f"gives up {rule.keep_gain_of}'s gain" if row["reference_ci_high"] < 0 else f"no pooled difference to {rule.keep_gain_of}")
     return fails
