@@ -280,8 +280,13 @@ def test_the_decision_rule_reads_each_filter_and_chooses(capsys, studies, tmp_pa
 def test_the_rule_without_its_reference_says_so_and_a_looser_rule_chooses_otherwise(capsys, studies, tmp_path):
     code, _, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "c"))
     text = (tmp_path / "c" / "compare.md").read_text()
-    assert code == 0 and "Keeping `kmeans_margin`'s gain: not read: `kmeans_margin` is not measured on every set." in text
+    assert code == 0 and "Keeping `kmeans_margin`'s gain: not read: `kmeans_margin` is not measured at 10% on every set." in text
     assert "**The rule chooses `kmeans`.**" in text
+    # a reference measured in every study but at another budget (full data) is not read either
+    code, out, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "f"), "--keep-gain-of", "full")
+    text = (tmp_path / "f" / "compare.md").read_text()
+    assert code == 0 and "Keeping `full`'s gain: not read: `full` is not measured at 10% on every set." in text
+    assert "the decision rule chooses: kmeans" in out and "difference to full" not in text
     code, out, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "d"), "--max-cost", "0.5", "--keep-gain-of", "none")
     text = (tmp_path / "d" / "compare.md").read_text()
     assert code == 0 and "**No strategy passes every filter**" in text and "cost 1.00× > 0.5×" in text and "Keeping" not in text

@@ -157,9 +157,10 @@ def _read_set(study_dir: Path, baseline: str) -> StudySet:
     return StudySet(study_dir.resolve().name, study_dir, study.runs, summary, dict(machines), study.correct, study.correct_note)
 
 
-def versus(sets: list[StudySet], baseline: str) -> list[StudySet] | None:
-    """The same studies summarised against another ``baseline``; None when a set lacks it."""
-    if not all((s.runs["strategy"] == baseline).any() for s in sets):
+def versus(sets: list[StudySet], baseline: str, budget: float) -> list[StudySet] | None:
+    """The same studies summarised against another ``baseline``; None when a set lacks it at
+    ``budget`` (a comparison there would pair nothing with it)."""
+    if not all(((s.runs["strategy"] == baseline) & at_budget(s.runs, budget)).any() for s in sets):
         return None
     return [replace(s, summary=summarize(s.runs, baseline, correct=s.correct)) for s in sets]
 
@@ -310,7 +311,7 @@ def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline
     comparison = compare(sets, budget, baseline)
     decision = None
     if baseline == BASELINE:  # the rule, its cost criterion included, is written against random
-        against = versus(sets, rule.keep_gain_of) if rule.keep_gain_of else None
+        against = versus(sets, rule.keep_gain_of, budget) if rule.keep_gain_of else None
         decision = decide(comparison, rule, compare(against, budget, rule.keep_gain_of) if against else None)
     out = Path(out)
     figures = comparison_figures(comparison)

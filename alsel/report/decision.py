@@ -30,6 +30,7 @@ import pandas as pd
 from ..loops.presets import RULE, DecisionRule
 from .analysis import UNTESTED, WORSE
 from .compare import Comparison, at_budget, compared_rows
+from .formatting import budget_text
 
 __all__ = ["Decision", "DECISION_COLUMNS", "decide"]
 
@@ -63,7 +64,7 @@ def decide(comparison: Comparison, rule: DecisionRule = RULE, versus_reference: 
     reference = _reference_reading(versus_reference, rule.keep_gain_of)
     note = None
     if rule.keep_gain_of and versus_reference is None:
-        note = f"not read: `{rule.keep_gain_of}` is not measured on every set"
+        note = f"not read: `{rule.keep_gain_of}` is not measured at {budget_text(c.budget)} on every set"
     rows = []
     for strategy, group in at.groupby("strategy", sort=False):
         row = {
