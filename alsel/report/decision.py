@@ -34,9 +34,13 @@ from .formatting import budget_text
 
 __all__ = ["Decision", "DECISION_COLUMNS", "decide"]
 
+#: What pairing with the rule's reference says of a strategy; this, when it was not paired.
+_NOT_PAIRED = {"worse_than_reference_on": "", "untested_against_reference_on": "",
+               "reference_pooled": math.nan, "reference_ci_low": math.nan, "reference_ci_high": math.nan}
+
 DECISION_COLUMNS = [
     "strategy", "sets", "worse_on", "untested_on", "pooled", "max_cost_ratio", "max_cached_cost_ratio",
-    "worse_than_reference_on", "untested_against_reference_on", "reference_pooled", "reference_ci_low", "reference_ci_high", "fails", "chosen",
+    *_NOT_PAIRED, "fails", "chosen",
 ]
 
 
@@ -71,8 +75,7 @@ def decide(comparison: Comparison, rule: DecisionRule = RULE, versus_reference: 
             "strategy": strategy, "sets": len(group), "worse_on": _sets_with(group, WORSE), "untested_on": _sets_with(group, UNTESTED),
             "pooled": pooled.get(strategy, math.nan), "max_cost_ratio": group["cost_ratio"].max(),
             "max_cached_cost_ratio": group["cached_cost_ratio"].max(),
-            **reference.get(strategy, {"worse_than_reference_on": "", "untested_against_reference_on": "",
-                                       "reference_pooled": math.nan, "reference_ci_low": math.nan, "reference_ci_high": math.nan}),
+            **reference.get(strategy, _NOT_PAIRED),
         }
         row["fails"] = "; ".join(_failures(row, len(c.sets), rule, versus_reference is not None))
         rows.append(row)
