@@ -270,7 +270,15 @@ def test_run_skip_and_rerun(tmp_path):
     # a second call with one more seed runs only the new cells
     again = run_study(config, out=out, strategies="random,full", seeds=[0, 1, 2], budgets=[0.1], run_fn=fake)
     assert len(again.skipped) == 4 and len(again.finished) == 2 and len(fake.calls) == 6
-    assert read_json(out / STUDY_RECORD)["seeds"] == [0, 1, 2]
+    record = read_json(out / STUDY_RECORD)
+    assert record["seeds"] == [0, 1, 2]
+    # the record keeps each run's state: the four skipped now had finished before
+    assert [r["status"] for r in record["runs"]] == ["finished"] * 6
+
+    # and while a later call is under way (here: stopped part-way), they stay recorded finished
+    with pytest.raises(KeyboardInterrupt):
+        run_study(config, out=out, strategies="random,full", seeds=[0, 1, 2, 3], budgets=[0.1], run_fn=FakeRun(interrupt={"random"}))
+    assert [r.get("status") for r in read_json(out / STUDY_RECORD)["runs"]] == ["finished"] * 6 + [None, None]
 
 
 def test_dry_run_writes_nothing(tmp_path):

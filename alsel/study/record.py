@@ -71,8 +71,13 @@ def merge_record(path: Path, study: Study, runs: list[RunSpec]) -> dict:
     record["strategies"] = {**old.get("strategies", {}), **record["strategies"]}
     record["budgets"] = unique([*old.get("budgets", []), *record["budgets"]])
     record["seeds"] = unique([*old.get("seeds", []), *record["seeds"]])
+    old_runs = {r["run_dir"]: r for r in old.get("runs", [])}
+    for row in record["runs"]:
+        # until this invocation reaches it, a run listed again is in the state it was
+        if "status" in old_runs.get(row["run_dir"], {}):
+            row["status"] = old_runs[row["run_dir"]]["status"]
     new_dirs = {r["run_dir"] for r in record["runs"]}
-    record["runs"] = [r for r in old.get("runs", []) if r["run_dir"] not in new_dirs] + record["runs"]
+    record["runs"] = [r for r in old_runs.values() if r["run_dir"] not in new_dirs] + record["runs"]
     return record
 
 
@@ -82,8 +87,10 @@ def _defining(strategy: dict | None) -> dict | None:
 
 
 def record_outcomes(record: dict, outcomes: list[RunOutcome]) -> None:
-    """Set the status of this invocation's runs in ``record``; others keep what they had."""
-    status = {o.spec.rel_dir: o.status for o in outcomes}
+    """Set the status of this invocation's runs in ``record``; others keep what they had. The
+    record says what state each run is in, not what this invocation did to it: a run that had
+    finished before (``skipped`` now) stays ``finished``."""
+    status = {o.spec.rel_dir: "finished" if o.status == "skipped" else o.status for o in outcomes}
     for row in record["runs"]:
         row["status"] = status.get(row["run_dir"], row.get("status"))
     record["updated"] = now()
