@@ -337,7 +337,10 @@ def report(study_dir):
               help="decision rule: pooled differences within this many points of the best are a tie, won by the cheaper loop")
 @click.option("--keep-gain-of", default=RULE.keep_gain_of, show_default=True,
               help="decision rule: the loop whose gain the chosen one must keep (paired with it: worse on no set, pooled CI reaching 0); 'none': no such filter")
-def compare(study_dirs, out, budget, baseline, max_cost, tie, keep_gain_of):
+@click.option("--strategies", default=None,
+              help="comma-separated: compare only these (the baseline and the rule's --keep-gain-of loop are read too), "
+                   "as if the studies held no others; default: every strategy the studies ran")
+def compare(study_dirs, out, budget, baseline, max_cost, tie, keep_gain_of, strategies):
     """Compare the strategies of several studies (one per data set) with a baseline, random by
     default: per-set differences, a random-effects pooled difference, label efficiency and cost;
     against random, the decision rule's choice (docs/results.md, Beyond SST-2)."""
@@ -348,7 +351,10 @@ def compare(study_dirs, out, budget, baseline, max_cost, tie, keep_gain_of):
     if missing:
         raise AlselError(f"{missing[0]}: no such study directory")
     rule = DecisionRule(max_cost, tie / 100, None if keep_gain_of.lower() == "none" else keep_gain_of)
-    paths = write_comparison(study_dirs, out, budget=parse_budget(budget), baseline=baseline, rule=rule, warn=_warn)
+    names = None if strategies is None else [name.strip() for name in strategies.split(",") if name.strip()]
+    if names is not None and not names:
+        raise AlselError("--strategies: no strategy named")
+    paths = write_comparison(study_dirs, out, budget=parse_budget(budget), baseline=baseline, rule=rule, strategies=names, warn=_warn)
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
     if "decision" in paths:

@@ -231,6 +231,8 @@ def test_cli_errors_are_one_line(capsys, studies, tmp_path):
         ([str(studies[0]), str(studies[0])], "two studies are named"),
         ([str(studies[0]), "--budget", "0.05"], "no study has runs at budget 5%"),
         ([str(studies[0]), "--baseline", "kcenter"], "no finished kcenter runs"),
+        ([str(studies[0]), "--strategies", "kmeans,kcenter"], "no study has finished kcenter runs"),
+        ([str(studies[0]), "--strategies", " , "], "--strategies: no strategy named"),
         ([], "Missing argument"),
     ]
     for argv, message in cases:
@@ -293,6 +295,25 @@ def test_the_rule_without_its_reference_says_so_and_a_looser_rule_chooses_otherw
     assert "the decision rule chooses: none" in out
     code, _, err = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "e"), "--tie", "-1")
     assert code == 2 and "--tie" in err and not (tmp_path / "e").exists()
+
+
+def test_strategies_are_compared_as_if_the_studies_held_no_others(capsys, studies, tmp_path):
+    code, out, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "c"), "--strategies", "kmeans")
+    table = pd.read_csv(tmp_path / "c" / "compare.csv")
+    # random is the baseline and kmeans_margin (the rule's reference) is read too; these studies lack it
+    assert code == 0 and set(table["strategy"]) == {"random", "kmeans"} and "the decision rule chooses: kmeans" in out
+    only = []
+    for study in studies:
+        copy = Path(shutil.copytree(study, tmp_path / "only" / study.name))
+        for other in ("low_conf", "loop", "full"):
+            shutil.rmtree(copy / "runs" / other)
+        only.append(copy)
+    write_comparison(only, tmp_path / "d", budget=0.1)
+    assert (tmp_path / "c" / "compare.csv").read_text() == (tmp_path / "d" / "compare.csv").read_text()
+    # the rule's reference is read with the strategies named, not left out
+    code, out, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "f"), "--strategies", "kmeans", "--keep-gain-of", "loop")
+    decision = pd.read_csv(tmp_path / "f" / "decision.csv", keep_default_na=False).set_index("strategy")
+    assert code == 0 and list(decision.index) == ["kmeans", "loop"] and float(decision.loc["kmeans", "reference_pooled"]) == pytest.approx(0.015)
 
 
 def hand_comparison(rows, n_sets=2, baseline="random"):

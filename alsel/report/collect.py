@@ -116,10 +116,12 @@ class StudyResults:
         return _first_config(self.configs, runs["run_dir"])
 
 
-def collect_study(study_dir, *, seed: int | None = None, subsets: bool = True) -> StudyResults:
+def collect_study(study_dir, *, seed: int | None = None, subsets: bool = True, strategies=None) -> StudyResults:
     """Everything the report needs from ``study_dir``; ``seed`` picks the selections the
     subsets figure shows (default: the seed with most strategies); without ``subsets`` the
     selections and embeddings are not read (a comparison of studies draws no subsets).
+    ``strategies``, if given, keeps only those strategies' finished runs, as if the study held
+    no others.
 
     Raises
     ------
@@ -127,6 +129,8 @@ def collect_study(study_dir, *, seed: int | None = None, subsets: bool = True) -
         The directory holds no finished run.
     """
     study = read_study(study_dir)
+    if strategies is not None:
+        study = replace(study, runs=study.runs[study.runs["strategy"].isin(set(strategies))].reset_index(drop=True))
     if study.runs.empty:
         raise ConfigError(f"{study.study_dir}: no finished runs (runs/<strategy>/budget-<b>/seed-<s>/{RunDir.METRICS}); run `alsel study` first")
     correct, correct_note = collect_eval_correct(study.runs, study.configs)

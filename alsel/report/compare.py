@@ -129,27 +129,35 @@ class Comparison:
 # --------------------------------------------------------------------------- reading
 
 
-def read_sets(study_dirs, baseline: str = BASELINE) -> list[StudySet]:
-    """Each study directory read and summarised as its own report does.
+def read_sets(study_dirs, baseline: str = BASELINE, strategies=None, reference: str | None = None) -> list[StudySet]:
+    """Each study directory read and summarised as its own report does; with ``strategies``,
+    as if each study held only those, ``baseline`` and ``reference`` (a loop read beside them,
+    if the studies have it: the decision rule's) (the Holm correction within a set then counts
+    only their comparisons: a family named before the runs are read).
 
     Raises
     ------
     ConfigError
         A directory that is not a study, one without finished runs or without finished
-        ``baseline`` runs, or two studies of the same name.
+        ``baseline`` runs, two studies of the same name, or a strategy in ``strategies`` that
+        no study has finished.
     """
-    sets = [_read_set(Path(d), baseline) for d in study_dirs]
+    keep = None if strategies is None else {*strategies, baseline, reference}
+    sets = [_read_set(Path(d), baseline, keep) for d in study_dirs]
     names = [s.name for s in sets]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ConfigError(f"two studies are named {', '.join(repeated)}; a set is named after its study directory")
+    absent = [name for name in strategies or () if not any((s.runs["strategy"] == name).any() for s in sets)]
+    if absent:
+        raise ConfigError(f"no study has finished {', '.join(absent)} runs")
     return sets
 
 
-def _read_set(study_dir: Path, baseline: str) -> StudySet:
+def _read_set(study_dir: Path, baseline: str, strategies) -> StudySet:
     if not (study_dir / STUDY_RECORD).is_file() and not (study_dir / RUNS).is_dir():
         raise ConfigError(f"{study_dir}: not a study directory (no {STUDY_RECORD} or {RUNS}/)")
-    study = collect_study(study_dir, subsets=False)
+    study = collect_study(study_dir, subsets=False, strategies=strategies)
     if not (study.runs["strategy"] == baseline).any():
         raise ConfigError(f"{study_dir}: no finished {baseline} runs; every strategy is compared with {baseline}")
     summary = summarize(study.runs, baseline, correct=study.correct)
@@ -288,12 +296,14 @@ def curve_strategies(runs: pd.DataFrame) -> list[str]:
 
 
 def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline: str = BASELINE, rule: DecisionRule = RULE,
-                     warn=None) -> dict[str, Path]:
+                     strategies=None, warn=None) -> dict[str, Path]:
     """Read the studies and write ``compare.csv``, ``compare.md``, ``forest.png`` and
     ``budget_curves.png`` (when a set has a budget curve) into ``out``; against ``random``, also
     ``decision.csv``: what the decision ``rule`` reads per strategy and which it chooses
-    (:mod:`~alsel.report.decision`). ``warn`` is called with one line per set whose runs are
-    partly left out of the sentence-level test (compare.md says it too).
+    (:mod:`~alsel.report.decision`). ``strategies``, if given, are the strategies compared (see
+    :func:`read_sets`); the rule's reference loop is read with them. ``warn`` is called with
+    one line per set whose runs are partly left out of the sentence-level test (compare.md
+    says it too).
 
     Returns
     -------
@@ -304,7 +314,7 @@ def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline
     from .decision import decide
     from .plots import png_bytes
 
-    sets = read_sets(study_dirs, baseline)
+    sets = read_sets(study_dirs, baseline, strategies, rule.keep_gain_of if baseline == BASELINE else None)
     for s in sets:
         if s.note and warn is not None:
             warn(f"{s.name}: {s.note} The decision rule does not pass an untested comparison.")
