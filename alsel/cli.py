@@ -351,10 +351,7 @@ def compare(study_dirs, out, budget, baseline, max_cost, tie, keep_gain_of, stra
     if missing:
         raise AlselError(f"{missing[0]}: no such study directory")
     rule = DecisionRule(max_cost, tie / 100, None if keep_gain_of.lower() == "none" else keep_gain_of)
-    names = None if strategies is None else [name.strip() for name in strategies.split(",") if name.strip()]
-    if names is not None and not names:
-        raise AlselError("--strategies: no strategy named")
-    paths = write_comparison(study_dirs, out, budget=parse_budget(budget), baseline=baseline, rule=rule, strategies=names, warn=_warn)
+    paths = write_comparison(study_dirs, out, budget=parse_budget(budget), baseline=baseline, rule=rule, strategies=strategies, warn=_warn)
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
     if "decision" in paths:

@@ -32,6 +32,7 @@ from ..loops.presets import BASELINE, RULE, DecisionRule
 from ..models import describe_machine
 from ..stats import random_effects
 from ..study.record import RUNS, STUDY_RECORD
+from ..study.spec import as_list, unique
 from .analysis import summarize
 from .collect import collect_study, full_strategies
 from .formatting import budget_text
@@ -130,18 +131,22 @@ class Comparison:
 
 
 def read_sets(study_dirs, baseline: str = BASELINE, strategies=None, reference: str | None = None) -> list[StudySet]:
-    """Each study directory read and summarised as its own report does; with ``strategies``,
-    as if each study held only those, ``baseline`` and ``reference`` (a loop read beside them,
-    if the studies have it: the decision rule's) (the Holm correction within a set then counts
-    only their comparisons: a family named before the runs are read).
+    """Each study directory read and summarised as its own report does. With ``strategies``
+    (a list or comma-separated), as if each study held only those, ``baseline`` and
+    ``reference`` (a loop read beside them where the studies have it: the decision rule's);
+    the Holm correction within a set then counts only their comparisons.
 
     Raises
     ------
     ConfigError
         A directory that is not a study, one without finished runs or without finished
-        ``baseline`` runs, two studies of the same name, or a strategy in ``strategies`` that
-        no study has finished.
+        ``baseline`` runs, two studies of the same name, an empty ``strategies`` or a strategy
+        in it that no study has finished.
     """
+    if strategies is not None:
+        strategies = unique(str(s) for s in as_list(strategies, "--strategies"))
+        if not strategies:
+            raise ConfigError("--strategies: no strategy named")
     keep = None if strategies is None else {*strategies, baseline, reference}
     sets = [_read_set(Path(d), baseline, keep) for d in study_dirs]
     names = [s.name for s in sets]

@@ -20,7 +20,7 @@ from ..loops.presets import PRESETS
 from ..params import Integer, Range, check
 from .executors import EXECUTORS
 
-__all__ = ["StrategySpec", "StudySpec", "STUDY_KEYS", "AXIS_KEYS", "STRATEGY_GROUPS", "FULL_PRESET"]
+__all__ = ["StrategySpec", "StudySpec", "STUDY_KEYS", "AXIS_KEYS", "STRATEGY_GROUPS", "FULL_PRESET", "as_list", "unique"]
 
 #: Options that are grid axes and so not set by hand.
 AXIS_KEYS = frozenset({"budget", "seed"})
@@ -38,7 +38,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 # --------------------------------------------------------------------------- values
 
 
-def _as_list(value, what: str) -> list:
+def as_list(value, what: str) -> list:
     """A YAML list, a single value, or a comma-separated string (as a CLI passes it)."""
     if value is None:
         return []
@@ -67,14 +67,14 @@ def _parse_seed(value) -> int:
 
 
 def _parse_budgets(value, where: str) -> list:
-    budgets = unique(parse_budget(b) for b in _as_list(value, "budgets"))
+    budgets = unique(parse_budget(b) for b in as_list(value, "budgets"))
     if not budgets:
         raise ConfigError(f"{where}: no budgets")
     return budgets
 
 
 def _parse_seeds(value, where: str) -> list[int]:
-    seeds = unique(_parse_seed(s) for s in _as_list(value, "seeds"))
+    seeds = unique(_parse_seed(s) for s in as_list(value, "seeds"))
     if not seeds:
         raise ConfigError(f"{where}: no seeds")
     return seeds
@@ -167,7 +167,7 @@ def _parse_strategies(raw, where: str) -> dict[str, StrategySpec]:
 
 def _choose_strategies(strategies: dict[str, StrategySpec], wanted, path: Path) -> dict[str, StrategySpec]:
     """The strategies named in ``wanted`` (list or comma-separated), in config order."""
-    names = unique(str(s) for s in _as_list(wanted, "--strategies"))
+    names = unique(str(s) for s in as_list(wanted, "--strategies"))
     unknown = [s for s in names if s not in strategies]
     if unknown:
         raise ConfigError(f"unknown strategy {', '.join(map(repr, unknown))} for {path.name}; valid: {', '.join(strategies)}")
