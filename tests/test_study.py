@@ -275,10 +275,15 @@ def test_run_skip_and_rerun(tmp_path):
     # the record keeps each run's state: the four skipped now had finished before
     assert [r["status"] for r in record["runs"]] == ["finished"] * 6
 
-    # and while a later call is under way (here: stopped part-way), they stay recorded finished
+    # and while a later call is under way (here: stopped part-way), they stay recorded finished,
+    # and so does the run that call finished before it was stopped
+    fake = FakeRun(interrupt={"full"})
     with pytest.raises(KeyboardInterrupt):
-        run_study(config, out=out, strategies="random,full", seeds=[0, 1, 2, 3], budgets=[0.1], run_fn=FakeRun(interrupt={"random"}))
-    assert [r.get("status") for r in read_json(out / STUDY_RECORD)["runs"]] == ["finished"] * 6 + [None, None]
+        run_study(config, out=out, strategies="random,full", seeds=[0, 1, 2, 3], budgets=[0.1], run_fn=fake)
+    assert [(c[0], c[2]) for c in fake.calls] == [("random", 3), ("full", 3)]
+    runs = read_json(out / STUDY_RECORD)["runs"]
+    assert [(r["strategy"], r["seed"], r.get("status")) for r in runs[-2:]] == [("random", 3, "finished"), ("full", 3, None)]
+    assert [r["status"] for r in runs[:-1]] == ["finished"] * 7
 
 
 def test_dry_run_writes_nothing(tmp_path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,7 +91,7 @@ def _connect(ray, address: str | None, progress: Progress) -> bool:
     return True
 
 
-def run_ray(study: Study, todo: list[RunSpec], run_fn: RunFn, progress: Progress) -> list[RunOutcome]:
+def run_ray(study: Study, todo: list[RunSpec], run_fn: RunFn, progress: Progress) -> Iterator[RunOutcome]:
     """One Ray task per run, collected as they finish (so outcomes come in finishing order)."""
     from .grid import with_absolute_paths  # grid imports the executors
 
@@ -106,18 +107,15 @@ def run_ray(study: Study, todo: list[RunSpec], run_fn: RunFn, progress: Progress
         driver_node = ray.get_runtime_context().get_node_id()
         # A worker's working directory may not be this one: it gets the paths made absolute.
         refs = {task.remote(replace(spec, options=with_absolute_paths(spec.options)), str(study.study_dir), run_fn, driver_node): spec for spec in todo}
-        outcomes = []
         pending = list(refs)
         with progress.task(f"study {study.name} on Ray", total=len(todo)) as advance:
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1)
                 for ref in ready:
-                    spec = refs[ref]
-                    outcome = _collect_ray(ray, ref, spec, study.study_dir)
-                    outcomes.append(outcome)
-                    progress.log(outcome.progress_line(len(outcomes), len(todo)))
+                    outcome = _collect_ray(ray, ref, refs[ref], study.study_dir)
+                    progress.log(outcome.progress_line(len(todo) - len(pending), len(todo)))
                     advance(1)
-        return outcomes
+                    yield outcome
     finally:
         if started_here:
             ray.shutdown()

@@ -3,6 +3,7 @@ finished, hand the others to the study's executor and summarise."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 
 from ..io import write_json
 from ..loops.rundir import RunDir
@@ -65,11 +66,12 @@ def run_study(
     if dry_run:
         return StudySummary(study, [_planned(study, spec) for spec in runs], dry_run=True)
 
-    write_json(record_path, record)
-    outcomes = _run_pending(study, runs, run_fn or default_run_fn(), progress)
+    def keep(outcomes: list[RunOutcome]) -> None:
+        record_outcomes(record, outcomes)
+        write_json(record_path, record)
+
+    outcomes = _run_pending(study, runs, run_fn or default_run_fn(), progress, keep)
     summary = StudySummary(study, [outcomes[spec.rel_dir] for spec in runs])
-    record_outcomes(record, summary.outcomes)
-    write_json(record_path, record)
     progress.log(summary.describe())
     return summary
 
@@ -91,8 +93,12 @@ def _planned(study: Study, spec: RunSpec) -> RunOutcome:
     return RunOutcome(spec, run_dir, "planned", note=note)
 
 
-def _run_pending(study: Study, runs: list[RunSpec], run_fn: RunFn, progress: Progress) -> dict[str, RunOutcome]:
-    """Every run's outcome by its directory: finished ones skipped, the others executed."""
+def _run_pending(
+    study: Study, runs: list[RunSpec], run_fn: RunFn, progress: Progress, keep: Callable[[list[RunOutcome]], None]
+) -> dict[str, RunOutcome]:
+    """Every run's outcome by its directory: finished ones skipped, the others executed; each is
+    handed to ``keep`` as soon as it is known (the skipped ones at once, the others as they end),
+    so that a study stopped part-way has recorded every run it finished."""
     outcomes: dict[str, RunOutcome] = {}
     todo = []
     for spec in runs:
@@ -101,8 +107,10 @@ def _run_pending(study: Study, runs: list[RunSpec], run_fn: RunFn, progress: Pro
             outcomes[spec.rel_dir] = skipped
         else:
             todo.append(spec)
+    keep(list(outcomes.values()))
     progress.log(f"study {study.name}: {len(runs)} runs, {len(runs) - len(todo)} finished before, {len(todo)} to run -> {study.study_dir}")
     if todo:
         for outcome in EXECUTORS[study.executor](study, todo, run_fn, progress):
             outcomes[outcome.spec.rel_dir] = outcome
+            keep([outcome])
     return outcomes
