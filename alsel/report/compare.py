@@ -32,7 +32,7 @@ from ..loops.presets import BASELINE, RULE, DecisionRule
 from ..models import describe_machine
 from ..stats import random_effects
 from ..study.record import RUNS, STUDY_RECORD
-from ..study.spec import as_list, unique
+from ..study.spec import strategy_names
 from .analysis import summarize
 from .collect import collect_study, full_strategies
 from .formatting import budget_text
@@ -144,7 +144,7 @@ def read_sets(study_dirs, baseline: str = BASELINE, strategies=None, reference: 
         in it that no study has finished.
     """
     if strategies is not None:
-        strategies = unique(str(s) for s in as_list(strategies, "--strategies"))
+        strategies = strategy_names(strategies)
         if not strategies:
             raise ConfigError("--strategies: no strategy named")
     keep = None if strategies is None else {*strategies, baseline, reference}

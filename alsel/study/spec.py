@@ -20,7 +20,7 @@ from ..loops.presets import PRESETS
 from ..params import Integer, Range, check
 from .executors import EXECUTORS
 
-__all__ = ["StrategySpec", "StudySpec", "STUDY_KEYS", "AXIS_KEYS", "STRATEGY_GROUPS", "FULL_PRESET", "as_list", "unique"]
+__all__ = ["StrategySpec", "StudySpec", "STUDY_KEYS", "AXIS_KEYS", "STRATEGY_GROUPS", "FULL_PRESET", "as_list", "strategy_names", "unique"]
 
 #: Options that are grid axes and so not set by hand.
 AXIS_KEYS = frozenset({"budget", "seed"})
@@ -165,9 +165,14 @@ def _parse_strategies(raw, where: str) -> dict[str, StrategySpec]:
     return {str(name): StrategySpec.parse(str(name), spec, where) for name, spec in raw.items()}
 
 
+def strategy_names(wanted) -> list[str]:
+    """The strategy names in ``wanted`` (``--strategies``: a list or comma-separated), each once."""
+    return unique(str(s) for s in as_list(wanted, "--strategies"))
+
+
 def _choose_strategies(strategies: dict[str, StrategySpec], wanted, path: Path) -> dict[str, StrategySpec]:
     """The strategies named in ``wanted`` (list or comma-separated), in config order."""
-    names = unique(str(s) for s in as_list(wanted, "--strategies"))
+    names = strategy_names(wanted)
     unknown = [s for s in names if s not in strategies]
     if unknown:
         raise ConfigError(f"unknown strategy {', '.join(map(repr, unknown))} for {path.name}; valid: {', '.join(strategies)}")
