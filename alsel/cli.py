@@ -69,7 +69,7 @@ def _loop_options(func):
     constraints = option_constraints()
     defaults = LoopConfig()
     for f in reversed(dataclasses.fields(LoopConfig)):
-        if f.name in ("preset", "strategy_options"):
+        if f.name in ("preset", "strategy_options", "learner_options"):
             continue
         flag = "--" + f.name.replace("_", "-")
         kind = _click_type(constraints[f.name])
@@ -115,15 +115,21 @@ def _preset_option(func):
     return click.option("--preset", type=click.Choice(list(PRESETS)), default=None, help=help_text)(func)
 
 
-def _strategy_options(pairs, projection_dim, region) -> dict | None:
+def _key_values(pairs, flag: str) -> dict:
+    """``KEY=VALUE`` pairs as a dict, each value read as YAML (``3`` an int, ``1e-3`` a number)."""
     import yaml
 
     options = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{pair!r}: expected KEY=VALUE", param_hint="--strategy-option")
+            raise click.BadParameter(f"{pair!r}: expected KEY=VALUE", param_hint=flag)
         options[key.replace("-", "_")] = yaml.safe_load(value)
+    return options
+
+
+def _strategy_options(pairs, projection_dim, region) -> dict | None:
+    options = _key_values(pairs, "--strategy-option")
     if projection_dim is not None:
         options["projection_dim"] = None if projection_dim == 0 else projection_dim
     if region is not None:
@@ -153,12 +159,13 @@ def cli():
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML file of options, or a run's config.json to replay it (flags override it)")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory (default runs/<name>); rerun to resume")
 @click.option("--strategy-option", "strategy_option", multiple=True, metavar="KEY=VALUE", help="option for strategies that take it (repeatable)")
+@click.option("--learner-option", "learner_option", multiple=True, metavar="KEY=VALUE", help="option for learners that take it, e.g. max_retries=0 (repeatable)")
 @click.option("--projection-dim", type=int, default=None, help="kmeans: random-projection size (0 = none; default 32)")
 @click.option("--region", type=click.Choice(["easy", "hard", "ambiguous"]), default=None, help="ambiguous: dataset-cartography region")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bars or log lines (errors are still printed)")
 @click.option("--json", "as_json", is_flag=True, help="print the final metrics as one JSON object on stdout")
 @_loop_options
-def loop(preset, config_file, out, strategy_option, projection_dim, region, quiet, as_json, **overrides):
+def loop(preset, config_file, out, strategy_option, learner_option, projection_dim, region, quiet, as_json, **overrides):
     """Run an active-learning loop (or one of the study's fixed strategies).
 
     Without selection options it runs the recommended loop, {recommended}."""
@@ -167,6 +174,7 @@ def loop(preset, config_file, out, strategy_option, projection_dim, region, quie
     from .run import default_out_dir, run_loop
 
     overrides["strategy_options"] = _strategy_options(strategy_option, projection_dim, region)
+    overrides["learner_options"] = _key_values(learner_option, "--learner-option") or None
     if config_file is not None and not Path(config_file).is_file():
         raise AlselError(f"{config_file}: no such config file")
     config = LoopConfig.from_options(preset=preset, config_file=config_file, **overrides)
@@ -176,16 +184,28 @@ def loop(preset, config_file, out, strategy_option, projection_dim, region, quie
     metrics = run_loop(config, out_dir, progress=progress)
     if as_json:
         click.echo(json.dumps(metrics, sort_keys=True))
-    if quiet:
-        return
-    progress.console.print(
-        f"[bold]done[/]: accuracy {metrics['accuracy']:.4f}, f1 {metrics['f1']:.4f} on {metrics['n_eval']:,} eval examples, "
-        f"trained on {metrics['n_train']:,} (majority class {metrics['majority_accuracy']:.4f}) -> {out_dir}"
-    )
-    progress.console.print(f"inspect with: alsel show {out_dir}")
+    if not quiet:
+        progress.console.print(
+            f"[bold]done[/]: accuracy {metrics['accuracy']:.4f}, f1 {metrics['f1']:.4f} on {metrics['n_eval']:,} eval examples, "
+            f"trained on {metrics['n_train']:,} (majority class {metrics['majority_accuracy']:.4f}) -> {out_dir}"
+        )
+        progress.console.print(f"inspect with: alsel show {out_dir}")
+    if metrics.get("failed"):
+        click.echo(f"alsel: failed: {metrics['failed']}", err=True)
+        raise SystemExit(1)
 
 
 loop.help = loop.help.format(recommended=RECOMMENDED)
+
+
+def _epochs_cell(record) -> str:
+    """``4/7`` (the epoch kept of those run), with the collapse guard's retries; the bare count
+    for a learner that reports no best epoch."""
+    training = record.training or {}
+    if "best_epoch" not in training:
+        return "" if record.epochs is None else str(record.epochs)
+    retries = len(training.get("retries", []))
+    return f"{training['best_epoch']}/{training['epochs']}" + (f" +{retries} retries" if retries else "")
 
 
 @cli.command()
@@ -211,8 +231,9 @@ def show(run_dir):
     )
     if config.get("learner", "transformer") != "transformer" or config.get("final_learner"):  # older runs lack the keys
         title += f", learner {config['learner']}" + (f" (final: {config['final_learner']})" if config.get("final_learner") else "")
-    table = Table(caption=f"classes: {' / '.join(names)}; added: acquired after the round; p_gold: their mean", caption_justify="left")
-    for column in ("round", "trained", "classes", "accuracy", "f1", "added", "p_gold", "sec"):
+    caption = f"classes: {' / '.join(names)}; epochs: the one kept / run; added: acquired after the round; p_gold: their mean"
+    table = Table(caption=caption, caption_justify="left")
+    for column in ("round", "trained", "classes", "epochs", "accuracy", "f1", "added", "p_gold", "sec"):
         table.add_column(column, justify="right", no_wrap=True)
     for record in records:
         acquired = (record.scores or {}).get("acquired", {}).get("p_gold")
@@ -220,6 +241,7 @@ def show(run_dir):
             str(record.round) + ("" if record.in_result else " seed"),
             f"{record.n_labeled:,}",
             "/".join(str(record.class_counts[name]) for name in names),
+            _epochs_cell(record),
             f"{record.accuracy:.4f}",
             f"{record.f1:.4f}",
             f"{record.n_acquired:,}",
@@ -231,6 +253,8 @@ def show(run_dir):
     console.print(table)
     if metrics:
         console.print(f"final: accuracy {metrics['accuracy']:.4f}, f1 {metrics['f1']:.4f}, trained on {metrics['n_train']:,}, {metrics['seconds']:.0f} s")
+        if metrics.get("failed"):
+            console.print(f"[bold red]failed[/]: {metrics['failed']}")
     else:
         console.print(f"unfinished: {len(records)} of {config['rounds'] + 1} rounds done; rerun `alsel loop` with --out {run_dir} to resume")
 
@@ -376,7 +400,7 @@ def list_strategies():
     import shutil
     import textwrap
 
-    from .learners import LEARNERS
+    from .loops.learning import learner_names
     from .loops.presets import PRESETS
     from .strategies.listing import NAME_WIDTH, describe_strategies
 
@@ -386,7 +410,7 @@ def list_strategies():
     for name, preset in PRESETS.items():
         description = f"recommended: {preset.description}" if name == RECOMMENDED else preset.description
         click.echo(textwrap.fill(description, width, initial_indent=f"  {name}".ljust(NAME_WIDTH), subsequent_indent=" " * NAME_WIDTH))
-    click.echo("\n" + textwrap.fill("Learners (--learner): " + ", ".join(LEARNERS) + ", or package.module:Class", width))
+    click.echo("\n" + textwrap.fill("Learners (--learner): " + ", ".join(learner_names()) + ", or package.module:Class", width))
 
 
 def main(argv=None) -> None:

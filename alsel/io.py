@@ -66,24 +66,40 @@ def write_npy(path: str | Path, array) -> None:
     write_bytes(path, buffer.getvalue())
 
 
+#: The list of files :func:`write_dir` wrote into a folder: what it may replace there later.
+WRITTEN_FILES = ".alsel-files.json"
+
+
 def check_replaceable(path: str | Path, marker: str) -> None:
-    """Refuse a ``path`` that :func:`write_dir` must not replace: a file, or a folder of other
-    things (one that is neither empty nor holds ``marker``, the file its writer writes)."""
+    """Refuse a ``path`` that :func:`write_dir` must not replace: a file, or a folder holding
+    anything that an earlier :func:`write_dir` did not write (``marker``, the file its writer
+    writes, names what a folder of another kind would lack). The user's own files next to a
+    saved model are never deleted."""
     from .errors import AlselError
 
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise AlselError(f"{path} exists and is not a directory; pass another path")
-    if path.is_dir() and any(path.iterdir()) and not (path / marker).exists():
+    if not path.is_dir() or not any(path.iterdir()):
+        return
+    if not (path / marker).exists():
         raise AlselError(f"{path} holds other files (no {marker}); pass an empty or new directory")
+    try:
+        written = set(json.loads((path / WRITTEN_FILES).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        raise AlselError(f"{path} holds files alsel has no record of writing (no {WRITTEN_FILES}); pass an empty or new directory") from None
+    others = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() and p.relative_to(path).as_posix() not in written | {WRITTEN_FILES})
+    if others:
+        raise AlselError(f"{path} holds files alsel did not write ({others[0]}{', ...' if len(others) > 1 else ''}); pass an empty or new directory")
 
 
 def write_dir(path: str | Path, fill: Callable[[Path], None], *, marker: str) -> None:
     """Fill a fresh directory with ``fill(tmp)`` and move it to ``path`` once complete: an
     interrupted write leaves the old directory, which is replaced only by a finished new one.
 
-    ``marker`` names a file ``fill`` writes: an existing ``path`` without it is refused, so a
-    folder of the user's own files is never deleted.
+    The directory lists what it holds in :data:`WRITTEN_FILES`; an existing ``path`` holding
+    anything else (or lacking ``marker``) is refused, so a folder of the user's own files is never
+    deleted.
     """
     path = Path(path)
     check_replaceable(path, marker)
@@ -91,6 +107,8 @@ def write_dir(path: str | Path, fill: Callable[[Path], None], *, marker: str) ->
     old = tmp.with_suffix(".old")
     try:
         fill(tmp)
+        files = sorted(p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file())
+        (tmp / WRITTEN_FILES).write_text(json.dumps(files, indent=1) + "\n", encoding="utf-8")
         if path.exists():
             os.replace(path, old)  # a directory cannot be renamed onto a non-empty one
         os.replace(tmp, path)

@@ -49,10 +49,15 @@ class Range:
         left_in = self.closed in ("both", "left")
         right_in = self.closed in ("both", "right")
         if self.high is None:
-            return "" if self.low is None else f" {'>=' if left_in else '>'} {self.low:g}"
+            return "" if self.low is None else f" {'>=' if left_in else '>'} {_number(self.low)}"
         if self.low is None:
-            return f" {'<=' if right_in else '<'} {self.high:g}"
-        return f" in {'[' if left_in else '('}{self.low:g}, {self.high:g}{']' if right_in else ')'}"
+            return f" {'<=' if right_in else '<'} {_number(self.high)}"
+        return f" in {'[' if left_in else '('}{_number(self.low)}, {_number(self.high)}{']' if right_in else ')'}"
+
+
+def _number(x) -> str:
+    """A bound as written: whole numbers in full (a seed's 4294967295), others short (0.5, 1e-05)."""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from alsel.cli import main
 from alsel.errors import AlselError
 from alsel.io import read_json, read_jsonl
 from alsel.loops.presets import PRESETS, RECOMMENDED
-from conftest import Recorder
+from conftest import Recorder, UNGUARDED
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture()
 def tiny(tiny_bert, cache_dir):
     """Loop options that train the tiny model in seconds; budget 40 of the 300-row pool."""
-    return dict(model=tiny_bert, epochs=1, min_steps=0, lr=5e-3, batch_size=16, budget=40, cache_dir=cache_dir)
+    return dict(model=tiny_bert, epochs=1, min_steps=0, lr=5e-3, batch_size=16, budget=40, cache_dir=cache_dir, learner_options=UNGUARDED)
 
 
 @pytest.fixture()

@@ -55,7 +55,7 @@ def test_bad_data_file_is_one_line(capsys, tmp_path):
 def test_loop_then_show(capsys, tmp_path, synthetic_csv, tiny_bert):
     out = tmp_path / "run"
     argv = ["loop", "--dataset", str(synthetic_csv / "train.csv"), "--eval", str(synthetic_csv / "eval.csv"), "--model", tiny_bert,
-            "--init", "random", "--acq", "margin", "--rounds", "1", "--budget", "40", "--epochs", "1", "--min-steps", "0", "--lr", "5e-3",
+            "--init", "random", "--acq", "margin", "--rounds", "1", "--budget", "40", "--epochs", "1", "--min-steps", "0", "--lr", "5e-3", "--learner-option", "collapse_guard=false",
             "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
     code, _, err = run_cli(capsys, *argv)
     assert code == 0, err
@@ -65,7 +65,8 @@ def test_loop_then_show(capsys, tmp_path, synthetic_csv, tiny_bert):
     assert code == 0 and "init random, acq margin, 1 rounds" in table and "final: accuracy" in table
     rows = [line for line in table.splitlines() if line.startswith("│")]
     assert len(rows) == 2 and rows[0].split("│")[1].strip() == "0" and rows[1].split("│")[1].strip() == "1"
-    assert rows[0].split("│")[6].strip() == "20"  # round 0 acquired 20 by margin
+    assert rows[0].split("│")[7].strip() == "20"  # round 0 acquired 20 by margin
+    assert rows[0].split("│")[4].strip() == "1/1"  # the epoch kept, of those run
 
 
 def test_help_does_not_import_torch():

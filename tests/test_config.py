@@ -72,8 +72,12 @@ def test_precedence_defaults_preset_file_overrides(tmp_path):
 
 
 def test_resolution_fills_model_defaults_and_checks_names():
+    from alsel.models import TRAINING_DEFAULTS
+
     config = LoopConfig.from_options(model="minilm").resolved()
-    assert (config.epochs, config.lr, config.batch_size) == (3, 5e-4, 32)
+    defaults = TRAINING_DEFAULTS["minilm"]
+    assert (config.epochs, config.patience, config.lr, config.head_lr) == (defaults["epochs"], defaults["patience"], defaults["lr"], defaults["head_lr"])
+    assert LoopConfig.from_options(model="minilm", lr=1e-5, patience=7).resolved().lr == 1e-5  # an explicit value wins
     assert LoopConfig.from_options(model="modernbert-base").resolved().lr == 8e-5
     with pytest.raises(ConfigError, match="unknown --acq"):
         LoopConfig.from_options(acq="nope").resolved()

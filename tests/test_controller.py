@@ -11,14 +11,14 @@ from alsel.io import read_json, read_jsonl, write_json
 from alsel.loops.config import LoopConfig
 from alsel.run import run_loop
 from alsel.progress import Progress
-from conftest import Recorder
+from conftest import Recorder, UNGUARDED
 
 
 @pytest.fixture()
 def options(synthetic_csv, tiny_bert, tmp_path):
     return dict(
         dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"), model=tiny_bert,
-        epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget=60, cache_dir=str(tmp_path / "cache"),
+        epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget=60, cache_dir=str(tmp_path / "cache"), learner_options=UNGUARDED,
     )
 
 
@@ -124,7 +124,7 @@ def test_hybrid_preset_with_a_tiny_modernbert(tmp_path, options, tiny_modernbert
 def test_a_finished_run_returns_at_once_and_other_options_are_refused(tmp_path, options, monkeypatch):
     first = loop(tmp_path / "run", preset="random", **options)
     before = (tmp_path / "run" / "selection.jsonl").read_bytes()
-    monkeypatch.setattr("alsel.learner.Learner.fit", lambda *a, **k: pytest.fail("retrained a finished run"))
+    monkeypatch.setattr("alsel.learners.transformer.TransformerLearner.fit", lambda *a, **k: pytest.fail("retrained a finished run"))
     assert loop(tmp_path / "run", preset="random", **options) == first
     with pytest.raises(ConfigError, match="other options"):
         loop(tmp_path / "run", preset="random", **{**options, "budget": 50})
@@ -156,3 +156,54 @@ def test_probe_scores_candidates_out_of_fold():
     probs, _ = score_candidates("probe", ctx, frozenset({"probs"}))
     p_gold = probs[np.arange(200), labels]
     assert np.argmin(p_gold) == 7 and np.median(p_gold) > 0.9
+
+
+def test_the_validation_split_comes_from_the_selection_and_is_in_the_cache_key(tmp_path, options, monkeypatch):
+    """The fine-tuner stops on rows held out of the round's selection, never on evaluation rows;
+    the split is recorded in rounds.jsonl and a different split is a different cache entry."""
+    from alsel.learners.transformer import TransformerLearner
+
+    seen = []
+    real_fit = TransformerLearner.fit
+
+    def spy(self, texts, labels, n_classes, *, validation=None, **kw):
+        seen.append((list(texts), list(validation[0]) if validation else []))
+        return real_fit(self, texts, labels, n_classes, validation=validation, **kw)
+
+    monkeypatch.setattr(TransformerLearner, "fit", spy)
+    options = {**options, "budget": 200, "preset": "random"}
+    loop(tmp_path / "a", **options)
+    (fit_texts, held_texts), = seen
+    splits = load_data(options["dataset"], eval_spec=options["eval"])
+    chosen = splits.pool.positions([e["id"] for e in read_jsonl(tmp_path / "a" / "selection.jsonl")])
+    assert sorted(fit_texts + held_texts) == sorted(splits.pool.texts[i] for i in chosen)  # all from the selection
+    assert len(held_texts) == 20 and len(fit_texts) == 180
+    training = read_jsonl(tmp_path / "a" / "rounds.jsonl")[0]["training"]
+    assert training["validation"] == 20 and 1 <= training["best_epoch"] <= training["epochs"] <= 2
+
+    loop(tmp_path / "b", **options)  # the same run elsewhere: served by the round cache
+    assert read_jsonl(tmp_path / "b" / "rounds.jsonl")[0]["cached"] is True and len(seen) == 1
+    assert read_jsonl(tmp_path / "b" / "rounds.jsonl")[0]["training"] == training
+    loop(tmp_path / "c", **options, validation_fraction=0.2)  # another split: trained again
+    assert read_jsonl(tmp_path / "c" / "rounds.jsonl")[0]["cached"] is False and len(seen[1][1]) == 40
+
+
+def test_a_fine_tuning_built_to_collapse_is_retried_recorded_and_fails_the_run(tmp_path, tiny_bert):
+    """One text with two labels: every training predicts one class. The guard retrains twice,
+    rounds.jsonl records each retry, and the run reports itself failed."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"text": ["the same words"] * 50, "label": ["a"] * 35 + ["b"] * 15})
+    frame.to_csv(tmp_path / "same.csv", index=False)
+    progress = Recorder()
+    config = LoopConfig.from_options(
+        dataset=str(tmp_path / "same.csv"), eval="0.2", model=tiny_bert, preset="random", budget=30,
+        epochs=2, lr=1e-3, batch_size=16, cache_dir=str(tmp_path / "cache"),
+    )
+    metrics = run_loop(config, tmp_path / "run", progress=progress)
+    training = read_jsonl(tmp_path / "run" / "rounds.jsonl")[0]["training"]
+    assert [r["seed"] for r in training["retries"]] == [0, 1] and "one class" in training["collapsed"]
+    assert metrics["failed"].startswith("the final fine-tuning collapsed after 2 retries")
+    assert read_json(tmp_path / "run" / "metrics.json")["failed"] == metrics["failed"]
+    assert sum(line.startswith("the fine-tuning collapsed") for line in progress.lines) == 2
+    assert any(line.startswith("failed: ") for line in progress.lines)

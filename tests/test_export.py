@@ -16,6 +16,7 @@ from alsel.export import selected_frame
 from alsel.io import read_json, read_jsonl, write_dir, write_json
 from alsel.loops.config import LoopConfig
 from alsel.run import run_loop
+from conftest import UNGUARDED
 
 
 def run_cli(capsys, *argv):
@@ -28,7 +29,7 @@ def run_cli(capsys, *argv):
 def loop_options(data_dir, model, cache_dir, **extra):
     return dict(
         dataset=str(data_dir / "train.csv"), eval=str(data_dir / "eval.csv"), model=model, init="random", acq="low_conf", rounds=2,
-        epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget=60, precision="fp32", cache_dir=str(cache_dir), **extra,
+        epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget=60, precision="fp32", cache_dir=str(cache_dir), learner_options=UNGUARDED, **extra,
     )
 
 
@@ -130,6 +131,7 @@ def test_a_study_run_exports_the_same_way(capsys, tmp_path, synthetic_csv, tiny_
         name: tiny
         epochs: 1
         min_steps: 0
+        learner_options: {{collapse_guard: false}}
         batch_size: 16
         strategies:
           random: {{preset: random}}
@@ -237,14 +239,15 @@ def test_a_cached_final_round_still_trains_the_model_it_saves(finished):
 def test_save_model_refuses_a_folder_of_other_files_before_training(capsys, finished, tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    argv = ["loop", *[f"--{k.replace('_', '-')}={v}" for k, v in finished.options.items()], "--out", tmp_path / "run", "--save-model", tmp_path / "mine"]
+    flags = [f"--{k.replace('_', '-')}={v}" for k, v in finished.options.items() if k != "learner_options"]
+    argv = ["loop", *flags, "--learner-option", "collapse_guard=false", "--out", tmp_path / "run", "--save-model", tmp_path / "mine"]
     code, _, err = run_cli(capsys, *argv)
     assert code == 2 and "holds other files (no config.json)" in err and err.count("\n") == 1
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me" and not (tmp_path / "run").exists()
 
 
 def test_save_model_needs_a_final_learner_that_can_save(finished, tmp_path):
-    options = dict(finished.options, learner="logreg", save_model=str(tmp_path / "model"))
+    options = dict(finished.options, learner="logreg", learner_options={}, save_model=str(tmp_path / "model"))
     with pytest.raises(ConfigError, match="--save-model: the final learner logreg cannot save its model"):
         LoopConfig.from_options(**options).resolved()
     assert LoopConfig.from_options(**options, final_learner="transformer").resolved().save_model == str(tmp_path / "model")
@@ -271,11 +274,36 @@ def test_write_dir_replaces_only_its_own_output(tmp_path):
         write_dir(tmp_path / "file", fill("three"), marker="config.json")
 
 
+def test_write_dir_never_deletes_what_it_did_not_write(tmp_path):
+    """A saved model's folder where the user added notes and a subfolder is refused, whole."""
+    write_dir(tmp_path / "model", lambda tmp: (tmp / "config.json").write_text("{}"), marker="config.json")
+    (tmp_path / "model" / "notes.txt").write_text("mine")
+    (tmp_path / "model" / "plots").mkdir()
+    (tmp_path / "model" / "plots" / "a.png").write_bytes(b"png")
+    with pytest.raises(AlselError, match="holds files alsel did not write \\(notes.txt, ...\\)"):
+        write_dir(tmp_path / "model", lambda tmp: (tmp / "config.json").write_text("new"), marker="config.json")
+    assert (tmp_path / "model" / "notes.txt").read_text() == "mine" and (tmp_path / "model" / "config.json").read_text() == "{}"
+    (tmp_path / "old").mkdir()  # a model folder with no record of what alsel wrote (another tool's, or the user's)
+    (tmp_path / "old" / "config.json").write_text("{}")
+    with pytest.raises(AlselError, match="no record of writing"):
+        write_dir(tmp_path / "old", lambda tmp: (tmp / "config.json").write_text("new"), marker="config.json")
+
+
+def test_save_model_never_writes_into_the_model_it_loads(finished, tmp_path):
+    import shutil
+
+    model = tmp_path / "weights"
+    shutil.copytree(finished.options["model"], model)
+    for target in (model, model / "inner"):
+        with pytest.raises(ConfigError, match="that is where --model .* is loaded from"):
+            LoopConfig.from_options(**dict(finished.options, model=str(model), save_model=str(target))).resolved()
+
+
 # ------------------------------------------------------------------ the bundled data
 def test_export_of_a_bundled_sst2_run_holds_its_rows(capsys, tmp_path, tiny_bert):
     run = tmp_path / "run"
     argv = ["loop", "--dataset", "sst2", "--limit", "600", "--eval-limit", "200", "--budget", "60", "--preset", "random", "--model", tiny_bert,
-            "--epochs", "1", "--min-steps", "0", "--cache-dir", tmp_path / "cache", "--out", run]
+            "--epochs", "1", "--min-steps", "0", "--learner-option", "collapse_guard=false", "--cache-dir", tmp_path / "cache", "--out", run]
     code, _, err = run_cli(capsys, *argv)
     assert code == 0, err
     assert run_cli(capsys, "export", run, "--out", tmp_path / "subset.parquet")[0] == 0

@@ -21,9 +21,9 @@ from alsel.run import run_loop
 from alsel.loops.round_cache import load_outcome, save_outcome
 from alsel.loops.rundir import RunDir
 from alsel.progress import Progress
-from conftest import Recorder
+from conftest import UNGUARDED, Recorder
 
-SPEC = dict(init="kmeans", acq="low_conf", rounds=2, epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget="60")  # as the CLI passes it
+SPEC = dict(init="kmeans", acq="low_conf", rounds=2, epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget="60", learner_options=UNGUARDED)  # as the CLI passes it
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def cli_loop(capsys, base, run):
     o = base[1]
     return cli(
         capsys, "loop", "--dataset", o["dataset"], "--eval", o["eval"], "--model", o["model"], "--init", o["init"], "--acq", o["acq"],
-        "--rounds", o["rounds"], "--budget", o["budget"], "--epochs", o["epochs"], "--min-steps", o["min_steps"], "--lr", o["lr"],
+        "--rounds", o["rounds"], "--budget", o["budget"], "--epochs", o["epochs"], "--min-steps", o["min_steps"], "--lr", o["lr"], "--learner-option", "collapse_guard=false",
         "--batch-size", o["batch_size"], "--cache-dir", o["cache_dir"], "--out", run,
     )
 
@@ -95,7 +95,7 @@ def snapshot(run: Path) -> dict:
 
 
 def test_the_cli_returns_a_finished_run_at_once(capsys, base, finished, monkeypatch):
-    monkeypatch.setattr("alsel.learner.Learner.fit", lambda *a, **k: pytest.fail("retrained a finished run"))
+    monkeypatch.setattr("alsel.learners.transformer.TransformerLearner.fit", lambda *a, **k: pytest.fail("retrained a finished run"))
     code, _, err = cli_loop(capsys, base, finished)
     assert code == 0 and "done: accuracy" in err, err
     assert not (finished / RunDir.LOCK).exists()
@@ -103,7 +103,7 @@ def test_the_cli_returns_a_finished_run_at_once(capsys, base, finished, monkeypa
 
 def test_a_damaged_metrics_json_is_rebuilt_from_the_checkpoint(base, finished, monkeypatch):
     cut(finished / "metrics.json")
-    monkeypatch.setattr("alsel.learner.Learner.fit", lambda *a, **k: pytest.fail("every round is checkpointed"))
+    monkeypatch.setattr("alsel.learners.transformer.TransformerLearner.fit", lambda *a, **k: pytest.fail("every round is checkpointed"))
     progress = Recorder()
     metrics = resume(base, finished, progress)
     assert metrics == read_json(base[0] / "finished" / "metrics.json")
@@ -156,6 +156,7 @@ name: faults
 epochs: 2
 min_steps: 0
 lr: 0.005
+learner_options: {collapse_guard: false}
 batch_size: 16
 strategies:
   random: {preset: random}

@@ -26,6 +26,7 @@ from alsel.io import read_jsonl
 from alsel.loops.config import LoopConfig
 from alsel.run import run_loop
 from alsel.strategies import STRATEGIES
+from conftest import UNGUARDED
 
 GOLDEN = Path(__file__).with_name("golden.json")
 UPDATE = os.environ.get("ALSEL_UPDATE_GOLDEN") == "1"
@@ -74,7 +75,7 @@ def compare_or_record(recorded, key: str, value) -> None:
 def tiny_options(synthetic_csv, tiny_bert, cache_dir) -> dict:
     return dict(
         dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"), model=tiny_bert, precision="fp32",
-        epochs=1, min_steps=0, lr=5e-3, batch_size=16, budget=40, seed=0, cache_dir=cache_dir,
+        epochs=1, min_steps=0, lr=5e-3, batch_size=16, budget=40, seed=0, cache_dir=cache_dir, learner_options=UNGUARDED,
     )
 
 
@@ -103,6 +104,7 @@ def test_a_two_by_two_study_and_its_report(recorded, tmp_path, synthetic_csv, ti
         precision: fp32
         epochs: 1
         min_steps: 0
+        learner_options: {collapse_guard: false}
         lr: 0.005
         batch_size: 16
         strategies:

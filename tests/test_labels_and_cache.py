@@ -10,12 +10,12 @@ from alsel.errors import DataError
 from alsel.io import read_json, read_jsonl
 from alsel.loops.config import LoopConfig
 from alsel.run import run_loop
-from conftest import Recorder, synthetic_frame
+from conftest import Recorder, UNGUARDED, synthetic_frame
 
 
 @pytest.fixture()
 def options(tiny_bert, tmp_path):
-    return dict(model=tiny_bert, epochs=1, min_steps=0, lr=5e-3, batch_size=16, budget=40, cache_dir=str(tmp_path / "cache"),
+    return dict(model=tiny_bert, epochs=1, min_steps=0, lr=5e-3, batch_size=16, budget=40, cache_dir=str(tmp_path / "cache"), learner_options=UNGUARDED,
                 init="random", acq="margin", rounds=1)
 
 

@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from alsel.learner import Learner, length_grouped_batches
+from alsel.learners.transformer import TransformerLearner as Learner, length_grouped_batches
 from alsel.loops.learning import classification_metrics
 from alsel.models import resolve_model
 from alsel.errors import ConfigError
-from conftest import synthetic_frame
+from alsel.progress import SILENT
+from conftest import Recorder, synthetic_frame
 
 
 def _xy(n, seed):
@@ -39,7 +40,7 @@ def test_same_seed_same_model_other_seed_other_model(tiny_bert):
 def test_min_steps_adds_epochs_and_the_callback_sees_each(tiny_bert):
     texts, labels = _xy(32, 0)
     seen = []
-    learner = Learner(model=tiny_bert, epochs=1, min_steps=5, batch_size=16)  # 2 steps an epoch
+    learner = Learner(model=tiny_bert, epochs=1, min_steps=5, batch_size=16, max_retries=0)  # 2 steps an epoch
     learner.fit(texts, labels, 2, on_epoch_end=lambda learner, epoch: seen.append(epoch))
     assert seen == [0, 1, 2] and learner.epochs_ == 3
     assert Learner(model=tiny_bert, epochs=2, min_steps=3, batch_size=16).fit(texts, labels, 2).epochs_ == 2
@@ -67,7 +68,7 @@ def test_model_resolution(tmp_path):
     with pytest.raises(ConfigError, match="unknown model"):
         resolve_model("bogus")
     with pytest.raises(ConfigError, match="cannot load model"):
-        Learner(model=str(tmp_path))._load(2)  # a directory without a model
+        Learner(model=str(tmp_path)).fit(["a", "b"], [0, 1], 2)  # a directory without a model
 
 
 def test_bf16_scores_keep_fp32_resolution(tiny_bert):
@@ -83,3 +84,66 @@ def test_bf16_scores_keep_fp32_resolution(tiny_bert):
         expected = torch.softmax(head(torch.from_numpy(features)), dim=-1).numpy()
     assert np.allclose(probs, expected, atol=1e-6)
     assert len(np.unique(probs[:, 1])) > 0.9 * len(texts)
+
+
+def test_early_stopping_keeps_the_best_epoch_on_the_validation_split(tiny_bert):
+    texts, labels = _xy(120, 0)
+    held_texts, held_labels = _xy(40, 2)
+    scores = []
+
+    def score(learner, epoch):  # the validation score of each epoch's weights, as fit ranks them
+        scores.append(learner._held_out_score((learner._encode(held_texts), held_labels), SILENT))
+
+    learner = Learner(model=tiny_bert, epochs=12, patience=2, lr=5e-3, batch_size=16, max_retries=0)
+    learner.fit(texts, labels, 2, validation=(held_texts, held_labels), on_epoch_end=score)
+    report = learner.training_
+    assert report["validation"] == 40 and report["epochs"] == len(scores) == learner.epochs_
+    assert report["best_epoch"] == 1 + max(range(len(scores)), key=lambda i: (scores[i], -i))
+    if report["stopped"] == "patience":
+        assert report["epochs"] - report["best_epoch"] == 2
+    else:
+        assert report["stopped"] == "max_epochs" and report["epochs"] == 12
+    # the weights kept are the best epoch's, not the last one's
+    assert learner._held_out_score((learner._encode(held_texts), held_labels), SILENT) == scores[report["best_epoch"] - 1]
+
+
+def test_without_a_validation_split_it_trains_until_it_fits(tiny_bert):
+    texts, labels = _xy(64, 0)
+    learner = Learner(model=tiny_bert, epochs=10, lr=5e-3, batch_size=16, fit_accuracy=0.5, max_retries=0).fit(texts, labels, 2)
+    assert learner.training_["stopped"] == "fitted" and learner.training_["epochs"] < 10
+    assert learner.training_["validation"] == 0 and learner.training_["best_epoch"] == learner.training_["epochs"]
+
+
+def test_the_collapse_guard_retrains_with_the_next_seed_then_half_the_rates(tiny_bert):
+    """Data built to collapse: one text with two labels, so every model predicts one class on
+    its training data. Each training is retried and recorded; the last still collapsed."""
+    texts, labels = ["the same words"] * 40, np.array([0] * 28 + [1] * 12)
+    progress = Recorder()
+    learner = Learner(model=tiny_bert, epochs=2, lr=1e-3, head_lr=4e-3, batch_size=16, seed=5, max_retries=2)
+    learner.fit(texts, labels, 2, progress=progress)
+    retries = learner.training_["retries"]
+    assert [(r["seed"], r["lr"], r["head_lr"]) for r in retries] == [(5, 1e-3, 4e-3), (6, 1e-3, 4e-3)]
+    assert all("one class" in r["reason"] for r in retries)
+    assert "one class" in learner.training_["collapsed"]
+    assert len([line for line in progress.lines if line.startswith("the fine-tuning collapsed")]) == 2
+    assert len(np.unique(learner.predict_proba(texts[:3]).argmax(axis=1))) == 1
+
+
+def test_the_collapse_guard_stops_once_a_training_does_not_collapse(tiny_bert, monkeypatch):
+    from alsel.learners import transformer
+
+    verdicts = iter(["it predicts one class for all its training data", None])
+    monkeypatch.setattr(transformer, "collapse_reason", lambda labels, predicted: next(verdicts))
+    texts, labels = _xy(32, 0)
+    learner = Learner(model=tiny_bert, epochs=1, lr=5e-3, batch_size=16, seed=3).fit(texts, labels, 2)
+    assert [r["seed"] for r in learner.training_["retries"]] == [3]
+    assert "collapsed" not in learner.training_
+
+
+def test_collapse_reason():
+    from alsel.learners.transformer import collapse_reason
+
+    assert collapse_reason([0, 1, 1, 0], [1, 1, 1, 1]) == "it predicts one class for all its training data"
+    assert "majority share 0.750" in collapse_reason([0, 0, 0, 1], [0, 0, 1, 0])
+    assert collapse_reason([0, 1, 1, 0], [0, 1, 1, 1]) is None
+    assert collapse_reason([1, 1], [1, 1]) is None  # one class to learn: nothing collapsed

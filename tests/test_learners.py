@@ -17,6 +17,7 @@ from alsel.loops.config import LoopConfig
 from alsel.report import run_costs
 from alsel.run import run_loop
 from alsel.strategies import get_strategy
+from conftest import UNGUARDED
 from plugins_for_tests import CentroidLearner, LowestPositive
 from test_cli import run_cli
 
@@ -56,6 +57,11 @@ def test_registered_and_user_learners_follow_the_protocol():
         (["--acq", "../evil"], "a strategy name cannot contain '/' or '..'"),
         (["--learner", "logreg", "--acq", "ambiguous", "--rounds", "2"], "ambiguous needs training dynamics, which --learner logreg does not record"),
         (["--learner", USER_LEARNER, "--acq", "badge", "--rounds", "2"], f"badge needs model features, which --learner {USER_LEARNER} does not give"),
+        (["--learner-option", "bogus=1"], "unknown learner option 'bogus' (transformer takes: eval_batch_size, collapse_guard, max_retries, fit_accuracy)"),
+        (["--learner-option", "lr=1"], "unknown learner option 'lr'"),  # a run option has its own flag, declared once
+        (["--learner-option", "max_retries=-1"], "--learner-option max_retries must be an integer >= 0, got -1"),
+        (["--learner", "logreg", "--learner-option", "C=0"], "--learner-option C must be a number > 0"),
+        (["--learner-option", "C"], "expected KEY=VALUE"),
     ],
 )
 def test_bad_learner_or_strategy_is_one_line_before_any_work(capsys, tmp_path, monkeypatch, argv, message):
@@ -64,6 +70,31 @@ def test_bad_learner_or_strategy_is_one_line_before_any_work(capsys, tmp_path, m
     code, out, err = run_cli(capsys, "loop", *argv)
     assert code == 2 and err.count("\n") == 1 and err.startswith("error: ") and message in err, err
     assert "Traceback" not in out + err and not (tmp_path / "runs").exists()
+
+
+def test_a_learner_whose_probabilities_hold_nan_fails_in_one_line(capsys, tmp_path, data):
+    argv = ["loop", "--quiet", "--learner", "plugins_for_tests:NanLearner", "--init", "random", "--acq", "margin", "--rounds", "1", "--out", tmp_path / "run"]
+    argv += [f"--{k.replace('_', '-')}={v}" for k, v in data.items()]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and err.count("\n") == 1 and "NanLearner.predict_proba returned 2 values that are NaN or infinite" in err, err
+    assert "Traceback" not in out + err and not (tmp_path / "run" / "rounds.jsonl").exists()
+
+
+def test_learner_options_reach_the_learners_that_take_them():
+    context = LearnerContext(seed=1, embed=lambda texts: np.zeros((len(texts), 2)), training={"model": "minilm", "lr": 2e-5}, options={"max_retries": 0})
+    built = make_learner("transformer", context)
+    assert (built.max_retries, built.lr, built.seed) == (0, 2e-5, 1)
+    assert make_learner("logreg", LearnerContext(options={"C": "3"})).C == 3.0  # checked and converted
+    with pytest.raises(ConfigError, match="max_retries must be an integer"):
+        make_learner("transformer", LearnerContext(options={"max_retries": 1.5}))
+
+
+def test_a_plug_in_learner_from_an_entry_point(monkeypatch):
+    from alsel.loops import learning
+
+    monkeypatch.setattr(learning, "_plugins", lambda: {"centroid": USER_LEARNER})
+    assert resolve_learner("centroid").cls is CentroidLearner and "centroid" in learning.learner_names()
+    assert resolve_learner("transformer").cls.__name__ == "TransformerLearner"  # a plug-in never shadows a built-in
 
 
 # ------------------------------------------------------------------ user code in a loop
@@ -91,7 +122,7 @@ def test_a_user_learner_and_a_user_strategy_run_a_loop(capsys, tmp_path, data):
 
 
 def test_the_final_learner_trains_the_last_round_and_the_learner_is_part_of_the_cache_key(tmp_path, data, tiny_bert):
-    tiny = dict(model=tiny_bert, epochs=1, min_steps=0, lr=5e-3, batch_size=16)
+    tiny = dict(model=tiny_bert, epochs=1, min_steps=0, lr=5e-3, batch_size=16, learner_options=UNGUARDED)
     spec = dict(init="random", acq="margin", rounds=1, **tiny, **data)
     run_loop(LoopConfig.from_options(learner=USER_LEARNER, final_learner="transformer", **spec), tmp_path / "proxy")
     rounds = read_jsonl(tmp_path / "proxy" / "rounds.jsonl")
@@ -201,7 +232,7 @@ def test_logreg_loop_on_a_real_sst2_slice_embeds_the_pool_once(tmp_path, monkeyp
 def test_the_transformer_learner_saves_a_pipeline_ready_model(tmp_path, tiny_bert):
     from transformers import pipeline
 
-    from alsel.learner import Learner as TransformerLearner
+    from alsel.learners.transformer import TransformerLearner
     from conftest import synthetic_frame
 
     frame = synthetic_frame(64, seed=0)

@@ -411,6 +411,7 @@ REAL_YAML = """
 name: real
 epochs: 2
 min_steps: 0
+learner_options: {collapse_guard: false}
 batch_size: 16
 strategies:
   random: {preset: random}

@@ -20,7 +20,7 @@ def no_work(monkeypatch, tmp_path):
 
     monkeypatch.setattr("alsel.loops.controller.load_data", started)
     monkeypatch.setattr("alsel.embed.Embedder.embed", started)
-    monkeypatch.setattr("alsel.learner.Learner.fit", started)
+    monkeypatch.setattr("alsel.learners.transformer.TransformerLearner.fit", started)
     monkeypatch.chdir(tmp_path)
 
 
@@ -44,9 +44,15 @@ def fails_in_one_line(capsys, argv, message, out_dir):
         ('epochs: "1"', "epochs must be an integer >= 1"),
         ("epochs: 0", "epochs must be an integer >= 1"),
         ('limit: "300"', "limit must be an integer >= 1"),
-        ("seed: 1.5", "seed must be an integer >= 0, got 1.5"),
-        ("seed: true", "seed must be an integer >= 0, got True"),
-        ("data_seed: -2", "data_seed must be an integer >= 0"),
+        ("seed: 1.5", "seed must be an integer in [0, 4294967295], got 1.5"),
+        ("seed: true", "seed must be an integer in [0, 4294967295], got True"),
+        ("seed: 4294967296", "seed must be an integer in [0, 4294967295], got 4294967296"),  # scikit-learn's range ends below
+        ("seed: 18446744073709551616", "seed must be an integer in [0, 4294967295]"),
+        ("data_seed: -2", "data_seed must be an integer in [0, 4294967295]"),
+        ("patience: 0", "patience must be an integer >= 1"),
+        ("head_lr: 0", "head_lr must be a number > 0"),
+        ("validation_fraction: 0.5", "validation_fraction must be a number in [0, 0.5)"),
+        ("learner_options: 5", "learner_options must be a mapping of option names to values, got 5"),
         ("strategy_options: 5", "strategy_options must be a mapping of option names to values, got 5"),
         ("strategy_options: {1: 2}", "strategy_options must be a mapping"),
         ("init: [random]", "init must be a string or None, got ['random']"),

@@ -7,9 +7,11 @@ transformer``). The embeddings come from the run's cache, so a round costs one l
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
+
+from ..params import Integer, Range, Real
 
 __all__ = ["LogRegLearner"]
 
@@ -39,6 +41,9 @@ class LogRegLearner:
         The classes present in training.
     n_classes_ : int
     """
+
+    #: What ``--learner-option`` may set, and what each accepts.
+    _parameter_constraints: ClassVar[dict] = {"C": Real(Range(0, closed="neither")), "max_iter": Integer(Range(1))}
 
     def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], *, seed: int = 0, C: float = 10.0, max_iter: int = 1000):
         self.embed = embed

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 __all__ = ["LoopConfig", "BudgetPlan", "OPTION_GROUPS", "build_strategy", "options", "option_constraints", "budget_label", "parse_budget", "parse_size", "plan_budget"]
 
 
+#: What every library a run seeds accepts (scikit-learn's random_state is below 2**32).
+SEED_RANGE = Range(0, 2**32 - 1)
+
+
 @dataclass
 class LoopConfig:
     """Every option of ``alsel loop``. ``None`` means "the default for this model/data".
@@ -46,7 +50,7 @@ class LoopConfig:
     eval: str | None = field(default=None, metadata={"group": "data", "path": True, "help": "evaluation file, split name, or a fraction of the pool to hold out"})
     limit: int | None = field(default=None, metadata={"group": "data", "help": "use a seeded, stratified sample of N pool examples", "range": Range(1)})
     eval_limit: int | None = field(default=None, metadata={"group": "data", "help": "use a stratified sample of N evaluation examples", "range": Range(1)})
-    data_seed: int = field(default=0, metadata={"group": "data", "help": "seed of --limit/--eval-limit samples (kept apart from --seed)", "range": Range(0)})
+    data_seed: int = field(default=0, metadata={"group": "data", "help": "seed of --limit/--eval-limit samples (kept apart from --seed)", "range": SEED_RANGE})
     preset: str | None = field(default=None, metadata={"group": "selection", "help": "a preset: " + "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items())})
     budget: float | int | str | None = field(default=None, metadata={"group": "selection", "help": "examples to select: a fraction of the pool (0.1) or a count (1000)", "range": Range(0, closed="neither")})
     init: str | None = field(default=None, metadata={"group": "selection", "help": "strategy choosing the initial pool"})
@@ -61,17 +65,21 @@ class LoopConfig:
     embedder: str = field(default="minilm", metadata={"group": "selection", "path": True, "help": "sentence-transformers model for embeddings"})
     learner: str | None = field(default=None, metadata={"group": "learner", "help": "the model trained inside the rounds: transformer, logreg (logistic regression on the embeddings) or package.module:Class"})
     final_learner: str | None = field(default=None, metadata={"group": "learner", "help": "the model trained on the final selection (default: the same as --learner)"})
+    learner_options: dict = field(default_factory=dict, metadata={"group": "learner", "help": "options passed to every learner of the run that takes them (max_retries, C, ...)"})
     model: str | None = field(default=None, metadata={"group": "training", "path": True, "help": "minilm, modernbert-base, a local directory or a hub id (default: modernbert-base with CUDA, else minilm)"})
-    epochs: int | None = field(default=None, metadata={"group": "training", "help": "training epochs (default per model)", "range": Range(1)})
-    min_steps: int | None = field(default=None, metadata={"group": "training", "help": "train for at least this many optimizer steps (more epochs on small sets; default 200)", "range": Range(0)})
+    epochs: int | None = field(default=None, metadata={"group": "training", "help": "the most epochs a fine-tuning runs; early stopping ends it sooner (default per model)", "range": Range(1)})
+    patience: int | None = field(default=None, metadata={"group": "training", "help": "stop after this many epochs without a better validation score (default per model)", "range": Range(1)})
+    validation_fraction: float = field(default=0.1, metadata={"group": "training", "help": "share of each class of the selection held out to choose the epoch (0: none; never the evaluation set)", "range": Range(0, 0.5, closed="left")})
+    min_steps: int | None = field(default=None, metadata={"group": "training", "help": "raise the most epochs to give at least this many optimizer steps (default 0)", "range": Range(0)})
     batch_size: int | None = field(default=None, metadata={"group": "training", "help": "training batch size (default per model)", "range": Range(1)})
-    lr: float | None = field(default=None, metadata={"group": "training", "help": "peak learning rate (default per model)", "range": Range(0, closed="neither")})
+    lr: float | None = field(default=None, metadata={"group": "training", "help": "peak learning rate of the pretrained encoder (default per model)", "range": Range(0, closed="neither")})
+    head_lr: float | None = field(default=None, metadata={"group": "training", "help": "peak learning rate of the new classification head (default per model)", "range": Range(0, closed="neither")})
     max_length: int | None = field(default=None, metadata={"group": "training", "help": "max tokens per text (default per model)", "range": Range(1)})
     warmup_ratio: float = field(default=0.1, metadata={"group": "training", "help": "fraction of steps with linear warm-up", "range": Range(0, 1, closed="left")})
     weight_decay: float = field(default=0.01, metadata={"group": "training", "help": "AdamW weight decay", "range": Range(0)})
     precision: str = field(default="auto", metadata={"group": "training", "help": "auto (bf16 where supported), bf16 or fp32", "choices": PRECISIONS})
     device: str = field(default="auto", metadata={"group": "run", "help": "auto, cpu, cuda, cuda:1, ..."})
-    seed: int = field(default=0, metadata={"group": "training", "help": "seed of selection and fine-tuning (same seed -> same subset)", "range": Range(0)})
+    seed: int = field(default=0, metadata={"group": "training", "help": "seed of selection and fine-tuning (same seed -> same subset)", "range": SEED_RANGE})
     trust_remote_code: bool = field(default=False, metadata={"group": "training", "help": "allow model code from the hub (off by default)"})
     cache_dir: str | None = field(default=None, metadata={"group": "run", "path": True, "help": "embedding and score cache (default ~/.cache/alsel or $ALSEL_CACHE)"})
     # output
@@ -128,8 +136,9 @@ class LoopConfig:
             raise ConfigError(f"{config.init} needs model scores, so it cannot choose the initial pool; use it as --acq")
         round_learner = resolve_learner(config.learner, "--learner")
         final_learner = resolve_learner(config.final_learner, "--final-learner") if config.final_learner is not None else round_learner
+        _check_learner_options(config.learner_options, [round_learner, final_learner])
         if config.save_model is not None:
-            _check_can_save(final_learner, config.save_model)
+            _check_can_save(final_learner, config.save_model, config.model)
         if acq is not None and config.rounds > 0:
             _check_learner_serves(round_learner, config.acq, acq.needs, config.scorer)
         if config.rounds > 0 and config.acq is None:
@@ -168,14 +177,30 @@ class LoopConfig:
         return f"{head}-b{self.budget}-{size}-s{self.seed}"
 
 
-def _check_can_save(learner, directory: str) -> None:
+def _check_learner_options(learner_options: dict, learners) -> None:
+    """Every learner option must be taken by one of the run's learners, and each that takes it
+    must accept its value (:meth:`~alsel.loops.learning.LearnerFactory.check_options`)."""
+    run_options = (*options("training"), "device")
+    taken = {factory.spec: factory.option_names(run_options) for factory in learners}
+    unknown = sorted(set(learner_options) - set().union(*taken.values()))
+    if unknown:
+        takes = "; ".join(f"{spec} takes: {', '.join(names) or 'none'}" for spec, names in taken.items())
+        raise ConfigError(f"unknown learner option {', '.join(map(repr, unknown))} ({takes})")
+    for factory in learners:
+        factory.check_options({k: v for k, v in learner_options.items() if k in taken[factory.spec]})
+
+
+def _check_can_save(learner, directory: str, model: str) -> None:
     """Refuse --save-model before any training: a final learner without ``save``, or a path that
     saving would clobber (a file, or a folder of other things)."""
     from ..io import check_replaceable
-    from ..models import MODEL_CONFIG_FILE
+    from ..models import MODEL_CONFIG_FILE, resolve_model
 
     if not hasattr(learner.cls, "save"):
         raise ConfigError(f"--save-model: the final learner {learner.spec} cannot save its model (it has no save(directory, label_names))")
+    source, target = Path(resolve_model(model)).resolve(), Path(directory).resolve()
+    if Path(resolve_model(model)).is_dir() and (target == source or source in target.parents or target in source.parents):
+        raise ConfigError(f"--save-model {directory}: that is where --model {model} is loaded from; pass another directory")
     check_replaceable(directory, marker=MODEL_CONFIG_FILE)
 
 

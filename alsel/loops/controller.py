@@ -33,12 +33,13 @@ from .round_cache import load_outcome, save_outcome
 from .records import Checkpoint, RoundRecord
 from .rundir import MemoryRunDir, RunDir, package_versions
 from .scorers import ScoringContext, score_candidates
+from .validation import validation_split
 
 __all__ = ["run_loop", "execute_loop", "LoopOutcome"]
 
 STREAMS = {"init": 0, "acq": 1}
 #: Bump when what a round-cache entry holds, or what its key covers, changes.
-ROUND_CACHE_FORMAT = 2
+ROUND_CACHE_FORMAT = 3
 
 
 def _rng(seed: int, round_: int, stream: str) -> np.random.Generator:
@@ -144,7 +145,8 @@ class _Run:
         return LearnerContext(
             seed=c.seed,
             embed=EmbeddingLookup(self.embedder(), self.pool.texts, self.embeddings, self.progress),
-            training={k: getattr(c, k) for k in options("training") if k != "seed"} | {"device": c.device},
+            training={k: getattr(c, k) for k in options("training") if k not in ("seed", "validation_fraction")} | {"device": c.device},
+            options=c.learner_options,
         )
 
     def _record(self, splits: DataSplits, plan: BudgetPlan) -> dict:
@@ -207,7 +209,8 @@ class _Run:
             done.rounds = done.rounds + [record]
             self.run_dir.save(done)
             self.progress.log(
-                f"round {round_}: trained on {record.n_labeled:,}, accuracy {record.accuracy:.4f}, f1 {record.f1:.4f}"
+                f"round {round_}: trained on {record.n_labeled:,}{_describe_training(record.training)}, "
+                f"accuracy {record.accuracy:.4f}, f1 {record.f1:.4f}"
                 + (f", acquired {record.n_acquired:,}" if round_ < c.rounds else " (final)")
             )
         last = done.rounds[-1]
@@ -219,6 +222,11 @@ class _Run:
             "seconds": round(sum(r.seconds for r in done.rounds), 3),
             "majority_accuracy": round(float(np.bincount(self.eval.labels).max() / len(self.eval)), 6),
         }
+        collapsed = (last.training or {}).get("collapsed")
+        if collapsed:
+            # kept as the run's result, so a study pairs it, but never silently: the run says it failed
+            metrics["failed"] = f"the final fine-tuning collapsed after {len(last.training.get('retries', []))} retries ({collapsed})"
+            self.progress.log(f"failed: {metrics['failed']}")
         self.run_dir.finish(metrics)
         return LoopOutcome(c, metrics, done.rounds, done.selection, self.pool, self.eval)
 
@@ -265,6 +273,7 @@ class _Run:
             train_seconds=outcome["train_seconds"],
             score_seconds=outcome["score_seconds"],
             cached=outcome["cached"],
+            training=outcome["training"],
             select_seconds=select_seconds,
             scores=scores,
             **self._embedding_cost(),
@@ -308,21 +317,30 @@ class _Run:
         return splits, plan_budget(self.config, len(self.pool), self.pool.n_classes)
 
     # ---------------------------------------------------------------- a round's model
-    def _cache_key(self, train, candidates, needs, learner: str) -> str:
+    def _validation(self, train, factory: LearnerFactory) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of ``train`` to fit on and to validate on: a split of the selection for learners
+        that stop on one (none for the others)."""
+        fraction = self.config.validation_fraction if factory.takes_validation else 0.0
+        return validation_split(self.pool.labels[train], fraction, self.config.seed)
+
+    def _cache_key(self, train, held, candidates, needs, learner: str) -> str:
         """Everything a round's outcome depends on: the texts *and labels* of pool and evaluation
-        set, the training options and the model's identity, which examples it trains on and
-        scores, and how they are scored; a new format version invalidates old entries."""
+        set, the training and learner options and the model's identity, which examples it trains
+        on, validates on (``held``) and scores, and how they are scored; a new format version
+        invalidates old entries."""
         c = self.config
         payload = {
             "alsel": __version__,
             "format": ROUND_CACHE_FORMAT,
             "learner": learner,
+            "learner_options": c.learner_options,
             "training": {k: getattr(c, k) for k in options("training")},
             "model_identity": model_identity(c.model),
             "device": c.device,
             "pool": self.pool.labelled_fingerprint(),
             "eval": self.eval.labelled_fingerprint(),
             "train": hashlib.sha256(self.pool.ids[train].tobytes()).hexdigest(),
+            "validation": hashlib.sha256(self.pool.ids[held].tobytes()).hexdigest(),
             "candidates": None if candidates is None else hashlib.sha256(self.pool.ids[candidates].tobytes()).hexdigest(),
             "scorer": c.scorer,
             # The probe scorer and learners other than the fine-tuner may read the embeddings.
@@ -339,7 +357,9 @@ class _Run:
         even on a cache hit, and the outcome's ``learner`` holds it."""
         needs = acq.needs if (acq is not None and candidates is not None) else frozenset()
         wants_probs = bool(needs & {"probs", "features", "dynamics"})
-        cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / self._cache_key(train, candidates if wants_probs else None, needs, factory.spec)
+        fit_rows, held_rows = self._validation(train, factory)
+        key = self._cache_key(train, train[held_rows], candidates if wants_probs else None, needs, factory.spec)
+        cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / key
         cached = None if keep_model else load_outcome(cache, n_eval=len(self.eval), n_candidates=len(candidates) if wants_probs else None, progress=self.progress)
         if cached is not None:
             return {**cached, "cached": True}
@@ -355,13 +375,21 @@ class _Run:
             gold = self.pool.labels[candidates]
 
             def on_epoch_end(model, epoch):
+                if epoch == 0:  # a new training (the collapse guard retrains): its epochs alone
+                    dynamics.clear()
                 p = predict_proba(model, texts, progress=self.progress)
                 dynamics.append(p[np.arange(len(gold)), gold])
 
         # Times leave out embeddings computed meanwhile (a learner on embeddings): the round's
         # embed_seconds counts them.
         t0, spent = time.perf_counter(), self._embedding_spent()
-        fit(learner, [self.pool.texts[i] for i in train], self.pool.labels[train], self.pool.n_classes, progress=self.progress, on_epoch_end=on_epoch_end)
+        texts = [self.pool.texts[i] for i in train]
+        labels = self.pool.labels[train]
+        validation = ([texts[i] for i in held_rows], labels[held_rows]) if len(held_rows) else None
+        fit(
+            learner, [texts[i] for i in fit_rows], labels[fit_rows], self.pool.n_classes,
+            validation=validation, progress=self.progress, on_epoch_end=on_epoch_end,
+        )
         metrics, eval_probs = evaluate(learner, self.eval.texts, self.eval.labels, self.pool.n_classes, progress=self.progress)
         train_seconds = time.perf_counter() - t0 - (self._embedding_spent() - spent)
         t1, spent = time.perf_counter(), self._embedding_spent()
@@ -378,6 +406,7 @@ class _Run:
             "epochs": getattr(learner, "epochs_", None),  # None: a learner without epochs
             "accuracy": round(metrics["accuracy"], 6),
             "f1": round(metrics["f1"], 6),
+            "training": getattr(learner, "training_", None) or None,  # None: a learner that reports nothing
             "train_seconds": round(train_seconds, 3),
             "score_seconds": round(time.perf_counter() - t1 - (self._embedding_spent() - spent), 3),
             "probs": probs,
@@ -386,6 +415,16 @@ class _Run:
         }
         save_outcome(cache, outcome)
         return {**outcome, "cached": False, "learner": learner}
+
+
+def _describe_training(training: dict | None) -> str:
+    """`` (validation 33, best epoch 4 of 7)`` for a round's log line; empty where the learner
+    reports nothing."""
+    if not training:
+        return ""
+    held = f"validation {training['validation']:,}, " if training.get("validation") else ""
+    retries = f", {len(training['retries'])} retries" if training.get("retries") else ""
+    return f" ({held}best epoch {training.get('best_epoch')} of {training.get('epochs')}{retries})"
 
 
 def _json_score(score) -> float | None:

@@ -1,4 +1,4 @@
-"""What the loop needs from a learner: the protocol, the registry behind ``--learner``, the
+"""What the loop needs from a learner: the protocol, the names behind ``--learner``, the
 factory that builds learners and the calls that pass each only the arguments it takes.
 
 A learner is anything with
@@ -9,22 +9,32 @@ A learner is anything with
 Optional capabilities are read from the signatures, so a plain two-method class is a complete
 learner:
 
+- ``fit(..., validation=(texts, labels))``: a split held out of the selection by the loop, to
+  choose when to stop (never evaluation data);
 - ``predict_proba(texts, return_features=True) -> (probs, features)``: a representation per text,
   for strategies that need ``features`` (``badge``);
 - ``fit(..., on_epoch_end=callback)``: ``callback(learner, epoch)`` after each epoch, for
   strategies that need training ``dynamics`` (``ambiguous``);
 - ``fit(..., progress=...)`` / ``predict_proba(..., progress=...)``: an
   :class:`~alsel.progress.Progress` to report to;
-- ``save(directory, label_names)``: write the trained model.
+- ``save(directory, label_names)``: write the trained model;
+- a ``training_`` dict after ``fit``: how the training went (kept in ``rounds.jsonl``).
+
+A learner's constructor is offered the run's ``seed``, ``embed`` (cached sentence embeddings),
+its training options (``model``, ``epochs``, ``lr``, ...) and ``--learner-option`` values, and
+takes those it names. Options of its own are declared like a strategy's: the ``__init__``
+keywords, constrained by ``_parameter_constraints`` (:mod:`alsel.params`).
 
 The loop trains a fresh learner from the factory every round (small-text's ClassifierFactory).
-The loop defines this and never imports a concrete learner: :mod:`alsel.learners` registers
-alsel's own (``transformer``, ``logreg``) with :func:`register_learner` when it is imported, which
-the entry points do through :mod:`alsel.run`.
+It never imports a concrete learner: alsel's own are named by ``module:Class`` in
+:data:`BUILTIN_LEARNERS` and imported when first resolved, the way a user's ``--learner
+package.module:Class`` is, and an installed package can add names in the ``alsel.learners``
+entry-point group.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
 from dataclasses import dataclass, field
 from typing import Callable, Protocol, Sequence, runtime_checkable
@@ -33,12 +43,21 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..imports import import_object, is_import_spec
+from ..params import check
 from ..progress import SILENT, Progress
 
 __all__ = [
-    "Learner", "LearnerContext", "LearnerFactory", "LEARNERS", "register_learner", "build_from_signature", "resolve_learner", "make_learner",
-    "fit", "predict_proba", "evaluate", "classification_metrics",
+    "Learner", "LearnerContext", "LearnerFactory", "BUILTIN_LEARNERS", "PLUGIN_GROUP", "learner_names", "resolve_learner", "make_learner",
+    "fit", "predict_proba", "evaluate", "checked_probabilities", "classification_metrics",
 ]
+
+#: ``--learner`` names of alsel's own learners.
+BUILTIN_LEARNERS = {
+    "transformer": "alsel.learners.transformer:TransformerLearner",
+    "logreg": "alsel.learners.logreg:LogRegLearner",
+}
+#: The entry-point group of learner plug-ins (``name = "package.module:Class"``).
+PLUGIN_GROUP = "alsel.learners"
 
 
 @runtime_checkable
@@ -62,28 +81,24 @@ class LearnerContext:
         ``embed(texts) -> ndarray of shape (n, d)``: cached sentence embeddings (the pool's are
         computed once per run), for learners that train on embeddings.
     training : dict
-        The transformer fine-tuner's options (model, epochs, lr, ...).
+        The run's training options (model, epochs, lr, ...).
+    options : dict
+        ``--learner-option`` values.
     """
 
     seed: int = 0
     embed: Callable[[Sequence[str]], np.ndarray] | None = None
     training: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
 
 
-def build_from_signature(cls: type, context: LearnerContext):
-    """``cls(seed=..., embed=...)``, passing only the ones its constructor names."""
-    offered = {"seed": context.seed, "embed": context.embed}
-    return cls(**{k: v for k, v in offered.items() if _accepts(cls, k)})
+def _plugins() -> dict[str, str]:
+    return {ep.name: ep.value for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP)}
 
 
-#: ``--learner`` names: the class, and how to build one from a run's context. Empty until
-#: :mod:`alsel.learners` registers alsel's own.
-LEARNERS: dict[str, tuple[type, Callable[[type, LearnerContext], object]]] = {}
-
-
-def register_learner(name: str, cls: type, build: Callable[[type, LearnerContext], object] = build_from_signature) -> None:
-    """Make ``--learner name`` build ``build(cls, context)``."""
-    LEARNERS[name] = (cls, build)
+def learner_names() -> list[str]:
+    """Every ``--learner`` name: the built-in ones, then installed plug-ins."""
+    return list(dict.fromkeys([*BUILTIN_LEARNERS, *_plugins()]))
 
 
 @dataclass(frozen=True)
@@ -93,18 +108,33 @@ class LearnerFactory:
     Attributes
     ----------
     spec : str
-        ``transformer``, ``logreg`` or ``package.module:Class``.
+        ``transformer``, ``logreg``, a plug-in's name or ``package.module:Class``.
     cls : type
-    build : callable
-        ``build(cls, context) -> learner``.
     """
 
     spec: str
     cls: type
-    build: Callable[[type, LearnerContext], object]
+
+    def parameter_names(self) -> list[str]:
+        """The constructor's keyword arguments."""
+        return [name for name in inspect.signature(self.cls).parameters if name != "self"]
+
+    def option_names(self, run_options) -> list[str]:
+        """What ``--learner-option`` may set: the constructor's arguments that are not the run's
+        (``run_options``, the seed and the embeddings)."""
+        return [name for name in self.parameter_names() if name not in {"seed", "embed", *run_options}]
+
+    def check_options(self, options: dict) -> dict:
+        """``options`` converted by the class's ``_parameter_constraints``; a bad value raises."""
+        constraints = getattr(self.cls, "_parameter_constraints", {})
+        return {k: check(f"--learner-option {k}", v, constraints[k]) if k in constraints else v for k, v in options.items()}
 
     def new(self, context: LearnerContext) -> Learner:
-        return self.build(self.cls, context)
+        offered = {"seed": context.seed, "embed": context.embed, **context.training, **context.options}
+        taken = self.parameter_names()
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(self.cls).parameters.values()):
+            offered = {k: v for k, v in offered.items() if k in taken}
+        return self.cls(**self.check_options(offered))
 
     @property
     def gives_features(self) -> bool:
@@ -114,24 +144,24 @@ class LearnerFactory:
     def records_dynamics(self) -> bool:
         return _accepts(self.cls.fit, "on_epoch_end")
 
+    @property
+    def takes_validation(self) -> bool:
+        return _accepts(self.cls.fit, "validation")
+
 
 def resolve_learner(spec: str, option: str = "--learner") -> LearnerFactory:
-    """The factory of ``spec``: a registered name or ``package.module:Class``.
+    """The factory of ``spec``: a built-in name, a plug-in's name or ``package.module:Class``.
 
-    A user class is built as ``Class(seed=seed, embed=embed)``, passing only the arguments its
-    constructor names (so ``Class()`` where it names neither). A spec that does not import, or
-    names something that is not a class with ``fit`` and ``predict_proba``, raises one
-    :class:`ConfigError` line.
+    A spec that does not import, or names something that is not a class with ``fit`` and
+    ``predict_proba``, raises one :class:`ConfigError` line.
     """
-    if spec in LEARNERS:
-        return LearnerFactory(spec, *LEARNERS[spec])
-    if not is_import_spec(spec):
-        registered = ", ".join(LEARNERS) or "(none registered: import alsel.run, which registers alsel's own)"
-        raise ConfigError(f"unknown {option} {spec!r}: use {registered} or package.module:Class")
-    cls = import_object(spec, option)
+    target = BUILTIN_LEARNERS.get(spec) or (None if is_import_spec(spec) else _plugins().get(spec))
+    if target is None and not is_import_spec(spec):
+        raise ConfigError(f"unknown {option} {spec!r}: use {', '.join(learner_names())} or package.module:Class")
+    cls = import_object(target or spec, option)
     if not (isinstance(cls, type) and issubclass(cls, Learner)):
         raise ConfigError(f"{option} {spec}: not a learner class (it needs fit(texts, labels, n_classes) and predict_proba(texts))")
-    return LearnerFactory(spec, cls, build_from_signature)
+    return LearnerFactory(spec, cls)
 
 
 def make_learner(spec: str, context: LearnerContext) -> Learner:
@@ -150,9 +180,10 @@ def _supported(func, options: dict) -> dict:
     return {k: v for k, v in options.items() if v is not None and _accepts(func, k)}
 
 
-def fit(learner: Learner, texts, labels, n_classes: int, *, progress: Progress = SILENT, on_epoch_end=None) -> Learner:
+def fit(learner: Learner, texts, labels, n_classes: int, *, validation=None, progress: Progress = SILENT, on_epoch_end=None) -> Learner:
     """``learner.fit`` with the optional arguments it takes."""
-    learner.fit(texts, labels, n_classes, **_supported(learner.fit, {"progress": progress, "on_epoch_end": on_epoch_end}))
+    options = {"validation": validation, "progress": progress, "on_epoch_end": on_epoch_end}
+    learner.fit(texts, labels, n_classes, **_supported(learner.fit, options))
     return learner
 
 
@@ -166,10 +197,23 @@ def predict_proba(learner: Learner, texts, *, progress: Progress = SILENT, retur
 def evaluate(learner: Learner, texts, labels, n_classes: int, *, progress: Progress = SILENT) -> tuple[dict, np.ndarray]:
     """Accuracy and F1 (:func:`classification_metrics`) and the class
     probabilities they come from, ndarray of shape (n, n_classes)."""
-    probs = np.asarray(predict_proba(learner, texts, progress=progress))
-    if probs.shape != (len(texts), n_classes):
-        raise ConfigError(f"{type(learner).__name__}.predict_proba returned shape {probs.shape}; expected ({len(texts)}, {n_classes})")
+    probs = checked_probabilities(learner, predict_proba(learner, texts, progress=progress), len(texts), n_classes)
     return classification_metrics(np.asarray(labels), probs.argmax(axis=1), n_classes), probs
+
+
+def checked_probabilities(learner: Learner, probs, n_rows: int, n_classes: int) -> np.ndarray:
+    """``probs`` as an array, after checking it is what the loop can use: shape (n_rows,
+    n_classes), finite, each row a distribution (non-negative, summing to 1 within 1e-3). A
+    learner's NaN would otherwise rank candidates by pool position and reach rounds.jsonl."""
+    probs = np.asarray(probs)
+    name = type(learner).__name__
+    if probs.shape != (n_rows, n_classes):
+        raise ConfigError(f"{name}.predict_proba returned shape {probs.shape}; expected ({n_rows}, {n_classes})")
+    if not np.all(np.isfinite(probs)):
+        raise ConfigError(f"{name}.predict_proba returned {int(np.sum(~np.isfinite(probs)))} values that are NaN or infinite")
+    if probs.size and (probs.min() < 0 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3)):
+        raise ConfigError(f"{name}.predict_proba returned rows that are not probabilities (negative, or not summing to 1)")
+    return probs
 
 
 def classification_metrics(y_true, y_pred, n_classes: int) -> dict[str, float]:

@@ -10,7 +10,7 @@ __all__ = ["RoundRecord", "Checkpoint"]
 #: Fields written only where they apply: a final round selects nothing, a round whose strategy
 #: reads no probabilities has no score summaries, and one that used no new embeddings has no
 #: embedding cost.
-OPTIONAL = ("select_seconds", "scores", "embed_seconds", "embed_cached_seconds")
+OPTIONAL = ("training", "select_seconds", "scores", "embed_seconds", "embed_cached_seconds")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,6 +36,10 @@ class RoundRecord:
         computed meanwhile: ``embed_seconds`` does).
     cached : bool
         Whether the round's model came from the round cache.
+    training : dict, optional
+        How the learner's training went, as it reports it (the fine-tuner: ``validation``
+        examples held out of the selection, ``epochs`` run, ``best_epoch`` kept, ``stopped``,
+        ``retries`` after collapses and, for a model that still collapsed, ``collapsed``).
     select_seconds : float, optional
         The strategy's time; absent in the last round.
     scores : dict, optional
@@ -62,6 +66,7 @@ class RoundRecord:
     train_seconds: float
     score_seconds: float
     cached: bool
+    training: dict | None = None
     select_seconds: float | None = None
     scores: dict | None = None
     embed_seconds: float | None = None

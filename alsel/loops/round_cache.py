@@ -1,6 +1,7 @@
 """Entries of the round cache: one round's trained model, as far as the loop needs it.
 
-An entry is a directory holding ``outcome.json`` (epochs, accuracy, f1, timings),
+An entry is a directory holding ``outcome.json`` (epochs, accuracy, f1, timings, the learner's
+training report),
 ``eval_probs.npy`` and, where the round scored candidates, ``probs.npy`` and the extras
 (``features.npy``, ``dynamics.npy``). It is written whole into a temporary directory and renamed
 into place, so a crash never leaves half an entry under its final name. One that still does not
@@ -24,6 +25,8 @@ __all__ = ["load_outcome", "save_outcome"]
 
 OUTCOME = "outcome.json"
 SCALARS = ("epochs", "accuracy", "f1", "train_seconds", "score_seconds")
+#: What the learner reported of its training (None for one that reports nothing).
+REPORT = "training"
 
 
 def load_outcome(path: Path, *, n_eval: int, n_candidates: int | None, progress: Progress = SILENT) -> dict | None:
@@ -42,6 +45,7 @@ def load_outcome(path: Path, *, n_eval: int, n_candidates: int | None, progress:
         return None
     return {
         **{k: outcome[k] for k in SCALARS},
+        REPORT: outcome.get(REPORT),
         "eval_probs": arrays.pop("eval_probs"),
         "probs": arrays.pop("probs", None),
         "extras": arrays,
@@ -67,7 +71,7 @@ def save_outcome(path: Path, outcome: dict) -> None:
         for name, array in arrays.items():
             if array is not None:
                 write_npy(staging / f"{name}.npy", array)
-        write_json(staging / OUTCOME, {k: outcome[k] for k in SCALARS})
+        write_json(staging / OUTCOME, {**{k: outcome[k] for k in SCALARS}, REPORT: outcome.get(REPORT)})
         _discard(path)  # a damaged entry: this call is its recomputation
         try:
             os.replace(staging, path)

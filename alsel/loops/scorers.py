@@ -19,7 +19,7 @@ from ..data import TextDataset
 from ..errors import ConfigError
 from ..progress import Progress
 from .config import parse_scorer
-from .learning import fit, predict_proba
+from .learning import checked_probabilities, fit, predict_proba
 
 PROBE_FOLDS = 5
 
@@ -43,7 +43,8 @@ def score_candidates(spec: str, ctx: ScoringContext, needs: frozenset) -> tuple[
     if kind == "model":
         texts = [ctx.pool.texts[i] for i in ctx.candidates]
         out = predict_proba(ctx.learner, texts, progress=ctx.progress, return_features=want_features)
-        return (out[0], {"features": out[1]}) if want_features else (out, {})
+        probs = checked_probabilities(ctx.learner, out[0] if want_features else out, len(texts), ctx.pool.n_classes)
+        return (probs, {"features": out[1]}) if want_features else (probs, {})
     if want_features:
         raise ConfigError(f"--scorer {spec} gives no model features; strategies that need them take --scorer model")
     if kind == "probe":
@@ -79,4 +80,5 @@ def _probe_fold(ctx: ScoringContext, fit_positions, held_positions) -> np.ndarra
 
 def _learner_fold(ctx: ScoringContext, fit_positions, held_positions) -> np.ndarray:
     learner = fit(ctx.make_learner(), [ctx.pool.texts[i] for i in fit_positions], ctx.pool.labels[fit_positions], ctx.pool.n_classes, progress=ctx.progress)
-    return predict_proba(learner, [ctx.pool.texts[i] for i in held_positions], progress=ctx.progress)
+    probs = predict_proba(learner, [ctx.pool.texts[i] for i in held_positions], progress=ctx.progress)
+    return checked_probabilities(learner, probs, len(held_positions), ctx.pool.n_classes)
