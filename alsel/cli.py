@@ -315,7 +315,8 @@ def _print_study_table(summary, frame) -> None:
         table.add_column(column, justify="left" if column in ("strategy", "status", "note") else "right")
     for row in frame.itertuples(index=False):
         cells = [row.strategy, str(row.budget), str(row.seed), row.status, _fmt(row.accuracy, ".4f"), _fmt(row.f1, ".4f"), _fmt(row.seconds, ".0f")]
-        table.add_row(*cells, *((row.error or "",) if show_notes else ()))
+        note = _fmt(row.error, "")  # NaN, a float rich cannot print, where a run has no note
+        table.add_row(*cells, *((note,) if show_notes else ()))
     Console().print(table)
 
 
@@ -390,7 +391,7 @@ def _warn(line: str) -> None:
 
 
 def _fmt(value, spec: str) -> str:
-    """A number for a table cell; empty for a missing one."""
+    """A value for a table cell (a number as ``spec`` says); empty for a missing one."""
     return "" if value is None or value != value else format(value, spec)
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from .data import TextDataset, load_recorded_data
 from .errors import AlselError, DataError
 from .io import write_bytes, write_dir, write_text
+from .loops.records import Checkpoint
 from .loops.rundir import RunDir
 
 __all__ = ["FORMATS", "selected_frame", "write_frame", "export_run", "format_for"]
@@ -31,8 +32,11 @@ FORMATS = {"csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl", "parquet": ".parquet
 RUN_FILES = (RunDir.CONFIG, RunDir.ROUNDS, RunDir.SELECTION, RunDir.EVAL_PROBS, RunDir.EVAL_PREDICTIONS, RunDir.METRICS, RunDir.CHECKPOINT, RunDir.LOCK)
 
 
-def _finished_record(run: RunDir) -> dict:
-    """The run's config.json, once the run has finished (its selection is final only then)."""
+def _read_finished(run: RunDir) -> tuple[dict, Checkpoint]:
+    """The run's config.json and its checkpoint, once the run has finished (its selection is
+    final only then), read as strictly as ``alsel show`` and ``alsel loop`` read them, and more:
+    every row of rounds.jsonl and selection.jsonl must be one the checkpoint counts (a bad copy
+    that cut or repeated lines would otherwise export the wrong rows)."""
     if not run.path.is_dir():
         raise AlselError(f"{run.path}: no such run directory")
     record = run.read_config()
@@ -43,7 +47,7 @@ def _finished_record(run: RunDir) -> dict:
             f"{run.path}: unfinished run ({len(run.read_checkpoint().rounds)} of {record['rounds'] + 1} rounds); "
             f"finish it by rerunning its alsel loop command with --out {run.path}"
         )
-    return record
+    return record, run.read_checkpoint(finished=True)
 
 
 def _pool(run_dir: Path, record: dict) -> TextDataset:
@@ -77,14 +81,25 @@ def selected_frame(run_dir: str | Path, complement: bool = False) -> pd.DataFram
         ``id, text, label, round, score`` in acquisition order (``score`` is NaN where no score
         decided the pick); with ``complement``, ``id, text, label`` in pool order. ``label`` is the
         source's own value (``0``/``1`` for SST-2, ``"spam"``).
+
+    Raises
+    ------
+    AlselError
+        The run has not finished, its data changed since (:class:`~alsel.errors.DataError`), or
+        its files disagree with its checkpoint (:class:`~alsel.errors.RunFileError`: a row cut,
+        repeated or damaged, a checkpoint damaged or missing).
     """
     run = RunDir(run_dir)
-    pool = _pool(run.path, _finished_record(run))
-    selection = run.read_selection()
-    chosen = pool.positions([e["id"] for e in selection])
+    return _frame(run, *_read_finished(run), complement)
+
+
+def _frame(run: RunDir, record: dict, done: Checkpoint, complement: bool) -> pd.DataFrame:
+    """:func:`selected_frame` of a run already read."""
+    pool = _pool(run.path, record)
+    chosen = pool.positions([e["id"] for e in done.selection])
     if complement:
         return pd.DataFrame(_rows(pool, np.setdiff1d(np.arange(len(pool)), chosen)))
-    return selection_frame(pool, chosen, selection)
+    return selection_frame(pool, chosen, done.selection)
 
 
 def selection_frame(pool: TextDataset, chosen, selection: list[dict]) -> pd.DataFrame:
@@ -156,16 +171,31 @@ def write_frame(frame: pd.DataFrame, path: str | Path, format: str) -> Path:
     return path
 
 
+def _check_out(path: Path, run: RunDir, record: dict) -> None:
+    """Refuse an output path that is one of the run's own records or a data file it was run on
+    (the data set, the evaluation file, a source it keeps under ``data/``): an export written
+    there would replace the run's input with its output, after which it exports no more."""
+    files = [o for o in ("dataset", "eval") if isinstance(record.get(o), str) and Path(record[o]).is_file()]  # not sst2, hf:, 0.1
+    inputs = {Path(record[o]).resolve(): f"the run's {o} file ({RunDir.CONFIG})" for o in files}
+    records = {run.file(name).resolve(): "one of the run's own records" for name in RUN_FILES}
+    what = {**inputs, **records}.get(path.resolve())
+    if what is not None:
+        raise AlselError(f"{path} is {what}; pass another --out")
+
+
 def export_run(run_dir: str | Path, *, format: str | None = None, out: str | Path | None = None, complement: bool = False) -> tuple[Path, int]:
     """Write a finished run's selection (or its ``complement``) to ``out``; return the path and
     the number of rows.
 
     ``format`` defaults to the one ``out``'s suffix names, else csv; ``out`` defaults to
-    ``RUN_DIR/selected.<ext>`` (``complement.<ext>``).
+    ``RUN_DIR/selected.<ext>`` (``complement.<ext>``). Refused, before anything is written: a
+    run whose files disagree with its checkpoint, and an ``out`` that is one of the run's
+    inputs or records.
     """
     format = format_for(out, format)
     path = Path(out) if out is not None else Path(run_dir) / (("complement" if complement else "selected") + FORMATS[format])
-    if path.name in RUN_FILES and path.parent.resolve() == Path(run_dir).resolve():
-        raise AlselError(f"{path} is one of the run's own records; pass another --out")
-    frame = selected_frame(run_dir, complement=complement)
+    run = RunDir(run_dir)
+    record, done = _read_finished(run)
+    _check_out(path, run, record)
+    frame = _frame(run, record, done, complement)
     return write_frame(frame, path, format), len(frame)

@@ -98,3 +98,17 @@ def test_study_dry_run_and_report_commands(capsys, tmp_path):
     assert "0.148" in out, out  # kmeans at 10%: the Holm-adjusted p
     code, _, err = run_cli(capsys, "report", str(tmp_path / "empty"))
     assert code == 2 and "no such study directory" in err
+
+
+def test_study_summary_lists_failed_runs_beside_finished_and_skipped_ones(capsys, tmp_path, monkeypatch):
+    from test_study import FakeRun, write_config
+
+    monkeypatch.setattr("alsel.study.runner.default_run_fn", lambda: FakeRun(fail={"kmeans"}))
+    monkeypatch.setenv("COLUMNS", "200")  # one table line per run
+    argv = ["study", str(write_config(tmp_path)), "--out", str(tmp_path / "s"), "--strategies", "random,kmeans", "--budgets", "0.1", "--seeds", "0"]
+    for status in ("finished", "skipped"):  # the first call, then every rerun
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 1 and "Traceback" not in out + err, err
+        rows = [line.split("│") for line in out.splitlines() if line.startswith("│")]
+        assert [(row[1].strip(), row[4].strip()) for row in rows] == [("random", status), ("kmeans", "failed")]
+        assert "boom in kmeans" in rows[1][8]

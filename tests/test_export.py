@@ -10,11 +10,12 @@ import pandas as pd
 import pytest
 
 from alsel.cli import main
-from alsel.data import load_data
+from alsel.data import load_data, load_recorded_data, save_source
 from alsel.errors import AlselError, ConfigError
 from alsel.export import selected_frame
 from alsel.io import read_json, read_jsonl, write_dir, write_json
 from alsel.loops.config import LoopConfig
+from alsel.loops.rundir import source_path
 from alsel.run import run_loop
 from conftest import UNGUARDED
 
@@ -206,6 +207,23 @@ def test_bad_requests_are_one_line(capsys, finished, tmp_path):
     for argv, message in cases:
         code, _, err = run_cli(capsys, *argv)
         assert code == 2 and message in err and err.count("\n") == 1, (argv, err)
+
+
+@pytest.mark.parametrize("source", ["dataset", "eval", "kept"])
+def test_an_output_path_that_is_one_of_the_runs_inputs_is_refused(capsys, finished, tmp_path, monkeypatch, source):
+    for name in ("train.csv", "eval.csv"):
+        shutil.copy(finished.data / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)  # the recorded paths and --out are relative to where alsel runs
+    run = copy_run(finished, tmp_path, dataset="train.csv", eval=str(tmp_path / "eval.csv"))
+    if source == "kept":  # a run of alsel.select on data in memory names the copy it keeps
+        save_source(load_recorded_data(read_json(run / "config.json")).pool, source_path(run, "pool"))
+        write_json(run / "config.json", {**read_json(run / "config.json"), "dataset": str(source_path(run, "pool"))})
+    outs = {"dataset": (tmp_path / "train.csv", "dataset"), "eval": ("eval.csv", "eval"), "kept": (source_path(run, "pool"), "dataset")}
+    out, option = outs[source]
+    inputs = {p: p.read_bytes() for p in (tmp_path / "train.csv", tmp_path / "eval.csv", source_path(run, "pool")) if p.exists()}
+    code, _, err = run_cli(capsys, "export", run, "--out", out)
+    assert code == 2 and err.count("\n") == 1 and f"{out} is the run's {option} file (config.json); pass another --out" in err, err
+    assert {p: p.read_bytes() for p in inputs} == inputs and not (run / "selected.csv").exists()
 
 
 def test_tsv_refuses_texts_it_cannot_hold(finished, tmp_path):

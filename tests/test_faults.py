@@ -64,6 +64,18 @@ def cut(path: Path) -> None:
     path.write_bytes(data[: len(data) // 2])
 
 
+def cut_at_a_line(path: Path) -> None:
+    """Keep the first half of the file's lines, as a bad copy that stopped at a line break would."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[: len(lines) // 2]))
+
+
+def repeat_lines(path: Path) -> None:
+    """Append the last three lines again, as a copy that wrote them twice would."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines + lines[-3:]))
+
+
 def cli(capsys, *argv):
     with pytest.raises(SystemExit) as exit_info:
         main([str(a) for a in argv])
@@ -147,6 +159,29 @@ def test_show_leaves_out_damaged_rows_past_the_checkpoint(capsys, interrupted):
     code, out, err = cli(capsys, "show", interrupted)
     assert code == 0, err
     assert "unfinished: 1 of 3 rounds done" in out
+
+
+@pytest.mark.parametrize("name, damage, message", [
+    ("selection.jsonl", cut_at_a_line, "damaged (cut short: 30 rows, checkpoint.json counts 60)"),
+    ("selection.jsonl", repeat_lines, "damaged (63 rows, checkpoint.json counts 60)"),
+    ("rounds.jsonl", cut_at_a_line, "damaged (cut short: 1 rows, checkpoint.json counts 3)"),
+    ("rounds.jsonl", repeat_lines, "damaged (6 rows, checkpoint.json counts 3)"),
+    ("rounds.jsonl", cut, "damaged (cut short: 2 rows, checkpoint.json counts 3)"),  # the second row half there
+    ("checkpoint.json", cut, "damaged (not valid JSON)"),
+    ("checkpoint.json", Path.unlink, "missing, though metrics.json says the run finished"),
+])
+def test_export_refuses_a_finished_run_whose_files_disagree_with_its_checkpoint(capsys, finished, tmp_path, name, damage, message):
+    damage(finished / name)
+    before = snapshot(finished)
+    code, out, err = cli(capsys, "export", finished, "--out", tmp_path / "subset.csv")
+    assert_one_line_error(code, out, err, f"{finished / name}: {message}")
+    assert snapshot(finished) == before and not (tmp_path / "subset.csv").exists()
+
+
+def test_export_of_an_intact_finished_run(capsys, finished, tmp_path):
+    code, out, err = cli(capsys, "export", finished, "--out", tmp_path / "subset.csv")
+    assert code == 0 and out == f"wrote 60 selected examples to {tmp_path / 'subset.csv'}\n", err
+    assert [int(line.split(",")[0]) for line in (tmp_path / "subset.csv").read_text().splitlines()[1:]] == [e["id"] for e in read_jsonl(finished / "selection.jsonl")]
 
 
 # --------------------------------------------------------------------------- studies and reports

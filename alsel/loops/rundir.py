@@ -93,16 +93,19 @@ class RunDir:
         data = self._read_bytes(name)
         return None if data is None else _parse_object(self.file(name), data, "", advice)
 
-    def _read_rows(self, name: str, committed: int | None = None) -> list[dict]:
+    def _read_rows(self, name: str, committed: int | None = None, exact: bool = False) -> list[dict]:
         """The rows of a JSON-lines file (none if it does not exist). With ``committed`` (the
         checkpoint's count) only those rows: rows past them belong to a round that did not
-        finish, so a damaged one there is redone, not an error."""
+        finish, so a damaged one there is redone, not an error; unless ``exact``, where any row
+        past them is damage too."""
         path = self.file(name)
         numbered = enumerate((self._read_bytes(name) or b"").splitlines(), 1)
         lines = [(number, line) for number, line in numbered if line.strip()]
         if committed is not None:
             if len(lines) < committed:
                 raise RunFileError(f"{path}: damaged (cut short: {len(lines)} rows, {self.CHECKPOINT} counts {committed}); {START_OVER}")
+            if exact and len(lines) > committed:
+                raise RunFileError(f"{path}: damaged ({len(lines)} rows, {self.CHECKPOINT} counts {committed}); {START_OVER}")
             lines = lines[:committed]
         return [_parse_object(path, line, f" at line {number}", START_OVER) for number, line in lines]
 
@@ -164,16 +167,23 @@ class RunDir:
             raise RunFileError(f"{self.file(self.CHECKPOINT)}: damaged (no round counts); {START_OVER}")
         return checkpoint
 
-    def read_checkpoint(self) -> Checkpoint:
+    def read_checkpoint(self, finished: bool = False) -> Checkpoint:
         """What the checkpoint says is finished. Files may hold a round newer than the
         checkpoint if a run died between writes: the checkpoint is the commit point, so anything
-        past it is left out (and redone by a resumed run)."""
+        past it is left out (and redone by a resumed run).
+
+        With ``finished`` (the run wrote metrics.json), the files must agree with the checkpoint
+        exactly: a finished run wrote them whole, so a row past it, or no checkpoint at all, is
+        damage (a bad copy), not a round in progress.
+        """
         checkpoint = self._read_commit_point()
         if checkpoint is None:
+            if finished:
+                raise RunFileError(f"{self.file(self.CHECKPOINT)}: missing, though {self.METRICS} says the run finished; {START_OVER}")
             return Checkpoint()
         return Checkpoint(
-            rounds=self._round_records(self._read_rows(self.ROUNDS, committed=checkpoint["n_rounds"])),
-            selection=self._read_rows(self.SELECTION, committed=checkpoint["n_selected"]),
+            rounds=self._round_records(self._read_rows(self.ROUNDS, committed=checkpoint["n_rounds"], exact=finished)),
+            selection=self._read_rows(self.SELECTION, committed=checkpoint["n_selected"], exact=finished),
             seed_pool_ids=checkpoint.get("seed_pool_ids"),
         )
 
