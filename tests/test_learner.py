@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from alsel.learners.transformer import TransformerLearner as Learner, length_grouped_batches
+from alsel.learners.transformer import TransformerLearner as Learner, _improves, length_grouped_batches
 from alsel.loops.learning import classification_metrics
 from alsel.models import resolve_model
 from alsel.errors import ConfigError
@@ -98,7 +98,10 @@ def test_early_stopping_keeps_the_best_epoch_on_the_validation_split(tiny_bert):
     learner.fit(texts, labels, 2, validation=(held_texts, held_labels), on_epoch_end=score)
     report = learner.training_
     assert report["validation"] == 40 and report["epochs"] == len(scores) == learner.epochs_
-    assert report["best_epoch"] == 1 + max(range(len(scores)), key=lambda i: (scores[i], -i))
+    best = 0
+    for i in range(1, len(scores)):
+        best = i if _improves(scores[i], scores[best]) else best
+    assert report["best_epoch"] == best + 1
     if report["stopped"] == "patience":
         assert report["epochs"] - report["best_epoch"] == 2
     else:
@@ -147,3 +150,9 @@ def test_collapse_reason():
     assert "majority share 0.750" in collapse_reason([0, 0, 0, 1], [0, 0, 1, 0])
     assert collapse_reason([0, 1, 1, 0], [0, 1, 1, 1]) is None
     assert collapse_reason([1, 1], [1, 1]) is None  # one class to learn: nothing collapsed
+
+
+def test_a_validation_score_improves_by_accuracy_or_by_a_real_drop_in_loss():
+    assert _improves((0.9, -0.5), (0.8, -0.1))
+    assert _improves((0.9, -0.30), (0.9, -0.35)) and not _improves((0.9, -0.3499), (0.9, -0.35))
+    assert not _improves((1.0, -0.00001), (1.0, -0.00003))  # an easy split: the loss creeping to 0 is no progress

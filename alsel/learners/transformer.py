@@ -291,7 +291,7 @@ class TransformerLearner:
                         break
                     continue
                 score = self._held_out_score(held, progress)
-                if best_score is None or score > best_score:
+                if best_score is None or _improves(score, best_score):
                     best_score, best_state, stale, run.best_epoch = score, _copy_state(self.model_), 0, run.epochs
                 else:
                     stale += 1
@@ -373,6 +373,18 @@ class TransformerLearner:
         probs = self.predict_proba(texts, progress=progress)
         metrics = classification_metrics(np.asarray(labels), probs.argmax(axis=1), self.n_classes_)
         return (metrics, probs) if return_probs else metrics
+
+
+#: How much lower a validation log-loss must be to count as better at equal accuracy: on an easy
+#: split accuracy reaches 1.0 early and the loss then creeps towards 0 by 1e-5 an epoch, which
+#: would never let patience run out.
+LOSS_MIN_DELTA = 1e-3
+
+
+def _improves(score: tuple[float, float], best: tuple[float, float]) -> bool:
+    """Whether ``(accuracy, mean log p_gold)`` beats ``best``: a higher accuracy, or the same
+    accuracy with a log-loss lower by more than :data:`LOSS_MIN_DELTA`."""
+    return score[0] > best[0] or (score[0] == best[0] and score[1] > best[1] + LOSS_MIN_DELTA)
 
 
 def _copy_state(model) -> dict:
