@@ -403,14 +403,14 @@ def list_strategies():
 
     from .loops.learning import learner_names
     from .loops.presets import PRESETS
-    from .strategies.listing import NAME_WIDTH, describe_strategies
+    from .strategies.listing import describe_strategies, entry_lines
 
     width = min(shutil.get_terminal_size().columns, 100)
     click.echo(describe_strategies(width))
     click.echo("\nPresets (--preset):")
     for name, preset in PRESETS.items():
         description = f"recommended: {preset.description}" if name == RECOMMENDED else preset.description
-        click.echo(textwrap.fill(description, width, initial_indent=f"  {name}".ljust(NAME_WIDTH), subsequent_indent=" " * NAME_WIDTH))
+        click.echo("\n".join(entry_lines(name, description, width)))
     click.echo("\n" + textwrap.fill("Learners (--learner): " + ", ".join(learner_names()) + ", or package.module:Class", width))
 
 

@@ -441,6 +441,7 @@ def all_strategies():
         pytest.param(get_strategy("ambiguous", region="hard"), id="ambiguous-hard"),
         pytest.param(get_strategy("loss_sample", score="entropy", temperature=3.0), id="loss_sample-entropy"),
         pytest.param(get_strategy("cluster_margin", max_agglomerative=0), id="cluster_margin-faiss"),
+        pytest.param(get_strategy("typiclust"), id="typiclust"),
         pytest.param(Balanced(get_strategy("badge")), id="balanced(badge)"),
         pytest.param(Deduplicated(get_strategy("loss_sample"), 0.5), id="deduplicated(loss_sample)"),
     ]

@@ -115,6 +115,29 @@ def test_low_conf_preset_drops_its_seed_pool_and_high_conf_reuses_the_seed_model
     assert min(high) >= max(e["score"] for e in selection)  # same scores, opposite ends
 
 
+def test_typiclust_preset_chooses_the_whole_budget_as_the_initial_pool(tmp_path, options):
+    metrics = loop(tmp_path / "run", preset="typiclust", **options)
+    selection = read_jsonl(tmp_path / "run" / "selection.jsonl")
+    rounds = read_jsonl(tmp_path / "run" / "rounds.jsonl")
+    assert read_json(tmp_path / "run" / "config.json")["init"] == "typiclust"
+    assert len({e["id"] for e in selection}) == 60 and all(e["round"] == 0 for e in selection)
+    assert all(e["score"] > 0 for e in selection)  # each pick's typicality
+    assert [r["n_labeled"] for r in rounds] == [60] and metrics["n_train"] == 60
+
+
+@pytest.mark.parametrize("preset, acq", [("cluster_margin_proxy", "cluster_margin"), ("badge_proxy", "badge")])
+def test_proxy_presets_score_the_rounds_with_logreg_and_fine_tune_only_the_final_model(tmp_path, options, preset, acq):
+    metrics = loop(tmp_path / "run", preset=preset, **options)
+    config = read_json(tmp_path / "run" / "config.json")
+    rounds = read_jsonl(tmp_path / "run" / "rounds.jsonl")
+    selection = read_jsonl(tmp_path / "run" / "selection.jsonl")
+    assert (config["init"], config["acq"], config["learner"], config["final_learner"]) == ("kmeans", acq, "logreg", "transformer")
+    assert [r["n_labeled"] for r in rounds] == [20, 40, 60]
+    assert [r["epochs"] is None for r in rounds] == [True, True, False]  # logreg has no epochs; the fine-tuner has
+    assert len({e["id"] for e in selection}) == 60 and [e["round"] for e in selection] == [0] * 20 + [1] * 20 + [2] * 20
+    assert metrics["n_train"] == 60 and metrics["accuracy"] == rounds[-1]["accuracy"]
+
+
 def test_hybrid_preset_with_a_tiny_modernbert(tmp_path, options, tiny_modernbert):
     metrics = loop(tmp_path / "run", preset="hybrid", **{**options, "model": tiny_modernbert})
     selection = read_jsonl(tmp_path / "run" / "selection.jsonl")

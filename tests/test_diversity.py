@@ -1,4 +1,4 @@
-"""Diversity strategies on tiny synthetic data: greedy k-center and facility location."""
+"""Diversity strategies on tiny synthetic data: greedy k-center, facility location and TypiClust."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from alsel.strategies.facility_location import (
 )
 from alsel.strategies.kcenter import greedy_kcenter
 from alsel.strategies.kmeans import kmeans_nearest
+from alsel.strategies.typiclust import typicality, typiclust_order
 
 
 def blobs(n=600, d=16, centers=12, spread=0.15, seed=0):
@@ -203,10 +204,122 @@ def test_facility_location_rejects_bad_options():
         get_strategy("facility_location", n_neighbors=0).select(state, 5)
 
 
+# --------------------------------------------------------------------------- TypiClust
+
+
+def separated_blobs(sizes, d=8, spread=0.5, seed=0):
+    """Blob ``i`` (``sizes[i]`` points) around 10 * e_i: centres 14 apart, points within ~2 of theirs."""
+    rng = np.random.default_rng(seed)
+    blob = np.repeat(np.arange(len(sizes)), sizes)
+    x = 10.0 * np.eye(d)[blob] + spread * rng.standard_normal((len(blob), d))
+    return x.astype(np.float32), blob
+
+
+def brute_force_typicality(x, clusters, neighbours):
+    out = np.zeros(len(x))
+    for c in np.unique(clusters):
+        members = np.flatnonzero(clusters == c)
+        depth = min(neighbours, len(members) - 1)
+        if depth:
+            dist = np.linalg.norm(x[members, None].astype(np.float64) - x[None, members], axis=2)
+            out[members] = 1.0 / (np.sort(dist, axis=1)[:, 1 : depth + 1].mean(axis=1) + 1e-5)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_typiclust_takes_the_most_typical_example_of_each_blob_largest_first(seed):
+    sizes = [30, 70, 50, 40, 60, 20]
+    x, blob = separated_blobs(sizes, seed=seed)
+    sel = get_strategy("typiclust", projection_dim=None).select(make_state(x, seed=seed), 6)
+    assert blob[sel.indices].tolist() == [1, 4, 2, 3, 0, 5]  # one per blob, the largest first
+    # each is its blob's most typical point (the clusters are the blobs; K = 20)
+    expected = brute_force_typicality(x, blob, 20)
+    for i, b in zip(sel.indices, blob[sel.indices]):
+        members = np.flatnonzero(blob == b)
+        assert i == members[np.argmax(expected[members])]
+    np.testing.assert_allclose(sel.scores, expected[sel.indices], rtol=1e-4)
+
+
+def test_typiclust_prefers_the_dense_core_of_a_blob_to_its_outliers():
+    rng = np.random.default_rng(4)
+    core = rng.standard_normal((200, 8))
+    outliers = 6.0 * np.eye(8)[:5] + 0.1 * rng.standard_normal((5, 8))  # far out, but each close to nothing
+    x = np.vstack([outliers, core]).astype(np.float32)  # outliers take the lowest pool positions
+    sel = get_strategy("typiclust", projection_dim=None).select(make_state(x), 1)
+    assert sel.indices[0] >= 5 and np.linalg.norm(x[sel.indices[0]]) < 1.5
+    assert sel.indices[0] == np.argmax(brute_force_typicality(x, np.zeros(len(x)), 20))
+
+
+@pytest.mark.parametrize("neighbours", [1, 5, 20, 1000])
+def test_typicality_matches_brute_force_and_caps_k_at_the_cluster_size(neighbours):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((90, 6)).astype(np.float32)
+    clusters = rng.integers(4, size=90)
+    clusters[7] = 4  # a cluster of one: typicality 0
+    got = typicality(x, clusters, neighbours)
+    np.testing.assert_allclose(got, brute_force_typicality(x, clusters, neighbours), rtol=1e-4)
+    assert got[7] == 0 and (np.delete(got, 7) > 0).all()
+
+
+def test_typiclust_is_deterministic_for_a_seed_and_never_takes_a_labelled_example():
+    x, blob = separated_blobs([40, 40, 40, 40], seed=6)
+    labeled = np.array([0, 5, 41, 47])  # blobs 0 and 1 are covered
+    first = get_strategy("typiclust").select(make_state(x, labeled=labeled, seed=3), 2)
+    again = get_strategy("typiclust").select(make_state(x, labeled=labeled, seed=3), 2)
+    np.testing.assert_array_equal(first.indices, again.indices)
+    np.testing.assert_array_equal(first.scores, again.scores)
+    assert sorted(blob[first.indices].tolist()) == [2, 3]  # the uncovered blobs
+    many = get_strategy("typiclust").select(make_state(x, labeled=labeled, seed=3), 100)
+    assert len(set(many.indices.tolist())) == 100 and not np.isin(many.indices, labeled).any()
+
+
+def test_typiclust_spreads_a_budget_beyond_the_natural_clusters():
+    x, blob = separated_blobs([60, 60, 60], seed=7)
+    sel = get_strategy("typiclust", projection_dim=None).select(make_state(x), 30)
+    assert len(set(sel.indices.tolist())) == 30
+    assert np.bincount(blob[sel.indices], minlength=3).min() >= 7  # 30 sub-clusters of three blobs
+    # capped at 3 clusters, the clusters take turns: one per blob in each pass
+    capped = get_strategy("typiclust", projection_dim=None, max_clusters=3).select(make_state(x), 30)
+    assert len(set(capped.indices.tolist())) == 30
+    assert all(sorted(blob[capped.indices[i : i + 3]].tolist()) == [0, 1, 2] for i in range(0, 30, 3))
+    everything = get_strategy("typiclust").select(make_state(x, labeled=[0]), len(x) - 1)
+    assert sorted(everything.indices.tolist()) == list(range(1, len(x)))
+
+
+def test_typiclust_breaks_ties_towards_the_lower_pool_position():
+    x, _ = separated_blobs([30, 30], seed=8)
+    doubled = np.vstack([x, x])  # position i and i + 60 are the same point
+    sel = get_strategy("typiclust", projection_dim=None).select(make_state(doubled), 2)
+    assert (sel.indices < 60).all()
+    # equal typicality: the lowest row; equal clusters: the one offering the lowest row
+    clusters = np.array([1, 0, 0, 1])
+    assert typiclust_order(clusters, np.ones(4), 4, 4, min_cluster_size=1).tolist() == [0, 1, 2, 3]
+
+
+def test_typiclust_order_covers_uncovered_and_large_clusters_first_and_small_ones_last():
+    clusters = np.array([0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 0])  # row 10 is labelled
+    scores = np.arange(11.0)
+    order = typiclust_order(clusters, scores, 10, 10, min_cluster_size=2).tolist()
+    # the uncovered 1 (4 members), then 2; then the fewest covered first, the largest among those,
+    # the lowest row among equals; cluster 3 (one member, below min_cluster_size) last
+    assert order == [6, 8, 2, 5, 7, 1, 4, 0, 3, 9]
+
+
+def test_typiclust_rejects_bad_options_and_needs_only_embeddings():
+    state = make_state(blobs(n=50))
+    for options in ({"neighbours": 0}, {"max_clusters": 0}, {"projection_dim": 0}, {"min_cluster_size": 0}, {"n_iter": 0}):
+        with pytest.raises(ConfigError, match="typiclust"):
+            get_strategy("typiclust", **options)
+    assert state.probs is None and len(get_strategy("typiclust").select(state, 5).indices) == 5  # an initial pool
+    state.embeddings = None
+    with pytest.raises(ConfigError, match="embeddings"):
+        get_strategy("typiclust").select(state, 5)
+
+
 # --------------------------------------------------------------------------- both
 
 
-@pytest.mark.parametrize("name", ["kcenter", "facility_location"])
+@pytest.mark.parametrize("name", ["kcenter", "facility_location", "typiclust"])
 def test_pool_exhausted(name):
     x = blobs(n=40)
     state = make_state(x, labeled=np.arange(30))
@@ -215,7 +328,7 @@ def test_pool_exhausted(name):
     assert len(get_strategy(name).select(make_state(x, labeled=np.arange(30)), 10).indices) == 10
 
 
-@pytest.mark.parametrize("name", ["kcenter", "facility_location"])
+@pytest.mark.parametrize("name", ["kcenter", "facility_location", "typiclust"])
 def test_select_all_candidates_with_duplicates(name):
     x = np.repeat(blobs(n=10), 3, axis=0)  # every point three times
     sel = get_strategy(name).select(make_state(x, labeled=[0]), 29)

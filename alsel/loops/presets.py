@@ -22,6 +22,14 @@ And two loops with acquisition rounds (docs/results.md):
   is fine-tuned. A preset's learners apply only when neither ``learner`` nor ``final_learner`` is
   given: naming a learner trains it throughout, unless ``final_learner`` is named too.
 
+And, from issue 27, three more to measure:
+
+- ``typiclust``: a TypiClust initial pool of the whole budget, no rounds (Hacohen et al., 2022:
+  typical examples suit low budgets).
+- ``cluster_margin_proxy`` / ``badge_proxy``: ``kmeans_margin_proxy`` with ``cluster_margin`` /
+  ``badge`` acquisition; BADGE's gradient embeddings come from the logistic regression, whose
+  features are the sentence embeddings.
+
 :data:`RULE` is the decision rule that chooses the recommendation from studies on several data
 sets (``alsel compare``).
 
@@ -68,6 +76,20 @@ PRESETS: dict[str, Preset] = {
     "kmeans_margin_proxy": Preset(
         {"init": "kmeans", "rounds": 2, "acq": "margin", "learner": "logreg", "final_learner": "transformer"},
         "kmeans_margin whose rounds are scored by logistic regression on the embeddings; only the final model is fine-tuned",
+    ),
+    "typiclust": Preset(
+        {"init": "typiclust", "rounds": 0, "acq": None},
+        "TypiClust: the most typical example of each of the largest KMeans clusters of the embeddings, the whole budget at once",
+    ),
+    "cluster_margin_proxy": Preset(
+        {"init": "kmeans", "rounds": 2, "acq": "cluster_margin", "learner": "logreg", "final_learner": "transformer"},
+        "a KMeans third, then two rounds adding a third by cluster_margin (lowest margins, clustered) of a logistic regression "
+        "on the embeddings; only the final model is fine-tuned",
+    ),
+    "badge_proxy": Preset(
+        {"init": "kmeans", "rounds": 2, "acq": "badge", "learner": "logreg", "final_learner": "transformer"},
+        "a KMeans third, then two rounds adding a third by BADGE on a logistic regression's gradient embeddings; "
+        "only the final model is fine-tuned",
     ),
 }
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import Selection, Strategy, register
+from .kmeans import kmeans_pp_rows
 
 __all__ = ["Badge", "gradient_kmeans_pp"]
 
@@ -51,24 +52,12 @@ def gradient_kmeans_pp(probs: np.ndarray, features: np.ndarray, k: int, rng: np.
     u[np.arange(n), probs.argmax(axis=1)] -= 1.0
     h_sq = np.einsum("ij,ij->i", h, h, dtype=np.float64)
     g_sq = (u * u).sum(axis=1) * h_sq  # squared norm of each gradient embedding
-    picked = np.zeros(n, dtype=bool)
-    seeds = np.empty(k, dtype=np.int64)
-    nearest = np.full(n, np.inf)  # squared distance to the nearest seed so far
-    seed = int(np.argmax(g_sq))
-    for i in range(k):
-        seeds[i] = seed
-        picked[seed] = True
-        if i == k - 1:
-            break
+
+    def squared_distances(seed: int) -> np.ndarray:  # |g_i - g_seed|^2 without building g
         dot = (u @ u[seed]) * (h @ h[seed]).astype(np.float64)
-        np.minimum(nearest, np.maximum(g_sq + g_sq[seed] - 2.0 * dot, 0.0), out=nearest)
-        nearest[picked] = 0.0
-        total = nearest.sum()
-        if total > 0 and np.isfinite(total):
-            seed = int(rng.choice(n, p=nearest / total))
-        else:
-            seed = int(rng.choice(np.flatnonzero(~picked)))
-    return seeds
+        return g_sq + g_sq[seed] - 2.0 * dot
+
+    return kmeans_pp_rows(n, k, int(np.argmax(g_sq)), squared_distances, rng)
 
 
 @register

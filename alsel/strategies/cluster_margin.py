@@ -18,6 +18,7 @@ import numpy as np
 from ..params import Integer, Range, Real
 from ..scores import margin
 from .base import Selection, Strategy, register
+from .kmeans import kmeans_labels
 
 __all__ = ["ClusterMargin", "cluster_labels", "round_robin"]
 
@@ -49,14 +50,7 @@ def cluster_labels(x: np.ndarray, n_clusters: int, *, max_agglomerative: int, rn
         from sklearn.cluster import AgglomerativeClustering
 
         return AgglomerativeClustering(n_clusters=n_clusters, linkage="average").fit_predict(x).astype(np.int64)
-    import faiss
-
-    kmeans = faiss.Kmeans(
-        x.shape[1], n_clusters, niter=20, seed=int(rng.integers(2**31 - 1)), verbose=False,
-        min_points_per_centroid=1, max_points_per_centroid=max(256, n // n_clusters + 1),
-    )
-    kmeans.train(x)
-    return kmeans.index.search(x, 1)[1][:, 0].astype(np.int64)
+    return kmeans_labels(x, n_clusters, n_iter=20, rng=rng)
 
 
 def round_robin(labels: np.ndarray, k: int) -> np.ndarray:

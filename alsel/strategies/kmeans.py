@@ -1,5 +1,9 @@
 """KMeans diversity, the study's recipe: embeddings -> Gaussian random projection -> FAISS KMeans
-with one cluster per example to pick -> the example nearest each centroid."""
+with one cluster per example to pick -> the example nearest each centroid.
+
+Its pieces serve the other clustering strategies too (``cluster_margin``, ``badge``,
+``typiclust``): the projection, the FAISS KMeans set-up, k-means++ seeding and the blocked
+nearest-row search."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import numpy as np
 from ..params import Integer, Range
 from .base import Selection, Strategy, register
 
-__all__ = ["KMeansDiversity", "gaussian_projection", "kmeans_nearest"]
+__all__ = ["KMeansDiversity", "faiss_kmeans", "gaussian_projection", "kmeans_labels", "kmeans_nearest", "kmeans_pp_rows", "nearest_rows"]
 
 
 def gaussian_projection(x: np.ndarray, dim: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -21,6 +25,75 @@ def gaussian_projection(x: np.ndarray, dim: int | None, rng: np.random.Generator
     return np.ascontiguousarray(x @ matrix)
 
 
+def kmeans_pp_rows(n: int, k: int, first: int, squared_distances, rng: np.random.Generator, *, trials: int = 1) -> np.ndarray:
+    """k-means++ seeding (Arthur & Vassilvitskii, 2007): ``k`` distinct rows of ``n``.
+
+    ``first`` comes first; each next row is drawn with probability proportional to its squared
+    distance to the nearest row drawn so far, or uniformly from the rows not yet drawn once every
+    distance is zero. With ``trials > 1`` (greedy k-means++, as scikit-learn's) that many rows are
+    drawn and the one that leaves the smallest sum of squared distances is kept (ties: the first
+    drawn). ``squared_distances(row)`` returns the squared distances (float64, shape ``(n,)``) of
+    every row to ``row``, so the metric may be implicit (BADGE's gradient embeddings).
+    """
+    picked = np.zeros(n, dtype=bool)
+    seeds = np.empty(k, dtype=np.int64)
+    nearest = np.full(n, np.inf)  # squared distance to the nearest seed so far
+    seed = int(first)
+    for i in range(k):
+        seeds[i] = seed
+        picked[seed] = True
+        if i == k - 1:
+            break
+        np.minimum(nearest, np.maximum(squared_distances(seed), 0.0), out=nearest)
+        nearest[picked] = 0.0
+        total = nearest.sum()
+        if not (total > 0 and np.isfinite(total)):
+            seed = int(rng.choice(np.flatnonzero(~picked)))
+        elif trials == 1:
+            seed = int(rng.choice(n, p=nearest / total))
+        else:
+            drawn = rng.choice(n, size=trials, p=nearest / total)
+            left = [np.minimum(nearest, np.maximum(squared_distances(int(row)), 0.0)).sum() for row in drawn]
+            seed = int(drawn[int(np.argmin(left))])
+    return seeds
+
+
+def faiss_kmeans(x: np.ndarray, k: int, *, n_iter: int = 20, rng: np.random.Generator, seeding: str = "random"):
+    """A FAISS KMeans of ``k`` centroids trained on every row of ``x`` (float32, C-contiguous,
+    ``k < len(x)``), seeded from ``rng``: from ``k`` random rows (FAISS's own start, one draw of
+    ``rng``) or, with ``seeding="kmeans++"``, from greedy :func:`kmeans_pp_rows` (a uniform first
+    row, ``2 + ln k`` trials), as scikit-learn starts, which finds well-separated clusters far more
+    often."""
+    import faiss
+
+    n, d = x.shape
+    if seeding not in ("random", "kmeans++"):
+        raise ValueError(f"unknown seeding {seeding!r}; choose random or kmeans++")
+    init = None
+    if seeding == "kmeans++":
+        sq = np.einsum("ij,ij->i", x, x).astype(np.float64)
+        rows = kmeans_pp_rows(
+            n, k, int(rng.integers(n)), lambda row: sq + sq[row] - 2.0 * (x @ x[row]).astype(np.float64), rng,
+            trials=2 + int(np.log(k)),
+        )
+        init = np.ascontiguousarray(x[rows])
+    kmeans = faiss.Kmeans(
+        d, k, niter=n_iter, seed=int(rng.integers(2**31 - 1)), verbose=False,
+        min_points_per_centroid=1, max_points_per_centroid=max(256, n // k + 1),
+    )
+    kmeans.train(x, init_centroids=init)
+    return kmeans
+
+
+def kmeans_labels(x: np.ndarray, k: int, *, n_iter: int = 20, rng: np.random.Generator, seeding: str = "random") -> np.ndarray:
+    """The cluster id (``0..k-1``) of each row of ``x`` under :func:`faiss_kmeans`: its nearest
+    centroid. With ``k >= len(x)`` every row is its own cluster."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if k >= len(x):
+        return np.arange(len(x), dtype=np.int64)
+    return faiss_kmeans(x, k, n_iter=n_iter, rng=rng, seeding=seeding).index.search(x, 1)[1][:, 0].astype(np.int64)
+
+
 def kmeans_nearest(x: np.ndarray, k: int, *, n_iter: int = 20, rng: np.random.Generator) -> tuple[np.ndarray, float]:
     """Cluster ``x`` into ``k`` clusters with FAISS and return one distinct row per centroid.
 
@@ -28,20 +101,14 @@ def kmeans_nearest(x: np.ndarray, k: int, *, n_iter: int = 20, rng: np.random.Ge
     choose first. Returns the rows (in that order) and the KMeans objective (sum of squared
     distances of all rows to their nearest centroid).
     """
-    import faiss
-
     x = np.ascontiguousarray(x, dtype=np.float32)
-    n, d = x.shape
+    n = len(x)
     if k >= n:
         return np.arange(n, dtype=np.int64), 0.0
-    kmeans = faiss.Kmeans(
-        d, k, niter=n_iter, seed=int(rng.integers(2**31 - 1)), verbose=False,
-        min_points_per_centroid=1, max_points_per_centroid=max(256, n // k + 1),
-    )
-    kmeans.train(x)
+    kmeans = faiss_kmeans(x, k, n_iter=n_iter, rng=rng)
     objective = float(kmeans.index.search(x, 1)[0].sum())
     depth = min(n, 32)
-    dist, near = _nearest_rows(x, kmeans.centroids, depth)
+    dist, near = nearest_rows(x, kmeans.centroids, depth)
     taken = np.zeros(n, dtype=bool)
     picks = np.full(k, -1, dtype=np.int64)
     for c in np.argsort(dist[:, 0], kind="stable"):
@@ -59,7 +126,7 @@ def kmeans_nearest(x: np.ndarray, k: int, *, n_iter: int = 20, rng: np.random.Ge
     return picks[order], objective
 
 
-def _nearest_rows(x: np.ndarray, centroids: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+def nearest_rows(x: np.ndarray, centroids: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``depth`` rows of ``x`` nearest each centroid (squared L2), nearest first.
 
     Same answer as ``faiss.IndexFlatL2`` search of the centroids (up to ties), about twice as

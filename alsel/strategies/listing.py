@@ -10,7 +10,7 @@ import textwrap
 from ..errors import AlselError
 from .base import STRATEGIES, Strategy, plugin_names, resolve_strategy_class
 
-__all__ = ["describe_strategies"]
+__all__ = ["describe_strategies", "entry_lines"]
 
 #: Headings in listing order; :func:`_group` says which a strategy belongs to.
 GROUPS = {
@@ -51,17 +51,24 @@ def _options(cls: type[Strategy]) -> str:
     return ", ".join(f"{name}={defaults[name]}" for name in cls.parameter_names())
 
 
-def _entry(name: str, cls: type[Strategy], width: int, plugin: bool = False) -> list[str]:
-    label = name + (" (init)" if can_init(cls) else "") + (" (plug-in)" if plugin else "")
+def entry_lines(label: str, text: str, width: int) -> list[str]:
+    """``text`` wrapped to ``width`` beside ``label`` in a column :data:`NAME_WIDTH` wide; a label
+    too long for the column gets a line of its own."""
     indent = " " * NAME_WIDTH
-    head = f"  {label}".ljust(NAME_WIDTH)
-    if len(head) > NAME_WIDTH:  # a long name gets a line of its own
+    head = f"  {label} ".ljust(NAME_WIDTH)
+    if len(head) > NAME_WIDTH:
         lines, first = [head.rstrip()], indent
     else:
         lines, first = [], head
-    lines += textwrap.wrap(_summary(cls), width, initial_indent=first, subsequent_indent=indent)
+    return lines + textwrap.wrap(text, width, initial_indent=first, subsequent_indent=indent)
+
+
+def _entry(name: str, cls: type[Strategy], width: int, plugin: bool = False) -> list[str]:
+    label = name + (" (init)" if can_init(cls) else "") + (" (plug-in)" if plugin else "")
+    lines = entry_lines(label, _summary(cls), width)
     options = _options(cls)
     if options:
+        indent = " " * NAME_WIDTH
         lines += textwrap.wrap(f"options: {options}", width, initial_indent=indent, subsequent_indent=indent + "  ")
     return lines
 
