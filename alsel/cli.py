@@ -130,6 +130,8 @@ def _key_values(pairs, flag: str) -> dict:
 
 def _strategy_options(pairs, projection_dim, region) -> dict | None:
     options = _key_values(pairs, "--strategy-option")
+    if projection_dim is not None and projection_dim < 0:
+        raise AlselError(f"--projection-dim {projection_dim}: give a projection size, or 0 for none")
     if projection_dim is not None:
         options["projection_dim"] = None if projection_dim == 0 else projection_dim
     if region is not None:

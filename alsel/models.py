@@ -8,6 +8,7 @@ imported inside the functions, so importing this module stays cheap.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from .errors import ConfigError
@@ -76,18 +77,24 @@ def resolve_embedder(name: str) -> str:
     return source
 
 
+#: A hub id: ``org/name``, one slash, the hub's characters (the hub refuses others, after
+#: retries that take most of a minute).
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
 def _local_or_hub(name, option: str) -> str | None:
     """An existing local path, or a hub id ``org/name``; ``None`` for a bare name that is
     neither. A name that looks local and does not exist raises: a path starting with ``.``,
-    ``/`` or ``~``, or one whose first folder exists here (``models/mine`` beside ``models/``),
-    which would otherwise be sent to the hub and fail there with a confusing message."""
+    ``/`` or ``~``, one whose first folder exists here (``models/mine`` beside ``models/``), or
+    one that no hub id spells (``models/x/y``), which would otherwise be sent to the hub and fail
+    there with a confusing message."""
     name = str(name)
     path = Path(name).expanduser()
     if path.exists():
         return str(path)
     if "/" not in name:
         return None
-    if name.startswith((".", "/", "~")) or Path(Path(name).parts[0]).is_dir():
+    if name.startswith((".", "/", "~")) or Path(Path(name).parts[0]).is_dir() or not _HUB_ID.match(name):
         raise ConfigError(f"{option} {name}: no such directory")
     return name
 

@@ -135,7 +135,11 @@ def test_presets_mean_the_same_everywhere(capsys, tmp_path, monkeypatch):
         config = LoopConfig(preset=name)
         assert config == LoopConfig.from_options(preset=name)
         assert {k: getattr(config, k) for k in preset.options} == preset.options
-        assert LoopConfig(preset=name, budget=0.3).budget == 0.3  # explicit values win
+        if "budget" in preset.fixed:  # full is the whole pool: a budget would make it a random sample (issue 26)
+            with pytest.raises(AlselError, match=f"--preset {name} takes no --budget"):
+                LoopConfig(preset=name, budget=0.3)
+        else:
+            assert LoopConfig(preset=name, budget=0.3).budget == 0.3  # explicit values win
         code, _, err = run_cli(capsys, "loop", "--preset", name, "--quiet")
         assert code == 0, err
         assert seen[-1] == config

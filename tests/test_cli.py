@@ -32,6 +32,11 @@ def run_cli(capsys, *argv):
         (["loop", "--scorer", "cv:x"], "unknown --scorer"),
         (["show", "/nonexistent-run"], "not a run directory"),
         (["nosuchcommand"], "No such command"),
+        # issue 26
+        (["loop", "--preset", "full", "--budget", "0.1"], "--preset full takes no --budget: it sets budget 1.0, the whole pool"),
+        (["loop", "--projection-dim", "-1"], "--projection-dim -1: give a projection size, or 0 for none"),
+        (["loop", "--model", "models/x/y"], "--model models/x/y: no such directory"),  # no hub id: refused at once
+        (["loop", "--model", "my models/x"], "--model my models/x: no such directory"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_status_2(capsys, tmp_path, monkeypatch, argv, message):

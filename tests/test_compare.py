@@ -396,3 +396,20 @@ def test_another_baseline_pairs_every_strategy_with_it(capsys, studies, tmp_path
     text = (tmp_path / "c" / "compare.md").read_text()
     assert code == 0 and text.startswith("# The strategies against loop on 3 data sets")
     assert "decision rule" not in text  # the rule is read against random only
+
+
+def test_two_copies_of_one_study_are_refused(capsys, studies, tmp_path):
+    """Issue 26: a copy of a study under another name would be pooled as a second data set."""
+    import json
+
+    record = json.loads((studies[0] / "study.json").read_text()) | {"created": "2026-11-30T10:00:00+00:00"}
+    copies = [tmp_path / "first", tmp_path / "second"]
+    for copy in copies:
+        shutil.copytree(studies[0], copy)
+        (copy / "study.json").write_text(json.dumps(record))
+    code, _, err = run_cli(capsys, "compare", str(copies[0]), str(copies[1]), str(studies[1]), "--out", str(tmp_path / "c"))
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert f"{copies[0]} and {copies[1]} hold one study ('synthetic', created 2026-11-30T10:00:00+00:00)" in err
+    (copies[1] / "study.json").write_text(json.dumps(record | {"created": "2026-12-01T10:00:00+00:00"}))  # another study of that name
+    code, _, err = run_cli(capsys, "compare", str(copies[0]), str(copies[1]), "--out", str(tmp_path / "c"))
+    assert code == 0, err

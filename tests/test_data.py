@@ -1,5 +1,6 @@
 import gzip
 import hashlib
+import json
 import re
 from importlib import resources
 
@@ -97,6 +98,10 @@ def test_eval_file_shares_the_label_mapping(tmp_path):
         ("text,target\na,1\nb,0\n", {}, "no label column 'label'"),
         ("text,label\na,1\nb,\n", {}, "no label"),
         ("text,label\na,1\nb,1\n", {}, "need at least 2"),
+        # issue 26
+        ("text,label\n  ,1\nb,0\nc,1\n", {}, r"1 rows have an empty text in column 'text' \(the first is row 0\)"),
+        ("text,label\na,1\nb,01\nc,0\n", {}, r"labels '01' and '1' spell the same number; write one class one way"),
+        ("text,label\na,x\nb,y\nc,z\n", {"eval_spec": "0.1"}, r"not two classes \(3 of 3 classes have one example, which the evaluation set takes\)"),
     ],
 )
 def test_bad_files_raise_one_clear_error(tmp_path, content, kwargs, message):
@@ -115,3 +120,50 @@ def test_missing_and_unknown_files(tmp_path):
     (tmp_path / "broken.parquet").write_bytes(b"not parquet")
     with pytest.raises(DataError, match="cannot read"):
         load_data(str(tmp_path / "broken.parquet"))
+
+
+# --------------------------------------------------------------------------- issue 26: labels and texts by meaning
+
+
+def _jsonl(path, *rows):
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return str(path)
+
+
+def test_one_class_spelled_as_integer_float_and_string(tmp_path):
+    """0, "0" and 0.0 are one class (they used to be three)."""
+    rows = [{"text": f"t{i}", "label": value} for i, value in enumerate([0, "0", 0.0, 1, "1", 1.0, 0, 1])]
+    path = _jsonl(tmp_path / "d.jsonl", *rows)
+    evalset = _jsonl(tmp_path / "e.jsonl", {"text": "a", "label": "1.0"}, {"text": "b", "label": 0})
+    splits = load_data(path, eval_spec=evalset)
+    assert splits.pool.label_names == ("0", "1") and splits.pool.label_values == (0, 1)
+    assert splits.pool.labels.tolist() == [0, 0, 0, 1, 1, 1, 0, 1] and splits.eval.labels.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("values, names", [((False, True), ("False", "True")), ((0.5, 1.5), ("0.5", "1.5")), ((0.0, 1.0), ("0.0", "1.0"))])
+def test_label_values_keep_the_files_own_type(tmp_path, values, names):
+    path = _jsonl(tmp_path / "d.jsonl", *({"text": f"t{i}", "label": values[i % 2]} for i in range(6)))
+    pool = load_data(path, eval_spec=path).pool
+    assert pool.label_names == names and pool.label_values == values
+    assert [type(v) for v in pool.label_values] == [type(v) for v in values]
+
+
+def test_a_class_named_na_is_a_label_and_says_so(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\na,NA\nb,EU\nc,NA\nd,EU\n")
+    splits = load_data(str(path), eval_spec=str(path))
+    assert splits.pool.label_names == ("EU", "NA") and splits.pool.labels.tolist() == [1, 0, 1, 0]
+    assert any("class 'NA' is read as a label, not as a missing one" in note for note in splits.description["notes"])
+
+
+def test_a_jsonl_text_that_is_an_object_is_refused(tmp_path):
+    path = _jsonl(tmp_path / "d.jsonl", {"text": "a", "label": 0}, {"text": {"body": "b"}, "label": 1})
+    with pytest.raises(DataError, match=r"1 rows hold a JSON object or list, not a text, in column 'text' \(the first is row 1\)"):
+        load_data(path)
+
+
+def test_a_bad_jsonl_line_is_named_by_its_number(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "a", "label": 0}\n\n{"text": "b", label: 1}\n')
+    with pytest.raises(DataError, match=r"d.jsonl: cannot read as jsonl: line 3: not valid JSON \(Expecting property name"):
+        load_data(str(path))

@@ -365,3 +365,66 @@ def test_an_interrupted_run_released_its_lock(interrupted):
     assert not (interrupted / RunDir.LOCK).exists()
     with RunDir(interrupted).lock():
         assert f"pid {os.getpid()}" in (interrupted / RunDir.LOCK).read_text()
+
+
+# --------------------------------------------------------------------------- a study's directory and data (issue 26)
+
+
+def test_a_second_study_process_on_a_study_directory_is_refused(capsys, study, study_copy):
+    """One process per study directory: a second fails at once, naming the directory and its
+    holder, and records nothing (two used to mark each other's runs failed)."""
+    from alsel.loops.rundir import hold_directory
+
+    before = (study_copy / "study.json").read_bytes()
+    with hold_directory(study_copy):
+        code, out, err = cli(capsys, "study", study[0], "--out", study_copy)
+        assert_one_line_error(code, out, err, f"{study_copy} is in use by another alsel process (pid {os.getpid()}", "wait for it or pass another --out")
+        code, out, err = cli(capsys, "study", study[0], "--out", study_copy, "--dry-run")  # writes nothing: not held back
+        assert code == 0, err
+    assert (study_copy / "study.json").read_bytes() == before
+    assert not (study_copy / RunDir.LOCK).exists()
+    assert not list(study_copy.glob(f"runs/*/*/*/{RunDir.ERROR}"))
+
+
+def test_a_second_study_process_fails_while_the_first_runs(study, study_copy):
+    """The same with a real second process: it is refused while this one holds the directory."""
+    from alsel.loops.rundir import hold_directory
+
+    with hold_directory(study_copy):
+        second = subprocess.run(
+            [sys.executable, "-m", "alsel", "study", str(study[0]), "--out", str(study_copy)],
+            capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=120,
+        )
+    assert second.returncode == 2 and f"{study_copy} is in use by another alsel process (pid {os.getpid()}" in second.stderr, second.stderr
+
+
+@pytest.fixture()
+def own_data_study(base, tmp_path):
+    """A finished one-run study on a copy of the data, which the test may change (the round
+    cache is the base runs': same data and training, so nothing trains again)."""
+    from alsel.study import run_study
+
+    o = base[1]
+    data = tmp_path / "train.csv"
+    shutil.copy(o["dataset"], data)
+    config = tmp_path / "study.yaml"
+    config.write_text(STUDY_YAML.replace("  kmeans: {preset: kmeans}\n", "") + f"dataset: {data}\neval: {o['eval']}\nmodel: {o['model']}\ncache_dir: {o['cache_dir']}\n")
+    assert run_study(config, out=tmp_path / "study").exit_code == 0
+    return config, tmp_path / "study", data
+
+
+def test_a_study_refuses_kept_runs_made_on_other_data(capsys, own_data_study):
+    config, study_dir, data = own_data_study
+    original = data.read_text()
+    flipped = original.replace(",neg\n", ",tmp\n").replace(",pos\n", ",neg\n").replace(",tmp\n", ",pos\n")
+    assert flipped != original
+    data.write_text(flipped)
+    before = {p: p.read_bytes() for p in study_dir.rglob("*") if p.is_file()}
+    kept = study_dir / "runs" / "random" / "budget-60" / "seed-0" / "config.json"
+    for extra in ([], ["--seeds", "0,1"], ["--dry-run"]):  # new runs would train on the flipped data
+        code, out, err = cli(capsys, "study", config, "--out", study_dir, *extra)
+        assert_one_line_error(code, out, err, f"{data}: the data changed since {kept} recorded it", "pool_labelled_fingerprint")
+    assert {p: p.read_bytes() for p in study_dir.rglob("*") if p.is_file()} == before
+    data.write_text(original)  # the control: the same data resumes
+    code, out, err = cli(capsys, "study", config, "--out", study_dir, "--json")
+    assert code == 0, err

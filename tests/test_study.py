@@ -3,6 +3,7 @@ stand-in run function; then a tiny real grid through the local and the Ray execu
 
 from __future__ import annotations
 
+import functools
 import json
 import textwrap
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from alsel.data import load_configured_data
 from alsel.errors import ConfigError
 from alsel.io import read_json, read_jsonl, write_json, write_jsonl
 from alsel.loops.config import budget_label, options, parse_budget
@@ -42,6 +44,16 @@ def write_config(tmp_path, text=STUDY_YAML, name="tiny.yaml") -> Path:
     return path
 
 
+@functools.cache
+def _description(options: str) -> dict:
+    return load_configured_data(json.loads(options)).description
+
+
+def described(config) -> dict:
+    """The data description a real run of ``config`` records (a study checks it when it keeps the run)."""
+    return _description(json.dumps({k: v for k, v in config.to_dict().items() if k in options("data")}, sort_keys=True))
+
+
 class FakeRun:
     """Writes the four files of a run directory like run_loop; can fail or stop part-way.
 
@@ -66,7 +78,7 @@ class FakeRun:
             raise RuntimeError(f"boom in {config.preset}")
         resumed = (out_dir / RunDir.CONFIG).exists()
         if not resumed:
-            write_json(out_dir / RunDir.CONFIG, {**config.to_dict(), "data": {"n_pool": 200, "pool_fingerprint": "x"}})
+            write_json(out_dir / RunDir.CONFIG, {**config.to_dict(), "data": described(config)})
             write_jsonl(out_dir / RunDir.ROUNDS, [{"round": 0, "n_labeled": 20, "accuracy": 0.7, "f1": 0.7}])
             if config.preset in self.interrupt:
                 self.interrupt.discard(config.preset)
@@ -165,6 +177,9 @@ def test_unknown_strategy_names_the_valid_ones(tmp_path):
         ("strategies: {random: null}\nsave_model: m", "save a run's model with alsel loop --save-model"),
         ("budgets: [0.1]", "no `strategies`"),
         ("strategies: {'a/b': random}", "names a folder"),
+        ("name: ../escaped\nstrategies: [random]", "study name '../escaped' must be one folder name"),
+        ("name: a/b\nstrategies: [random]", "study name 'a/b' must be one folder name"),
+        ("name: '..'\nstrategies: [random]", "study name '..' must be one folder name"),
         ("strategies: {a: {preset: random, budgets: []}}", "strategy 'a': no budgets"),
         ("strategies: {a: {preset: full, budgets: [0.1]}}", "takes no budgets"),
         ("[1, 2]", "expected a mapping"),

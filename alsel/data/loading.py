@@ -11,9 +11,9 @@ import pandas as pd
 
 from ..errors import DataError
 from .dataset import DataSplits, TextDataset, stratified_sample
-from .sources import as_number, bundled_sst2, eval_dataset, frame_dataset, hf_datasets, is_fraction, local_dataset, read_frame
+from .sources import NA_SPELLINGS, as_number, bundled_sst2, eval_dataset, frame_dataset, hf_datasets, is_fraction, local_dataset, read_frame
 
-__all__ = ["load_data", "splits_from_frames", "load_recorded_data"]
+__all__ = ["load_data", "splits_from_frames", "load_configured_data", "load_recorded_data"]
 
 
 def _hold_out(pool: TextDataset, fraction: float, rng) -> tuple[TextDataset, TextDataset]:
@@ -21,9 +21,12 @@ def _hold_out(pool: TextDataset, fraction: float, rng) -> tuple[TextDataset, Tex
     held = stratified_sample(pool.labels, n_eval, rng)
     keep = np.setdiff1d(np.arange(len(pool)), held)
     if np.unique(pool.labels[keep]).size < 2:
+        singles = int((np.bincount(pool.labels, minlength=pool.n_classes) == 1).sum())
+        # every class keeps at least one evaluation example, so a class of one is held out whole
+        why = f" ({singles:,} of {pool.n_classes:,} classes have one example, which the evaluation set takes)" if singles else ""
         raise DataError(
             f"holding out {len(held):,} of {len(pool):,} rows for evaluation (--eval {fraction:g}) leaves "
-            f"{len(keep):,} in the pool, not two classes; pass an evaluation file with --eval FILE or use more data"
+            f"{len(keep):,} in the pool, not two classes{why}; pass an evaluation file with --eval FILE or use more data"
         )
     return pool.subset(keep), pool.subset(held)
 
@@ -142,6 +145,10 @@ def _splits(dataset: str, pool: TextDataset, evalset: TextDataset | None, eval_s
     present = np.unique(pool.labels).size
     if present < 2:
         raise DataError(f"{dataset}: the pool holds only {present} class; need at least 2")
+    notes += [
+        f"{dataset}: class {name!r} is read as a label, not as a missing one (alsel reads only empty cells and NaN as missing)"
+        for name in pool.label_names if name.lower() in NA_SPELLINGS
+    ]
     description = {
         "dataset": dataset,
         "n_pool": len(pool),
@@ -158,16 +165,21 @@ def _splits(dataset: str, pool: TextDataset, evalset: TextDataset | None, eval_s
     return DataSplits(pool=pool, eval=evalset, description=description)
 
 
+def load_configured_data(options: dict) -> DataSplits:
+    """The data that loop options (a run's ``config.json``, ``LoopConfig.to_dict()``) name."""
+    return load_data(
+        options.get("dataset", "sst2"), text_column=options.get("text_column"), label_column=options.get("label_column", "label"),
+        eval_spec=options.get("eval"), limit=options.get("limit"), eval_limit=options.get("eval_limit"), data_seed=options.get("data_seed", 0),
+    )
+
+
 def load_recorded_data(record: dict) -> DataSplits:
     """The data a run used, reloaded with the options its ``config.json`` recorded.
 
     Raises :class:`DataError` when the pool is not the one the run saw: its texts or labels
     changed since (the labelled fingerprint; runs that predate it recorded only the texts').
     """
-    splits = load_data(
-        record.get("dataset", "sst2"), text_column=record.get("text_column"), label_column=record.get("label_column", "label"),
-        eval_spec=record.get("eval"), limit=record.get("limit"), eval_limit=record.get("eval_limit"), data_seed=record.get("data_seed", 0),
-    )
+    splits = load_configured_data(record)
     recorded = record.get("data", {})
     if "pool_labelled_fingerprint" in recorded:
         then, now = recorded["pool_labelled_fingerprint"], splits.pool.labelled_fingerprint()

@@ -25,8 +25,12 @@ __all__ = ["read_frame", "hf_frames", "HFFrames", "save_source"]
 SST2_LABEL_NAMES = ("negative", "positive")
 SST2_LABEL_VALUES = (0, 1)
 TEXT_COLUMN_GUESSES = ("text", "sentence", "content", "review")
-#: Label cells that mean "no label" (compared stripped and lower-cased): pandas' NA spellings.
-MISSING_LABELS = frozenset({"", "nan", "-nan", "na", "n/a", "<na>", "null", "#n/a"})
+#: Label cells that mean "no label" (compared stripped and lower-cased): an empty cell and NaN.
+#: Other spellings pandas reads as missing (``NA``, ``N/A``, ``null``) are labels a user may
+#: have written (a class ``NA``): kept as classes, with a note (:data:`NA_SPELLINGS`).
+MISSING_LABELS = frozenset({"", "nan", "-nan"})
+#: Label spellings that other tools read as missing: a class so named is noted when loaded.
+NA_SPELLINGS = frozenset({"na", "n/a", "<na>", "null", "#n/a", "none"})
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 
 
@@ -48,7 +52,32 @@ def read_frame(path: str | Path) -> pd.DataFrame:
             return pd.read_json(path, lines=True, dtype=False)
         return pd.read_parquet(path)
     except Exception as exc:  # pandas raises many types for unreadable input
-        raise DataError(f"{path}: cannot read as {kind}: {first_line(exc)}") from None
+        where = _bad_json_line(path) if kind == "jsonl" else None
+        raise DataError(f"{path}: cannot read as {kind}: {where or first_line(exc)}") from None
+
+
+def _bad_json_line(path: Path) -> str | None:
+    """The first line of a JSON-lines file that is not a JSON object, as ``line N: why``
+    (pandas names a character position, which no editor shows); None if each line reads."""
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower(), open)
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except ValueError as exc:
+                    return f"line {number}: not valid JSON ({getattr(exc, 'msg', exc)})"
+                if not isinstance(value, dict):
+                    return f"line {number}: not a JSON object"
+    except (OSError, ValueError):  # a compression this does not open, or bytes that are not UTF-8
+        return None
+    return None
 
 
 def _pick_text_column(frame: pd.DataFrame, text_column: str | None, where: str) -> str:
@@ -68,51 +97,96 @@ def _texts_and_raw_labels(frame: pd.DataFrame, text_column: str | None, label_co
     text_column = _pick_text_column(frame, text_column, where)
     if label_column not in frame.columns:
         raise DataError(f"{where}: no label column {label_column!r} (columns: {', '.join(map(str, frame.columns))})")
-    texts = frame[text_column]
-    labels = frame[label_column]
-    missing = int(texts.isna().sum())
-    if missing:
-        raise DataError(f"{where}: {missing} rows have no text in column {text_column!r}")
-    labels = labels.map(lambda v: v.strip() if isinstance(v, str) else v)
+    texts = _texts(frame[text_column], text_column, where)
+    labels = frame[label_column].map(lambda v: v.strip() if isinstance(v, str) else v)
     missing_labels = labels.isna() | labels.map(lambda v: isinstance(v, str) and v.lower() in MISSING_LABELS)
-    if missing_labels.any():
-        first = int(np.flatnonzero(missing_labels.to_numpy())[0])
-        raise DataError(
-            f"{where}: {int(missing_labels.sum())} rows have no label in column {label_column!r} "
-            f"(empty or NaN; the first is row {first}); label them or remove them"
-        )
-    return texts.astype(str).tolist(), labels.tolist()
+    _refuse_rows(missing_labels, f"have no label in column {label_column!r}", "label them or remove them", where, detail="empty or NaN; ")
+    return texts, labels.tolist()
 
 
-def _label_mapping(raw_labels) -> tuple[str, ...]:
-    names = sorted({str(v) for v in raw_labels}, key=lambda s: (not _is_int(s), int(s) if _is_int(s) else 0, s))
-    if len(names) < 2:
-        raise DataError(f"labels: found {len(names)} class ({', '.join(names)}); need at least 2")
-    return tuple(names)
+def _texts(column: pd.Series, name: str, where: str) -> list[str]:
+    """The texts of ``column``: a text must be a string (or a number) with something in it; an
+    empty one would be trained on as if it said something, a JSON object is no text."""
+    _refuse_rows(column.isna(), f"have no text in column {name!r}", "fill them in or remove them", where)
+    _refuse_rows(column.map(lambda v: isinstance(v, (dict, list, np.ndarray))), f"hold a JSON object or list, not a text, in column {name!r}", "make each text a string", where)
+    texts = column.astype(str)
+    _refuse_rows(texts.str.strip() == "", f"have an empty text in column {name!r}", "fill them in or remove them", where)
+    return texts.tolist()
 
 
-def _label_values(names: tuple[str, ...], raw_labels) -> tuple:
-    """Each class's value as the source holds it: an integer where every value of the column is
-    one (a CSV cell ``1`` is the number 1 to its author), else the string."""
-    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in raw_labels) or all(_is_int(n) for n in names):
-        return tuple(int(n) for n in names)
-    return names
+def _refuse_rows(bad: pd.Series, what: str, advice: str, where: str, detail: str = "") -> None:
+    """DataError saying how many rows are ``bad`` and naming the first by its row number (from
+    0, as ids count them)."""
+    if bad.any():
+        first = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(f"{where}: {int(bad.sum())} rows {what} ({detail}the first is row {first}); {advice}")
 
 
-def _is_int(text: str) -> bool:
+def label_key(value):
+    """What a label value means, so that spellings of one class meet: a number (``0``, ``0.0``
+    and ``"0"`` are one class; an integer-valued float is its integer), else the stripped
+    string (a bool is ``"True"``/``"False"``, as its string is)."""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _number(float(value))
+    text = str(value).strip()
     try:
-        int(text)
-    except (TypeError, ValueError):
-        return False
-    return True
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return _number(number) if np.isfinite(number) else text
 
 
-def _encode(raw_labels, names: tuple[str, ...], where: str) -> np.ndarray:
-    index = {name: i for i, name in enumerate(names)}
-    unknown = sorted({str(v) for v in raw_labels} - index.keys())
+def _number(value: float):
+    return int(value) if value.is_integer() else value
+
+
+def _class_keys(raw_labels, where: str) -> list:
+    """The classes of ``raw_labels`` by :func:`label_key`, numbers first in order, then strings.
+    Two spellings in strings of one number (``"1"`` and ``"01"``) are not one class by meaning
+    alone: refused, naming them."""
+    spellings: dict = {}
+    for value in raw_labels:
+        if isinstance(value, str):
+            spellings.setdefault(label_key(value), set()).add(value)
+    clash = next((sorted(s) for s in spellings.values() if len(s) > 1), None)
+    if clash:
+        raise DataError(f"{where}: labels {' and '.join(map(repr, clash))} spell the same number; write one class one way")
+    keys = set(map(label_key, raw_labels))
+    if len(keys) < 2:
+        raise DataError(f"labels: found {len(keys)} class ({', '.join(map(str, keys))}); need at least 2")
+    return sorted(keys, key=lambda k: (isinstance(k, str), k if not isinstance(k, str) else 0, str(k)))
+
+
+def _label_values(keys: list, raw_labels) -> tuple:
+    """Each class's value as the source holds it, one type for all (a label column keeps one):
+    bools where every value is one, numbers where every class is one (an integer unless every
+    value is a float: a CSV cell ``1`` is the number 1 to its author), else the strings."""
+    raw = list(raw_labels)
+    if all(isinstance(v, (bool, np.bool_)) for v in raw):
+        return tuple(k == "True" for k in keys)
+    if all(not isinstance(k, str) for k in keys):
+        floats = all(isinstance(v, (float, np.floating)) for v in raw) or any(isinstance(k, float) for k in keys)
+        return tuple(float(k) if floats else k for k in keys)
+    return tuple(str(k) for k in keys)
+
+
+def _encode(raw_labels, keys, where: str, known=None) -> np.ndarray:
+    """Class ids of ``raw_labels``, matched by :func:`label_key` to ``keys`` (one per class), or
+    to ``known`` (other keys of the same classes) too."""
+    index = {**(known or {}), **{key: i for i, key in enumerate(keys)}}
+    raw_keys = [label_key(v) for v in raw_labels]
+    unknown = sorted({str(k) for k in raw_keys if k not in index})
     if unknown:
-        raise DataError(f"{where}: labels {unknown[:5]} are not among the training labels {list(names)}")
-    return np.fromiter((index[str(v)] for v in raw_labels), dtype=np.int64, count=len(raw_labels))
+        raise DataError(f"{where}: labels {unknown[:5]} are not among the training labels {[str(k) for k in keys]}")
+    return np.fromiter((index[k] for k in raw_keys), dtype=np.int64, count=len(raw_keys))
 
 
 def _dataset(texts, labels, names, values=(), ids=None) -> TextDataset:
@@ -126,19 +200,17 @@ def frame_dataset(frame: pd.DataFrame, text_column, label_column, where: str, cl
     texts, raw = _texts_and_raw_labels(frame, text_column, label_column, where)
     if class_names is not None:
         values = tuple(range(len(class_names)))
-        return _dataset(texts, _encode(raw, tuple(map(str, values)), where), tuple(class_names), values)
-    names = _label_mapping(raw)
-    return _dataset(texts, _encode(raw, names, where), names, _label_values(names, raw))
+        return _dataset(texts, _encode(raw, values, where), tuple(class_names), values)
+    keys = _class_keys(raw, where)
+    values = _label_values(keys, raw)
+    return _dataset(texts, _encode(raw, keys, where), tuple(map(str, values)), values)
 
 
 def eval_dataset(frame: pd.DataFrame, pool: TextDataset, text_column, label_column, where: str) -> TextDataset:
     """An evaluation set for any pool: its labels may be the pool's values or its names."""
     texts, raw = _texts_and_raw_labels(frame, text_column, label_column, where)
-    spellings = {**{name: i for i, name in enumerate(pool.label_names)}, **{str(v): i for i, v in enumerate(pool.label_values)}}
-    unknown = sorted({str(v) for v in raw} - spellings.keys())
-    if unknown:
-        raise DataError(f"{where}: labels {unknown[:5]} are not among the training labels {[str(v) for v in pool.label_values]}")
-    labels = np.fromiter((spellings[str(v)] for v in raw), dtype=np.int64, count=len(raw))
+    names = {label_key(name): i for i, name in enumerate(pool.label_names)}
+    labels = _encode(raw, [label_key(v) for v in pool.label_values], where, known=names)
     return _dataset(texts, labels, pool.label_names, pool.label_values)
 
 

@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..io import read_yaml_mapping
 from ..models import PRECISIONS
 from ..params import Choice, Flag, Integer, Mapping, Numeric, Range, Real, Text, check
-from .presets import DEFAULTS, LEARNER_DEFAULTS, PRESETS, preset_options
+from .presets import DEFAULTS, LEARNER_DEFAULTS, PRESETS, check_fixed, preset_options
 from .rundir import RECORD_ONLY
 
 if TYPE_CHECKING:
@@ -91,6 +91,7 @@ class LoopConfig:
             setattr(self, name, check(name, getattr(self, name), constraints))
         # Only unset options are filled, so explicit values win and filling again changes
         # nothing: dataclasses.replace and a replayed config.json give the same config.
+        check_fixed(self.preset, vars(self))
         fill = {**DEFAULTS, **(preset_options(self.preset) if self.preset else {})}
         if any(getattr(self, name) is not None for name in LEARNER_DEFAULTS):
             # a learner named explicitly replaces the preset's pair: --learner X trains X throughout

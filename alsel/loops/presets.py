@@ -45,15 +45,18 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 
-__all__ = ["Preset", "PRESETS", "RECOMMENDED", "BASELINE", "DEFAULTS", "LEARNER_DEFAULTS", "DecisionRule", "RULE", "preset_options"]
+__all__ = ["Preset", "PRESETS", "RECOMMENDED", "BASELINE", "DEFAULTS", "LEARNER_DEFAULTS", "DecisionRule", "RULE", "check_fixed", "preset_options"]
 
 
 @dataclass(frozen=True)
 class Preset:
-    """The loop options a preset sets, and one line saying what it trains on."""
+    """The loop options a preset sets, and one line saying what it trains on; ``fixed`` names
+    those that define it, which no other value may replace (``full`` with a budget of 10% would
+    be a random 10%, not the whole pool)."""
 
     options: dict = field(default_factory=dict)
     description: str = ""
+    fixed: tuple[str, ...] = ()
 
 
 PRESETS: dict[str, Preset] = {
@@ -68,7 +71,7 @@ PRESETS: dict[str, Preset] = {
         "a seed model on a random seed pool (not kept) picks the lowest p_gold",
     ),
     "hybrid": Preset({"init": "random", "rounds": 1, "acq": "low_conf"}, "half at random, half by the lowest p_gold of a model trained on it"),
-    "full": Preset({"init": "random", "rounds": 0, "acq": None, "budget": 1.0}, "the whole pool (the upper bound)"),
+    "full": Preset({"init": "random", "rounds": 0, "acq": None, "budget": 1.0}, "the whole pool (the upper bound)", fixed=("budget",)),
     "kmeans_margin": Preset(
         {"init": "kmeans", "rounds": 2, "acq": "margin"},
         "a KMeans third, then two rounds adding a third by smallest margin",
@@ -136,6 +139,16 @@ LEARNER_DEFAULTS: dict = {"learner": "transformer", "final_learner": None}
 #: The options of a config that leaves them unset: the recommended preset's, and the budget,
 #: keep_init and learners that it does not set.
 DEFAULTS: dict = {"budget": 0.1, "keep_init": True, **LEARNER_DEFAULTS, **PRESETS[RECOMMENDED].options}
+
+
+def check_fixed(name: str | None, values: dict) -> None:
+    """Refuse ``values`` (options as given, ``None``: unset) that replace an option preset
+    ``name`` is defined by."""
+    preset = PRESETS.get(name) if name else None
+    for option in preset.fixed if preset else ():
+        if values.get(option) is not None and values[option] != preset.options[option]:
+            flag = "--" + option.replace("_", "-")
+            raise ConfigError(f"--preset {name} takes no {flag}: it sets {option} {preset.options[option]}, {preset.description}; got {values[option]}")
 
 
 def preset_options(name: str) -> dict:

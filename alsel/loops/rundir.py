@@ -70,6 +70,59 @@ def _parse_object(path: Path, data: bytes, where: str, advice: str) -> dict:
     return value
 
 
+#: The file that holds a directory for one alsel process (a run's, a study's).
+LOCK = ".lock"
+
+
+@contextmanager
+def hold_directory(path: str | Path, progress: Progress = SILENT) -> Iterator[None]:
+    """Hold directory ``path`` (made if missing) for this process: a second alsel process on it
+    fails at once with :class:`~alsel.errors.RunInUseError` naming the directory and the holder.
+
+    ``flock`` rather than a bare pid file: the kernel drops it when the process dies, so a
+    crash leaves no lock that blocks the rerun. The file says whose it is, for the message.
+    On a file system that has no locks (some network mounts) the work goes on unguarded and
+    ``progress`` says so: the guard is worth less than the run.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    handle = _acquire(path, progress)
+    try:
+        yield
+    finally:
+        (path / LOCK).unlink(missing_ok=True)  # before the lock goes: see _acquire
+        handle.close()
+
+
+def _acquire(directory: Path, progress: Progress) -> IO[str]:
+    path = directory / LOCK
+    while True:
+        handle = open(path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "pid unknown"
+            handle.close()
+            raise RunInUseError(f"{directory} is in use by another alsel process ({holder}); wait for it or pass another --out") from None
+        except OSError as exc:
+            progress.log(f"{path}: cannot lock ({exc.strerror or exc}); nothing stops a second alsel process on {directory}")
+            break
+        # A holder removes the file before it unlocks; if one did so between our open and
+        # our flock, we locked a file no longer in the directory (a third process could
+        # create and lock a new one): start again with the file that is there.
+        try:
+            if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    handle.flush()
+    return handle
+
+
 class RunDir:
     CONFIG = "config.json"
     ROUNDS = "rounds.jsonl"
@@ -78,7 +131,7 @@ class RunDir:
     EVAL_PREDICTIONS = "eval_predictions.npy"
     METRICS = "metrics.json"
     CHECKPOINT = "checkpoint.json"
-    LOCK = ".lock"
+    LOCK = LOCK
     ERROR = "error.txt"  # written by a study beside a run that failed
 
     def __init__(self, path: str | Path):
@@ -188,50 +241,10 @@ class RunDir:
         )
 
     # ---------------------------------------------------------------- running
-    @contextmanager
-    def lock(self, progress: Progress = SILENT) -> Iterator[None]:
-        """Hold the directory for this process: a second alsel process on it fails at once.
-
-        ``flock`` rather than a bare pid file: the kernel drops it when the process dies, so a
-        crash leaves no lock that blocks the rerun. The file says whose it is, for the message.
-        On a file system that has no locks (some network mounts) the run goes on unguarded and
-        ``progress`` says so: the guard is worth less than the run.
-        """
-        self.path.mkdir(parents=True, exist_ok=True)
-        handle = self._acquire(progress)
-        try:
-            yield
-        finally:
-            self.file(self.LOCK).unlink(missing_ok=True)  # before the lock goes: see _acquire
-            handle.close()
-
-    def _acquire(self, progress: Progress) -> IO[str]:
-        path = self.file(self.LOCK)
-        while True:
-            handle = open(path, "a+", encoding="utf-8")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "pid unknown"
-                handle.close()
-                raise RunInUseError(f"{self.path} is in use by another alsel process ({holder}); wait for it or pass another --out") from None
-            except OSError as exc:
-                progress.log(f"{path}: cannot lock ({exc.strerror or exc}); nothing stops a second alsel process on {self.path}")
-                break
-            # A holder removes the file before it unlocks; if one did so between our open and
-            # our flock, we locked a file no longer in the directory (a third process could
-            # create and lock a new one): start again with the file that is there.
-            try:
-                if os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino:
-                    break
-            except FileNotFoundError:
-                pass
-            handle.close()
-        handle.truncate(0)
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-        handle.flush()
-        return handle
+    def lock(self, progress: Progress = SILENT):
+        """Hold the run directory for this process (:func:`hold_directory`): a second alsel
+        process on it fails at once."""
+        return hold_directory(self.path, progress)
 
     def start(self, record: dict, progress: Progress = SILENT) -> Checkpoint:
         """Write config.json, or check that an existing one matches; return what is finished.

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..io import write_bytes, write_text
+from ..io import read_json, write_bytes, write_text
 from ..loops.presets import BASELINE, RULE, DecisionRule
 from ..models import describe_machine
 from ..stats import random_effects
@@ -153,10 +153,32 @@ def read_sets(study_dirs, baseline: str = BASELINE, strategies=None, reference: 
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ConfigError(f"two studies are named {', '.join(repeated)}; a set is named after its study directory")
+    _refuse_copies(sets)
     absent = [name for name in strategies or () if not any((s.runs["strategy"] == name).any() for s in sets)]
     if absent:
         raise ConfigError(f"no study has finished {', '.join(absent)} runs")
     return sets
+
+
+def _refuse_copies(sets: list[StudySet]) -> None:
+    """Two directories holding one study (a copy under another name) would be pooled as two
+    data sets, counting one twice: refused, naming both. A study is known by its study.json's
+    name and creation time, which its copies keep."""
+    seen: dict = {}
+    for study_set in sets:
+        try:
+            record = read_json(study_set.study_dir / STUDY_RECORD)
+        except (OSError, ValueError):  # no record (runs only) or a damaged one: nothing to tell by
+            continue
+        identity = (record.get("name"), record.get("created")) if isinstance(record, dict) else (None, None)
+        if None in identity:
+            continue
+        if identity in seen:
+            raise ConfigError(
+                f"{seen[identity]} and {study_set.study_dir} hold one study ({identity[0]!r}, created {identity[1]}); "
+                "a comparison pools different data sets: pass each study once"
+            )
+        seen[identity] = study_set.study_dir
 
 
 def _read_set(study_dir: Path, baseline: str, strategies) -> StudySet:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..io import write_json
-from ..loops.rundir import RunDir
+from ..loops.rundir import RunDir, hold_directory
 from ..progress import SILENT, Progress
 from .cell import RunFn, default_run_fn, finished_metrics
 from .executors import EXECUTORS
 from .grid import RunSpec, Study, load_study, validate_runs
+from .kept import check_kept_data
 from .outcomes import RunOutcome, StudySummary
 from .record import STUDY_RECORD, merge_record, record_outcomes
 
@@ -52,6 +53,11 @@ def run_study(
     ------
     ConfigError
         A bad config or override, or a study directory holding a study with other options.
+    DataError
+        A kept run recorded other data than the study loads now (:func:`~alsel.study.kept.check_kept_data`).
+    RunInUseError
+        Another alsel process runs a study in the same directory: one process per study
+        directory (a dry run, which writes nothing, is not held back).
 
     Notes
     -----
@@ -61,19 +67,29 @@ def run_study(
     study = load_study(config_path, **overrides)
     runs = study.runs()
     validate_runs(runs)
-    record_path = study.study_dir / STUDY_RECORD
-    record = merge_record(record_path, study, runs)
-    if dry_run:
+    if dry_run:  # writes nothing, so it holds nothing
+        _check_kept(study, runs)
         return StudySummary(study, [_planned(study, spec) for spec in runs], dry_run=True)
+    with hold_directory(study.study_dir, progress):
+        record = _check_kept(study, runs)
+        record_path = study.study_dir / STUDY_RECORD
 
-    def keep(outcomes: list[RunOutcome]) -> None:
-        record_outcomes(record, outcomes)
-        write_json(record_path, record)
+        def keep(outcomes: list[RunOutcome]) -> None:
+            record_outcomes(record, outcomes)
+            write_json(record_path, record)
 
-    outcomes = _run_pending(study, runs, run_fn or default_run_fn(), progress, keep)
+        outcomes = _run_pending(study, runs, run_fn or default_run_fn(), progress, keep)
     summary = StudySummary(study, [outcomes[spec.rel_dir] for spec in runs])
     progress.log(summary.describe())
     return summary
+
+
+def _check_kept(study: Study, runs: list[RunSpec]) -> dict:
+    """What the study directory already holds must be this study: the same options (its
+    study.json, which this invocation's record is merged with and returned) and the same data."""
+    record = merge_record(study.study_dir / STUDY_RECORD, study, runs)
+    check_kept_data(study)
+    return record
 
 
 def _skipped(study: Study, spec: RunSpec) -> RunOutcome | None:

@@ -80,6 +80,15 @@ def _parse_seeds(value, where: str) -> list[int]:
     return seeds
 
 
+def _study_name(name, where: str) -> str:
+    """The study's name: one folder name, since ``studies/<name>`` is its directory without
+    ``--out`` (``../x`` or ``a/b`` would put it elsewhere)."""
+    name = str(name)
+    if name in (".", "..") or any(sep in name for sep in ("/", "\\")) or not name.strip():
+        raise ConfigError(f"{where}: study name {name!r} must be one folder name (no '/', '\\', '.' or '..'): it names studies/<name>")
+    return name
+
+
 # --------------------------------------------------------------------------- strategies
 
 
@@ -236,7 +245,7 @@ class StudySpec:
             raise ConfigError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
         cpus = check(f"{where}: cpus_per_run", raw.get("cpus_per_run"), (Integer(Range(1)), None))
         return cls(
-            name=str(raw.get("name") or path.stem),
+            name=_study_name(raw.get("name") or path.stem, where),
             strategies=strategies,
             budgets=budgets,
             seeds=seeds,
