@@ -38,7 +38,9 @@ def run_cli(capsys, *argv):
 
 
 def cli_flags(options: dict) -> list[str]:
-    return [x for k, v in options.items() for x in ("--" + k.replace("_", "-"), str(v))]
+    """The CLI spelling of ``options``: one flag per option, ``--learner-option K=V`` per learner option."""
+    flags = [x for k, v in options.items() if k != "learner_options" for x in ("--" + k.replace("_", "-"), str(v))]
+    return flags + [x for k, v in options.get("learner_options", {}).items() for x in ("--learner-option", f"{k}={str(v).lower()}")]
 
 
 def test_select_on_texts_frame_and_dataset_gives_the_cli_selection(capsys, tmp_path, synthetic_csv, frames, tiny):

@@ -170,7 +170,7 @@ def test_unknown_strategy_names_the_valid_ones(tmp_path):
         ("strategies: {random: null}\nbudgets: [2.5]", "fraction must be in (0, 1]"),
         ("strategies: {random: null}\nexecutor: slurm", "unknown executor"),
         # checked by LoopConfig's declared constraints, not restated by the study
-        ("strategies: {random: null}\nseeds: [-1]", "seed must be an integer >= 0, got -1"),
+        ("strategies: {random: null}\nseeds: [-1]", "seed must be an integer in [0, 4294967295], got -1"),
         ("strategies: {random: null}\nlimit: 0", "limit must be an integer >= 1"),
         ("strategies: {random: null}\nepochs: 0", "epochs must be an integer >= 1"),
         ("strategies: {random: null}\ncpus_per_run: 0", "cpus_per_run must be an integer >= 1"),
