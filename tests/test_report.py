@@ -133,7 +133,7 @@ def test_collect_results(study):
     assert len(results) == 4 * 2 * 3 + 3 - 1  # one failed
     assert list(results.columns) == [
         "strategy", "budget", "seed", "preset", "n_train", "accuracy", "f1", "seconds",
-        "train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds", "rounds", "run_dir",
+        "train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds", "rounds", "run_dir", "failed",
     ]
     assert list(dict.fromkeys(results["strategy"])) == ["random", "kmeans", "low_conf", "loop", "full"]  # study order
     row = results[(results.strategy == "kmeans") & (results.budget == 0.2) & (results.seed == 1)].iloc[0]
@@ -392,3 +392,17 @@ def test_a_strategy_is_described_with_its_other_options():
     assert balanced == "initial pool by `kmeans`, then 2 round(s) of `margin` acquisition, retraining each round (balance=True)"
     proxy = _how_it_chooses({"preset": "kmeans_margin", "options": {"learner": "logreg", "final_learner": "transformer"}}, {})
     assert proxy == "preset kmeans_margin with learner=logreg, final_learner=transformer"
+
+
+def test_a_run_whose_final_fine_tuning_collapsed_is_named_in_the_report(study):
+    """A collapse the guard could not undo stays in the statistics (paired) but never silently."""
+    from alsel.io import read_json
+
+    metrics_path = study / "runs/kmeans/budget-0.1/seed-1/metrics.json"
+    write_json(metrics_path, {**read_json(metrics_path), "failed": "the final fine-tuning collapsed after 2 retries (it predicts one class)"})
+    paths = write_report(study)
+    text = paths["report"].read_text()
+    assert "1 finished with a failed fine-tuning" in text
+    assert "- kmeans budget 10% seed 1: the final fine-tuning collapsed after 2 retries" in text
+    results = pd.read_csv(paths["results"])
+    assert results["failed"].notna().sum() == 1

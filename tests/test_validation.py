@@ -204,7 +204,7 @@ def test_embedder_directory_with_a_model_is_accepted(tmp_path):
         (["--init", "random", "--rounds", "0", "--strategy-option", "region=hard"], "unknown strategy option 'region' (random takes: none)"),
         (["--init", "kmeans", "--strategy-option", "projection_dim=abc"],
          "strategy option projection_dim: must be an integer >= 1 or None, got 'abc' (kmeans)"),
-        (["--init", "kmeans", "--projection-dim", "-1"], "strategy option projection_dim: must be an integer >= 1 or None, got -1"),
+        (["--init", "kmeans", "--projection-dim", "-1"], "--projection-dim -1: give a projection size, or 0 for none"),
         (["--init", "kmeans", "--rounds", "2", "--acq", "ccs", "--strategy-option", "score=loss"], "strategy option score: must be one of el2n, entropy, p_gold, got 'loss' (ccs)"),
         (["--init", "kmeans", "--rounds", "2", "--acq", "loss_sample", "--strategy-option", "temperature=-1"], "strategy option temperature: must be a number >= 0"),
         (["--init", "facility_location", "--strategy-option", "optimizer=magic"], "strategy option optimizer: must be one of lazy, naive, stochastic"),

@@ -40,7 +40,7 @@ __all__ = [
 
 RESULT_COLUMNS = [
     "strategy", "budget", "seed", "preset", "n_train", "accuracy", "f1", "seconds",
-    "train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds", "rounds", "run_dir",
+    "train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds", "rounds", "run_dir", "failed",
 ]
 FAILURE_COLUMNS = ["strategy", "budget", "seed", "error", "run_dir"]
 COST_COLUMNS = ("train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds")
@@ -361,6 +361,7 @@ def _result_row(where: dict, metrics: dict, config: dict, round_rows: list[dict]
         **run_costs(round_rows),
         "rounds": rounds,
         "run_dir": str(path),
+        "failed": metrics.get("failed"),  # a final fine-tuning that collapsed (the collapse guard's verdict)
     }
 
 

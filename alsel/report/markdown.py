@@ -266,6 +266,11 @@ def _runs(study: StudyResults) -> list[str]:
     if len(failures):
         out += ["", f"{len(failures)} failed (see `{RunDir.ERROR}` in each run directory, or the damaged file named):", ""]
         out += [f"- {r.strategy} budget {budget_text(r.budget)} seed {r.seed}: {r.error}" for r in failures.itertuples(index=False)]
+    collapsed = study.runs[study.runs["failed"].notna()] if "failed" in study.runs else study.runs.iloc[:0]
+    if len(collapsed):
+        out += ["", f"{len(collapsed)} finished with a failed fine-tuning (kept in the statistics, paired by seed; "
+                "the final model still predicted one class after the collapse guard's retries):", ""]
+        out += [f"- {r.strategy} budget {budget_text(r.budget)} seed {r.seed}: {r.failed}" for r in collapsed.itertuples(index=False)]
     if missing:
         out += ["", f"{len(missing)} not run yet (rerun the study to finish them):", ""]
         out += [f"- {r['strategy']} budget {r['budget']} seed {r['seed']}" for r in missing[:20]]
