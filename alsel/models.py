@@ -15,7 +15,7 @@ from .errors import ConfigError
 
 __all__ = [
     "MODERNBERT", "MODEL_ALIASES", "PRECISIONS", "TRAINING_DEFAULTS",
-    "bundled_model_path", "default_model", "resolve_model", "resolve_embedder", "model_identity", "training_defaults",
+    "bundled_model_path", "default_model", "resolve_model", "resolve_embedder", "hub_unreachable", "model_identity", "training_defaults",
     "quiet_transformers", "torch_device", "check_device", "uses_bf16",
 ]
 
@@ -97,6 +97,27 @@ def _local_or_hub(name, option: str) -> str | None:
     if name.startswith((".", "/", "~")) or Path(Path(name).parts[0]).is_dir() or not _HUB_ID.match(name):
         raise ConfigError(f"{option} {name}: no such directory")
     return name
+
+
+def hub_unreachable(repo_id: str) -> str | None:
+    """Why the hub cannot serve ``repo_id`` now, in a few words, or None (it is in the local
+    cache, the hub answers for it, or it answers with something ``from_pretrained`` explains
+    better, such as a gated model). Asked before loading, so an offline machine gets one line at
+    once instead of transformers' retries (about 49 s)."""
+    from huggingface_hub import model_info, try_to_load_from_cache
+    from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
+
+    if isinstance(try_to_load_from_cache(repo_id, MODEL_CONFIG_FILE), str):
+        return None
+    try:
+        model_info(repo_id, timeout=10)
+    except RepositoryNotFoundError:
+        return "no such model on the Hugging Face hub, and no such local directory"
+    except HfHubHTTPError:  # an answer (gated, private): from_pretrained says what it needs
+        return None
+    except Exception as exc:  # no answer: DNS, connection, time-out (the HTTP client's own classes)
+        return f"the Hugging Face hub cannot be reached ({type(exc).__name__}) and the model is not in the local cache"
+    return None
 
 
 def model_identity(name: str) -> str:

@@ -156,3 +156,24 @@ def test_a_validation_score_improves_by_accuracy_or_by_a_real_drop_in_loss():
     assert _improves((0.9, -0.5), (0.8, -0.1))
     assert _improves((0.9, -0.30), (0.9, -0.35)) and not _improves((0.9, -0.3499), (0.9, -0.35))
     assert not _improves((1.0, -0.00001), (1.0, -0.00003))  # an easy split: the loss creeping to 0 is no progress
+
+
+def test_a_hub_model_that_cannot_be_reached_fails_at_once(monkeypatch):
+    """Offline, a hub id that is not in the local cache is one line at once, not transformers'
+    retries (about 49 s here); a name the hub does not know says so."""
+    import huggingface_hub
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Name or service not known")
+
+    monkeypatch.setattr(huggingface_hub, "model_info", offline)
+    with pytest.raises(ConfigError, match=r"cannot load model 'models/x': the Hugging Face hub cannot be reached \(ConnectionError\)"):
+        Learner(model="models/x").fit(["a", "b"], [0, 1], 2)
+
+    def unknown(*args, **kwargs):
+        raise RepositoryNotFoundError.__new__(RepositoryNotFoundError)  # as the hub's 404 (its constructor wants a response)
+
+    monkeypatch.setattr(huggingface_hub, "model_info", unknown)
+    with pytest.raises(ConfigError, match="no such model on the Hugging Face hub, and no such local directory"):
+        Learner(model="models/x").fit(["a", "b"], [0, 1], 2)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, ClassVar
 
 import numpy as np
 
 from ..errors import ConfigError, first_line
 from ..loops.learning import classification_metrics
-from ..models import MODEL_CONFIG_FILE, TRAINING_DEFAULTS, quiet_transformers, resolve_model, torch_device, uses_bf16
+from ..models import MODEL_CONFIG_FILE, TRAINING_DEFAULTS, hub_unreachable, quiet_transformers, resolve_model, torch_device, uses_bf16
 from ..params import Flag, Integer, Range, Real
 from ..progress import SILENT, Progress
 
@@ -150,6 +151,9 @@ class TransformerLearner:
         """``load(source, trust_remote_code=...)`` of the model's files, failing in one line."""
         quiet_transformers()
         source = resolve_model(self.model)
+        reason = None if Path(source).exists() else hub_unreachable(source)
+        if reason:
+            raise ConfigError(f"cannot load model {self.model!r}: {reason}")
         try:
             return load(source, trust_remote_code=self.trust_remote_code)
         except (OSError, ValueError) as exc:
