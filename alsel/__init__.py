@@ -4,7 +4,10 @@ Architecture: layers, lowest first; a module imports only from its own layer or 
 (tests/test_architecture.py checks it)::
 
     errors, io, params, progress, imports -> data, models -> embed, scores, stats -> strategies
-    -> loops -> learner, learners, report, study, export, result, api, run -> cli, __main__
+    -> loops -> learner, learners, report, decision_rule, study, export, result, api, run
+    -> cli, __main__, testing
+
+Nor do imports go round in a cycle, within a layer or a package (the same test checks it).
 
 The loop defines what it needs from a learner (:mod:`alsel.loops.learning`); :mod:`alsel.learners`
 registers alsel's own with it when imported, as :mod:`alsel.run` and the names below do.

@@ -18,7 +18,8 @@ import click
 
 from . import __version__
 from .errors import AlselError
-from .loops.presets import BASELINE, RECOMMENDED, RULE, DecisionRule
+from .decision_rule import RULE, DecisionRule
+from .loops.presets import BASELINE, RECOMMENDED
 
 
 # ------------------------------------------------------------------ rich at the edge
@@ -372,7 +373,7 @@ def compare(study_dirs, out, budget, baseline, max_cost, tie, keep_gain_of, stra
     default: per-set differences, a random-effects pooled difference, label efficiency and cost;
     against random, the decision rule's choice (docs/results.md, Beyond SST-2)."""
     from .loops.config import parse_budget
-    from .report.compare import write_comparison
+    from .report import write_comparison
 
     missing = [d for d in study_dirs if not Path(d).is_dir()]
     if missing:

@@ -7,11 +7,17 @@ The layers, lowest first (alsel/__init__.py's docstring states the same)::
     embed, scores, stats                     arrays computed from them
     strategies                               acquisition functions and LoopState, their input
     loops                                    the round controller and the learner protocol
-    learner, learners, report, study, export, result, api, run
-    cli, __main__
+    learner, learners, report, decision_rule, study, export, result, api, run
+    cli, __main__, testing                   the edge: the command line, and checks for plug-in authors
 
 The package root, ``alsel`` itself, holds the version and a lazy map of the public names; it
 imports nothing from alsel when loaded, so any module may import ``__version__`` from it.
+
+Within a layer, and within a package, imports have no cycles either: no module imports itself
+through others, at module level, inside a function or under ``TYPE_CHECKING`` (a cycle that
+only a late import keeps from failing is still one: the two modules cannot be understood, or
+moved, one without the other). Importing ``alsel.a.b`` from outside ``alsel.a`` also imports the
+package ``alsel.a``, so it counts as importing both.
 """
 
 from __future__ import annotations
@@ -33,8 +39,8 @@ LAYERS = [
     ("embed", "scores", "stats"),
     ("strategies",),
     ("loops",),
-    ("learner", "learners", "report", "study", "export", "result", "api", "run"),
-    ("cli", "__main__"),
+    ("learner", "learners", "report", "decision_rule", "study", "export", "result", "api", "run"),
+    ("cli", "__main__", "testing"),
 ]
 LAYER_OF = {f"alsel.{name}": rank for rank, names in enumerate(LAYERS) for name in names}
 
@@ -93,6 +99,61 @@ def violations(source: str, module: str, is_package: bool = False) -> list[str]:
 MODULES = sorted(p for p in PACKAGE.rglob("*.py"))
 
 
+def imported(target: str, importer: str) -> list[str]:
+    """What importing ``target`` from ``importer`` runs: ``target`` and each package above it
+    that does not hold ``importer`` (whose own package is already loaded); never the root."""
+    parts = target.split(".")
+    chain = [".".join(parts[:i]) for i in range(2, len(parts) + 1)]
+    return [m for m in chain if not importer.startswith(m + ".")]
+
+
+def import_graph(sources: dict[str, tuple[str, bool]]) -> dict[str, set[str]]:
+    """Module -> the modules of ``sources`` it imports; ``sources`` maps each module name to its
+    source and whether it is a package's ``__init__``."""
+    graph = {}
+    for module, (source, is_package) in sources.items():
+        targets = {m for _, target in alsel_imports(source, module, is_package) for m in imported(target, module)}
+        graph[module] = {t for t in targets if t in sources and t != module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle, as the path ``[a, b, ..., a]``, through each group of modules that import each
+    other (a strongly connected component with more than one module)."""
+    reach = {m: _reachable(graph, m) for m in graph}
+    groups = {frozenset(n for n in reach[m] if m in reach[n]) for m in graph if m in reach[m]}
+    return sorted(_cycle_through(graph, min(group), group) for group in groups)
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module reached from ``start`` by one import or more."""
+    seen, todo = set(), list(graph[start])
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo += graph[m]
+    return seen
+
+
+def _cycle_through(graph: dict[str, set[str]], start: str, group: frozenset) -> list[str]:
+    """The shortest path from ``start`` back to itself inside ``group`` (breadth-first)."""
+    paths, seen = [[start]], set()
+    while paths:
+        path = paths.pop(0)
+        for m in sorted(graph[path[-1]] & group):
+            if m == start:
+                return path + [start]
+            if m not in seen:
+                seen.add(m)
+                paths.append(path + [m])
+    raise AssertionError(f"{start} is in no cycle")  # unreachable: the group is strongly connected
+
+
+def alsel_sources() -> dict[str, tuple[str, bool]]:
+    return {module_name(p): (p.read_text(), p.name == "__init__.py") for p in MODULES}
+
+
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_every_module_imports_only_its_own_layer_or_lower(path):
     module = module_name(path)
@@ -111,6 +172,38 @@ def test_the_check_catches_an_upward_import():
         "alsel.loops.fake:2 imports alsel.learners (layer 5) from layer 4"
     ]
     assert violations("from .. import __version__\nfrom ..scores import margin\n", "alsel.strategies.fake") == []
+
+
+def test_no_module_imports_itself_through_others():
+    found = cycles(import_graph(alsel_sources()))
+    assert found == [], "import cycles: " + "; ".join(" -> ".join(c) for c in found)
+
+
+def test_the_check_catches_a_cycle():
+    """Two modules of one package, one importing the other only inside a function: a cycle; the
+    same import of a third module that imports neither: none."""
+    sources = {
+        "alsel.study.a": ("from .b import run\n", False),
+        "alsel.study.b": ("def run():\n    import alsel.study.a\n", False),
+        "alsel.study.c": ("import numpy\n", False),
+    }
+    assert cycles(import_graph(sources)) == [["alsel.study.a", "alsel.study.b", "alsel.study.a"]]
+    sources["alsel.study.b"] = ("def run():\n    import alsel.study.c\n", False)
+    assert cycles(import_graph(sources)) == []
+
+
+def test_the_check_counts_the_package_a_module_imports_through():
+    """``from alsel.x.m import f`` runs ``alsel/x/__init__.py`` too: a package that imports its
+    importer back makes a cycle; a module importing a sibling does not import its own package."""
+    sources = {
+        "alsel.x": ("from alsel.y import f\n", True),
+        "alsel.x.m": ("from .n import g\n", False),
+        "alsel.x.n": ("", False),
+        "alsel.y": ("from alsel.x.m import g\n", False),
+    }
+    assert cycles(import_graph(sources)) == [["alsel.x", "alsel.y", "alsel.x"]]
+    sources["alsel.y"] = ("", False)
+    assert cycles(import_graph(sources)) == []
 
 
 def test_the_docstring_states_the_layers():

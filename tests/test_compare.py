@@ -13,7 +13,8 @@ from scipy import stats as sps
 
 from alsel.cli import main
 from alsel.report import write_report
-from alsel.report.compare import budget_to_match, compare, read_sets, write_comparison
+from alsel.report import write_comparison
+from alsel.report.compare import budget_to_match, compare, read_sets
 from alsel.report.compare_render import render_comparison
 from alsel.stats import random_effects
 from test_report import accuracy, make_study
@@ -342,7 +343,7 @@ def hand_comparison(rows, n_sets=2, baseline="random"):
     ],
 )
 def test_the_rule_ranks_by_pooled_difference_and_breaks_ties_by_cost(rule, chosen):
-    from alsel.loops.presets import DecisionRule
+    from alsel.decision_rule import DecisionRule
     from alsel.report.decision import decide
 
     comparison = hand_comparison([("a", 0.020, 1.4, ()), ("b", 0.017, 1.1, ()), ("c", 0.030, 2.0, ())])
@@ -351,7 +352,7 @@ def test_the_rule_ranks_by_pooled_difference_and_breaks_ties_by_cost(rule, chose
 
 
 def test_the_rule_drops_a_loop_worse_on_one_set_or_giving_up_the_reference_gain():
-    from alsel.loops.presets import DecisionRule
+    from alsel.decision_rule import DecisionRule
     from alsel.report.decision import decide
 
     comparison = hand_comparison([("a", 0.030, 1.0, ("set1",)), ("b", 0.010, 1.0, ()), ("c", 0.005, 1.2, ()), ("ref", 0.02, 3.0, ())])
@@ -372,7 +373,7 @@ def test_the_rule_drops_a_loop_worse_on_one_set_or_giving_up_the_reference_gain(
 
 def test_the_rule_drops_a_loop_without_a_verdict_on_one_set():
     """No p-value on a set (one paired seed, or unreadable predictions) cannot show "never worse"."""
-    from alsel.loops.presets import DecisionRule
+    from alsel.decision_rule import DecisionRule
     from alsel.report.decision import decide
 
     comparison = hand_comparison([("a", 0.030, 1.0, ()), ("b", 0.010, 1.0, ())])

@@ -17,8 +17,8 @@ from alsel.io import read_json, read_jsonl, write_json, write_jsonl
 from alsel.loops.config import budget_label, options, parse_budget
 from alsel.loops.presets import RECOMMENDED
 from alsel.loops.rundir import RunDir
-from alsel.study import StudySpec, load_study, run_study
-from alsel.study.record import STUDY_RECORD
+from alsel.study import EXECUTORS, StudySpec, load_study, run_study
+from alsel.study.layout import STUDY_RECORD
 
 STUDY_YAML = """
 name: tiny
@@ -189,6 +189,13 @@ def test_bad_configs(tmp_path, text, message):
     with pytest.raises(ConfigError) as info:
         load_study(write_config(tmp_path, text))
     assert message in str(info.value)
+
+
+def test_every_executor_a_study_file_may_name_runs():
+    """The file's executor names are declared in the spec, below the executors that run them."""
+    from alsel.study.spec import EXECUTOR_NAMES
+
+    assert tuple(EXECUTORS) == EXECUTOR_NAMES
 
 
 def test_the_study_file_schema_is_declared_once(tmp_path):

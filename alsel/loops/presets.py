@@ -3,7 +3,7 @@ loop controller.
 
 - ``random``: a random initial pool of the whole budget, no rounds.
 - ``kmeans``: a KMeans-diversity initial pool of the whole budget, no rounds: **alsel's
-  recommendation** (:data:`RECOMMENDED`), chosen by :data:`RULE` from studies on four tasks
+  recommendation** (:data:`RECOMMENDED`), chosen by :data:`alsel.decision_rule.RULE` from studies on four tasks
   (docs/results.md, "Beyond SST-2").
 - ``high_conf`` / ``low_conf``: a seed model is trained on a random seed pool of the budget's
   size, which is neither part of the result nor a candidate; one round then acquires the whole
@@ -30,9 +30,6 @@ And, from issue 27, three more to measure:
   ``badge`` acquisition; BADGE's gradient embeddings come from the logistic regression, whose
   features are the sentence embeddings.
 
-:data:`RULE` is the decision rule that chooses the recommendation from studies on several data
-sets (``alsel compare``).
-
 A config that names no preset runs the recommended loop: :data:`DEFAULTS` (the defaults of
 :class:`~alsel.loops.config.LoopConfig`'s selection options and learners) are the options of
 the :data:`RECOMMENDED` preset, so a bare ``alsel loop`` follows the evidence.
@@ -45,7 +42,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 
-__all__ = ["Preset", "PRESETS", "RECOMMENDED", "BASELINE", "DEFAULTS", "LEARNER_DEFAULTS", "DecisionRule", "RULE", "check_fixed", "preset_options"]
+__all__ = ["Preset", "PRESETS", "RECOMMENDED", "BASELINE", "DEFAULTS", "LEARNER_DEFAULTS", "check_fixed", "preset_options"]
 
 
 @dataclass(frozen=True)
@@ -101,37 +98,6 @@ RECOMMENDED = "kmeans"
 #: The preset every other is compared with in studies and reports.
 BASELINE = "random"
 
-
-@dataclass(frozen=True)
-class DecisionRule:
-    """The rule's three numbers; the defaults are docs/results.md's.
-
-    Attributes
-    ----------
-    max_cost_ratio : float
-        Highest median cost of a run, as a multiple of the baseline's, on any set (embeddings cached).
-    tie : float
-        Pooled differences (accuracy share) this close to the best are a tie.
-    keep_gain_of : str or None
-        The strategy whose gain the recommendation must keep; None: no such filter.
-    """
-
-    max_cost_ratio: float = 1.5
-    tie: float = 0.005
-    keep_gain_of: str | None = "kmeans_margin"
-
-    def describe(self, baseline: str) -> str:
-        keep = (f"; paired with `{self.keep_gain_of}` instead, significantly worse on no set and a pooled difference "
-                "whose 95% CI reaches zero or lies above it") if self.keep_gain_of else ""
-        return (f"measured and tested on every set and significantly worse than `{baseline}` on none; a median cost of at most "
-                f"{self.max_cost_ratio:g}× `{baseline}`'s on every set, embeddings cached{keep}. Among the strategies "
-                f"that pass, the best pooled difference to `{baseline}` wins; differences within {100 * self.tie:g} "
-                "points of the best are a tie, which goes to the lowest highest cost ratio (embeddings cached)")
-
-
-#: The rule that chooses the recommendation from studies on several data sets (``alsel compare``;
-#: its filters and ranking are :mod:`alsel.report.decision`'s).
-RULE = DecisionRule()
 
 #: The learner pair of a config whose preset sets none, or that names a learner itself (then
 #: ``--learner X`` trains X in the rounds and, unless ``final_learner`` is named, on the result).

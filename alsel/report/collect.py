@@ -20,7 +20,7 @@ from ..errors import ConfigError, DataError, RunFileError, first_line
 from ..io import read_json
 from ..loops.presets import BASELINE
 from ..loops.rundir import RunDir
-from ..study.record import STUDY_RECORD, find_runs
+from ..study.layout import STUDY_RECORD, find_runs
 from .formatting import budget_text
 
 __all__ = [

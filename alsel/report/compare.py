@@ -13,7 +13,9 @@ tables of :class:`Comparison`, pure functions of the summaries:
 - label efficiency: the budget ``random`` needs to match a strategy's mean accuracy, by linear
   interpolation of ``random``'s mean accuracy between its measured budgets.
 
-:func:`write_comparison` writes ``compare.csv``, ``compare.md`` and the figures.
+:func:`alsel.report.write_comparison` writes them, with ``compare.md`` and the figures
+(:mod:`~alsel.report.compare_render`) and the decision rule's reading (:mod:`~alsel.report.decision`),
+which both read a :class:`Comparison`: this module imports neither.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..io import read_json, write_bytes, write_text
-from ..loops.presets import BASELINE, RULE, DecisionRule
+from ..io import read_json
+from ..loops.presets import BASELINE
 from ..models import describe_machine
 from ..stats import random_effects
-from ..study.record import RUNS, STUDY_RECORD
+from ..study.layout import RUNS, STUDY_RECORD
 from ..study.spec import strategy_names
 from .analysis import summarize
 from .collect import collect_study, full_strategies
@@ -53,7 +55,6 @@ __all__ = [
     "curve_strategies",
     "at_budget",
     "compared_rows",
-    "write_comparison",
 ]
 
 COMPARE_COLUMNS = [
@@ -317,47 +318,3 @@ def curve_strategies(runs: pd.DataFrame) -> list[str]:
     part = runs[~runs["strategy"].isin(full_strategies(runs))]
     counts = part.groupby("strategy", sort=False)["budget"].nunique()
     return [s for s, n in counts.items() if n > 1]
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline: str = BASELINE, rule: DecisionRule = RULE,
-                     strategies=None, warn=None) -> dict[str, Path]:
-    """Read the studies and write ``compare.csv``, ``compare.md``, ``forest.png`` and
-    ``budget_curves.png`` (when a set has a budget curve) into ``out``; against ``random``, also
-    ``decision.csv``: what the decision ``rule`` reads per strategy and which it chooses
-    (:mod:`~alsel.report.decision`). ``strategies``, if given, are the strategies compared (see
-    :func:`read_sets`); the rule's reference loop is read with them. ``warn`` is called with
-    one line per set whose runs are partly left out of the sentence-level test (compare.md
-    says it too).
-
-    Returns
-    -------
-    dict of str to Path
-        ``table``, ``report``, ``decision`` (against ``random``) and each figure written.
-    """
-    from .compare_render import comparison_figures, render_comparison
-    from .decision import decide
-    from .plots import png_bytes
-
-    sets = read_sets(study_dirs, baseline, strategies, rule.keep_gain_of if baseline == BASELINE else None)
-    for s in sets:
-        if s.note and warn is not None:
-            warn(f"{s.name}: {s.note} The decision rule does not pass an untested comparison.")
-    comparison = compare(sets, budget, baseline)
-    decision = None
-    if baseline == BASELINE:  # the rule, its cost criterion included, is written against random
-        against = versus(sets, rule.keep_gain_of, budget) if rule.keep_gain_of else None
-        decision = decide(comparison, rule, compare(against, budget, rule.keep_gain_of) if against else None)
-    out = Path(out)
-    figures = comparison_figures(comparison)
-    paths = {"table": out / "compare.csv", "report": out / "compare.md", **{name: out / f"{name}.png" for name in figures}}
-    write_text(paths["table"], comparison.table.to_csv(index=False))
-    if decision is not None:
-        paths["decision"] = out / "decision.csv"
-        write_text(paths["decision"], decision.table.to_csv(index=False))
-    for name, fig in figures.items():
-        write_bytes(paths[name], png_bytes(fig))
-    write_text(paths["report"], render_comparison(comparison, decision=decision, figures={name: f"{name}.png" for name in figures}))
-    return paths

@@ -15,7 +15,7 @@ from ..loops.config import options
 from ..loops.presets import BASELINE, PRESETS
 from ..loops.rundir import RunDir
 from ..stats import format_p, min_sign_flip_p
-from ..study.record import STUDY_RECORD
+from ..study.layout import STUDY_RECORD
 from .analysis import ALPHA, BETTER, DATA_KEYS, NO_DIFFERENCE, TRAINING_KEYS, UNTESTED, WORSE, differing_options
 from .collect import StudyResults, full_strategies
 from .formatting import budget_text, counts_text, markdown_table, pct, plural, points, run_label

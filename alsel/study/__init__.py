@@ -35,6 +35,7 @@ if any run failed.
 The package, in the order a study happens:
 
 - :mod:`~alsel.study.spec`: the study file's own keys (:class:`StudySpec`) and strategies;
+- :mod:`~alsel.study.layout`: where ``study.json`` and each run's directory lie;
 - :mod:`~alsel.study.grid`: :func:`load_study` -> :class:`Study` -> its runs (:class:`RunSpec`),
   each run's config built and checked before the first one runs;
 - :mod:`~alsel.study.cell`: one run in its directory (skip, run or resume, record a failure);

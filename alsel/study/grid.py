@@ -13,7 +13,7 @@ from ..errors import AlselError, ConfigError
 from ..io import read_yaml_mapping
 from ..loops.config import LoopConfig, budget_label
 from ..loops.config import options as option_names
-from .record import run_path
+from .layout import run_path
 from .spec import AXIS_KEYS, STUDY_KEYS, StrategySpec, StudySpec, unique
 
 __all__ = ["RunSpec", "Study", "load_study", "validate_runs"]

@@ -12,7 +12,7 @@ from ..data import load_configured_data
 from ..errors import DataError, RunFileError
 from ..loops.config import LoopConfig
 from ..loops.rundir import RunDir
-from .record import find_runs
+from .layout import find_runs
 
 if TYPE_CHECKING:
     from .grid import Study

@@ -25,6 +25,7 @@ from ..io import write_bytes
 from ..loops.rundir import RunDir
 from ..progress import SILENT, Progress
 from .cell import RunFn, execute_run, failure_line, write_error
+from .grid import with_absolute_paths
 from .outcomes import RunOutcome
 
 if TYPE_CHECKING:
@@ -93,8 +94,6 @@ def _connect(ray, address: str | None, progress: Progress) -> bool:
 
 def run_ray(study: Study, todo: list[RunSpec], run_fn: RunFn, progress: Progress) -> Iterator[RunOutcome]:
     """One Ray task per run, collected as they finish (so outcomes come in finishing order)."""
-    from .grid import with_absolute_paths  # grid imports the executors
-
     ray = _import_ray()
     env = _ray_env(local=study.address is None)
     os.environ.update(env)

@@ -1,6 +1,6 @@
-"""The study directory's layout: ``study.json``, its record of the grid and options (merged over
-the invocations that add seeds, budgets or strategies to one study), and ``runs/``, where each
-run directory's path names its strategy, budget and seed."""
+"""``study.json``: a study's record of its grid and options, merged over the invocations that add
+seeds, budgets or strategies to one study, with the state of each run (where the file and the
+runs lie: :mod:`~alsel.study.layout`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..io import read_json
-from ..loops.config import budget_label, parse_budget
 from .cell import now
 from .spec import unique
 
@@ -17,32 +16,7 @@ if TYPE_CHECKING:
     from .grid import RunSpec, Study
     from .outcomes import RunOutcome
 
-__all__ = ["STUDY_RECORD", "RUNS", "run_path", "find_runs", "merge_record", "record_outcomes"]
-
-#: Where a study keeps its run directories, one per strategy, budget and seed.
-RUNS = "runs"
-
-
-def run_path(strategy: str, budget, seed: int) -> str:
-    """A run directory relative to the study's: ``runs/<strategy>/budget-<b>/seed-<s>``."""
-    return f"{RUNS}/{strategy}/budget-{budget_label(budget)}/seed-{seed}"
-
-
-def find_runs(study_dir: Path):
-    """(strategy, budget, seed, path) of every run directory under ``runs/`` that
-    :func:`run_path` could have named, in sorted order."""
-    for path in sorted((Path(study_dir) / RUNS).glob("*/budget-*/seed-*")):
-        if not path.is_dir():
-            continue
-        try:
-            budget = parse_budget(path.parent.name[len("budget-"):])
-            seed = int(path.name[len("seed-"):])
-        except (ValueError, ConfigError):
-            continue
-        yield path.parent.parent.name, budget, seed, path
-
-#: The record's file name in the study directory.
-STUDY_RECORD = "study.json"
+__all__ = ["merge_record", "record_outcomes"]
 
 
 def merge_record(path: Path, study: Study, runs: list[RunSpec]) -> dict:

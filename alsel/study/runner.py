@@ -13,7 +13,8 @@ from .executors import EXECUTORS
 from .grid import RunSpec, Study, load_study, validate_runs
 from .kept import check_kept_data
 from .outcomes import RunOutcome, StudySummary
-from .record import STUDY_RECORD, merge_record, record_outcomes
+from .layout import STUDY_RECORD
+from .record import merge_record, record_outcomes
 
 __all__ = ["run_study"]
 

@@ -18,9 +18,8 @@ from ..loops.config import option_constraints, parse_budget
 from ..loops.config import options as option_names
 from ..loops.presets import PRESETS
 from ..params import Integer, Range, check
-from .executors import EXECUTORS
 
-__all__ = ["StrategySpec", "StudySpec", "STUDY_KEYS", "AXIS_KEYS", "STRATEGY_GROUPS", "FULL_PRESET", "as_list", "strategy_names", "unique"]
+__all__ = ["StrategySpec", "StudySpec", "STUDY_KEYS", "AXIS_KEYS", "STRATEGY_GROUPS", "FULL_PRESET", "EXECUTOR_NAMES", "as_list", "strategy_names", "unique"]
 
 #: Options that are grid axes and so not set by hand.
 AXIS_KEYS = frozenset({"budget", "seed"})
@@ -29,6 +28,10 @@ AXIS_KEYS = frozenset({"budget", "seed"})
 STRATEGY_GROUPS = ("selection", "learner")
 #: The preset that trains on the whole pool: one run per seed, whatever the budgets.
 FULL_PRESET = "full"
+#: The values of a study file's ``executor``; :data:`alsel.study.executors.EXECUTORS` maps each
+#: to the function that runs a study's runs that way (a test keeps the two equal). The names are
+#: the file's schema, so the spec needs no executor, and the executors, which run a grid, sit above it.
+EXECUTOR_NAMES = ("local", "ray")
 DEFAULT_BUDGETS = (0.1,)
 DEFAULT_SEEDS = (0, 1, 2)
 
@@ -241,8 +244,8 @@ class StudySpec:
             strategies = {name: replace(spec, budgets=None) for name, spec in strategies.items()}
         seeds = _parse_seeds(raw.get("seeds", list(DEFAULT_SEEDS)), where)
         executor = raw.get("executor") or "local"
-        if executor not in EXECUTORS:
-            raise ConfigError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTORS)}")
+        if executor not in EXECUTOR_NAMES:
+            raise ConfigError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTOR_NAMES)}")
         cpus = check(f"{where}: cpus_per_run", raw.get("cpus_per_run"), (Integer(Range(1)), None))
         return cls(
             name=_study_name(raw.get("name") or path.stem, where),
