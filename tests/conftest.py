@@ -9,6 +9,19 @@ import pytest
 
 from alsel.progress import Progress
 
+
+def run_cli(capsys, *argv):
+    """Run ``alsel *argv`` in this process: its exit code, stdout and stderr (each argument is
+    passed as text, so a test may give paths and numbers). In-process, so a test can monkeypatch
+    what the command calls; every command exits through SystemExit, whose code is the status."""
+    from alsel.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return exit_info.value.code, out, err
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory):
     """Embedding and round caches go to a temporary folder, never the user's ~/.cache."""

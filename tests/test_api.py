@@ -10,11 +10,10 @@ import pytest
 
 import alsel
 from alsel import LoopConfig, RoundRecord, SelectionResult
-from alsel.cli import main
 from alsel.errors import AlselError
 from alsel.io import read_json, read_jsonl
 from alsel.loops.presets import PRESETS, RECOMMENDED
-from conftest import Recorder, UNGUARDED
+from conftest import Recorder, UNGUARDED, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,13 +27,6 @@ def tiny(tiny_bert, cache_dir):
 @pytest.fixture()
 def frames(synthetic_csv):
     return pd.read_csv(synthetic_csv / "train.csv"), pd.read_csv(synthetic_csv / "eval.csv")
-
-
-def run_cli(capsys, *argv):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
 
 
 def cli_flags(options: dict) -> list[str]:

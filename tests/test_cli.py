@@ -4,14 +4,7 @@ import json
 
 import pytest
 
-from alsel.cli import main
-
-
-def run_cli(capsys, *argv):
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
+from conftest import run_cli
 
 
 @pytest.mark.parametrize(

@@ -11,12 +11,11 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from alsel.cli import main
-from alsel.report import write_report
-from alsel.report import write_comparison
+from alsel.report import write_comparison, write_report
 from alsel.report.compare import budget_to_match, compare, read_sets
 from alsel.report.compare_render import render_comparison
 from alsel.stats import random_effects
+from conftest import run_cli
 from test_report import accuracy, make_study
 
 #: kmeans's effect over random differs by set; the other strategies are make_study's.
@@ -203,13 +202,6 @@ def test_report_and_figures(written):
 
 
 # --------------------------------------------------------------------------- the command line
-
-
-def run_cli(capsys, *argv):
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
 
 
 def test_cli_writes_the_comparison(capsys, studies, tmp_path):

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from alsel.cli import main
 from alsel.io import read_json, read_jsonl
+from conftest import run_cli
 
 
 @pytest.fixture()
@@ -19,13 +19,12 @@ def all_cores():
 
 
 @pytest.mark.slow
-def test_kmeans_then_margin_on_sst2_beats_the_majority_class(tmp_path, all_cores):
+def test_kmeans_then_margin_on_sst2_beats_the_majority_class(capsys, tmp_path, all_cores):
     out = tmp_path / "run"
     argv = ["loop", "--init", "kmeans", "--acq", "margin", "--rounds", "1", "--limit", "3000", "--budget", "600",
             "--model", "minilm", "--seed", "0", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    assert exit_info.value.code == 0
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0, err
     metrics = read_json(out / "metrics.json")
     selection = read_jsonl(out / "selection.jsonl")
     assert len({e["id"] for e in selection}) == 600 and metrics["n_eval"] == 872

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alsel.cli import main
 from alsel.data import load_data, load_recorded_data, save_source
 from alsel.errors import AlselError, ConfigError
 from alsel.export import selected_frame
@@ -17,14 +16,7 @@ from alsel.io import read_json, read_jsonl, write_dir, write_json
 from alsel.loops.config import LoopConfig
 from alsel.loops.rundir import source_path
 from alsel.run import run_loop
-from conftest import UNGUARDED
-
-
-def run_cli(capsys, *argv):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
+from conftest import UNGUARDED, run_cli
 
 
 def loop_options(data_dir, model, cache_dir, **extra):

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alsel.cli import main
 from alsel.errors import ConfigError, RunInUseError
 from alsel.io import read_json, read_jsonl, write_json
 from alsel.loops.config import LoopConfig
@@ -21,7 +20,7 @@ from alsel.run import run_loop
 from alsel.loops.round_cache import load_outcome, save_outcome
 from alsel.loops.rundir import RunDir
 from alsel.progress import Progress
-from conftest import UNGUARDED, Recorder
+from conftest import UNGUARDED, Recorder, run_cli
 
 SPEC = dict(init="kmeans", acq="low_conf", rounds=2, epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget="60", learner_options=UNGUARDED)  # as the CLI passes it
 
@@ -76,16 +75,9 @@ def repeat_lines(path: Path) -> None:
     path.write_bytes(b"".join(lines + lines[-3:]))
 
 
-def cli(capsys, *argv):
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
-
-
 def cli_loop(capsys, base, run):
     o = base[1]
-    return cli(
+    return run_cli(
         capsys, "loop", "--dataset", o["dataset"], "--eval", o["eval"], "--model", o["model"], "--init", o["init"], "--acq", o["acq"],
         "--rounds", o["rounds"], "--budget", o["budget"], "--epochs", o["epochs"], "--min-steps", o["min_steps"], "--lr", o["lr"], "--learner-option", "collapse_guard=false",
         "--batch-size", o["batch_size"], "--cache-dir", o["cache_dir"], "--out", run,
@@ -149,14 +141,14 @@ def test_damage_within_the_checkpoint_is_one_line_and_changes_nothing(capsys, ba
 @pytest.mark.parametrize("name", ["checkpoint.json", "rounds.jsonl", "selection.jsonl", "config.json", "metrics.json"])
 def test_show_names_a_damaged_file(capsys, finished, name):
     cut(finished / name)
-    code, out, err = cli(capsys, "show", finished)
+    code, out, err = run_cli(capsys, "show", finished)
     assert_one_line_error(code, out, err, f"{finished / name}: damaged")
 
 
 def test_show_leaves_out_damaged_rows_past_the_checkpoint(capsys, interrupted):
     with open(interrupted / "rounds.jsonl", "ab") as handle:
         handle.write(b'{"round": 1, "n_lab')
-    code, out, err = cli(capsys, "show", interrupted)
+    code, out, err = run_cli(capsys, "show", interrupted)
     assert code == 0, err
     assert "unfinished: 1 of 3 rounds done" in out
 
@@ -173,13 +165,13 @@ def test_show_leaves_out_damaged_rows_past_the_checkpoint(capsys, interrupted):
 def test_export_refuses_a_finished_run_whose_files_disagree_with_its_checkpoint(capsys, finished, tmp_path, name, damage, message):
     damage(finished / name)
     before = snapshot(finished)
-    code, out, err = cli(capsys, "export", finished, "--out", tmp_path / "subset.csv")
+    code, out, err = run_cli(capsys, "export", finished, "--out", tmp_path / "subset.csv")
     assert_one_line_error(code, out, err, f"{finished / name}: {message}")
     assert snapshot(finished) == before and not (tmp_path / "subset.csv").exists()
 
 
 def test_export_of_an_intact_finished_run(capsys, finished, tmp_path):
-    code, out, err = cli(capsys, "export", finished, "--out", tmp_path / "subset.csv")
+    code, out, err = run_cli(capsys, "export", finished, "--out", tmp_path / "subset.csv")
     assert code == 0 and out == f"wrote 60 selected examples to {tmp_path / 'subset.csv'}\n", err
     assert [int(line.split(",")[0]) for line in (tmp_path / "subset.csv").read_text().splitlines()[1:]] == [e["id"] for e in read_jsonl(finished / "selection.jsonl")]
 
@@ -246,7 +238,7 @@ def test_a_study_leaves_a_run_in_use_to_its_process(study, study_copy):
 def test_a_report_names_a_damaged_run_and_completes(capsys, study_copy):
     metrics = study_copy / "runs" / "kmeans" / "budget-60" / "seed-0" / "metrics.json"
     cut(metrics)
-    code, _, err = cli(capsys, "report", study_copy)
+    code, _, err = run_cli(capsys, "report", study_copy)
     assert code == 0, err
     report = (study_copy / "report.md").read_text()
     assert f"{metrics}: damaged" in report and "1 failed" in report
@@ -377,9 +369,9 @@ def test_a_second_study_process_on_a_study_directory_is_refused(capsys, study, s
 
     before = (study_copy / "study.json").read_bytes()
     with hold_directory(study_copy):
-        code, out, err = cli(capsys, "study", study[0], "--out", study_copy)
+        code, out, err = run_cli(capsys, "study", study[0], "--out", study_copy)
         assert_one_line_error(code, out, err, f"{study_copy} is in use by another alsel process (pid {os.getpid()}", "wait for it or pass another --out")
-        code, out, err = cli(capsys, "study", study[0], "--out", study_copy, "--dry-run")  # writes nothing: not held back
+        code, out, err = run_cli(capsys, "study", study[0], "--out", study_copy, "--dry-run")  # writes nothing: not held back
         assert code == 0, err
     assert (study_copy / "study.json").read_bytes() == before
     assert not (study_copy / RunDir.LOCK).exists()
@@ -422,9 +414,9 @@ def test_a_study_refuses_kept_runs_made_on_other_data(capsys, own_data_study):
     before = {p: p.read_bytes() for p in study_dir.rglob("*") if p.is_file()}
     kept = study_dir / "runs" / "random" / "budget-60" / "seed-0" / "config.json"
     for extra in ([], ["--seeds", "0,1"], ["--dry-run"]):  # new runs would train on the flipped data
-        code, out, err = cli(capsys, "study", config, "--out", study_dir, *extra)
+        code, out, err = run_cli(capsys, "study", config, "--out", study_dir, *extra)
         assert_one_line_error(code, out, err, f"{data}: the data changed since {kept} recorded it", "pool_labelled_fingerprint")
     assert {p: p.read_bytes() for p in study_dir.rglob("*") if p.is_file()} == before
     data.write_text(original)  # the control: the same data resumes
-    code, out, err = cli(capsys, "study", config, "--out", study_dir, "--json")
+    code, out, err = run_cli(capsys, "study", config, "--out", study_dir, "--json")
     assert code == 0, err

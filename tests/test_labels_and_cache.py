@@ -10,7 +10,7 @@ from alsel.errors import DataError
 from alsel.io import read_json, read_jsonl
 from alsel.loops.config import LoopConfig
 from alsel.run import run_loop
-from conftest import Recorder, UNGUARDED, synthetic_frame
+from conftest import Recorder, UNGUARDED, run_cli, synthetic_frame
 
 
 @pytest.fixture()
@@ -113,15 +113,12 @@ def test_limit_larger_than_the_pool_is_said_and_recorded(tmp_path, options):
 def test_selection_and_export_write_bool_and_float_labels_as_such(capsys, tmp_path, options, values):
     """Issue 26: a JSON-lines file's true/false or 0.5/1.5 come back as JSON booleans and
     numbers, not the strings "True" and "0.5"."""
-    from alsel.cli import main
-
     frame = synthetic_frame(200, seed=0, labels=values)
     path = tmp_path / "t.jsonl"
     frame.to_json(path, orient="records", lines=True)
     run_loop(LoopConfig.from_options(dataset=str(path), eval="0.2", **options), tmp_path / "run")
-    with pytest.raises(SystemExit) as exit_info:
-        main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "subset.jsonl")])
-    assert exit_info.value.code == 0, capsys.readouterr().err
+    code, _, err = run_cli(capsys, "export", tmp_path / "run", "--out", tmp_path / "subset.jsonl")
+    assert code == 0, err
     for rows in (read_jsonl(tmp_path / "run" / "selection.jsonl"), read_jsonl(tmp_path / "subset.jsonl")):
         assert len(rows) == 40 and {type(r["label"]) for r in rows} == {type(values[0])}
         assert all(r["label"] == frame.label[r["id"]] for r in rows)

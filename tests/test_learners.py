@@ -19,7 +19,7 @@ from alsel.run import run_loop
 from alsel.strategies import get_strategy
 from conftest import UNGUARDED
 from plugins_for_tests import CentroidLearner, LowestPositive
-from test_cli import run_cli
+from conftest import run_cli
 
 USER_LEARNER = "plugins_for_tests:CentroidLearner"
 USER_STRATEGY = "plugins_for_tests:LowestPositive"

@@ -5,7 +5,7 @@ import pytest
 from alsel.loops.presets import PRESETS, RECOMMENDED
 from alsel.strategies import STRATEGIES
 from alsel.strategies.listing import GROUPS, describe_strategies
-from test_cli import run_cli
+from conftest import run_cli
 
 
 def sections(text: str) -> dict[str, str]:

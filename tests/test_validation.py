@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from alsel.cli import main
 from alsel.errors import ConfigError
 from alsel.loops.config import LoopConfig
 from alsel.strategies import STRATEGIES, Strategy, get_strategy, register
+from conftest import run_cli
 
 
 @pytest.fixture
@@ -25,10 +25,8 @@ def no_work(monkeypatch, tmp_path):
 
 
 def fails_in_one_line(capsys, argv, message, out_dir):
-    with pytest.raises(SystemExit) as exit_info:
-        main([*argv, "--out", str(out_dir)] if argv[0] == "loop" else argv)
-    out, err = capsys.readouterr()
-    assert exit_info.value.code == 2
+    code, out, err = run_cli(capsys, *([*argv, "--out", out_dir] if argv[0] == "loop" else argv))
+    assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err, err
     assert "Traceback" not in out + err
     assert not out_dir.exists()
@@ -127,9 +125,8 @@ def test_valid_flags_reach_the_loop(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr("alsel.run.run_loop", fake_run_loop)
     argv = ["loop", "--budget", "0.1", "--projection-dim", "0", "--strategy-option", "n_iter=5", "--warmup-ratio", "0",
             "--device", "cpu", "--precision", "fp32", "--max-length", "64", "--out", str(tmp_path / "run")]
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    assert exit_info.value.code == 0, capsys.readouterr().err
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0, err
     config = seen["config"]
     assert config.strategy_options == {"projection_dim": None, "n_iter": 5}
     assert (config.budget, config.warmup_ratio, config.max_length, config.precision) == ("0.1", 0.0, 64, "fp32")
@@ -295,10 +292,8 @@ def test_a_study_with_valid_strategy_options_plans_its_runs(capsys, tmp_path):
     from test_study import write_config
 
     config = write_config(tmp_path, BAD_STUDY.replace("{betta: 0.2}", "{projection_dim: null}"), name="ok.yaml")
-    with pytest.raises(SystemExit) as exit_info:
-        main(["study", str(config), "--out", str(tmp_path / "study"), "--dry-run"])
-    out, err = capsys.readouterr()
-    assert exit_info.value.code == 0, err
+    code, out, err = run_cli(capsys, "study", config, "--out", tmp_path / "study", "--dry-run")
+    assert code == 0, err
     assert "6 runs (6 planned)" in out
 
 
