@@ -62,3 +62,51 @@ class NanLearner(CentroidLearner):
         probs = super().predict_proba(texts)
         probs[0] = np.nan
         return probs
+
+
+class EpochCentroidLearner(CentroidLearner):
+    """CentroidLearner with every optional capability: a validation split (ignored), two
+    "epochs" reported to ``on_epoch_end``, and its bag-of-words counts as features."""
+
+    def fit(self, texts, labels, n_classes, *, validation=None, on_epoch_end=None):
+        super().fit(texts, labels, n_classes)
+        for epoch in range(2):
+            if on_epoch_end is not None:
+                on_epoch_end(self, epoch)
+        self.training_ = {"epochs": 2, "validation": 0 if validation is None else len(validation[0])}
+        return self
+
+    def predict_proba(self, texts, *, return_features=False):
+        probs = super().predict_proba(texts)
+        return (probs, self._bow(texts)) if return_features else probs
+
+
+class OneBasedEpochsLearner(EpochCentroidLearner):
+    """Reports its epochs from 1: the loop's dynamics would keep a stale first training."""
+
+    def fit(self, texts, labels, n_classes, *, validation=None, on_epoch_end=None):
+        shifted = None if on_epoch_end is None else (lambda model, epoch: on_epoch_end(model, epoch + 1))
+        return super().fit(texts, labels, n_classes, validation=validation, on_epoch_end=shifted)
+
+
+class FeaturesPerClassLearner(EpochCentroidLearner):
+    """Returns one feature row per class instead of one per text."""
+
+    def predict_proba(self, texts, *, return_features=False):
+        probs = super().predict_proba(texts)
+        return (probs, self.centroids_) if return_features else probs
+
+
+class NoSelfLearner(CentroidLearner):
+    """fit returns nothing: ``fit(...).predict_proba`` chains would break."""
+
+    def fit(self, texts, labels, n_classes):
+        super().fit(texts, labels, n_classes)
+
+
+class SeedlessLearner(CentroidLearner):
+    """Adds unseeded noise to its probabilities: two runs of one seed differ."""
+
+    def predict_proba(self, texts):
+        probs = super().predict_proba(texts) + np.random.default_rng().uniform(0, 0.01, size=(len(texts), 1))
+        return probs / probs.sum(axis=1, keepdims=True)
