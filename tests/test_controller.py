@@ -230,3 +230,20 @@ def test_a_fine_tuning_built_to_collapse_is_retried_recorded_and_fails_the_run(t
     assert read_json(tmp_path / "run" / "metrics.json")["failed"] == metrics["failed"]
     assert sum(line.startswith("the fine-tuning collapsed") for line in progress.lines) == 2
     assert any(line.startswith("failed: ") for line in progress.lines)
+
+
+def test_training_dynamics_are_recorded_for_the_candidates_epoch_by_epoch(tmp_path, options, monkeypatch):
+    """ambiguous reads per-epoch p_gold of every candidate: one column per epoch of the kept training."""
+    from alsel.strategies.ambiguous import Ambiguous
+
+    seen = {}
+    real = Ambiguous._select
+
+    def spy(self, state, k):
+        seen["dynamics"] = state.extras["dynamics"]
+        return real(self, state, k)
+
+    monkeypatch.setattr(Ambiguous, "_select", spy)
+    loop(tmp_path / "run", init="random", acq="ambiguous", rounds=1, **options)
+    rounds = read_jsonl(tmp_path / "run" / "rounds.jsonl")
+    assert seen["dynamics"].shape == (300 - 30, rounds[0]["training"]["epochs"])

@@ -106,7 +106,7 @@ def test_a_two_by_two_study_and_its_report(recorded, tmp_path, synthetic_csv, ti
         precision: fp32
         epochs: 1
         min_steps: 0
-        learner_options: {collapse_guard: false}
+        learner_options: {{collapse_guard: false}}
         lr: 0.005
         batch_size: 16
         strategies:

@@ -371,23 +371,23 @@ class _Run:
         if "dynamics" in needs:
             if self.config.scorer != "model":
                 raise ConfigError(f"{acq.name} records training dynamics of the loop's model; use --scorer model")
-            texts = [self.pool.texts[i] for i in candidates]
+            candidate_texts = [self.pool.texts[i] for i in candidates]
             gold = self.pool.labels[candidates]
 
             def on_epoch_end(model, epoch):
                 if epoch == 0:  # a new training (the collapse guard retrains): its epochs alone
                     dynamics.clear()
-                p = predict_proba(model, texts, progress=self.progress)
+                p = predict_proba(model, candidate_texts, progress=self.progress)
                 dynamics.append(p[np.arange(len(gold)), gold])
 
         # Times leave out embeddings computed meanwhile (a learner on embeddings): the round's
         # embed_seconds counts them.
         t0, spent = time.perf_counter(), self._embedding_spent()
-        texts = [self.pool.texts[i] for i in train]
-        labels = self.pool.labels[train]
-        validation = ([texts[i] for i in held_rows], labels[held_rows]) if len(held_rows) else None
+        train_texts = [self.pool.texts[i] for i in train]
+        train_labels = self.pool.labels[train]
+        validation = ([train_texts[i] for i in held_rows], train_labels[held_rows]) if len(held_rows) else None
         fit(
-            learner, [texts[i] for i in fit_rows], labels[fit_rows], self.pool.n_classes,
+            learner, [train_texts[i] for i in fit_rows], train_labels[fit_rows], self.pool.n_classes,
             validation=validation, progress=self.progress, on_epoch_end=on_epoch_end,
         )
         metrics, eval_probs = evaluate(learner, self.eval.texts, self.eval.labels, self.pool.n_classes, progress=self.progress)
