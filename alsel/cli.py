@@ -1,5 +1,5 @@
 """Command line: ``alsel loop``, ``alsel show``, ``alsel export``, ``alsel study``, ``alsel report``,
-``alsel compare``.
+``alsel compare``, ``alsel strategies``.
 
 Heavy imports (torch, transformers) happen inside the commands, so ``alsel --help`` is instant.
 Every error a user can fix prints one line and exits with status 2.

@@ -44,8 +44,6 @@ RESULT_COLUMNS = [
 ]
 FAILURE_COLUMNS = ["strategy", "budget", "seed", "error", "run_dir"]
 COST_COLUMNS = ("train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds")
-#: The study's own files around its run directories (alsel.study writes them; RunDir knows
-#: only what a run writes).
 
 
 @dataclass(frozen=True)
