@@ -7,6 +7,8 @@ autocast where the hardware has it) and keeps its best epoch. Without a validati
 trains until it fits its training data (accuracy >= ``fit_accuracy``) or the maximum is reached.
 A model that predicts one class on its own training data has collapsed: it is trained again with
 the next seed, then at half the rates, up to ``max_retries`` times (the collapse guard).
+``fit(..., warm_from=DIR)`` starts every training from a model ``save`` wrote (the loop's previous
+round, ``--warm-start``) instead of the pretrained weights; the rest is the same.
 
 Why not ``transformers.Trainer``: docs/benchmarks.md, "The fine-tuner's loop".
 """
@@ -114,8 +116,8 @@ class TransformerLearner:
     training_ : dict
         How the last ``fit`` went: ``validation`` (examples), ``epochs`` (run), ``best_epoch``,
         ``stopped`` (``patience``, ``max_epochs`` or ``fitted``), ``retries`` (one entry per
-        collapsed training: seed, rates, reason) and ``collapsed`` (the kept model's reason, or
-        absent).
+        collapsed training: seed, rates, reason), ``collapsed`` (the kept model's reason, or
+        absent) and ``warm_from`` (true for a warm start, else absent).
     """
 
     model: str = "minilm"
@@ -147,25 +149,37 @@ class TransformerLearner:
     }
 
     # ------------------------------------------------------------------ setup
-    def _load(self, load: Callable):
-        """``load(source, trust_remote_code=...)`` of the model's files, failing in one line."""
+    def _load(self, load: Callable, warm_from=None):
+        """``load(source, trust_remote_code=...)`` of the model's files (or of the saved model in
+        ``warm_from``), failing in one line."""
         quiet_transformers()
-        source = resolve_model(self.model)
-        reason = None if Path(source).exists() else hub_unreachable(source)
+        source = resolve_model(self.model) if warm_from is None else str(warm_from)
+        what = f"model {self.model!r}" if warm_from is None else "the model to warm-start from"
+        if Path(source).exists():
+            reason = None
+        else:  # a saved model is a directory; a hub id fails at once where the hub cannot serve it
+            reason = hub_unreachable(source) if warm_from is None else "no such directory"
         if reason:
-            raise ConfigError(f"cannot load model {self.model!r}: {reason}")
+            raise ConfigError(f"cannot load {what}: {reason}")
         try:
             return load(source, trust_remote_code=self.trust_remote_code)
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"cannot load model {self.model!r} ({source}): {first_line(exc)}") from None
+            raise ConfigError(f"cannot load {what} ({source}): {first_line(exc)}") from None
 
-    def _fresh_classifier(self):
-        """A classifier of ``n_classes_`` from the pretrained weights, and the names of the
-        parameters the checkpoint did not hold (the new head)."""
-        from transformers import AutoModelForSequenceClassification
+    def _fresh_classifier(self, warm_from=None):
+        """A classifier of ``n_classes_`` from the pretrained weights, or from the model saved in
+        ``warm_from`` (a classifier of as many classes), and the names of the parameters its
+        source did not hold (the new head, trained at ``head_lr``: a warm start has none, its
+        head has trained already)."""
+        from transformers import AutoConfig, AutoModelForSequenceClassification
 
+        if warm_from is not None:
+            saved = self._load(AutoConfig.from_pretrained, warm_from).num_labels
+            if saved != self.n_classes_:
+                raise ConfigError(f"cannot warm-start from {warm_from}: a classifier of {saved} classes, not {self.n_classes_}")
         model, info = self._load(
-            lambda source, **kw: AutoModelForSequenceClassification.from_pretrained(source, num_labels=self.n_classes_, output_loading_info=True, **kw)
+            lambda source, **kw: AutoModelForSequenceClassification.from_pretrained(source, num_labels=self.n_classes_, output_loading_info=True, **kw),
+            warm_from,
         )
         mismatched = {key if isinstance(key, str) else key[0] for key in info.get("mismatched_keys", ())}
         return model, set(info["missing_keys"]) | mismatched
@@ -212,11 +226,14 @@ class TransformerLearner:
         validation: tuple | None = None,
         progress: Progress = SILENT,
         on_epoch_end: Callable[["TransformerLearner", int], None] | None = None,
+        warm_from: str | Path | None = None,
     ) -> "TransformerLearner":
         """Train a fresh model on ``texts``/``labels``, choosing its epoch on ``validation``
         (``(texts, labels)``, held out of the training data by the caller) where given, and
         retrain after a collapse. ``on_epoch_end(self, epoch)`` runs after each epoch of each
-        training (epoch 0 starts a new one), for training-dynamics scores."""
+        training (epoch 0 starts a new one), for training-dynamics scores. ``warm_from``: a
+        directory :meth:`save` wrote, whose weights every training (each retry too) starts from
+        instead of the pretrained ones."""
         import torch
 
         labels = np.asarray(labels, dtype=np.int64)
@@ -236,7 +253,7 @@ class TransformerLearner:
             scale = 0.5 ** max(0, attempt - 1)
             run = _Attempt(seed=self.seed + attempt, lr=self.lr * scale, head_lr=head_lr * scale)
             torch.manual_seed(run.seed)
-            self._train(run, train_ids, labels, held, progress, on_epoch_end)
+            self._train(run, train_ids, labels, held, progress, on_epoch_end, warm_from)
             if self.collapse_guard:
                 run.collapsed = collapse_reason(labels, self._predict_ids(train_ids, progress).argmax(axis=1))
             if run.collapsed is None or attempt == self.max_retries:
@@ -251,15 +268,17 @@ class TransformerLearner:
             "stopped": run.stopped,
             "retries": retries,
             **({"collapsed": run.collapsed} if run.collapsed else {}),
+            **({"warm_from": True} if warm_from is not None else {}),
         }
         return self
 
-    def _train(self, run: _Attempt, input_ids, labels, held, progress: Progress, on_epoch_end) -> None:
-        """One training from the pretrained weights; leaves the kept model in ``model_``."""
+    def _train(self, run: _Attempt, input_ids, labels, held, progress: Progress, on_epoch_end, warm_from=None) -> None:
+        """One training from the pretrained weights (or ``warm_from``'s); leaves the kept model
+        in ``model_``."""
         import torch
         from transformers import get_linear_schedule_with_warmup
 
-        model, new = self._fresh_classifier()
+        model, new = self._fresh_classifier(warm_from)
         self.model_ = model.to(self.device_)
         lengths = np.fromiter((len(x) for x in input_ids), dtype=np.int64, count=len(input_ids))
         optimizer = self._optimizer(self.model_, new, run.lr, run.head_lr)

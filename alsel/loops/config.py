@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 __all__ = ["LoopConfig", "BudgetPlan", "OPTION_GROUPS", "build_strategy", "options", "option_constraints", "budget_label", "parse_budget", "parse_size", "plan_budget"]
 
 
+#: ``--warm-start``: none (every round trains from the pretrained weights), rounds (rounds 1..R-1
+#: continue from the previous round's model, the final one trains fresh), all (the final too).
+WARM_STARTS = ("none", "rounds", "all")
+
 #: What every library a run seeds accepts (scikit-learn's random_state is below 2**32).
 SEED_RANGE = Range(0, 2**32 - 1)
 
@@ -66,6 +70,7 @@ class LoopConfig:
     learner: str | None = field(default=None, metadata={"group": "learner", "help": "the model trained inside the rounds: transformer, logreg (logistic regression on the embeddings) or package.module:Class"})
     final_learner: str | None = field(default=None, metadata={"group": "learner", "help": "the model trained on the final selection (default: the same as --learner)"})
     learner_options: dict = field(default_factory=dict, metadata={"group": "learner", "help": "options passed to every learner of the run that takes them (max_retries, C, ...)"})
+    warm_start: str | None = field(default=None, metadata={"group": "learner", "choices": WARM_STARTS, "help": "none: every round trains from the pretrained weights; rounds: rounds 1..R-1 continue from the previous round's model, the final one trains fresh; all: the final one continues too"})
     model: str | None = field(default=None, metadata={"group": "training", "path": True, "help": "minilm, modernbert-base, a local directory or a hub id (default: modernbert-base with CUDA, else minilm)"})
     epochs: int | None = field(default=None, metadata={"group": "training", "help": "the most epochs a fine-tuning runs; early stopping ends it sooner (default per model)", "range": Range(1)})
     patience: int | None = field(default=None, metadata={"group": "training", "help": "stop after this many epochs without a better validation score (default per model)", "range": Range(1)})
@@ -140,6 +145,7 @@ class LoopConfig:
         _check_learner_options(config.learner_options, [round_learner, final_learner])
         if config.save_model is not None:
             _check_can_save(final_learner, config.save_model, config.model)
+        _check_warm_start(config, round_learner, final_learner)
         if acq is not None and config.rounds > 0:
             _check_learner_serves(round_learner, config.acq, acq.needs, config.scorer)
         if config.rounds > 0 and config.acq is None:
@@ -203,6 +209,24 @@ def _check_can_save(learner, directory: str, model: str) -> None:
     if Path(resolve_model(model)).is_dir() and (target == source or source in target.parents or target in source.parents):
         raise ConfigError(f"--save-model {directory}: that is where --model {model} is loaded from; pass another directory")
     check_replaceable(directory, marker=MODEL_CONFIG_FILE)
+
+
+def _check_warm_start(config: LoopConfig, round_learner, final_learner) -> None:
+    """Refuse a warm start before any work where it cannot happen: no round to continue from,
+    a learner that cannot continue from (or save) a model, a final learner of another kind."""
+    mode = config.warm_start
+    if mode == "none":
+        return
+    if config.rounds == 0:
+        raise ConfigError(f"--warm-start {mode} continues a round from the previous round's model, and --rounds is 0; pass --rounds N (N >= 1) or --warm-start none")
+    if mode == "rounds" and config.rounds == 1:
+        raise ConfigError("--warm-start rounds continues rounds 1 to R-1 and trains the final round fresh: with --rounds 1 nothing would; pass --warm-start all or --rounds N (N >= 2)")
+    if not round_learner.warm_starts:
+        raise ConfigError(f"--warm-start {mode}: --learner {round_learner.spec} cannot continue from a saved model (its fit takes no warm_from); pass --warm-start none")
+    if not hasattr(round_learner.cls, "save"):
+        raise ConfigError(f"--warm-start {mode}: --learner {round_learner.spec} cannot save its model for the next round (it has no save(directory, label_names))")
+    if mode == "all" and final_learner.spec != round_learner.spec:
+        raise ConfigError(f"--warm-start all continues the final model from the rounds' {round_learner.spec} model, which --final-learner {final_learner.spec} cannot; pass --warm-start rounds")
 
 
 def _check_learner_serves(learner, acq: str, needs: frozenset, scorer: str) -> None:

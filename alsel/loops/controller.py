@@ -3,7 +3,8 @@
 One run: choose an initial pool, then for each round train the learner on the labelled pool,
 evaluate it, score the rest of the pool and acquire a batch; when the budget is reached, train
 the final model on the whole selection and evaluate it. The study's fixed strategies are the
-same loop with zero or one round (see :mod:`alsel.loops.presets`).
+same loop with zero or one round (see :mod:`alsel.loops.presets`). With ``--warm-start`` a round
+continues from the previous round's model, which the run directory keeps until the run is done.
 
 Every random choice draws from a generator derived from (seed, round, purpose), so a run resumed
 after its last finished round makes the same choices as one that never stopped.
@@ -253,7 +254,12 @@ class _Run:
         final = round_ == c.rounds
         candidates = None if final else np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool))
         learner = self.final_learner if final else self.round_learner
-        outcome = self._train_and_score(np.sort(train), candidates, acq, learner, keep_model=final and bool(c.save_model))
+        keeps = self._keeps_model(round_)
+        outcome = self._train_and_score(
+            np.sort(train), candidates, acq, learner, keep_model=(final and bool(c.save_model)) or keeps, warm=self._warm_from(round_),
+        )
+        if keeps:
+            self.run_dir.save_round_model(round_, outcome["learner"], self.pool.label_names, outcome["key"])
         select_seconds = scores = None
         if final:
             self._keep_final_model(outcome)
@@ -280,6 +286,26 @@ class _Run:
             n_acquired=0 if final else int(plan.round_sizes[round_]),
             seconds=round(time.perf_counter() - t0 + (self.init_seconds if round_ == 0 else 0.0), 3),
         )
+
+    def _warm_source(self, round_: int) -> int | None:
+        """The round whose model round ``round_`` continues from (``--warm-start``), or None:
+        it trains from the pretrained weights."""
+        c = self.config
+        if c.warm_start == "none" or not 0 < round_ <= c.rounds or (round_ == c.rounds and c.warm_start == "rounds"):
+            return None
+        return round_ - 1
+
+    def _keeps_model(self, round_: int) -> bool:
+        """Whether the next round continues from this round's model: then it is trained even on a
+        round-cache hit (the cache holds no model) and kept in the run directory."""
+        return self._warm_source(round_ + 1) == round_
+
+    def _warm_from(self, round_: int) -> tuple[Path, str] | None:
+        """The saved model round ``round_`` continues from and its identity (the round cache key
+        it was trained under), read back from the run directory whether this process saved it or
+        an interrupted one did: a resumed run continues from the same model."""
+        source = self._warm_source(round_)
+        return None if source is None else self.run_dir.read_round_model(source)
 
     def _keep_final_model(self, outcome: dict) -> None:
         """The final model's eval-set probabilities (for paired per-sentence comparisons) and,
@@ -323,11 +349,12 @@ class _Run:
         fraction = self.config.validation_fraction if factory.takes_validation else 0.0
         return validation_split(self.pool.labels[train], fraction, self.config.seed)
 
-    def _cache_key(self, train, held, candidates, needs, learner: str) -> str:
+    def _cache_key(self, train, held, candidates, needs, learner: str, warm_from: str | None = None) -> str:
         """Everything a round's outcome depends on: the texts *and labels* of pool and evaluation
         set, the training and learner options and the model's identity, which examples it trains
-        on, validates on (``held``) and scores, and how they are scored; a new format version
-        invalidates old entries."""
+        on, validates on (``held``) and scores, how they are scored and, for a warm start, the
+        identity of the model it continues from (``warm_from``: that round's key); a new format
+        version invalidates old entries."""
         c = self.config
         payload = {
             "alsel": __version__,
@@ -348,21 +375,26 @@ class _Run:
             # Only what changes the stored outcome: strategies that need just probabilities share it.
             "needs": sorted(needs & {"features", "dynamics"}),
         }
+        if warm_from is not None:  # only then: a round trained from the pretrained weights keeps its key
+            payload["warm_from"] = warm_from
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
-    def _train_and_score(self, train, candidates, acq: Strategy | None, factory: LearnerFactory, keep_model: bool = False) -> dict:
-        """Train on ``train``, evaluate, and score ``candidates`` for ``acq``; the outcome is
-        cached so runs that train the same model on the same data (the study's high_conf and
-        low_conf seed models) do it once. The model itself is not cached: ``keep_model`` trains
-        even on a cache hit, and the outcome's ``learner`` holds it."""
+    def _train_and_score(
+        self, train, candidates, acq: Strategy | None, factory: LearnerFactory, keep_model: bool = False, warm: tuple[Path, str] | None = None,
+    ) -> dict:
+        """Train on ``train`` (from the saved model and identity ``warm``, if given), evaluate,
+        and score ``candidates`` for ``acq``; the outcome is cached so runs that train the same
+        model on the same data (the study's high_conf and low_conf seed models) do it once. The
+        model itself is not cached: ``keep_model`` trains even on a cache hit, and the outcome's
+        ``learner`` holds it; its ``key`` is the cache key."""
         needs = acq.needs if (acq is not None and candidates is not None) else frozenset()
         wants_probs = bool(needs & {"probs", "features", "dynamics"})
         fit_rows, held_rows = self._validation(train, factory)
-        key = self._cache_key(train, train[held_rows], candidates if wants_probs else None, needs, factory.spec)
+        key = self._cache_key(train, train[held_rows], candidates if wants_probs else None, needs, factory.spec, warm[1] if warm else None)
         cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / key
         cached = None if keep_model else load_outcome(cache, n_eval=len(self.eval), n_candidates=len(candidates) if wants_probs else None, progress=self.progress)
         if cached is not None:
-            return {**cached, "cached": True}
+            return {**cached, "cached": True, "key": key}
 
         context = self.learner_context()
         learner = factory.new(context)
@@ -388,7 +420,7 @@ class _Run:
         validation = ([train_texts[i] for i in held_rows], train_labels[held_rows]) if len(held_rows) else None
         fit(
             learner, [train_texts[i] for i in fit_rows], train_labels[fit_rows], self.pool.n_classes,
-            validation=validation, progress=self.progress, on_epoch_end=on_epoch_end,
+            validation=validation, progress=self.progress, on_epoch_end=on_epoch_end, warm_from=warm[0] if warm else None,
         )
         metrics, eval_probs = evaluate(learner, self.eval.texts, self.eval.labels, self.pool.n_classes, progress=self.progress)
         train_seconds = time.perf_counter() - t0 - (self._embedding_spent() - spent)
@@ -414,15 +446,15 @@ class _Run:
             "extras": extras,
         }
         save_outcome(cache, outcome)
-        return {**outcome, "cached": False, "learner": learner}
+        return {**outcome, "cached": False, "learner": learner, "key": key}
 
 
 def _describe_training(training: dict | None) -> str:
-    """`` (validation 33, best epoch 4 of 7)`` for a round's log line; empty where the learner
-    reports nothing."""
+    """`` (validation 33, best epoch 4 of 7)`` for a round's log line (``warm start, `` first
+    for a warm start); empty where the learner reports nothing."""
     if not training:
         return ""
-    held = f"validation {training['validation']:,}, " if training.get("validation") else ""
+    held = ("warm start, " if training.get("warm_from") else "") + (f"validation {training['validation']:,}, " if training.get("validation") else "")
     retries = f", {len(training['retries'])} retries" if training.get("retries") else ""
     return f" ({held}best epoch {training.get('best_epoch')} of {training.get('epochs')}{retries})"
 

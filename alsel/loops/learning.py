@@ -18,6 +18,8 @@ learner:
 - ``fit(..., progress=...)`` / ``predict_proba(..., progress=...)``: an
   :class:`~alsel.progress.Progress` to report to;
 - ``save(directory, label_names)``: write the trained model;
+- ``fit(..., warm_from=directory)``: continue from a model ``save`` wrote (the previous
+  round's) instead of the initial weights, for ``--warm-start`` (it needs ``save`` too);
 - a ``training_`` dict after ``fit``: how the training went (kept in ``rounds.jsonl``).
 
 A learner's constructor is offered the run's ``seed``, ``embed`` (cached sentence embeddings),
@@ -148,6 +150,11 @@ class LearnerFactory:
     def takes_validation(self) -> bool:
         return _accepts(self.cls.fit, "validation")
 
+    @property
+    def warm_starts(self) -> bool:
+        """Whether its fit can continue from a saved model (``warm_from``), for ``--warm-start``."""
+        return _accepts(self.cls.fit, "warm_from")
+
 
 def resolve_learner(spec: str, option: str = "--learner") -> LearnerFactory:
     """The factory of ``spec``: a built-in name, a plug-in's name or ``package.module:Class``.
@@ -180,9 +187,9 @@ def _supported(func, options: dict) -> dict:
     return {k: v for k, v in options.items() if v is not None and _accepts(func, k)}
 
 
-def fit(learner: Learner, texts, labels, n_classes: int, *, validation=None, progress: Progress = SILENT, on_epoch_end=None) -> Learner:
+def fit(learner: Learner, texts, labels, n_classes: int, *, validation=None, progress: Progress = SILENT, on_epoch_end=None, warm_from=None) -> Learner:
     """``learner.fit`` with the optional arguments it takes."""
-    options = {"validation": validation, "progress": progress, "on_epoch_end": on_epoch_end}
+    options = {"validation": validation, "progress": progress, "on_epoch_end": on_epoch_end, "warm_from": warm_from}
     learner.fit(texts, labels, n_classes, **_supported(learner.fit, options))
     return learner
 

@@ -29,6 +29,9 @@ And, from issue 27, three more to measure:
 - ``cluster_margin_proxy`` / ``badge_proxy``: ``kmeans_margin_proxy`` with ``cluster_margin`` /
   ``badge`` acquisition; BADGE's gradient embeddings come from the logistic regression, whose
   features are the sentence embeddings.
+- ``cluster_margin_warm`` / ``badge_warm``: the same acquisition with the fine-tuner in the
+  rounds, round 1 warm-started from round 0's model (``warm_start: rounds``); the final model
+  is trained fresh from the pretrained weights, so it compares with a cold loop like for like.
 
 A config that names no preset runs the recommended loop: :data:`DEFAULTS` (the defaults of
 :class:`~alsel.loops.config.LoopConfig`'s selection options and learners) are the options of
@@ -91,6 +94,14 @@ PRESETS: dict[str, Preset] = {
         "a KMeans third, then two rounds adding a third by BADGE on a logistic regression's gradient embeddings; "
         "only the final model is fine-tuned",
     ),
+    "cluster_margin_warm": Preset(
+        {"init": "kmeans", "rounds": 2, "acq": "cluster_margin", "warm_start": "rounds"},
+        "a KMeans third, then two rounds adding a third by cluster_margin; round 1 continues round 0's model, the final model trains fresh",
+    ),
+    "badge_warm": Preset(
+        {"init": "kmeans", "rounds": 2, "acq": "badge", "warm_start": "rounds"},
+        "a KMeans third, then two rounds adding a third by BADGE; round 1 continues round 0's model, the final model trains fresh",
+    ),
 }
 
 #: The loop the evidence recommends (docs/results.md); what a config without a preset runs.
@@ -103,8 +114,8 @@ BASELINE = "random"
 #: ``--learner X`` trains X in the rounds and, unless ``final_learner`` is named, on the result).
 LEARNER_DEFAULTS: dict = {"learner": "transformer", "final_learner": None}
 #: The options of a config that leaves them unset: the recommended preset's, and the budget,
-#: keep_init and learners that it does not set.
-DEFAULTS: dict = {"budget": 0.1, "keep_init": True, **LEARNER_DEFAULTS, **PRESETS[RECOMMENDED].options}
+#: keep_init, warm start and learners that it does not set.
+DEFAULTS: dict = {"budget": 0.1, "keep_init": True, "warm_start": "none", **LEARNER_DEFAULTS, **PRESETS[RECOMMENDED].options}
 
 
 def check_fixed(name: str | None, values: dict) -> None:

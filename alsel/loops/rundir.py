@@ -10,9 +10,12 @@ last: its presence means the run finished) and ``checkpoint.json`` (the commit p
 finished round: a resumed run continues after it). Every write is atomic, but a file can still
 be damaged outside alsel (a crash of the file system, a bad copy): every read checks what it
 gets and raises :class:`~alsel.errors.RunFileError` naming the file. While a run is going,
-``.lock`` holds its process id. A run on data held in memory keeps it as ``data/pool.parquet``
-(and ``data/eval.parquet``), which its config.json names, so it resumes and replays from files
-like any other. :class:`MemoryRunDir` stands in for a run that writes nothing.
+``.lock`` holds its process id. A warm-started run (``--warm-start``) keeps the model each later
+round continues from in ``models/round-<r>/`` (the learner's ``save``) with its identity, the
+round cache key it was trained under, in ``models/round-<r>.json``, until it finishes. A run on
+data held in memory keeps it as ``data/pool.parquet`` (and ``data/eval.parquet``), which its
+config.json names, so it resumes and replays from files like any other. :class:`MemoryRunDir`
+stands in for a run that writes nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import fcntl
 import json
 import os
 import platform
+import shutil
 import socket
+import tempfile
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -133,6 +138,7 @@ class RunDir:
     CHECKPOINT = "checkpoint.json"
     LOCK = LOCK
     ERROR = "error.txt"  # written by a study beside a run that failed
+    MODELS = "models"  # warm starts: round-<r>/ (a saved model) and round-<r>.json (its identity)
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -293,7 +299,30 @@ class RunDir:
         write_npy(self.file(self.EVAL_PREDICTIONS), probs.argmax(axis=1).astype(np.min_scalar_type(probs.shape[1] - 1)))
 
     def finish(self, metrics: dict) -> None:
+        """Write metrics.json, then drop the round models of a warm start: a finished run never
+        trains again (a damaged metrics.json is rebuilt from the checkpoint), and each is as big
+        as the model."""
         write_json(self.file(self.METRICS), metrics)
+        shutil.rmtree(self.file(self.MODELS), ignore_errors=True)
+
+    def round_model(self, round_: int) -> Path:
+        """Where round ``round_``'s model is kept for the round that continues from it."""
+        return self.file(self.MODELS) / f"round-{round_}"
+
+    def save_round_model(self, round_: int, learner, label_names, key: str) -> None:
+        """Keep round ``round_``'s model and its identity ``key``. Before the round's commit
+        point, so a run resumed after the round continues from this very model."""
+        learner.save(self.round_model(round_), label_names)
+        write_json(self.round_model(round_).with_suffix(".json"), {"round": round_, "key": key})
+
+    def read_round_model(self, round_: int) -> tuple[Path, str]:
+        """The directory of round ``round_``'s saved model and its identity; a missing or
+        damaged one raises RunFileError (the checkpoint says the round finished)."""
+        path = self.round_model(round_)
+        record = self._read_object(path.with_suffix(".json").relative_to(self.path).as_posix())
+        if record is None or not isinstance(record.get("key"), str) or not path.is_dir():
+            raise RunFileError(f"{path}: missing or damaged, though the run continues from it; {START_OVER}")
+        return path, record["key"]
 
     def keep_sources(self, sources: dict) -> None:
         """Write in-memory sources (name -> TextDataset) beside the run, once: a resumed run
@@ -308,6 +337,22 @@ class MemoryRunDir:
     is written, locked or resumed; the embedding and round caches still work."""
 
     path = None
+
+    def __init__(self):
+        self._models: tempfile.TemporaryDirectory | None = None
+
+    def _model_dir(self) -> RunDir:
+        """A run directory in a temporary folder, removed with this object: where a warm start
+        keeps the models its rounds continue from."""
+        if self._models is None:
+            self._models = tempfile.TemporaryDirectory(prefix="alsel-models-")
+        return RunDir(self._models.name)
+
+    def save_round_model(self, round_: int, learner, label_names, key: str) -> None:
+        self._model_dir().save_round_model(round_, learner, label_names, key)
+
+    def read_round_model(self, round_: int) -> tuple[Path, str]:
+        return self._model_dir().read_round_model(round_)
 
     @contextmanager
     def lock(self, progress: Progress = SILENT) -> Iterator[None]:
@@ -326,7 +371,10 @@ class MemoryRunDir:
         """Nothing to keep: the controller returns them."""
 
     def finish(self, metrics: dict) -> None:
-        """Nothing to keep: the controller returns the metrics."""
+        """Nothing to keep: the controller returns the metrics; the round models go."""
+        if self._models is not None:
+            self._models.cleanup()
+            self._models = None
 
     def keep_sources(self, sources: dict) -> None:
         """Nothing to keep."""
