@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -161,7 +162,7 @@ def _frame(obj, labels, text, label, what: str) -> pd.DataFrame:
     return pd.DataFrame({text or "text": texts, label: labels})
 
 
-def _pair(eval) -> tuple:
+def _pair(eval) -> tuple[Any, Any]:
     """``(texts, labels)`` -> its parts; any other eval source has its labels inside."""
     if isinstance(eval, tuple) and len(eval) == 2 and not isinstance(eval[0], str):
         return eval

@@ -11,14 +11,15 @@ import dataclasses
 import json
 import os
 import sys
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import AlselError
 from .decision_rule import RULE, DecisionRule
+from .errors import AlselError
 from .loops.presets import BASELINE, RECOMMENDED
 
 
@@ -94,7 +95,7 @@ def _click_type(constraints: tuple):
         return click.Choice(only.values)
     if isinstance(only, (Integer, Real)):
         r = only.range
-        kind = click.IntRange if isinstance(only, Integer) else click.FloatRange
+        kind: Callable[..., click.ParamType] = click.IntRange if isinstance(only, Integer) else click.FloatRange
         return kind(min=r.low, max=r.high, min_open=r.closed in ("right", "neither"), max_open=r.closed in ("left", "neither"))
     return click.STRING
 
@@ -198,7 +199,7 @@ def loop(preset, config_file, out, strategy_option, learner_option, projection_d
         raise SystemExit(1)
 
 
-loop.help = loop.help.format(recommended=RECOMMENDED)
+loop.help = (loop.help or "").format(recommended=RECOMMENDED)
 
 
 def _epochs_cell(record) -> str:

@@ -10,8 +10,8 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -87,7 +87,7 @@ class Embedder:
     @property
     def spent_seconds(self) -> float:
         """Time this embedder spent computing embeddings (the entries of ``used`` it computed)."""
-        return sum(seconds for seconds, cached in self.used.values() if not cached)
+        return sum(seconds or 0.0 for seconds, cached in self.used.values() if not cached)
 
     def _compute(self, texts: list[str], progress: Progress) -> np.ndarray:
         import torch
@@ -111,6 +111,7 @@ class Embedder:
                     out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
                 out[rows] = vectors.astype(np.float32)
                 advance(len(rows))
+        assert out is not None, "no texts to embed"
         return out
 
 

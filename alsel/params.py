@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from numbers import Integral, Real as RealNumber
+from typing import cast
 
 from .errors import ConfigError
 
@@ -70,11 +71,12 @@ class Integer:
     def convert(self, value) -> int:
         if isinstance(value, bool) or not isinstance(value, RealNumber):
             raise _Reject
-        if not isinstance(value, Integral) and not (math.isfinite(value) and value == int(value)):
+        number = cast(float, value)  # a numbers.Real, which typeshed gives no __int__
+        if not isinstance(value, Integral) and not (math.isfinite(number) and number == int(number)):
             raise _Reject
-        if int(value) not in self.range:
+        if int(number) not in self.range:
             raise _Reject
-        return int(value)
+        return int(number)
 
     def describe(self) -> str:
         return "an integer" + self.range.describe()

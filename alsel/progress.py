@@ -3,8 +3,8 @@ no-op base, and tqdm bars for the Python API."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 
 class Progress:
@@ -12,10 +12,14 @@ class Progress:
 
     @contextmanager
     def task(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
-        yield lambda n=1: None
+        yield _ignore
 
     def log(self, message: str) -> None:
         """A line for the person watching; silent here."""
+
+
+def _ignore(n: int = 1) -> None:
+    pass
 
 
 SILENT = Progress()
@@ -30,8 +34,12 @@ class TqdmProgress(Progress):
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc=description, leave=False)
+
+        def advance(n: int = 1) -> None:
+            bar.update(n)
+
         try:
-            yield lambda n=1: bar.update(n)
+            yield advance
         finally:
             bar.close()
 

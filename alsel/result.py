@@ -49,7 +49,7 @@ class SelectionResult:
     out: Path | None = None
 
     @classmethod
-    def from_outcome(cls, outcome: LoopOutcome, out: str | Path | None = None) -> "SelectionResult":
+    def from_outcome(cls, outcome: LoopOutcome, out: str | Path | None = None) -> SelectionResult:
         indices = outcome.pool.positions([e["id"] for e in outcome.selection])
         frame = selection_frame(outcome.pool, indices, outcome.selection)
         return cls(

@@ -19,7 +19,8 @@ and learners as the loop does, and nothing in alsel imports it.
 from __future__ import annotations
 
 import zlib
-from typing import Callable, NoReturn, Sequence
+from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 import numpy as np
 
@@ -69,7 +70,7 @@ def synthetic_state(needs=frozenset(), seed: int = 0, *, tied: bool = False) -> 
     embeddings = data.normal(size=(N_POOL, EMBEDDING_DIM)).astype(np.float32)
     embeddings[candidates] = embeddings[candidates][rows]
     embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
-    per_candidate = {
+    per_candidate: dict[str, np.ndarray] = {
         "probs": data.dirichlet(np.ones(N_CLASSES), len(candidates)),
         "features": data.normal(size=(len(candidates), 6)).astype(np.float32),
         "dynamics": data.uniform(0.05, 0.95, size=(len(candidates), N_EPOCHS)),
@@ -276,7 +277,7 @@ def _fitted_probabilities(factory: LearnerFactory, context: LearnerContext, trai
     return _probabilities(learner, test, label)
 
 
-def _check_features(factory: LearnerFactory, context: LearnerContext, train, test, probs: np.ndarray, label: str) -> None:
+def _check_features(factory: LearnerFactory, context: LearnerContext, train: tuple[list[str], np.ndarray], test, probs: np.ndarray, label: str) -> None:
     learner = factory.new(context).fit(*train, N_CLASSES)
     result = _called(label, "predict_proba(return_features=True)", predict_proba, learner, test, return_features=True)
     if not (isinstance(result, tuple) and len(result) == 2):

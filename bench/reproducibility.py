@@ -31,6 +31,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
 from alsel.io import write_text
 from alsel.models import cpu_model
 

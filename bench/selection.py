@@ -367,7 +367,7 @@ def _report(results: dict, machine: dict, data: dict, command: str, quick: bool)
         )
 
     ka, ks = r["kmeans_alsel"], r["kmeans_sklearn"]
-    row("KMeans, k=%s, 32-d" % f"{k:,}", "alsel `kmeans_nearest` (FAISS, 20 iter)", ka, f"inertia {_fmt(ka.get('objective'), 1)}")
+    row(f"KMeans, k={k:,}, 32-d", "alsel `kmeans_nearest` (FAISS, 20 iter)", ka, f"inertia {_fmt(ka.get('objective'), 1)}")
     row("", "scikit-learn `KMeans(init=\"random\", n_init=1, max_iter=20)`", ks, f"inertia {_fmt(ks.get('objective'), 1)} ({ks.get('n_iter', '?')} iter)")
     ca, cn = r["kcenter_alsel"], r["kcenter_naive"]
     row("k-center, 384-d", "alsel `greedy_kcenter` (float32, blocked)", ca, f"radius {_fmt(ca.get('radius'), 4)}")

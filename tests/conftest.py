@@ -74,7 +74,7 @@ def synthetic_frame(n: int, seed: int = 0, labels=("neg", "pos")) -> pd.DataFram
     """Texts whose sentiment words decide the label; string labels to exercise the mapping."""
     rng = np.random.default_rng(seed)
     rows = []
-    for i in range(n):
+    for _ in range(n):
         y = int(rng.random() < 0.6)
         words = list(rng.choice(FILLER, size=rng.integers(3, 8)))
         cue = rng.choice(POSITIVE if y else NEGATIVE, size=rng.integers(1, 3))

@@ -7,11 +7,11 @@ import pytest
 from scipy import stats
 
 from alsel.errors import ConfigError, PoolExhaustedError
-from alsel.strategies.state import LoopState
 from alsel.strategies import STRATEGIES, get_strategy
 from alsel.strategies.badge import gradient_kmeans_pp
 from alsel.strategies.ccs import bin_allocation
 from alsel.strategies.compose import Balanced, Deduplicated, capped_quotas, restrict
+from alsel.strategies.state import LoopState
 
 NAMES = ["least_conf", "entropy", "margin", "el2n", "loss_sample", "ambiguous", "cluster_margin", "badge", "ccs"]
 

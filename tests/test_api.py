@@ -13,7 +13,7 @@ from alsel import LoopConfig, RoundRecord, SelectionResult
 from alsel.errors import AlselError
 from alsel.io import read_json, read_jsonl
 from alsel.loops.presets import PRESETS, RECOMMENDED
-from conftest import Recorder, UNGUARDED, run_cli
+from conftest import UNGUARDED, Recorder, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,9 +9,9 @@ from alsel.data import load_data
 from alsel.errors import ConfigError
 from alsel.io import read_json, read_jsonl, write_json
 from alsel.loops.config import LoopConfig
-from alsel.run import run_loop
 from alsel.progress import Progress
-from conftest import Recorder, UNGUARDED
+from alsel.run import run_loop
+from conftest import UNGUARDED, Recorder
 
 
 @pytest.fixture()

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 import pytest
+from threadpoolctl import threadpool_limits
 
 from alsel.errors import ConfigError, PoolExhaustedError
-from alsel.strategies.state import LoopState
-from alsel.strategies import get_strategy
-from alsel.strategies import facility_location as fl
+from alsel.strategies import facility_location as fl, get_strategy
 from alsel.strategies.facility_location import (
     facility_location_greedy,
     facility_location_objective,
@@ -18,6 +16,7 @@ from alsel.strategies.facility_location import (
 )
 from alsel.strategies.kcenter import greedy_kcenter
 from alsel.strategies.kmeans import kmeans_nearest
+from alsel.strategies.state import LoopState
 from alsel.strategies.typiclust import typicality, typiclust_order
 
 

@@ -16,10 +16,10 @@ import pytest
 from alsel.errors import ConfigError, RunInUseError
 from alsel.io import read_json, read_jsonl, write_json
 from alsel.loops.config import LoopConfig
-from alsel.run import run_loop
 from alsel.loops.round_cache import load_outcome, save_outcome
 from alsel.loops.rundir import RunDir
 from alsel.progress import Progress
+from alsel.run import run_loop
 from conftest import UNGUARDED, Recorder, run_cli
 
 SPEC = dict(init="kmeans", acq="low_conf", rounds=2, epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget="60", learner_options=UNGUARDED)  # as the CLI passes it
@@ -295,7 +295,7 @@ def test_a_round_cache_entry_appears_whole_or_not_at_all(tmp_path, monkeypatch):
 def test_a_configuration_that_never_finished_a_round_is_replaced(base, tmp_path):
     not_a_model = tmp_path / "not-a-model"
     not_a_model.mkdir()
-    with pytest.raises(Exception):  # fails at model load, after config.json is written
+    with pytest.raises(Exception):  # noqa: B017  # fails at model load (the model library's own error), after config.json is written
         resume(base, tmp_path / "run", model=str(not_a_model))
     assert read_json(tmp_path / "run" / "config.json")["model"] == str(not_a_model)
     progress = Recorder()

@@ -10,7 +10,7 @@ from alsel.errors import DataError
 from alsel.io import read_json, read_jsonl
 from alsel.loops.config import LoopConfig
 from alsel.run import run_loop
-from conftest import Recorder, UNGUARDED, run_cli, synthetic_frame
+from conftest import UNGUARDED, Recorder, run_cli, synthetic_frame
 
 
 @pytest.fixture()

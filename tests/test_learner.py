@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from alsel.errors import ConfigError
 from alsel.learners.transformer import TransformerLearner as Learner, _improves, length_grouped_batches
 from alsel.loops.learning import classification_metrics
 from alsel.models import resolve_model
-from alsel.errors import ConfigError
 from alsel.progress import SILENT
 from conftest import Recorder, synthetic_frame
 
@@ -32,7 +32,10 @@ def test_tiny_models_learn_the_synthetic_task(request, fixture):
 
 def test_same_seed_same_model_other_seed_other_model(tiny_bert):
     texts, labels = _xy(64, 0)
-    fit = lambda seed: Learner(model=tiny_bert, epochs=1, lr=1e-3, seed=seed).fit(texts, labels, 2).predict_proba(texts[:8])
+
+    def fit(seed):
+        return Learner(model=tiny_bert, epochs=1, lr=1e-3, seed=seed).fit(texts, labels, 2).predict_proba(texts[:8])
+
     a, b, c = fit(0), fit(0), fit(1)
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 

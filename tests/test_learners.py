@@ -17,9 +17,8 @@ from alsel.loops.config import LoopConfig
 from alsel.report import run_costs
 from alsel.run import run_loop
 from alsel.strategies import get_strategy
-from conftest import UNGUARDED
+from conftest import UNGUARDED, run_cli
 from plugins_for_tests import CentroidLearner, LowestPositive
-from conftest import run_cli
 
 USER_LEARNER = "plugins_for_tests:CentroidLearner"
 USER_STRATEGY = "plugins_for_tests:LowestPositive"

@@ -376,7 +376,7 @@ def test_options_that_differ_between_runs_are_the_config_groups():
     from alsel.loops.config import options
     from alsel.report.analysis import DATA_KEYS, TRAINING_KEYS, differing_options
 
-    assert set(TRAINING_KEYS) == set(options("training")) - {"seed"} | {"final_learner"} and DATA_KEYS == options("data")
+    assert set(TRAINING_KEYS) == set(options("training")) - {"seed"} | {"final_learner"} and options("data") == DATA_KEYS
     configs = [{"epochs": 3, "trust_remote_code": False}, None, {"epochs": 3, "trust_remote_code": True, "seed": 1}]
     assert differing_options(configs, TRAINING_KEYS + DATA_KEYS) == ["trust_remote_code"]
     # a cheap proxy in the rounds that trains the same final model is like for like

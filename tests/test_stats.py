@@ -142,10 +142,10 @@ def test_sentence_test_flips_whole_sentences():
     assert "over sentences" in r["test"]
     # one seed: the exact McNemar test (a binomial test of wins among disagreements), up to Monte Carlo error
     a, b = better[:1].copy(), baseline[:1]
-    w, l = int((a & ~b).sum()), int((~a & b).sum())
+    wins, losses = int((a & ~b).sum()), int((~a & b).sum())
     a[0, np.flatnonzero(a[0] & b[0])[:10]] = False  # ten losses too
     r1 = sentence_test(a, b, n_resamples=200_000)
-    exact = sps.binomtest(w, w + l + 10, 0.5).pvalue
+    exact = sps.binomtest(wins, wins + losses + 10, 0.5).pvalue
     assert abs(r1["p_value"] - exact) < 0.01
     # identical models: nothing to test against; swapped roles: same p, wins and losses swapped
     assert sentence_test(baseline, baseline)["p_value"] == 1.0

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from alsel.errors import ConfigError, PoolExhaustedError
-from alsel.strategies.state import LoopState
 from alsel.strategies import STRATEGIES, Selection, Strategy, get_strategy, register
 from alsel.strategies.kmeans import kmeans_nearest
+from alsel.strategies.state import LoopState
 
 
 def make_state(n=200, seed=0, probs=True, embeddings=None, candidates=None):

@@ -203,7 +203,7 @@ def test_the_study_file_schema_is_declared_once(tmp_path):
 
     from alsel.study.spec import STUDY_KEYS
 
-    assert STUDY_KEYS == {f.name for f in fields(StudySpec)}
+    assert {f.name for f in fields(StudySpec)} == STUDY_KEYS
     # a strategy may set every selection option of LoopConfig but the budget (a grid axis)
     selection = "".join(f"  {name}: {{preset: random, {name}: null}}\n" for name in options("selection") if name not in ("preset", "budget"))
     study = load_study(write_config(tmp_path, "strategies:\n" + selection))

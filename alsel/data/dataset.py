@@ -49,7 +49,7 @@ class TextDataset:
     def n_classes(self) -> int:
         return len(self.label_names)
 
-    def subset(self, positions) -> "TextDataset":
+    def subset(self, positions) -> TextDataset:
         positions = np.asarray(positions, dtype=np.int64)
         return TextDataset(
             ids=self.ids[positions],

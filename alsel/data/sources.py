@@ -10,9 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +37,7 @@ NA_SPELLINGS = frozenset({"na", "n/a", "<na>", "null", "#n/a", "none"})
 READERS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 
 
-def read_frame(path: str | Path) -> pd.DataFrame:
+def read_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
     """A CSV/TSV/JSONL/parquet file as a frame of the file's own cells (CSV/TSV: strings)."""
     path = Path(path)
     suffixes = [s.lower() for s in path.suffixes if s.lower() not in (".gz", ".bz2", ".xz", ".zst")]
@@ -63,7 +66,8 @@ def _bad_json_line(path: Path) -> str | None:
     import gzip
     import lzma
 
-    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}.get(path.suffix.lower(), open)
+    openers: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+    opener = openers.get(path.suffix.lower(), open)
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
             for number, line in enumerate(handle, 1):

@@ -7,7 +7,8 @@ transformer``). The embeddings come from the run's cache, so a round costs one l
 
 from __future__ import annotations
 
-from typing import Callable, ClassVar, Sequence
+from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import numpy as np
 
@@ -51,7 +52,7 @@ class LogRegLearner:
         self.C = C
         self.max_iter = max_iter
 
-    def fit(self, texts, labels, n_classes: int) -> "LogRegLearner":
+    def fit(self, texts, labels, n_classes: int) -> LogRegLearner:
         from sklearn.linear_model import LogisticRegression
 
         labels = np.asarray(labels, dtype=np.int64)

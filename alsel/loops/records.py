@@ -80,7 +80,7 @@ class RoundRecord:
         return {k: v for k, v in row.items() if not (k in OPTIONAL and v is None)}
 
     @classmethod
-    def from_json(cls, row: dict) -> "RoundRecord":
+    def from_json(cls, row: dict) -> RoundRecord:
         """A record from a rounds.jsonl row; keys this version does not know are skipped. A row
         that lacks a required field raises ``TypeError``."""
         return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in row})

@@ -10,6 +10,7 @@ read back whole (a damaged disk, a bad copy) is recomputed: a cache never stops 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -89,8 +90,6 @@ def _discard(path: Path) -> None:
     if not path.exists():
         return
     doomed = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
-    try:
+    with contextlib.suppress(FileNotFoundError):  # another process discarded it first
         os.replace(path, doomed / path.name)
-    except FileNotFoundError:  # another process discarded it first
-        pass
     shutil.rmtree(doomed, ignore_errors=True)

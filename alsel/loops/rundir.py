@@ -27,10 +27,11 @@ import platform
 import shutil
 import socket
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from ..data import save_source
 from ..errors import ConfigError, RunFileError, RunInUseError
@@ -102,7 +103,7 @@ def hold_directory(path: str | Path, progress: Progress = SILENT) -> Iterator[No
 def _acquire(directory: Path, progress: Progress) -> IO[str]:
     path = directory / LOCK
     while True:
-        handle = open(path, "a+", encoding="utf-8")
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115  # the lock: held open until release
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -275,7 +276,7 @@ class RunDir:
     def _mismatch(self, record: dict, damaged_ok: bool) -> str:
         """What differs between config.json and ``record`` ('' if nothing)."""
         try:
-            existing = self.read_config()
+            existing = self.read_config() or {}  # start() calls this only where config.json exists
         except RunFileError:
             if not damaged_ok:
                 raise

@@ -10,8 +10,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from ..data import TextDataset
 from ..errors import ConfigError
 from ..progress import Progress
 from .config import parse_scorer
-from .learning import checked_probabilities, fit, predict_proba
+from .learning import Learner, checked_probabilities, fit, predict_proba
 
 PROBE_FOLDS = 5
 
@@ -29,8 +29,8 @@ class ScoringContext:
     pool: TextDataset
     train: np.ndarray
     candidates: np.ndarray
-    learner: object
-    make_learner: Callable[[], object]
+    learner: Learner
+    make_learner: Callable[[], Learner]
     embeddings: Callable[[], np.ndarray]
     seed: int
     progress: Progress
@@ -49,6 +49,7 @@ def score_candidates(spec: str, ctx: ScoringContext, needs: frozenset) -> tuple[
         raise ConfigError(f"--scorer {spec} gives no model features; strategies that need them take --scorer model")
     if kind == "probe":
         return _cross_fitted(ctx, PROBE_FOLDS, _probe_fold), {}
+    assert folds is not None  # parse_scorer gives cv its K
     return _cross_fitted(ctx, folds, _learner_fold), {}
 
 

@@ -31,12 +31,12 @@ def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     if fraction <= 0:
         return everything, everything[:0]
     rng = np.random.default_rng([seed, _STREAM])
-    held = []
+    per_class = []
     for label in np.unique(labels):
         rows = np.flatnonzero(labels == label)
         if len(rows) >= 2:
-            held.append(rng.choice(rows, size=max(1, int(round(fraction * len(rows)))), replace=False))
-    held = np.sort(np.concatenate(held)) if held else everything[:0]
+            per_class.append(rng.choice(rows, size=max(1, int(round(fraction * len(rows)))), replace=False))
+    held = np.sort(np.concatenate(per_class)) if per_class else everything[:0]
     if len(held) < MIN_VALIDATION:
         return everything, everything[:0]
     return np.setdiff1d(everything, held), held

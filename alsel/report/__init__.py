@@ -152,7 +152,7 @@ def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline
     decision = None
     if baseline == BASELINE:  # the rule, its cost criterion included, is written against random
         against = versus(sets, rule.keep_gain_of, budget) if rule.keep_gain_of else None
-        decision = decide(comparison, rule, compare(against, budget, rule.keep_gain_of) if against else None)
+        decision = decide(comparison, rule, compare(against, budget, rule.keep_gain_of) if against and rule.keep_gain_of else None)
     out = Path(out)
     figures = comparison_figures(comparison)
     paths = {"table": out / "compare.csv", "report": out / "compare.md", **_write_figures(figures, out)}

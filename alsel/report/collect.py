@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..data import TextDataset
 from ..errors import ConfigError, DataError, RunFileError, first_line
 from ..io import read_json
 from ..loops.presets import BASELINE
@@ -64,7 +65,7 @@ class Subsets:
     seed: int
     budget: float
     embeddings: np.ndarray
-    pool: object
+    pool: TextDataset
     positions: dict
 
 

@@ -235,7 +235,7 @@ def forest_figure(comparison: Comparison):
     n_rows = len(at) + len(c.pooled) + 1
     fig = _figure(7.5, 1.2 + 0.28 * n_rows)
     ax = fig.add_subplot()
-    y, ticks, labels, seen = 0, [], [], set()
+    y, ticks, labels, seen = 0.0, [], [], set()
     for strategy in strategies:
         for r in at[at["strategy"] == strategy].itertuples(index=False):
             label = r.set if r.set not in seen else None

@@ -4,7 +4,7 @@ here is imported, so its ``@register`` runs: adding a strategy means adding one 
 import importlib
 import pkgutil
 
-from .base import PLUGINS, STRATEGIES, Selection, ScoreStrategy, Strategy, get_strategy, plugin_names, register, resolve_strategy_class
+from .base import PLUGINS, STRATEGIES, ScoreStrategy, Selection, Strategy, get_strategy, plugin_names, register, resolve_strategy_class
 from .state import LoopState
 
 for _module in pkgutil.iter_modules(__path__):

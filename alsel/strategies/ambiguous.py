@@ -74,7 +74,7 @@ class Ambiguous(ScoreStrategy):
         self.region = region
 
     @property
-    def ascending(self) -> bool:
+    def ascending(self) -> bool:  # type: ignore[override]  # per instance (region) where ScoreStrategy's is per class
         return self.region == "hard"
 
     def score(self, state):

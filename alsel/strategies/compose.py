@@ -170,11 +170,11 @@ class Balanced(Strategy):
         self.inner = inner
 
     @property
-    def name(self) -> str:
+    def name(self) -> str:  # type: ignore[override]  # a wrapper's comes from its inner strategy; never registered
         return f"balanced({self.inner.name})"
 
     @property
-    def needs(self) -> frozenset[str]:
+    def needs(self) -> frozenset[str]:  # type: ignore[override]  # a wrapper's come from its inner strategy
         return frozenset(self.inner.needs)
 
     def _select(self, state, k):
@@ -209,11 +209,11 @@ class Deduplicated(Strategy):
         self.threshold = threshold
 
     @property
-    def name(self) -> str:
+    def name(self) -> str:  # type: ignore[override]  # a wrapper's comes from its inner strategy; never registered
         return f"deduplicated({self.inner.name})"
 
     @property
-    def needs(self) -> frozenset[str]:
+    def needs(self) -> frozenset[str]:  # type: ignore[override]  # a wrapper's come from its inner strategy
         return frozenset(self.inner.needs) | {"embeddings"}
 
     def _select(self, state, k):

@@ -247,7 +247,7 @@ def _lazy(cover: _Coverage, candidates: np.ndarray, k: int, ranking: np.ndarray,
             step += 1
             cover.add(row)
             continue
-        stale = []
+        stale: list[int] = []
         while heap and len(stale) < batch and evaluated[heap[0][1]] != step:
             stale.append(heapq.heappop(heap)[1])
         for gain, row in zip(cover.gains(np.array(stale)).tolist(), stale):

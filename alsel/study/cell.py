@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as _dt
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from ..errors import RunFileError, RunInUseError, first_line
 from ..io import write_text
@@ -32,7 +33,7 @@ def default_run_fn() -> RunFn:
 
 
 def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def failure_line(exc: BaseException) -> str:

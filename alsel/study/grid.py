@@ -11,8 +11,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import AlselError, ConfigError
 from ..io import read_yaml_mapping
-from ..loops.config import LoopConfig, budget_label
-from ..loops.config import options as option_names
+from ..loops.config import LoopConfig, budget_label, options as option_names
 from .layout import run_path
 from .spec import AXIS_KEYS, STUDY_KEYS, StrategySpec, StudySpec, unique
 

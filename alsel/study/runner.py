@@ -12,8 +12,8 @@ from .cell import RunFn, default_run_fn, finished_metrics
 from .executors import EXECUTORS
 from .grid import RunSpec, Study, load_study, validate_runs
 from .kept import check_kept_data
-from .outcomes import RunOutcome, StudySummary
 from .layout import STUDY_RECORD
+from .outcomes import RunOutcome, StudySummary
 from .record import merge_record, record_outcomes
 
 __all__ = ["run_study"]

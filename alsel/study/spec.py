@@ -9,13 +9,13 @@ name its own ``budgets`` (a budget curve for a few strategies, one budget for th
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..loops.config import option_constraints, parse_budget
-from ..loops.config import options as option_names
+from ..loops.config import option_constraints, options as option_names, parse_budget
 from ..loops.presets import PRESETS
 from ..params import Integer, Range, check
 
@@ -62,10 +62,8 @@ def unique(values) -> list:
 def _parse_seed(value) -> int:
     """A seed as LoopConfig accepts it; a CLI passes it as a string."""
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):  # check names the bad value
             value = int(value.strip())
-        except ValueError:
-            pass  # check names the bad value
     return check("seed", value, option_constraints()["seed"])
 
 
@@ -126,7 +124,7 @@ class StrategySpec:
         return {"preset": self.preset, "options": dict(self.options), **own}
 
     @classmethod
-    def parse(cls, name: str, spec, where: str) -> "StrategySpec":
+    def parse(cls, name: str, spec, where: str) -> StrategySpec:
         """``spec`` as a study file writes it: None (the preset ``name``), a preset name, or a
         mapping of selection and learner options with an optional ``preset`` and ``budgets``."""
         if not _NAME.match(name):
@@ -229,7 +227,7 @@ class StudySpec:
     description: str | None = None
 
     @classmethod
-    def read(cls, raw: dict, path: Path, *, chosen=None, overrides=frozenset()) -> "StudySpec":
+    def read(cls, raw: dict, path: Path, *, chosen=None, overrides=frozenset()) -> StudySpec:
         """The study keys of ``raw`` (a study file's mapping, overrides applied), keeping only
         the ``chosen`` strategies (list or comma-separated names) if given; ``overrides`` names
         the keys a command line replaced."""
