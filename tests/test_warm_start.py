@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import UNGUARDED, Recorder, run_cli
 
 from alsel.errors import ConfigError, RunFileError
 from alsel.io import read_json, read_jsonl
@@ -15,6 +14,7 @@ from alsel.learners.transformer import TransformerLearner
 from alsel.loops.config import LoopConfig
 from alsel.loops.rundir import RunDir
 from alsel.run import execute_loop, run_loop
+from conftest import UNGUARDED, Recorder, run_cli
 
 TIMINGS = ("seconds", "train_seconds", "score_seconds", "select_seconds", "embed_seconds", "embed_cached_seconds")
 

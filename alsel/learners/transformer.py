@@ -16,9 +16,10 @@ Why not ``transformers.Trainer``: docs/benchmarks.md, "The fine-tuner's loop".
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -225,9 +226,9 @@ class TransformerLearner:
         *,
         validation: tuple | None = None,
         progress: Progress = SILENT,
-        on_epoch_end: Callable[["TransformerLearner", int], None] | None = None,
+        on_epoch_end: Callable[[TransformerLearner, int], None] | None = None,
         warm_from: str | Path | None = None,
-    ) -> "TransformerLearner":
+    ) -> TransformerLearner:
         """Train a fresh model on ``texts``/``labels``, choosing its epoch on ``validation``
         (``(texts, labels)``, held out of the training data by the caller) where given, and
         retrain after a collapse. ``on_epoch_end(self, epoch)`` runs after each epoch of each

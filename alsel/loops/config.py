@@ -70,7 +70,7 @@ class LoopConfig:
     learner: str | None = field(default=None, metadata={"group": "learner", "help": "the model trained inside the rounds: transformer, logreg (logistic regression on the embeddings) or package.module:Class"})
     final_learner: str | None = field(default=None, metadata={"group": "learner", "help": "the model trained on the final selection (default: the same as --learner)"})
     learner_options: dict = field(default_factory=dict, metadata={"group": "learner", "help": "options passed to every learner of the run that takes them (max_retries, C, ...)"})
-    warm_start: str | None = field(default=None, metadata={"group": "learner", "choices": WARM_STARTS, "help": "none: every round trains from the pretrained weights; rounds: rounds 1..R-1 continue from the previous round's model, the final one trains fresh; all: the final one continues too"})
+    warm_start: str | None = field(default=None, metadata={"group": "learner", "choices": WARM_STARTS, "help": "none: each round from the pretrained weights; rounds: rounds 1..R-1 go on from the last one's model; all: the final too"})
     model: str | None = field(default=None, metadata={"group": "training", "path": True, "help": "minilm, modernbert-base, a local directory or a hub id (default: modernbert-base with CUDA, else minilm)"})
     epochs: int | None = field(default=None, metadata={"group": "training", "help": "the most epochs a fine-tuning runs; early stopping ends it sooner (default per model)", "range": Range(1)})
     patience: int | None = field(default=None, metadata={"group": "training", "help": "stop after this many epochs without a better validation score (default per model)", "range": Range(1)})
@@ -107,7 +107,7 @@ class LoopConfig:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def from_options(cls, *, preset: str | None = None, config_file: str | Path | None = None, **overrides) -> "LoopConfig":
+    def from_options(cls, *, preset: str | None = None, config_file: str | Path | None = None, **overrides) -> LoopConfig:
         """Merge defaults < preset < config file < ``overrides`` (``None`` overrides are ignored).
 
         ``config_file`` may be a run's ``config.json``: its record-only keys (data, plan,
@@ -123,7 +123,7 @@ class LoopConfig:
             raise ConfigError(f"unknown option {', '.join(unknown)}")
         return cls(**options)
 
-    def resolved(self) -> "LoopConfig":
+    def resolved(self) -> LoopConfig:
         """A copy with the model and its training defaults filled in, and names, paths, the device
         and the strategies' options checked. Cheap: it loads no model and no data."""
         from ..models import check_device, default_model, resolve_embedder, resolve_model, training_defaults
@@ -279,7 +279,7 @@ def _field_constraints(annotation, metadata) -> tuple:
     return tuple(by_type[m] for m in members if m is not type(None)) + nullable
 
 
-def build_strategy(name: str, config: LoopConfig) -> "Strategy":
+def build_strategy(name: str, config: LoopConfig) -> Strategy:
     """The strategy ``name`` with the config's strategy options it takes, and the class-balance
     and de-duplication wrappers the config asks for."""
     from ..strategies import get_strategy, resolve_strategy_class

@@ -30,8 +30,8 @@ from ..scores import summarize
 from ..strategies import LoopState, Strategy
 from .config import BudgetPlan, LoopConfig, build_strategy, options, plan_budget
 from .learning import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
-from .round_cache import load_outcome, save_outcome
 from .records import Checkpoint, RoundRecord
+from .round_cache import load_outcome, save_outcome
 from .rundir import MemoryRunDir, RunDir, package_versions
 from .scorers import ScoringContext, score_candidates
 from .validation import validation_split

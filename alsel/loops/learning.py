@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import importlib.metadata
 import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -66,7 +67,7 @@ PLUGIN_GROUP = "alsel.learners"
 class Learner(Protocol):
     """What the loop trains each round. See the module docstring for optional capabilities."""
 
-    def fit(self, texts: Sequence[str], labels: np.ndarray, n_classes: int) -> "Learner": ...
+    def fit(self, texts: Sequence[str], labels: np.ndarray, n_classes: int) -> Learner: ...
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
 
