@@ -110,3 +110,10 @@ class SeedlessLearner(CentroidLearner):
     def predict_proba(self, texts):
         probs = super().predict_proba(texts) + np.random.default_rng().uniform(0, 0.01, size=(len(texts), 1))
         return probs / probs.sum(axis=1, keepdims=True)
+
+
+class BrokenLearner(CentroidLearner):
+    """A learner whose constructor raises: the run must say so in one line, naming it."""
+
+    def __init__(self, seed=None):
+        raise ValueError("no GPU found")

@@ -79,6 +79,15 @@ def test_a_learner_whose_probabilities_hold_nan_fails_in_one_line(capsys, tmp_pa
     assert "Traceback" not in out + err and not (tmp_path / "run" / "rounds.jsonl").exists()
 
 
+def test_a_learner_whose_constructor_raises_fails_in_one_line(capsys, tmp_path, data):
+    argv = ["loop", "--quiet", "--learner", "plugins_for_tests:BrokenLearner", "--preset", "random", "--out", tmp_path / "run"]
+    argv += [f"--{k.replace('_', '-')}={v}" for k, v in data.items()]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "--learner plugins_for_tests:BrokenLearner: its constructor failed (ValueError: no GPU found)" in err
+    assert "Traceback" not in out + err
+
+
 def test_learner_options_reach_the_learners_that_take_them():
     context = LearnerContext(seed=1, embed=lambda texts: np.zeros((len(texts), 2)), training={"model": "minilm", "lr": 2e-5}, options={"max_retries": 0})
     built = make_learner("transformer", context)

@@ -44,7 +44,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, first_line
 from ..imports import import_object, is_import_spec
 from ..params import check
 from ..progress import SILENT, Progress
@@ -137,7 +137,11 @@ class LearnerFactory:
         taken = self.parameter_names()
         if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(self.cls).parameters.values()):
             offered = {k: v for k, v in offered.items() if k in taken}
-        return self.cls(**self.check_options(offered))
+        options = self.check_options(offered)
+        try:
+            return self.cls(**options)
+        except Exception as exc:  # a user's constructor may raise anything; say whose it was
+            raise ConfigError(f"--learner {self.spec}: its constructor failed ({type(exc).__name__}: {first_line(exc)})") from None
 
     @property
     def gives_features(self) -> bool:
