@@ -344,7 +344,7 @@ def report(study_dir):
     short = {"no significant difference": "n.s."}
     for r in summary.itertuples(index=False):
         table.add_row(
-            r.strategy, f"{r.budget:g}", str(r.n), f"{100 * r.accuracy_mean:.2f}", _fmt(100 * r.diff_mean, "+.2f"),
+            r.strategy, r.budget if isinstance(r.budget, str) else f"{r.budget:g}", str(r.n), f"{100 * r.accuracy_mean:.2f}", _fmt(100 * r.diff_mean, "+.2f"),
             _fmt(r.p_holm, ".3f"), "" if pd.isna(r.verdict) else short.get(r.verdict, str(r.verdict)), _fmt(r.pct_full, ".1f"),
         )
     console = Console()

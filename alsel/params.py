@@ -104,6 +104,10 @@ class Real:
         return "a number" + self.range.describe()
 
 
+#: A size given in labels per class: ``"20/class"`` is 20 × the number of classes.
+PER_CLASS = "/class"
+
+
 @dataclass(frozen=True)
 class Numeric:
     """A number in ``range``, or a string that spells one, kept as written: for sizes, where
@@ -112,11 +116,13 @@ class Numeric:
     range: Range = Range()
 
     def convert(self, value):
+        if isinstance(value, str) and value.strip().endswith(PER_CLASS) and value.strip()[: -len(PER_CLASS)].strip().isdigit():
+            return value  # labels per class: the budget parser checks the count
         Real(self.range).convert(value)
         return value
 
     def describe(self) -> str:
-        return Real(self.range).describe()
+        return Real(self.range).describe() + f", or labels per class like 20{PER_CLASS}"
 
 
 @dataclass(frozen=True)

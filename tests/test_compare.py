@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
+from alsel.errors import ConfigError
 from alsel.report import write_comparison, write_report
 from alsel.report.compare import budget_to_match, compare, read_sets
 from alsel.report.compare_render import render_comparison
@@ -406,3 +407,27 @@ def test_two_copies_of_one_study_are_refused(capsys, studies, tmp_path):
     (copies[1] / "study.json").write_text(json.dumps(record | {"created": "2026-12-01T10:00:00+00:00"}))  # another study of that name
     code, _, err = run_cli(capsys, "compare", str(copies[0]), str(copies[1]), "--out", str(tmp_path / "c"))
     assert code == 0, err
+
+
+def test_budgets_in_labels_per_class_are_compared_on_their_own_scale(tmp_path, pool, eval_labels):
+    """Studies run at 15 and 30 labels per class (30 and 60 of a two-class pool): compared at
+    "15/class", read with the baseline's curve in labels per class, and written as such."""
+    per_class = {"15/class": 0.1, "30/class": 0.2}  # the accuracies make_study gives those fractions
+    dirs = []
+    for name, shift in list(KMEANS_SHIFT.items())[:2]:
+        made = make_study(tmp_path / name, pool, eval_labels, embeddings=False, budgets=tuple(per_class),
+                          accuracy_of=lambda s, b, seed, shift=shift: shifted(shift)(s, per_class.get(b, b), seed))
+        dirs.append(made.rename(tmp_path / name / name))
+    assert (dirs[0] / "runs" / "kmeans" / "budget-15-per-class" / "seed-0").is_dir()
+    comparison = compare(read_sets(dirs), "15/class")
+    kmeans = comparison.table[(comparison.table["strategy"] == "kmeans") & (comparison.table["budget"] == "15/class")].set_index("set")
+    assert list(kmeans["per_class"]) == [15.0, 15.0] and kmeans.loc["banking77", "diff_mean"] == pytest.approx(0.02)
+    assert list(comparison.pooled["strategy"]) == ["kmeans"]  # the others differ by a constant: no standard error
+    efficiency = comparison.efficiency.set_index(["set", "strategy"])
+    # random: 81% at 15/class, 83% at 30/class; kmeans on banking77 at 15/class: 83% -> random needs 30/class
+    assert tuple(efficiency.loc[("banking77", "kmeans"), ["random_budget", "relation"]]) == (pytest.approx(30.0), "=")
+    text = render_comparison(comparison)
+    assert "at 15/class" in text and "banking77 81.00% (15.0/class)" in text and "| banking77 | random | 81.00%, 3 runs | 83.00%, 3 runs |" in text
+    assert "30.0/class" in text  # the efficiency cell
+    with pytest.raises(ConfigError, match="no study has runs at budget 10%; measured: 100%, 15/class, 30/class"):
+        compare(read_sets(dirs), 0.1)

@@ -25,6 +25,19 @@ def test_sizes_are_fractions_or_counts():
             parse_size(bad, 1000, "--budget")
 
 
+def test_budgets_in_labels_per_class_multiply_by_the_classes():
+    assert parse_size("20/class", 10_000, "b", n_classes=77) == 1540
+    assert parse_size(" 3 /class", 100, "b", n_classes=2) == 6
+    p = plan(budget="20/class", rounds=2)  # a two-class pool: 40 examples, a third per stage
+    assert (p.budget, p.init_size, p.round_sizes) == (40, 14, (13, 13))
+    assert LoopConfig.from_options(budget="20/class").budget == "20/class"  # kept as written, like "1000"
+    with pytest.raises(ConfigError, match="number of classes"):
+        parse_size("20/class", 1000, "--budget")
+    for bad in ("0/class", "2.5/class", "x/class", "/class"):
+        with pytest.raises(ConfigError, match="budget"):
+            plan(budget=bad)
+
+
 def test_default_plan_splits_the_budget_over_init_and_rounds():
     p = plan(budget=0.1, rounds=2)
     assert (p.budget, p.init_size, p.round_sizes, p.keep_init) == (1000, 334, (333, 333), True)

@@ -11,6 +11,7 @@ import pytest
 
 from alsel.errors import ConfigError
 from alsel.io import write_json, write_jsonl, write_npy, write_text
+from alsel.loops.config import budget_label, parse_size
 from alsel.report import (
     collect_eval_correct,
     collect_failures,
@@ -45,7 +46,7 @@ def write_eval_probs(run_dir: Path, labels: np.ndarray, correct: np.ndarray) -> 
     write_npy(run_dir / "eval_probs.npy", probs)
 
 
-def make_study(root: Path, pool, eval_labels, *, embeddings=True, failed=True, accuracy_of=accuracy) -> Path:
+def make_study(root: Path, pool, eval_labels, *, embeddings=True, failed=True, accuracy_of=accuracy, budgets=(0.1, 0.2)) -> Path:
     """A study directory as `alsel study` leaves it, with made-up numbers (``accuracy_of(strategy,
     budget, seed)``, default :func:`accuracy`). Each run's final model
     gets the first ``accuracy * 872`` sentences of one fixed order right, so a more accurate run
@@ -63,17 +64,17 @@ def make_study(root: Path, pool, eval_labels, *, embeddings=True, failed=True, a
     rng = np.random.default_rng(0)
     order = rng.permutation(len(eval_labels))
     for seed in SEEDS:
-        for budget in (0.1, 0.2):
+        for budget in budgets:
             for strategy in ("random", "kmeans", "low_conf", "loop", "full"):
-                if strategy == "full" and budget != 0.1:
+                if strategy == "full" and budget != budgets[0]:
                     continue
                 b = 1.0 if strategy == "full" else budget
-                rel = f"runs/{strategy}/budget-{b!r}/seed-{seed}"
+                rel = f"runs/{strategy}/budget-{budget_label(b)}/seed-{seed}"
                 runs.append({"strategy": strategy, "budget": b, "seed": seed, "preset": PRESETS[strategy], "run_dir": rel, "options": {}})
-                if failed and strategy == "low_conf" and seed == 2 and budget == 0.2:
+                if failed and strategy == "low_conf" and seed == 2 and budget == budgets[1]:
                     write_text(study / rel / "error.txt", "low_conf failed\n\nTraceback ...\nRuntimeError: CUDA out of memory\n")
                     continue
-                n = len(pool) if strategy == "full" else int(b * len(pool))
+                n = len(pool) if strategy == "full" else parse_size(b, len(pool), "budget", len(pool.label_names))
                 config = {
                     "dataset": "sst2", "limit": N_POOL, "eval": None, "eval_limit": None, "data_seed": 0, "text_column": None,
                     "label_column": "label", "preset": PRESETS[strategy], "budget": b, "rounds": ROUNDS[strategy],
@@ -99,10 +100,10 @@ def make_study(root: Path, pool, eval_labels, *, embeddings=True, failed=True, a
                 write_jsonl(study / rel / "selection.jsonl", [{"id": int(pool.ids[p]), "round": 0, "score": None, "label": int(pool.labels[p])} for p in chosen])
                 write_json(study / rel / "metrics.json", {"accuracy": acc, "f1": round(acc - 0.01, 6), "n_train": n, "n_eval": 872, "seconds": 10.0 + seed})
     # one planned run that never started
-    runs.append({"strategy": "random", "budget": 0.1, "seed": 3, "preset": "random", "run_dir": "runs/random/budget-0.1/seed-3", "options": {}})
+    runs.append({"strategy": "random", "budget": budgets[0], "seed": 3, "preset": "random", "run_dir": f"runs/random/budget-{budget_label(budgets[0])}/seed-3", "options": {}})
     write_json(study / "study.json", {"name": "synthetic", "description": "A made-up study for the tests.", "options": {"limit": N_POOL},
                                       "strategies": {s: {"preset": PRESETS[s], "options": {} if PRESETS[s] else {"init": "random", "acq": "low_conf", "rounds": 2}} for s in BASE},
-                                      "budgets": [0.1, 0.2], "seeds": SEEDS + [3], "runs": runs})
+                                      "budgets": list(budgets), "seeds": SEEDS + [3], "runs": runs})
     if embeddings:
         path = Embedder(model="minilm", cache_dir=cache).cache_path(pool.fingerprint())
         write_npy(path, np.random.default_rng(1).standard_normal((len(pool), 16)).astype(np.float32))
@@ -132,12 +133,13 @@ def test_collect_results(study):
     results = collect_results(study)
     assert len(results) == 4 * 2 * 3 + 3 - 1  # one failed
     assert list(results.columns) == [
-        "strategy", "budget", "seed", "preset", "n_train", "accuracy", "f1", "seconds",
+        "strategy", "budget", "seed", "preset", "n_train", "per_class", "accuracy", "f1", "seconds",
         "train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds", "rounds", "run_dir", "failed",
     ]
     assert list(dict.fromkeys(results["strategy"])) == ["random", "kmeans", "low_conf", "loop", "full"]  # study order
     row = results[(results.strategy == "kmeans") & (results.budget == 0.2) & (results.seed == 1)].iloc[0]
     assert row.accuracy == pytest.approx(0.81 + 0.02 + 0.02) and row.n_train == 60 and row.rounds == 0 and row.preset == "kmeans"
+    assert row.per_class == 30.0  # 60 examples of a two-class task
     loop = results[(results.strategy == "loop")].iloc[0]  # three rounds of 10 s: 6 training, 2 scoring (not the last)
     assert (loop.train_seconds, loop.score_seconds, loop.other_seconds, loop.cost_seconds) == (18.0, 4.0, 8.0, 30.0)
     assert set(results.loc[results.strategy == "full", "budget"]) == {1.0}
@@ -226,7 +228,7 @@ def test_write_report(study):
         "Pool: **300** examples",
         "Model: `minilm`",
         "epochs 3, batch_size 32, lr 0.0001",
-        "| kmeans | 10% | 30 | 3 | 83.00 ± 2.00 |",
+        "| kmeans | 10% | 30 (15.0/class) | 3 | 83.00 ± 2.00 |",
         "+2.00 [",
         "| 0.074 | <0.001 | 0.148 | no significant difference |",
         "Full-pool accuracy: **90.20%** (3 seeds).",
@@ -235,7 +237,7 @@ def test_write_report(study):
         "cannot go below 0.25 (2/2^3)",
         "at least 6 seeds",
         "## Cost",
-        "| loop | 10% | 30 | 18 | 4 | 0 | 8 | 30 | 0.5 |",
+        "| loop | 10% | 30 (15.0/class) | 18 | 4 | 0 | 8 | 30 | 0.5 |",
         "![accuracy](accuracy.png)",
         "![subsets](subsets.png)",
         "1 failed",
@@ -355,7 +357,7 @@ def test_report_renders_from_memory(study):
     summary = summarize(read.runs, correct=read.correct)
     shutil.rmtree(study)
     text = render_report(read, summary, figures={"accuracy": "accuracy.png"}, notes=["a note"])
-    assert "| kmeans | 10% | 30 | 3 | 83.00 ± 2.00 |" in text and "![accuracy](accuracy.png)" in text and "- a note" in text
+    assert "| kmeans | 10% | 30 (15.0/class) | 3 | 83.00 ± 2.00 |" in text and "![accuracy](accuracy.png)" in text and "- a note" in text
     assert f"| kmeans | kmeans | {PRESET_SPECS['kmeans'].description} |" in text  # presets are described once
     assert "1 failed" in text and "1 not run yet" in text
     assert "each at budgets 10%, 20% of the pool" in text

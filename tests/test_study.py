@@ -14,7 +14,7 @@ import pytest
 from alsel.data import load_configured_data
 from alsel.errors import ConfigError
 from alsel.io import read_json, read_jsonl, write_json, write_jsonl
-from alsel.loops.config import budget_label, options, parse_budget
+from alsel.loops.config import budget_label, budget_order, options, parse_budget, parse_budget_label
 from alsel.loops.presets import RECOMMENDED
 from alsel.loops.rundir import RunDir
 from alsel.study import EXECUTORS, StudySpec, load_study, run_study
@@ -104,6 +104,9 @@ def test_doctests():
 def test_parse_budget_and_label():
     assert parse_budget("0.1") == 0.1 and parse_budget(0.25) == 0.25 and parse_budget("300") == 300
     assert budget_label(0.1) == "0.1" and budget_label(1.0) == "1.0" and budget_label(300) == "300"
+    assert parse_budget("20/class") == "20/class" and budget_label("20/class") == "20-per-class"
+    assert [parse_budget_label(budget_label(b)) for b in (0.1, 1.0, 300, "20/class")] == [0.1, 1.0, 300, "20/class"]
+    assert sorted([300, "20/class", 0.1, "5/class"], key=budget_order) == [0.1, 300, "5/class", "20/class"]
     for bad in (0, 1.5, "x", True, -3):
         with pytest.raises(ConfigError):
             parse_budget(bad)

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError
 from ..io import read_yaml_mapping
 from ..models import PRECISIONS
-from ..params import Choice, Flag, Integer, Mapping, Numeric, Range, Real, Text, check
+from ..params import PER_CLASS, Choice, Flag, Integer, Mapping, Numeric, Range, Real, Text, check
 from .presets import DEFAULTS, LEARNER_DEFAULTS, PRESETS, check_fixed, preset_options
 from .rundir import RECORD_ONLY
 
 if TYPE_CHECKING:
     from ..strategies import Strategy
 
-__all__ = ["LoopConfig", "BudgetPlan", "OPTION_GROUPS", "build_strategy", "options", "option_constraints", "budget_label", "parse_budget", "parse_size", "plan_budget"]
+__all__ = ["LoopConfig", "BudgetPlan", "OPTION_GROUPS", "build_strategy", "options", "option_constraints", "budget_label", "budget_order", "parse_budget", "parse_budget_label", "parse_size", "per_class", "plan_budget"]
 
 
 #: ``--warm-start``: none (every round trains from the pretrained weights), rounds (rounds 1..R-1
@@ -56,7 +56,7 @@ class LoopConfig:
     eval_limit: int | None = field(default=None, metadata={"group": "data", "help": "use a stratified sample of N evaluation examples", "range": Range(1)})
     data_seed: int = field(default=0, metadata={"group": "data", "help": "seed of --limit/--eval-limit samples (kept apart from --seed)", "range": SEED_RANGE})
     preset: str | None = field(default=None, metadata={"group": "selection", "help": "a preset: " + "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items())})
-    budget: float | int | str | None = field(default=None, metadata={"group": "selection", "help": "examples to select: a fraction of the pool (0.1) or a count (1000)", "range": Range(0, closed="neither")})
+    budget: float | int | str | None = field(default=None, metadata={"group": "selection", "help": "examples to select: a fraction of the pool (0.1), a count (1000) or labels per class (20/class)", "range": Range(0, closed="neither")})
     init: str | None = field(default=None, metadata={"group": "selection", "help": "strategy choosing the initial pool"})
     init_size: float | int | str | None = field(default=None, metadata={"group": "selection", "help": "initial pool: fraction or count (default budget/(rounds+1))", "range": Range(0, closed="neither")})
     keep_init: bool | None = field(default=None, metadata={"group": "selection", "help": "the initial pool is part of the result (false: a seed pool only for the first model)"})
@@ -311,23 +311,35 @@ def parse_scorer(spec: str) -> tuple[str, int | None]:
     raise ConfigError(f"unknown --scorer {spec!r}: use model, probe or cv:K with K >= 2")
 
 
-def parse_budget(value, what: str = "budget") -> float | int:
-    """A budget as a fraction of the pool (float in (0, 1]) or a count (int >= 1).
+# A budget in labels per class (PER_CLASS, "20/class") selects 20 × the number of classes in all
+# (balanced only with --balance): the scale on which budgets compare across tasks.
+#: How a run directory's name spells ``PER_CLASS`` (no slash in a file name).
+_PER_CLASS_LABEL = "-per-class"
+
+
+def parse_budget(value, what: str = "budget") -> float | int | str:
+    """A budget as a fraction of the pool (float in (0, 1]), a count (int >= 1), or labels per
+    class (``"N/class"``, kept as that string; :func:`parse_size` multiplies it out).
 
     A string with a decimal point or exponent is a fraction, one without a count; the one parser
     of budgets and pool sizes (:func:`parse_size`, studies' budget axes).
 
-    >>> parse_budget("0.1"), parse_budget(500), parse_budget("1.0")
-    (0.1, 500, 1.0)
+    >>> parse_budget("0.1"), parse_budget(500), parse_budget("1.0"), parse_budget(" 20/class")
+    (0.1, 500, 1.0, '20/class')
     """
     if isinstance(value, bool):
-        raise ConfigError(f"{what} {value!r}: use a fraction like 0.1 or a count like 1000")
+        raise ConfigError(f"{what} {value!r}: use a fraction like 0.1, a count like 1000 or labels per class like 20/class")
     if isinstance(value, str):
         text = value.strip()
+        if text.endswith(PER_CLASS):
+            count = text[: -len(PER_CLASS)].strip()
+            if not count.isdigit() or int(count) < 1:
+                raise ConfigError(f"{what} {text!r}: labels per class must be a whole number of at least 1, like 20/class")
+            return f"{int(count)}{PER_CLASS}"
         try:
             value = float(text) if any(c in text for c in ".eE") else int(text)
         except ValueError:
-            raise ConfigError(f"{what} {text!r}: use a fraction like 0.1 or a count like 1000") from None
+            raise ConfigError(f"{what} {text!r}: use a fraction like 0.1, a count like 1000 or labels per class like 20/class") from None
     if isinstance(value, float):
         if not 0 < value <= 1:
             raise ConfigError(f"{what} {value!r}: a fraction must be in (0, 1] (write a count without a decimal point)")
@@ -336,22 +348,51 @@ def parse_budget(value, what: str = "budget") -> float | int:
         if value < 1:
             raise ConfigError(f"{what} {value!r}: a count must be at least 1")
         return value
-    raise ConfigError(f"{what} {value!r}: use a fraction like 0.1 or a count like 1000")
+    raise ConfigError(f"{what} {value!r}: use a fraction like 0.1, a count like 1000 or labels per class like 20/class")
 
 
-def budget_label(budget: float | int) -> str:
+def per_class(budget) -> int | None:
+    """The labels per class a budget names (``"20/class"`` -> 20); None for a fraction or count."""
+    return int(budget[: -len(PER_CLASS)]) if isinstance(budget, str) and budget.endswith(PER_CLASS) else None
+
+
+def budget_label(budget: float | int | str) -> str:
     """The budget as written in run directory names: ``0.1`` -> ``"0.1"``, ``1.0`` -> ``"1.0"``,
-    ``500`` -> ``"500"`` (a fraction keeps its decimal point, so it never reads as a count).
+    ``500`` -> ``"500"`` (a fraction keeps its decimal point, so it never reads as a count),
+    ``"20/class"`` -> ``"20-per-class"``; :func:`parse_budget_label` reads it back.
 
-    >>> budget_label(0.1), budget_label(1.0), budget_label(500)
-    ('0.1', '1.0', '500')
+    >>> budget_label(0.1), budget_label(1.0), budget_label(500), budget_label("20/class")
+    ('0.1', '1.0', '500', '20-per-class')
     """
+    count = per_class(budget)
+    if count is not None:
+        return f"{count}{_PER_CLASS_LABEL}"
     return repr(float(budget)) if isinstance(budget, float) else str(int(budget))
 
 
-def parse_size(value, n_pool: int, what: str) -> int:
-    """A budget or pool size (:func:`parse_budget`) as a count of examples of an ``n_pool`` pool."""
+def parse_budget_label(label: str) -> float | int | str:
+    """The budget a run directory name spells (:func:`budget_label`'s inverse)."""
+    if label.endswith(_PER_CLASS_LABEL):
+        label = label[: -len(_PER_CLASS_LABEL)] + PER_CLASS
+    return parse_budget(label)
+
+
+def budget_order(budget) -> tuple:
+    """A sort key for budgets of every kind: fractions and counts by size, then budgets per class."""
+    count = per_class(budget)
+    return (1, count) if count is not None else (0, float(budget))
+
+
+def parse_size(value, n_pool: int, what: str, n_classes: int | None = None) -> int:
+    """A budget or pool size (:func:`parse_budget`) as a count of examples of an ``n_pool``
+    pool of ``n_classes`` classes."""
     size = parse_budget(value, what)
+    count = per_class(size)
+    if count is not None:
+        if n_classes is None:
+            raise ConfigError(f"{what} {size}: labels per class need the number of classes, which is not known here")
+        return count * n_classes
+    assert not isinstance(size, str)
     return max(1, int(round(size * n_pool))) if isinstance(size, float) else size
 
 
@@ -367,7 +408,7 @@ class BudgetPlan:
 
 def plan_budget(config: LoopConfig, n_pool: int, n_classes: int) -> BudgetPlan:
     """Turn budget, init size and rounds into counts, rejecting plans that cannot run."""
-    budget = parse_size(config.budget, n_pool, "--budget")
+    budget = parse_size(config.budget, n_pool, "--budget", n_classes)
     if budget > n_pool:
         raise ConfigError(f"--budget {config.budget} asks for {budget:,} examples but the pool holds {n_pool:,}")
     if budget < n_classes:
@@ -375,7 +416,7 @@ def plan_budget(config: LoopConfig, n_pool: int, n_classes: int) -> BudgetPlan:
     rounds = config.rounds
     if config.keep_init:
         default_init = math.ceil(budget / (rounds + 1))
-        init = parse_size(config.init_size, n_pool, "--init-size") if config.init_size is not None else default_init
+        init = parse_size(config.init_size, n_pool, "--init-size", n_classes) if config.init_size is not None else default_init
         if init > budget:
             raise ConfigError(f"--init-size {config.init_size} ({init:,}) is larger than the budget ({budget:,})")
         if rounds == 0 and init != budget:
@@ -384,7 +425,7 @@ def plan_budget(config: LoopConfig, n_pool: int, n_classes: int) -> BudgetPlan:
     else:
         if rounds == 0:
             raise ConfigError("a seed pool that is not kept (keep_init: false) needs --rounds >= 1")
-        init = parse_size(config.init_size, n_pool, "--init-size") if config.init_size is not None else budget
+        init = parse_size(config.init_size, n_pool, "--init-size", n_classes) if config.init_size is not None else budget
         rest = budget
         if init + budget > n_pool:
             raise ConfigError(f"the seed pool ({init:,}) and the budget ({budget:,}) together exceed the pool ({n_pool:,})")

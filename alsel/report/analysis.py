@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 SUMMARY_COLUMNS = [
-    "strategy", "budget", "preset", "n", "n_train",
+    "strategy", "budget", "preset", "n", "n_train", "per_class",
     "accuracy_mean", "accuracy_std", "accuracy_ci_low", "accuracy_ci_high",
     "f1_mean", "f1_std",
     "baseline", "n_pairs", "diff_mean", "diff_std", "diff_ci_low", "diff_ci_high", "diff_boot_low", "diff_boot_high",
@@ -115,6 +115,7 @@ def _spread(strategy: str, budget: float, group: pd.DataFrame, full_mean: float)
         "preset": group["preset"].iloc[0] if "preset" in group else None,
         "n": acc["n"],
         "n_train": float(group["n_train"].mean()) if "n_train" in group else math.nan,
+        "per_class": float(group["per_class"].mean()) if "per_class" in group else math.nan,
         "accuracy_mean": acc["mean"],
         "accuracy_std": acc["std"],
         "accuracy_ci_low": acc["ci_low"],

@@ -19,6 +19,7 @@ import pandas as pd
 from ..data import TextDataset
 from ..errors import ConfigError, DataError, RunFileError, first_line
 from ..io import read_json
+from ..loops.config import budget_order, per_class
 from ..loops.presets import BASELINE
 from ..loops.rundir import RunDir
 from ..study.layout import STUDY_RECORD, find_runs
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 RESULT_COLUMNS = [
-    "strategy", "budget", "seed", "preset", "n_train", "accuracy", "f1", "seconds",
+    "strategy", "budget", "seed", "preset", "n_train", "per_class", "accuracy", "f1", "seconds",
     "train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds", "rounds", "run_dir", "failed",
 ]
 FAILURE_COLUMNS = ["strategy", "budget", "seed", "error", "run_dir"]
@@ -147,7 +148,7 @@ def read_study(study_dir) -> StudyResults:
     record = _study_record(study_dir)
     rows, failures, configs, rounds = [], [], {}, {}
     for strategy, budget, seed, path in find_runs(study_dir):
-        where = {"strategy": strategy, "budget": float(budget), "seed": seed}
+        where = {"strategy": strategy, "budget": budget if per_class(budget) is not None else float(budget), "seed": seed}
         try:
             finished = _read_finished_run(path)
         except RunFileError as exc:
@@ -280,7 +281,7 @@ def collect_subsets(study: StudyResults, *, seed: int | None = None) -> tuple[Su
     if seed is None:
         counts = part.groupby("seed")["strategy"].nunique()
         seed = int(counts.idxmax()) if len(counts) else sorted(part["seed"].unique())[0]
-    budget = sorted(part["budget"].unique())[0]
+    budget = sorted(part["budget"].unique(), key=budget_order)[0]
     chosen = part[(part["seed"] == seed) & (part["budget"] == budget)]
     if chosen.empty:
         return None, f"subsets.png skipped: no run with seed {seed} at budget {budget_text(budget)}."
@@ -346,6 +347,13 @@ def _error_line(path: Path) -> str | None:
     return lines[-1] if lines else "unknown error"
 
 
+def _labels_per_class(metrics: dict, config: dict | None) -> float | None:
+    """Training examples per class of the task (the scale on which budgets compare across tasks)."""
+    names = ((config or {}).get("data") or {}).get("label_names")
+    n_train = metrics.get("n_train")
+    return round(n_train / len(names), 2) if names and n_train is not None else None
+
+
 def _result_row(where: dict, metrics: dict, config: dict, round_rows: list[dict], path: Path) -> dict:
     rounds = config.get("rounds")
     if rounds is None and round_rows:
@@ -354,6 +362,7 @@ def _result_row(where: dict, metrics: dict, config: dict, round_rows: list[dict]
         **where,
         "preset": config.get("preset"),
         "n_train": metrics.get("n_train"),
+        "per_class": _labels_per_class(metrics, config),
         "accuracy": metrics.get("accuracy"),
         "f1": metrics.get("f1"),
         "seconds": metrics.get("seconds"),

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..io import read_json
+from ..loops.config import budget_order, per_class
 from ..loops.presets import BASELINE
 from ..models import describe_machine
 from ..stats import random_effects
@@ -58,7 +59,7 @@ __all__ = [
 ]
 
 COMPARE_COLUMNS = [
-    "set", "strategy", "budget", "n", "n_pairs", "accuracy_mean",
+    "set", "strategy", "budget", "per_class", "n", "n_pairs", "accuracy_mean",
     "diff_mean", "diff_std", "diff_se", "diff_ci_low", "diff_ci_high", "p_holm", "verdict",
     "cost_median", "cost_ratio", "embed_median", "cached_cost_ratio",
 ]
@@ -214,7 +215,7 @@ def compare(sets: list[StudySet], budget: float, baseline: str = BASELINE) -> Co
     """
     table = compare_table(sets, baseline)
     if not at_budget(table, budget).any():
-        raise ConfigError(f"no study has runs at budget {budget_text(budget)}; measured: {', '.join(map(budget_text, sorted(table['budget'].unique())))}")
+        raise ConfigError(f"no study has runs at budget {budget_text(budget)}; measured: {', '.join(map(budget_text, sorted(table['budget'].unique(), key=budget_order)))}")
     return Comparison(sets, budget, baseline, table, pooled_table(table, budget, baseline), efficiency_table(table, budget, baseline))
 
 
@@ -240,9 +241,17 @@ def compare_table(sets: list[StudySet], baseline: str = BASELINE) -> pd.DataFram
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COMPARE_COLUMNS)
 
 
-def at_budget(frame: pd.DataFrame, budget: float) -> pd.Series:
-    """Rows at ``budget`` (budgets are read back from folder names, so compared with a tolerance)."""
-    return pd.Series(np.isclose(frame["budget"].astype(float), budget), index=frame.index)
+def at_budget(frame: pd.DataFrame, budget) -> pd.Series:
+    """Rows at ``budget`` (fractions and counts are read back from folder names, so compared with
+    a tolerance; a budget per class by its count per class)."""
+    if per_class(budget) is not None:
+        return frame["budget"].map(lambda b: b == budget).astype(bool)
+    return pd.Series(np.isclose(_numeric_budgets(frame["budget"]), float(budget)), index=frame.index)
+
+
+def _numeric_budgets(budgets: pd.Series) -> np.ndarray:
+    """Fractions and counts as floats; budgets per class as NaN (they are on another scale)."""
+    return np.array([math.nan if per_class(b) is not None else float(b) for b in budgets], dtype=float)
 
 
 def compared_rows(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
@@ -302,7 +311,13 @@ def efficiency_table(table: pd.DataFrame, budget: float, baseline: str = BASELIN
     rows = []
     for name, rows_of_set in table.groupby("set", sort=False):
         base = rows_of_set[rows_of_set["strategy"] == baseline]
-        curve = dict(zip(base["budget"].astype(float), base["accuracy_mean"]))
+        # the curve on the compared budget's own scale: fractions and counts, or labels per class
+        numeric = _numeric_budgets(base["budget"])
+        if per_class(budget) is None:
+            curve = {b: a for b, a in zip(numeric, base["accuracy_mean"]) if not math.isnan(b)}
+        else:
+            counts = [per_class(b) for b in base["budget"]]
+            curve = {float(n): a for n, a in zip(counts, base["accuracy_mean"]) if n is not None}
         if len(curve) < 2:
             continue
         at = compared_rows(rows_of_set, baseline)

@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..loops.config import budget_order, per_class
 from ..stats import format_p
 from .analysis import BETTER, NO_DIFFERENCE, WORSE
-from .compare import ABOVE, BELOW, MIN_SETS, Comparison, at_budget, compared_rows, curve_strategies
+from .compare import ABOVE, BELOW, INTERPOLATED, MIN_SETS, Comparison, at_budget, compared_rows, curve_strategies
 from .decision import Decision
 from .formatting import budget_text, markdown_table, pct, plural, points
 from .plots import _colors, _figure, _legend_outside
@@ -52,7 +53,7 @@ def _wide(rows: pd.DataFrame, sets: list[str], cell) -> str:
 def _studies(c: Comparison) -> list[str]:
     rows = []
     for s in c.sets:
-        budgets = ", ".join(budget_text(b) for b in sorted(s.runs["budget"].unique()))
+        budgets = ", ".join(budget_text(b) for b in sorted(s.runs["budget"].unique(), key=budget_order))
         machines = "; ".join(f"{name} ({count})" for name, count in s.machines.items())
         rows.append([s.name, str(s.study_dir), str(len(s.runs)), str(s.runs["strategy"].nunique()), budgets, str(s.runs["seed"].nunique()), machines])
     return [
@@ -69,7 +70,7 @@ def _differences(c: Comparison) -> list[str]:
     at = c.table[at_budget(c.table, c.budget)]
     names = [s.name for s in c.sets]
     base = at[at["strategy"] == c.baseline]
-    accuracy = [f"`{c.baseline}` mean accuracy: " + "; ".join(f"{r.set} {pct(r.accuracy_mean)}%" for r in base.itertuples(index=False))]
+    accuracy = [f"`{c.baseline}` mean accuracy (and labels per class): " + "; ".join(f"{r.set} {pct(r.accuracy_mean)}%{_per_class_text(r)}" for r in base.itertuples(index=False))]
 
     return [
         "", f"## Difference to {c.baseline} at {budget_text(c.budget)}, per set", "",
@@ -79,6 +80,10 @@ def _differences(c: Comparison) -> list[str]:
         "Every number, at every budget, is in compare.csv.",
         "", *accuracy, "", _wide(compared_rows(at, c.baseline), names, _difference_cell),
     ]
+
+
+def _per_class_text(r) -> str:
+    return "" if pd.isna(r.per_class) else f" ({r.per_class:,.1f}/class)"
 
 
 def _difference_cell(r) -> str:
@@ -133,11 +138,11 @@ def _decision(c: Comparison, decision: Decision | None) -> list[str]:
 
 
 def _efficiency_cell(r) -> str:
-    if r.relation == ABOVE:
-        return f"> {budget_text(r.random_budget)}"
-    if r.relation == BELOW:
-        return f"< {budget_text(r.random_budget)}"
-    return f"{100 * r.random_budget:.1f}%"
+    if per_class(r.budget) is not None:  # the baseline's curve in labels per class
+        needed = f"{r.random_budget:g}/class" if r.relation != INTERPOLATED else f"{r.random_budget:.1f}/class"
+    else:
+        needed = budget_text(r.random_budget) if r.relation != INTERPOLATED else f"{100 * r.random_budget:.1f}%"
+    return {ABOVE: "> ", BELOW: "< "}.get(r.relation, "") + needed
 
 
 def _efficiency(c: Comparison) -> list[str]:
@@ -164,8 +169,8 @@ def _curves(c: Comparison) -> list[str]:
     rows = c.table[[(r.set, r.strategy) in curved for r in c.table.itertuples(index=False)]]
     if rows.empty:
         return []
-    budgets = sorted(rows["budget"].astype(float).unique())
-    by_key = {(r.set, r.strategy, float(r.budget)): r for r in rows.itertuples(index=False)}
+    budgets = sorted(rows["budget"].unique(), key=budget_order)
+    by_key = {(r.set, r.strategy, budget_order(r.budget)): r for r in rows.itertuples(index=False)}
 
     def cell(r) -> str:
         if r.strategy == c.baseline or pd.isna(r.diff_mean):
@@ -173,7 +178,7 @@ def _curves(c: Comparison) -> list[str]:
         return f"{pct(r.accuracy_mean)}%: {_difference_cell(r)}"
 
     body = [
-        [name, strategy] + [cell(by_key[(name, strategy, b)]) if (name, strategy, b) in by_key else "—" for b in budgets]
+        [name, strategy] + [cell(by_key[(name, strategy, budget_order(b))]) if (name, strategy, budget_order(b)) in by_key else "—" for b in budgets]
         for name, strategy in dict.fromkeys(zip(rows["set"], rows["strategy"]))
     ]
     return [

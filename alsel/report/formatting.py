@@ -41,9 +41,11 @@ def points(value, digits: int = 2) -> str:
 def budget_text(budget) -> str:
     """A budget for readers: ``0.1`` -> ``"10%"``, ``500`` -> ``"500"``.
 
-    >>> budget_text(0.1), budget_text(500.0), budget_text(float("nan"))
-    ('10%', '500', 'n/a')
+    >>> budget_text(0.1), budget_text(500.0), budget_text("20/class"), budget_text(float("nan"))
+    ('10%', '500', '20/class', 'n/a')
     """
+    if isinstance(budget, str):
+        return budget
     if _missing(budget):
         return "n/a"
     return f"{100 * budget:g}%" if budget <= 1 else f"{int(budget):,}"

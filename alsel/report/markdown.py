@@ -11,7 +11,7 @@ import datetime as _dt
 import pandas as pd
 
 from .. import __version__
-from ..loops.config import options
+from ..loops.config import budget_order, options
 from ..loops.presets import BASELINE, PRESETS
 from ..loops.rundir import RunDir
 from ..stats import format_p, min_sign_flip_p
@@ -108,7 +108,7 @@ def _compared(study: StudyResults) -> list[str]:
     full = full_strategies(results)
     compared = [s for s in dict.fromkeys(results["strategy"]) if s not in full]
     part = results[~results["strategy"].isin(full)]
-    budgets = sorted(part["budget"].unique())
+    budgets = sorted(part["budget"].unique(), key=budget_order)
     # a strategy may have its own budgets (a budget curve for a few of them)
     each = "each at" if (part.groupby("strategy")["budget"].nunique() == len(budgets)).all() else "at"
     seeds = sorted(results["seed"].unique())
@@ -319,7 +319,10 @@ def _budget_cell(r) -> str:
 
 
 def _train_size(r) -> str:
-    return "n/a" if pd.isna(r.n_train) else f"{r.n_train:,.0f}"
+    """Training examples, and per class of the task where the run recorded its classes."""
+    if pd.isna(r.n_train):
+        return "n/a"
+    return f"{r.n_train:,.0f}" + ("" if pd.isna(r.per_class) else f" ({r.per_class:,.1f}/class)")
 
 
 def _comparison_cells(r, baseline: str) -> list[str]:

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from ..loops.config import budget_order
 from ..loops.presets import BASELINE
 from .analysis import BETTER, WORSE
 from .collect import Subsets, full_strategies
@@ -47,7 +48,7 @@ def accuracy_figure(results: pd.DataFrame, summary: pd.DataFrame):
     full = full_strategies(results)
     part = summary[~summary["strategy"].isin(full)]
     strategies = list(dict.fromkeys(part["strategy"]))
-    budgets = sorted(part["budget"].unique())
+    budgets = sorted(part["budget"].unique(), key=budget_order)
     fig = _figure(max(5.0, 1.1 * len(strategies) * max(1, len(budgets)) + 2), 4.2)
     ax = fig.add_subplot()
     width = 0.8 / max(1, len(budgets))
@@ -155,7 +156,7 @@ def rounds_figure(rounds: pd.DataFrame):
     the result: hollow markers); the last round's model is the run's result."""
     from matplotlib.ticker import MaxNLocator
 
-    budgets = sorted(rounds["budget"].unique())
+    budgets = sorted(rounds["budget"].unique(), key=budget_order)
     fig = _figure(5.0 * len(budgets) + 1.5, 4.0)
     axes = fig.subplots(1, len(budgets), squeeze=False)[0]
     strategies = list(dict.fromkeys(rounds["strategy"]))

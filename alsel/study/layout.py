@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..loops.config import budget_label, parse_budget
+from ..loops.config import budget_label, parse_budget_label
 
 __all__ = ["STUDY_RECORD", "RUNS", "run_path", "find_runs"]
 
@@ -33,7 +33,7 @@ def find_runs(study_dir: Path):
         if not path.is_dir():
             continue
         try:
-            budget = parse_budget(path.parent.name[len("budget-"):])
+            budget = parse_budget_label(path.parent.name[len("budget-"):])
             seed = int(path.name[len("seed-"):])
         except (ValueError, ConfigError):
             continue
