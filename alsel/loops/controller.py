@@ -8,6 +8,9 @@ continues from the previous round's model, which the run directory keeps until t
 
 Every random choice draws from a generator derived from (seed, round, purpose), so a run resumed
 after its last finished round makes the same choices as one that never stopped.
+
+:class:`LoopSteps` takes the same choices one batch at a time, for a pool labelled as it goes
+(:mod:`alsel.labelling`).
 """
 
 from __future__ import annotations
@@ -27,16 +30,16 @@ from ..errors import ConfigError, RunFileError
 from ..models import machine_description, model_identity
 from ..progress import SILENT, Progress
 from ..scores import summarize
-from ..strategies import LoopState, Strategy
+from ..strategies import LoopState, Selection, Strategy
 from .config import BudgetPlan, LoopConfig, build_strategy, options, plan_budget
-from .learning import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
+from .learning import Learner, LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
 from .records import Checkpoint, RoundRecord
 from .round_cache import load_outcome, save_outcome
 from .rundir import MemoryRunDir, RunDir, package_versions
 from .scorers import ScoringContext, score_candidates
 from .validation import validation_split
 
-__all__ = ["run_loop", "execute_loop", "LoopOutcome"]
+__all__ = ["run_loop", "execute_loop", "LoopOutcome", "LoopSteps"]
 
 STREAMS = {"init": 0, "acq": 1}
 #: Bump when what a round-cache entry holds, or what its key covers, changes.
@@ -233,15 +236,19 @@ class _Run:
 
     def _choose_initial_pool(self, done: Checkpoint, plan: BudgetPlan) -> None:
         """The initial pool: the start of the selection, or a seed pool that is not kept."""
-        init = build_strategy(self.config.init, self.config)
         all_positions = np.arange(len(self.pool))
         t0 = time.perf_counter()
-        first = init.select(self._state(all_positions, all_positions[:0], 0, "init", init), plan.init_size)
+        first = self._initial_selection(all_positions, all_positions[:0], 0, plan.init_size)
         self.init_seconds = time.perf_counter() - t0
         if plan.keep_init:
             done.selection = self._entries(first, 0)
         else:
             done.seed_pool_ids = [int(self.pool.ids[i]) for i in first.indices]
+
+    def _initial_selection(self, candidates, labeled, round_: int, k: int) -> Selection:
+        """``k`` of ``candidates`` chosen by the initial-pool strategy, which needs no model."""
+        init = build_strategy(self.config.init, self.config)
+        return init.select(self._state(candidates, labeled, round_, "init", init), k)
 
     def _round(self, done: Checkpoint, plan: BudgetPlan, round_: int, acq: Strategy | None) -> RoundRecord:
         """Train on the selection so far and, before the last round, acquire the next batch
@@ -265,7 +272,8 @@ class _Run:
             self._keep_final_model(outcome)
         else:
             t1 = time.perf_counter()
-            chosen, scores = self._acquire(acq, outcome, candidates, result, round_, plan.round_sizes[round_])
+            chosen = self._acquire(acq, outcome, candidates, result, round_, plan.round_sizes[round_])
+            scores = self._score_summary(outcome, candidates, chosen)
             select_seconds = round(time.perf_counter() - t1, 3)
             done.selection = done.selection + self._entries(chosen, round_ + 1)
         return RoundRecord(
@@ -323,19 +331,21 @@ class _Run:
             outcome["learner"].save(self.config.save_model, self.pool.label_names)
             self.progress.log(f"saved the final model to {self.config.save_model}")
 
-    def _acquire(self, acq: Strategy, outcome: dict, candidates, labeled, round_: int, k: int):
-        """The next batch from ``candidates``, and a summary of the scores it was chosen by."""
+    def _acquire(self, acq: Strategy, outcome: dict, candidates, labeled, round_: int, k: int) -> Selection:
+        """The next batch from ``candidates``, by ``acq`` on the scores of round ``round_``'s model."""
         state = self._state(candidates, labeled, round_ + 1, "acq", acq)
         state.probs, state.extras = outcome["probs"], outcome["extras"]
-        chosen = acq.select(state, k)
-        scores = None
-        if outcome["probs"] is not None:
-            chosen_rows = np.searchsorted(candidates, chosen.indices)
-            scores = {
-                "candidates": summarize(outcome["probs"], self.pool.labels[candidates]),
-                "acquired": summarize(outcome["probs"][chosen_rows], self.pool.labels[chosen.indices]),
-            }
-        return chosen, scores
+        return acq.select(state, k)
+
+    def _score_summary(self, outcome: dict, candidates, chosen: Selection) -> dict | None:
+        """The scores of the candidates and of the ``chosen`` ones (None where the strategy read none)."""
+        if outcome["probs"] is None:
+            return None
+        chosen_rows = np.searchsorted(candidates, chosen.indices)
+        return {
+            "candidates": summarize(outcome["probs"], self.pool.labels[candidates]),
+            "acquired": summarize(outcome["probs"][chosen_rows], self.pool.labels[chosen.indices]),
+        }
 
     def _splits_and_plan(self):
         splits = self._load()
@@ -447,6 +457,49 @@ class _Run:
         }
         save_outcome(cache, outcome)
         return {**outcome, "cached": False, "learner": learner, "key": key}
+
+
+class LoopSteps(_Run):
+    """The loop's choices one batch at a time, on a pool whose labels arrive in between (an
+    annotation project, :mod:`alsel.labelling`).
+
+    Batch ``r`` (from 0) is what :func:`execute_loop` adds in round ``r``, through the same code
+    (seeds, validation split, round cache, tie-breaking): batch 0 by the initial-pool strategy,
+    batch ``r > 0`` by ``acq`` on the round learner trained on the batches before it. With a
+    loop's batch sizes and the true labels it selects what that loop selects. Without ``acq``,
+    or while the labels hold one class, the initial-pool strategy chooses from the unlabelled rest.
+
+    Parameters
+    ----------
+    config : LoopConfig
+        A config whose seed pool is kept (``keep_init``) and whose rounds start from the
+        pretrained weights (no ``warm_start``); its data and budget options are not read.
+    pool : TextDataset
+        The pool; its labels are read only at the labelled positions. There is no evaluation set.
+    """
+
+    def __init__(self, config: LoopConfig, pool: TextDataset, progress: Progress = SILENT):
+        super().__init__(config.resolved(), MemoryRunDir(), progress)
+        self.pool, self.eval = pool, pool.subset(np.arange(0))
+
+    def acquires(self, labelled, round_: int) -> bool:
+        """Whether ``acq`` chooses batch ``round_`` after ``labelled`` (else the initial-pool strategy)."""
+        return round_ > 0 and self.config.acq is not None and np.unique(self.pool.labels[np.asarray(labelled, dtype=np.int64)]).size > 1
+
+    def next_batch(self, labelled, round_: int, k: int) -> Selection:
+        """The ``k`` examples of batch ``round_`` after the batches ``labelled`` (pool positions in
+        the order they were chosen)."""
+        labelled = np.asarray(labelled, dtype=np.int64)
+        candidates = np.setdiff1d(np.arange(len(self.pool)), labelled)
+        if not self.acquires(labelled, round_):
+            return self._initial_selection(candidates, labelled, round_, k)
+        acq = build_strategy(self.config.acq, self.config)
+        outcome = self._train_and_score(np.sort(labelled), candidates, acq, self.round_learner)
+        return self._acquire(acq, outcome, candidates, labelled, round_ - 1, k)
+
+    def final_model(self, labelled) -> Learner:
+        """The final learner trained on ``labelled``, as a loop trains its final model."""
+        return self._train_and_score(np.sort(np.asarray(labelled, dtype=np.int64)), None, None, self.final_learner, keep_model=True)["learner"]
 
 
 def _describe_training(training: dict | None) -> str:

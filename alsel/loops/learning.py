@@ -208,7 +208,10 @@ def predict_proba(learner: Learner, texts, *, progress: Progress = SILENT, retur
 
 def evaluate(learner: Learner, texts, labels, n_classes: int, *, progress: Progress = SILENT) -> tuple[dict, np.ndarray]:
     """Accuracy and F1 (:func:`classification_metrics`) and the class
-    probabilities they come from, ndarray of shape (n, n_classes)."""
+    probabilities they come from, ndarray of shape (n, n_classes). No texts (an annotation
+    project has no evaluation set): NaN metrics and no probabilities."""
+    if len(texts) == 0:
+        return {"accuracy": float("nan"), "f1": float("nan")}, np.zeros((0, n_classes), dtype=np.float32)
     probs = checked_probabilities(learner, predict_proba(learner, texts, progress=progress), len(texts), n_classes)
     return classification_metrics(np.asarray(labels), probs.argmax(axis=1), n_classes), probs
 
