@@ -9,9 +9,9 @@ row index in the source's train split.
 
 from .dataset import DataSplits, TextDataset, fingerprint, quotas, stratified_sample
 from .loading import load_configured_data, load_data, load_recorded_data, splits_from_frames
-from .sources import HFFrames, hf_frames, read_frame, save_source
+from .sources import HFFrames, class_values, hf_frames, label_key, pool_texts, read_frame, save_source
 
 __all__ = [
     "TextDataset", "DataSplits", "fingerprint", "load_data", "load_configured_data", "load_recorded_data", "splits_from_frames", "hf_frames",
-    "HFFrames", "read_frame", "save_source", "stratified_sample", "quotas",
+    "HFFrames", "read_frame", "save_source", "stratified_sample", "quotas", "label_key", "class_values", "pool_texts",
 ]

@@ -23,7 +23,7 @@ import pandas as pd
 from ..errors import DataError, first_line
 from .dataset import TextDataset
 
-__all__ = ["read_frame", "hf_frames", "HFFrames", "save_source"]
+__all__ = ["read_frame", "hf_frames", "HFFrames", "save_source", "label_key", "class_values", "pool_texts"]
 
 SST2_LABEL_NAMES = ("negative", "positive")
 SST2_LABEL_VALUES = (0, 1)
@@ -95,13 +95,20 @@ def _pick_text_column(frame: pd.DataFrame, text_column: str | None, where: str) 
     raise DataError(f"{where}: no text column found; name one with --text-column (columns: {', '.join(map(str, frame.columns))})")
 
 
-def _texts_and_raw_labels(frame: pd.DataFrame, text_column: str | None, label_column: str, where: str):
+def pool_texts(frame: pd.DataFrame, text_column: str | None, where: str) -> tuple[str, list[str]]:
+    """The name of ``frame``'s text column (``text_column``, else the first of
+    :data:`TEXT_COLUMN_GUESSES`) and its texts, read as a labelled pool's are (one per row, each
+    with something in it); a pool without labels is read with this alone."""
     if len(frame) == 0:
         raise DataError(f"{where}: no rows")
     text_column = _pick_text_column(frame, text_column, where)
+    return text_column, _texts(frame[text_column], text_column, where)
+
+
+def _texts_and_raw_labels(frame: pd.DataFrame, text_column: str | None, label_column: str, where: str):
+    _, texts = pool_texts(frame, text_column, where)
     if label_column not in frame.columns:
         raise DataError(f"{where}: no label column {label_column!r} (columns: {', '.join(map(str, frame.columns))})")
-    texts = _texts(frame[text_column], text_column, where)
     labels = frame[label_column].map(lambda v: v.strip() if isinstance(v, str) else v)
     missing_labels = labels.isna() | labels.map(lambda v: isinstance(v, str) and v.lower() in MISSING_LABELS)
     _refuse_rows(missing_labels, f"have no label in column {label_column!r}", "label them or remove them", where, detail="empty or NaN; ")
@@ -193,6 +200,17 @@ def _encode(raw_labels, keys, where: str, known=None) -> np.ndarray:
     return np.fromiter((index[k] for k in raw_keys), dtype=np.int64, count=len(raw_keys))
 
 
+def class_values(raw_labels, where: str) -> tuple:
+    """The classes of ``raw_labels`` (at least two), each as one value of the source's type, in
+    the order a pool of these labels numbers them (numbers first, then strings); their names are
+    ``str`` of the values.
+
+    >>> class_values(["spam", "ham", "spam"], "labels"), class_values(["1", "0"], "labels")
+    (('ham', 'spam'), (0, 1))
+    """
+    return _label_values(_class_keys(raw_labels, where), raw_labels)
+
+
 def _dataset(texts, labels, names, values=(), ids=None) -> TextDataset:
     ids = np.arange(len(texts), dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
     return TextDataset(ids=ids, texts=list(texts), labels=labels, label_names=names, label_values=tuple(values))
@@ -205,9 +223,8 @@ def frame_dataset(frame: pd.DataFrame, text_column, label_column, where: str, cl
     if class_names is not None:
         values = tuple(range(len(class_names)))
         return _dataset(texts, _encode(raw, values, where), tuple(class_names), values)
-    keys = _class_keys(raw, where)
-    values = _label_values(keys, raw)
-    return _dataset(texts, _encode(raw, keys, where), tuple(map(str, values)), values)
+    values = class_values(raw, where)
+    return _dataset(texts, _encode(raw, [label_key(v) for v in values], where), tuple(map(str, values)), values)
 
 
 def eval_dataset(frame: pd.DataFrame, pool: TextDataset, text_column, label_column, where: str) -> TextDataset:
