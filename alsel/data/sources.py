@@ -47,10 +47,11 @@ def read_frame(path: str | os.PathLike[str]) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
+        # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark, which would otherwise join the first column's name
         if kind == "tsv":
-            return pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False, dtype=str)
+            return pd.read_csv(path, sep="\t", quoting=csv.QUOTE_NONE, keep_default_na=False, dtype=str, encoding="utf-8-sig")
         if kind == "csv":
-            return pd.read_csv(path, keep_default_na=False, dtype=str)
+            return pd.read_csv(path, keep_default_na=False, dtype=str, encoding="utf-8-sig")
         if kind == "jsonl":
             return pd.read_json(path, lines=True, dtype=False)
         return pd.read_parquet(path)
