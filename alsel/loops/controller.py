@@ -32,7 +32,7 @@ from ..progress import SILENT, Progress
 from ..scores import summarize
 from ..strategies import LoopState, Selection, Strategy
 from .config import BudgetPlan, LoopConfig, build_strategy, options, plan_budget
-from .learning import Learner, LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
+from .learning import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
 from .records import Checkpoint, RoundRecord
 from .round_cache import load_outcome, save_outcome
 from .rundir import MemoryRunDir, RunDir, package_versions
@@ -497,9 +497,10 @@ class LoopSteps(_Run):
         outcome = self._train_and_score(np.sort(labelled), candidates, acq, self.round_learner)
         return self._acquire(acq, outcome, candidates, labelled, round_ - 1, k)
 
-    def final_model(self, labelled) -> Learner:
-        """The final learner trained on ``labelled``, as a loop trains its final model."""
-        return self._train_and_score(np.sort(np.asarray(labelled, dtype=np.int64)), None, None, self.final_learner, keep_model=True)["learner"]
+    def save_final_model(self, labelled) -> None:
+        """Train the final learner on ``labelled`` and save it to the config's ``save_model``, as
+        a loop trains and saves its final model."""
+        self._keep_final_model(self._train_and_score(np.sort(np.asarray(labelled, dtype=np.int64)), None, None, self.final_learner, keep_model=True))
 
 
 def _describe_training(training: dict | None) -> str:
