@@ -4,16 +4,17 @@ Architecture: layers, lowest first; a module imports only from its own layer or 
 (tests/test_architecture.py checks it)::
 
     errors, io, params, progress, imports -> data, models -> embed, scores, stats -> strategies
-    -> loops -> learner, learners, report, decision_rule, study, export, result, api, run
-    -> cli, __main__, testing
+    -> loops -> learner, learners, report, decision_rule, study, export, result, api, run, labelling
+    -> cli, cli_shared, cli_label, __main__, testing
 
 Nor do imports go round in a cycle, within a layer or a package (the same test checks it).
 
 The loop defines what it needs from a learner (:mod:`alsel.loops.learning`); :mod:`alsel.learners`
 registers alsel's own with it when imported, as :mod:`alsel.run` and the names below do.
 
-From Python: ``alsel.select(texts, labels, budget=0.1)`` returns a :class:`SelectionResult`. The
-names below load on first use, so ``import alsel`` (and ``alsel --help``) stays free of torch.
+From Python: ``alsel.select(texts, labels, budget=0.1)`` returns a :class:`SelectionResult`;
+``alsel.LabelProject`` labels a new pool batch by batch with the same loop. The names below load
+on first use, so ``import alsel`` (and ``alsel --help``) stays free of torch.
 """
 
 from importlib import import_module
@@ -26,6 +27,7 @@ _LAZY = {
     "SelectionResult": "alsel.result",
     "RoundRecord": "alsel.result",
     "LoopConfig": "alsel.loops.config",
+    "LabelProject": "alsel.labelling",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,5 +1,5 @@
 """Command line: ``alsel loop``, ``alsel show``, ``alsel export``, ``alsel study``, ``alsel report``,
-``alsel compare``, ``alsel strategies``.
+``alsel compare``, ``alsel strategies``, and ``alsel label`` (:mod:`alsel.cli_label`).
 
 Heavy imports (torch, transformers) happen inside the commands, so ``alsel --help`` is instant.
 Every error a user can fix prints one line and exits with status 2.
@@ -7,138 +7,19 @@ Every error a user can fix prints one line and exits with status 2.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
 
 import click
 
 from . import __version__
+from .cli_label import label
+from .cli_shared import key_values, loop_options, preset_option, rich_progress, strategy_options
 from .decision_rule import RULE, DecisionRule
 from .errors import AlselError
 from .loops.presets import BASELINE, RECOMMENDED
-
-
-# ------------------------------------------------------------------ rich at the edge
-def _console():
-    from rich.console import Console
-
-    return Console(stderr=True, log_path=False)
-
-
-def _rich_progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichBar, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    from .progress import Progress
-
-    class RichProgress(Progress):
-        def __init__(self):
-            self.console = _console()
-            self.bar = RichBar(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                console=self.console, transient=True,
-            )
-
-        @contextmanager
-        def task(self, description, total):
-            task = self.bar.add_task(description, total=total)
-            self.bar.start()
-            try:
-                yield lambda n=1: self.bar.advance(task, n)
-            finally:
-                self.bar.remove_task(task)
-                if not self.bar.tasks:
-                    self.bar.stop()
-
-        def log(self, message):
-            self.console.log(message)
-
-    return RichProgress()
-
-
-# ------------------------------------------------------------------ options from LoopConfig
-def _loop_options(func):
-    """One flag per LoopConfig field, typed (and ranged) by the field's own declaration, its
-    help from the field. Every flag defaults to None (not given: the config file, preset or
-    LoopConfig decides), so ``--help`` states LoopConfig's value in the help text (click's
-    ``show_default`` would show the None it passes)."""
-    from .loops.config import LoopConfig, option_constraints
-
-    constraints = option_constraints()
-    defaults = LoopConfig()
-    for f in reversed(dataclasses.fields(LoopConfig)):
-        if f.name in ("preset", "strategy_options", "learner_options"):
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        kind = _click_type(constraints[f.name])
-        decl = f"{flag}/--no-{flag[2:]}" if kind is bool else flag
-        help_text = f.metadata.get("help", "") + _shown_default(f.name, getattr(defaults, f.name))
-        func = click.option(decl, f.name, type=None if kind is bool else kind, default=None, help=help_text)(func)
-    return func
-
-
-def _click_type(constraints: tuple):
-    """The click type of an option that accepts ``constraints`` (``None``, "not given", aside):
-    ``bool`` for a flag; a string for anything looser than one number type or one choice."""
-    from .params import Choice, Flag, Integer, Real
-
-    (only, *more) = [c for c in constraints if c is not None]
-    if more:
-        return click.STRING
-    if isinstance(only, Flag):
-        return bool
-    if isinstance(only, Choice):
-        return click.Choice(only.values)
-    if isinstance(only, (Integer, Real)):
-        r = only.range
-        kind: Callable[..., click.ParamType] = click.IntRange if isinstance(only, Integer) else click.FloatRange
-        return kind(min=r.low, max=r.high, min_open=r.closed in ("right", "neither"), max_open=r.closed in ("left", "neither"))
-    return click.STRING
-
-
-def _shown_default(name: str, value) -> str:
-    """A flag's default as ``--help`` shows it; a None default is described by its help."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        value = ("--" if value else "--no-") + name.replace("_", "-")
-    return f"  [default: {value}]"
-
-
-def _preset_option(func):
-    from .loops.config import LoopConfig
-    from .loops.presets import PRESETS
-
-    help_text = next(f.metadata["help"] for f in dataclasses.fields(LoopConfig) if f.name == "preset")
-    return click.option("--preset", type=click.Choice(list(PRESETS)), default=None, help=help_text)(func)
-
-
-def _key_values(pairs, flag: str) -> dict:
-    """``KEY=VALUE`` pairs as a dict, each value read as YAML (``3`` an int, ``1e-3`` a number)."""
-    import yaml
-
-    options = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r}: expected KEY=VALUE", param_hint=flag)
-        options[key.replace("-", "_")] = yaml.safe_load(value)
-    return options
-
-
-def _strategy_options(pairs, projection_dim, region) -> dict | None:
-    options = _key_values(pairs, "--strategy-option")
-    if projection_dim is not None and projection_dim < 0:
-        raise AlselError(f"--projection-dim {projection_dim}: give a projection size, or 0 for none")
-    if projection_dim is not None:
-        options["projection_dim"] = None if projection_dim == 0 else projection_dim
-    if region is not None:
-        options["region"] = region
-    return options or None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -155,11 +36,15 @@ def cli():
     alsel study configs/sst2-study-cpu.yaml               # strategies x budgets x seeds
     alsel report studies/<study>                          # its tables, tests and plots
     alsel compare studies/<a> studies/<b> --out compare/  # the same strategies across data sets
+    alsel label init pool.csv --classes neg,pos --out project  # label a new pool, batch by batch
     """
 
 
+cli.add_command(label)
+
+
 @cli.command()
-@_preset_option
+@preset_option
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML file of options, or a run's config.json to replay it (flags override it)")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory (default runs/<name>); rerun to resume")
 @click.option("--strategy-option", "strategy_option", multiple=True, metavar="KEY=VALUE", help="option for strategies that take it (repeatable)")
@@ -168,7 +53,7 @@ def cli():
 @click.option("--region", type=click.Choice(["easy", "hard", "ambiguous"]), default=None, help="ambiguous: dataset-cartography region")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bars or log lines (errors are still printed)")
 @click.option("--json", "as_json", is_flag=True, help="print the final metrics as one JSON object on stdout")
-@_loop_options
+@loop_options()
 def loop(preset, config_file, out, strategy_option, learner_option, projection_dim, region, quiet, as_json, **overrides):
     """Run an active-learning loop (or one of the study's fixed strategies).
 
@@ -177,14 +62,14 @@ def loop(preset, config_file, out, strategy_option, learner_option, projection_d
     from .progress import SILENT
     from .run import default_out_dir, run_loop
 
-    overrides["strategy_options"] = _strategy_options(strategy_option, projection_dim, region)
-    overrides["learner_options"] = _key_values(learner_option, "--learner-option") or None
+    overrides["strategy_options"] = strategy_options(strategy_option, projection_dim, region)
+    overrides["learner_options"] = key_values(learner_option, "--learner-option") or None
     if config_file is not None and not Path(config_file).is_file():
         raise AlselError(f"{config_file}: no such config file")
     config = LoopConfig.from_options(preset=preset, config_file=config_file, **overrides)
     resolved = config.resolved()
     out_dir = Path(out) if out else default_out_dir(resolved)
-    progress = SILENT if quiet else _rich_progress()
+    progress = SILENT if quiet else rich_progress()
     metrics = run_loop(config, out_dir, progress=progress)
     if as_json:
         click.echo(json.dumps(metrics, sort_keys=True))
@@ -293,7 +178,7 @@ def study(config_path, limit, seeds, strategies, budgets, out, executor, address
 
     if not Path(config_path).is_file():
         raise AlselError(f"{config_path}: no such study config")
-    progress = _rich_progress()
+    progress = rich_progress()
     summary = run_study(
         config_path, limit=limit, seeds=seeds, strategies=strategies, budgets=budgets, out=out,
         executor=executor, address=address, dry_run=dry_run, progress=progress,

@@ -7,8 +7,8 @@ The layers, lowest first (alsel/__init__.py's docstring states the same)::
     embed, scores, stats                     arrays computed from them
     strategies                               acquisition functions and LoopState, their input
     loops                                    the round controller and the learner protocol
-    learner, learners, report, decision_rule, study, export, result, api, run
-    cli, __main__, testing                   the edge: the command line, and checks for plug-in authors
+    learner, learners, report, decision_rule, study, export, result, api, run, labelling
+    cli, cli_shared, cli_label, __main__, testing   the edge: the command line, and checks for plug-in authors
 
 The package root, ``alsel`` itself, holds the version and a lazy map of the public names; it
 imports nothing from alsel when loaded, so any module may import ``__version__`` from it.
@@ -39,8 +39,8 @@ LAYERS = [
     ("embed", "scores", "stats"),
     ("strategies",),
     ("loops",),
-    ("learner", "learners", "report", "decision_rule", "study", "export", "result", "api", "run"),
-    ("cli", "__main__", "testing"),
+    ("learner", "learners", "report", "decision_rule", "study", "export", "result", "api", "run", "labelling"),
+    ("cli", "cli_shared", "cli_label", "__main__", "testing"),
 ]
 LAYER_OF = {f"alsel.{name}": rank for rank, names in enumerate(LAYERS) for name in names}
 
