@@ -315,6 +315,14 @@ def test_bad_projects_are_refused_at_init(capsys, pool, tmp_path, argv, message)
     assert not (tmp_path / "project").exists()
 
 
+def test_no_file_is_written_over_the_project_or_its_pool(capsys, started, pool):
+    project, _, _ = started
+    err = refused(capsys, project, "batch", project.path, "--format", "jsonl", "--out", project.path / "state.json")
+    assert "one of its own files" in err
+    err = refused(capsys, project, "export", project.path, "--out", pool)
+    assert "the project's pool" in err
+
+
 def test_options_of_a_labelled_pool_are_refused_from_python(pool, tmp_path):
     with pytest.raises(ConfigError, match="budget: not an option of an annotation project"):
         LabelProject.create(tmp_path / "project", pool, classes="pos,neg", budget=0.1)

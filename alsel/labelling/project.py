@@ -270,7 +270,15 @@ class LabelProject:
     def _write(self, ids: list[int], number: int, texts: list[str], format: str | None, out) -> Path:
         format = batch_format(out, format)
         path = Path(out) if out is not None else self.path / BATCHES / f"batch-{number:03d}{BATCH_FORMATS[format]}"
-        return write_batch(batch_frame(ids, texts), path, format)
+        return write_batch(batch_frame(ids, texts), self._checked_out(path), format)
+
+    def _checked_out(self, path: Path) -> Path:
+        """``path``, unless it is the pool file or one of the project's own files (refused: a
+        file written there would replace what the project reads)."""
+        own = {(self.path / name).resolve() for name in (PROJECT, STATE, ROWS, LABEL_STUDIO_CONFIG)} | {Path(self.pool_record.path)}
+        if path.resolve() in own:
+            raise AlselError(f"{path} is the project's pool or one of its own files; pass another --out")
+        return path
 
     def import_labels(self, file: str | Path) -> ImportReport:
         """Take the labels of a filled-in batch file (CSV/TSV/JSONL/parquet with ``id`` and
@@ -286,7 +294,7 @@ class LabelProject:
             labels = {**labels, **merge.new}
             pending = sum(i not in labels for i in batches[-1].ids)
             report = ImportReport(str(file), len(merge.new), merge.repeated, merge.conflicts, pending)
-            entry = {"file": str(file), "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "new": report.new, "repeated": report.repeated,
+            entry = {"file": str(file), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "new": report.new, "repeated": report.repeated,
                      "conflicts": {str(i): list(v) for i, v in merge.conflicts.items()}}
             self._commit(batches, labels, [*imports, entry])
         return report
@@ -327,11 +335,8 @@ class LabelProject:
 
         format = format_for(out, format)
         path = Path(out) if out is not None else self.path / f"labelled{FORMATS[format]}"
-        own = {(self.path / name).resolve() for name in (PROJECT, STATE, ROWS, LABEL_STUDIO_CONFIG)} | {Path(self.pool_record.path)}
-        if path.resolve() in own:
-            raise AlselError(f"{path} is the project's pool or one of its own files; pass another --out")
         frame = self.labelled_frame()
-        return write_frame(frame, path, format), len(frame)
+        return write_frame(frame, self._checked_out(path), format), len(frame)
 
     def save_model(self, directory: str | Path) -> Path:
         """Train the final learner on every label so far, as a loop trains its final model, and
