@@ -1,13 +1,12 @@
-"""Learners as a protocol (transformer, logreg, module:Class) and strategies from user code."""
+"""Learners as a protocol (transformer, logreg, module:Class), and a user learner and strategy in a loop
+(strategies from user code on their own: tests/strategies/test_protocol.py)."""
 
-import importlib.metadata
 import json
 import shutil
 
 import numpy as np
 import pytest
 
-import alsel.strategies.base as strategy_base
 from alsel.data import load_data
 from alsel.embed import Embedder, EmbeddingLookup
 from alsel.errors import ConfigError
@@ -16,9 +15,8 @@ from alsel.learners import Learner, LearnerContext, LogRegLearner, make_learner,
 from alsel.loops.config import LoopConfig
 from alsel.report import run_costs
 from alsel.run import run_loop
-from alsel.strategies import get_strategy
 from conftest import UNGUARDED, run_cli
-from plugins_for_tests import CentroidLearner, LowestPositive
+from plugins_for_tests import CentroidLearner
 
 USER_LEARNER = "plugins_for_tests:CentroidLearner"
 USER_STRATEGY = "plugins_for_tests:LowestPositive"
@@ -140,29 +138,6 @@ def test_the_final_learner_trains_the_last_round_and_the_learner_is_part_of_the_
     run_loop(LoopConfig.from_options(learner="transformer", **spec), tmp_path / "same")
     rounds = read_jsonl(tmp_path / "same" / "rounds.jsonl")
     assert rounds[0]["cached"] is False and rounds[0]["epochs"] == 1  # not the proxy's cached round 0
-
-
-# ------------------------------------------------------------------ strategies from user code
-def test_a_module_class_strategy_and_an_entry_point_plugin(capsys, monkeypatch):
-    assert get_strategy(USER_STRATEGY).__class__ is LowestPositive
-    plugins = [
-        importlib.metadata.EntryPoint(name="lowest_positive", value=USER_STRATEGY, group="alsel.strategies"),
-        importlib.metadata.EntryPoint(name="broken", value="no_such_module_xyz:Thing", group="alsel.strategies"),
-        importlib.metadata.EntryPoint(name="margin", value=USER_STRATEGY, group="alsel.strategies"),
-    ]
-    monkeypatch.setattr(strategy_base.importlib.metadata, "entry_points", lambda group: [ep for ep in plugins if ep.group == group])
-    monkeypatch.setattr(strategy_base, "PLUGINS", {})
-    assert strategy_base.plugin_names() == ["broken", "lowest_positive"]  # a plug-in cannot replace a built-in
-    assert strategy_base.PLUGINS == {}  # listing names imports nothing
-    assert isinstance(get_strategy("lowest_positive"), LowestPositive) and "lowest_positive" in strategy_base.PLUGINS
-    assert get_strategy("margin").__class__.__name__ == "Margin"
-    with pytest.raises(ConfigError, match="strategy plug-in broken .* cannot be loaded: No module named 'no_such_module_xyz'"):
-        get_strategy("broken")
-
-    code, out, _ = run_cli(capsys, "strategies")
-    assert code == 0
-    assert "lowest_positive (plug-in)" in out and "Lowest probability of class 1 first." in out
-    assert "  broken: strategy plug-in broken" in out and "margin (plug-in)" not in out
 
 
 # ------------------------------------------------------------------ logreg

@@ -1,5 +1,5 @@
 """Bad options fail in one line with exit status 2 before any work (issue 9 items 2, 6, 7), and
-each option and strategy parameter is declared once (issue 10 part 6)."""
+each option is declared once (issue 10 part 6; strategy parameters: tests/strategies/test_protocol.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pytest
 
 from alsel.errors import ConfigError
 from alsel.loops.config import LoopConfig
-from alsel.strategies import STRATEGIES, Strategy, get_strategy, register
 from conftest import run_cli
 
 
@@ -220,36 +219,6 @@ def test_one_option_reaches_every_strategy_that_takes_it():
     assert kmeans.get_params() == {"projection_dim": 8, "n_iter": 20}
     assert isinstance(kmeans.projection_dim, int)  # converted to its declared type
     assert cluster_margin.n_clusters == 3
-
-
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
-def test_every_strategy_declares_its_parameters_and_accepts_its_defaults(name):
-    cls = STRATEGIES[name]
-    assert set(cls._parameter_constraints) == set(cls.parameter_names())
-    defaults = get_strategy(name)
-    assert get_strategy(name, **defaults.get_params()).get_params() == defaults.get_params()
-
-
-def test_a_strategy_with_undeclared_parameters_cannot_register():
-    class Undeclared(Strategy):
-        name = "undeclared_for_test"
-
-        def __init__(self, depth: int = 2):
-            self.depth = depth
-
-    with pytest.raises(TypeError, match="_parameter_constraints"):
-        register(Undeclared)
-    assert "undeclared_for_test" not in STRATEGIES
-
-
-def test_directly_built_strategies_are_checked_when_they_select():
-    from alsel.strategies.compose import Deduplicated
-    from alsel.strategies.kmeans import KMeansDiversity
-
-    with pytest.raises(ConfigError, match=r"strategy option n_iter: must be an integer >= 1, got 0 \(kmeans\)"):
-        KMeansDiversity(n_iter=0).select(None, 1)
-    with pytest.raises(ConfigError, match="strategy option threshold: must be a number in"):
-        Deduplicated(get_strategy("random"), threshold=2).select(None, 1)
 
 
 # ------------------------------------------------------------------ studies

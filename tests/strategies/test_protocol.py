@@ -1,12 +1,20 @@
-"""The study's acquisition functions (random, high_conf, low_conf, kmeans) and the protocol."""
+"""The strategy protocol and registry (errors, declared parameters, strategies from user code and
+plug-ins), and the study's first acquisition functions (random, high_conf, low_conf, kmeans)."""
+
+import importlib.metadata
 
 import numpy as np
 import pytest
 
+import alsel.strategies.base as strategy_base
 from alsel.errors import ConfigError, PoolExhaustedError
 from alsel.strategies import STRATEGIES, Selection, Strategy, get_strategy, register
 from alsel.strategies.kmeans import kmeans_nearest
 from alsel.strategies.state import LoopState
+from conftest import run_cli
+from plugins_for_tests import LowestPositive
+
+USER_STRATEGY = "plugins_for_tests:LowestPositive"
 
 
 def make_state(n=200, seed=0, probs=True, embeddings=None, candidates=None):
@@ -121,3 +129,57 @@ def test_every_registered_strategy_declares_known_needs():
 
     for name, cls in STRATEGIES.items():
         assert cls.name == name and cls.needs <= NEEDS
+
+
+# ------------------------------------------------------------------ declared parameters
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_every_strategy_declares_its_parameters_and_accepts_its_defaults(name):
+    cls = STRATEGIES[name]
+    assert set(cls._parameter_constraints) == set(cls.parameter_names())
+    defaults = get_strategy(name)
+    assert get_strategy(name, **defaults.get_params()).get_params() == defaults.get_params()
+
+
+def test_a_strategy_with_undeclared_parameters_cannot_register():
+    class Undeclared(Strategy):
+        name = "undeclared_for_test"
+
+        def __init__(self, depth: int = 2):
+            self.depth = depth
+
+    with pytest.raises(TypeError, match="_parameter_constraints"):
+        register(Undeclared)
+    assert "undeclared_for_test" not in STRATEGIES
+
+
+def test_directly_built_strategies_are_checked_when_they_select():
+    from alsel.strategies.compose import Deduplicated
+    from alsel.strategies.kmeans import KMeansDiversity
+
+    with pytest.raises(ConfigError, match=r"strategy option n_iter: must be an integer >= 1, got 0 \(kmeans\)"):
+        KMeansDiversity(n_iter=0).select(None, 1)
+    with pytest.raises(ConfigError, match="strategy option threshold: must be a number in"):
+        Deduplicated(get_strategy("random"), threshold=2).select(None, 1)
+
+
+# ------------------------------------------------------------------ strategies from user code
+def test_a_module_class_strategy_and_an_entry_point_plugin(capsys, monkeypatch):
+    assert get_strategy(USER_STRATEGY).__class__ is LowestPositive
+    plugins = [
+        importlib.metadata.EntryPoint(name="lowest_positive", value=USER_STRATEGY, group="alsel.strategies"),
+        importlib.metadata.EntryPoint(name="broken", value="no_such_module_xyz:Thing", group="alsel.strategies"),
+        importlib.metadata.EntryPoint(name="margin", value=USER_STRATEGY, group="alsel.strategies"),
+    ]
+    monkeypatch.setattr(strategy_base.importlib.metadata, "entry_points", lambda group: [ep for ep in plugins if ep.group == group])
+    monkeypatch.setattr(strategy_base, "PLUGINS", {})
+    assert strategy_base.plugin_names() == ["broken", "lowest_positive"]  # a plug-in cannot replace a built-in
+    assert strategy_base.PLUGINS == {}  # listing names imports nothing
+    assert isinstance(get_strategy("lowest_positive"), LowestPositive) and "lowest_positive" in strategy_base.PLUGINS
+    assert get_strategy("margin").__class__.__name__ == "Margin"
+    with pytest.raises(ConfigError, match="strategy plug-in broken .* cannot be loaded: No module named 'no_such_module_xyz'"):
+        get_strategy("broken")
+
+    code, out, _ = run_cli(capsys, "strategies")
+    assert code == 0
+    assert "lowest_positive (plug-in)" in out and "Lowest probability of class 1 first." in out
+    assert "  broken: strategy plug-in broken" in out and "margin (plug-in)" not in out
