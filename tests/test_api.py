@@ -35,6 +35,7 @@ def cli_flags(options: dict) -> list[str]:
     return flags + [x for k, v in options.get("learner_options", {}).items() for x in ("--learner-option", f"{k}={str(v).lower()}")]
 
 
+@pytest.mark.slow
 def test_select_on_texts_frame_and_dataset_gives_the_cli_selection(capsys, tmp_path, synthetic_csv, frames, tiny):
     import datasets
 
@@ -86,6 +87,7 @@ def test_integer_labels_stay_integers_and_the_exports_round_trip(capsys, tmp_pat
     pd.testing.assert_frame_equal(result.to_dataset().to_pandas(), result.frame, check_dtype=False)
 
 
+@pytest.mark.slow
 def test_out_writes_a_run_directory_that_resumes_and_replays_from_the_cli(capsys, tmp_path, frames, tiny):
     import datasets
 
@@ -193,6 +195,7 @@ def run_readme_example(frame, tmp_path, monkeypatch, tiny) -> dict:
     return namespace
 
 
+@pytest.mark.slow
 def test_the_readme_example_runs_on_a_csv_that_is_not_sst2(tmp_path, monkeypatch, tiny):
     messages = pd.read_csv(ROOT / "tests" / "data" / "messages.csv")  # SMS spam: 260 ham, 40 spam
     result = run_readme_example(messages, tmp_path, monkeypatch, tiny)["result"]
@@ -204,6 +207,7 @@ def test_the_readme_example_runs_on_a_csv_that_is_not_sst2(tmp_path, monkeypatch
     assert set(selected["label"]) <= {"ham", "spam"}
 
 
+@pytest.mark.slow
 def test_the_readme_example_runs_on_sst2(tmp_path, monkeypatch, tiny):
     from alsel.data import load_data
 

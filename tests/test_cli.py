@@ -79,6 +79,7 @@ def test_help_does_not_import_torch():
     assert result.stdout.strip().endswith("False")
 
 
+@pytest.mark.slow
 def test_study_dry_run_and_report_commands(capsys, tmp_path):
     from test_report import N_POOL, make_study
     from test_study import write_config

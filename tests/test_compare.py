@@ -119,6 +119,7 @@ def test_budget_to_match_takes_the_first_crossing_of_a_bumpy_curve():
 # --------------------------------------------------------------------------- from studies
 
 
+@pytest.mark.slow
 def test_per_set_rows_are_each_studys_own_summary(studies, written):
     _, paths = written
     table = pd.read_csv(paths["table"])
@@ -205,6 +206,7 @@ def test_report_and_figures(written):
 # --------------------------------------------------------------------------- the command line
 
 
+@pytest.mark.slow
 def test_cli_writes_the_comparison(capsys, studies, tmp_path):
     code, out, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "c"), "--budget", "0.1")
     assert code == 0 and (tmp_path / "c" / "compare.md").exists() and "compare.csv" in out
@@ -234,6 +236,7 @@ def test_cli_errors_are_one_line(capsys, studies, tmp_path):
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (argv, err)
 
 
+@pytest.mark.slow
 def test_runs_left_out_of_the_sentence_test_are_a_warning_and_fail_the_rule(capsys, studies, tmp_path):
     """A set whose per-sentence predictions cannot be read (a damaged file here; data paths relative
     to another directory in practice) gets no verdicts, loudly, and nothing passes "never worse"."""
@@ -250,6 +253,7 @@ def test_runs_left_out_of_the_sentence_test_are_a_warning_and_fail_the_rule(caps
     assert "**banking77**: Sentence-level tests leave out" in (tmp_path / "c" / "compare.md").read_text()
 
 
+@pytest.mark.slow
 def test_the_decision_rule_reads_each_filter_and_chooses(capsys, studies, tmp_path):
     """`loop` plays the expensive loop whose gain a cheaper one must keep (it costs 3x random)."""
     code, out, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "c"), "--keep-gain-of", "loop")
@@ -273,6 +277,7 @@ def test_the_decision_rule_reads_each_filter_and_chooses(capsys, studies, tmp_pa
     assert "## The decision rule" in text and "**The rule chooses `kmeans`.**" in text and "| **kmeans** | 3 | none |" in text
 
 
+@pytest.mark.slow
 def test_the_rule_without_its_reference_says_so_and_a_looser_rule_chooses_otherwise(capsys, studies, tmp_path):
     code, _, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "c"))
     text = (tmp_path / "c" / "compare.md").read_text()
@@ -291,6 +296,7 @@ def test_the_rule_without_its_reference_says_so_and_a_looser_rule_chooses_otherw
     assert code == 2 and "--tie" in err and not (tmp_path / "e").exists()
 
 
+@pytest.mark.slow
 def test_strategies_are_compared_as_if_the_studies_held_no_others(capsys, studies, tmp_path):
     code, out, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "c"), "--strategies", "kmeans")
     table = pd.read_csv(tmp_path / "c" / "compare.csv")
@@ -376,6 +382,7 @@ def test_the_rule_drops_a_loop_without_a_verdict_on_one_set():
     assert decision.chosen == "b" and decision.table.set_index("strategy").loc["a", "fails"] == "untested on set1"
 
 
+@pytest.mark.slow
 def test_another_baseline_pairs_every_strategy_with_it(capsys, studies, tmp_path):
     """The cost criterion's question: does the cheap loop keep up with the expensive one?"""
     from test_report import BASE
@@ -392,6 +399,7 @@ def test_another_baseline_pairs_every_strategy_with_it(capsys, studies, tmp_path
     assert "decision rule" not in text  # the rule is read against random only
 
 
+@pytest.mark.slow
 def test_two_copies_of_one_study_are_refused(capsys, studies, tmp_path):
     """Issue 26: a copy of a study under another name would be pooled as a second data set."""
     import json

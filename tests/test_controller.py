@@ -26,6 +26,7 @@ def loop(out, **options):
     return run_loop(LoopConfig.from_options(**options), out)
 
 
+@pytest.mark.slow
 def test_multi_round_loop_writes_the_run_directory(tmp_path, options):
     metrics = loop(tmp_path / "run", init="kmeans", acq="low_conf", rounds=2, **options)
     rounds = read_jsonl(tmp_path / "run" / "rounds.jsonl")
@@ -76,6 +77,7 @@ def test_a_final_model_that_predicts_one_class_is_reported(tmp_path, options, mo
     assert healthy.lines and not [line for line in healthy.lines if line.startswith("warning:")]
 
 
+@pytest.mark.slow
 def test_same_seed_gives_a_byte_identical_selection_and_resume_matches(tmp_path, options):
     spec = dict(init="kmeans", acq="low_conf", rounds=2, **options)
     loop(tmp_path / "a", **spec)
@@ -126,6 +128,7 @@ def test_typiclust_preset_chooses_the_whole_budget_as_the_initial_pool(tmp_path,
 
 
 @pytest.mark.parametrize("preset, acq", [("cluster_margin_proxy", "cluster_margin"), ("badge_proxy", "badge")])
+@pytest.mark.slow
 def test_proxy_presets_score_the_rounds_with_logreg_and_fine_tune_only_the_final_model(tmp_path, options, preset, acq):
     metrics = loop(tmp_path / "run", preset=preset, **options)
     config = read_json(tmp_path / "run" / "config.json")

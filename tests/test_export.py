@@ -54,6 +54,7 @@ def pipeline_accuracy(model_dir, data_dir) -> float:
 
 
 # ------------------------------------------------------------------ the exported rows
+@pytest.mark.slow
 def test_selection_rows_are_the_source_rows_in_acquisition_order(finished):
     frame = selected_frame(finished.run)
     selection = read_jsonl(finished.run / "selection.jsonl")
@@ -238,6 +239,7 @@ def test_the_saved_model_predicts_label_names_with_the_runs_accuracy(finished):
     assert read_json(finished.run / "config.json")["save_model"] == str(finished.model)
 
 
+@pytest.mark.slow
 def test_a_cached_final_round_still_trains_the_model_it_saves(finished):
     again = finished.tmp / "again"
     metrics = run_loop(LoopConfig.from_options(**finished.options, save_model=str(finished.tmp / "model2")), again)
@@ -310,6 +312,7 @@ def test_save_model_never_writes_into_the_model_it_loads(finished, tmp_path):
 
 
 # ------------------------------------------------------------------ the bundled data
+@pytest.mark.slow
 def test_export_of_a_bundled_sst2_run_holds_its_rows(capsys, tmp_path, tiny_bert):
     run = tmp_path / "run"
     argv = ["loop", "--dataset", "sst2", "--limit", "600", "--eval-limit", "200", "--budget", "60", "--preset", "random", "--model", tiny_bert,

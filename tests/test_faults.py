@@ -98,6 +98,7 @@ def snapshot(run: Path) -> dict:
 # --------------------------------------------------------------------------- run files
 
 
+@pytest.mark.slow
 def test_the_cli_returns_a_finished_run_at_once(capsys, base, finished, monkeypatch):
     monkeypatch.setattr("alsel.learners.transformer.TransformerLearner.fit", lambda *a, **k: pytest.fail("retrained a finished run"))
     code, _, err = cli_loop(capsys, base, finished)
@@ -212,6 +213,7 @@ def study_copy(study, tmp_path):
     return tmp_path / "study"
 
 
+@pytest.mark.slow
 def test_a_study_reruns_a_run_whose_metrics_json_is_damaged(study, study_copy):
     from alsel.study import run_study
 
@@ -249,6 +251,7 @@ def test_a_report_names_a_damaged_run_and_completes(capsys, study_copy):
 
 
 @pytest.mark.parametrize("damage", ["embeddings", "outcome.json", "probs.npy", "eval_probs.npy"])
+@pytest.mark.slow
 def test_a_damaged_cache_entry_is_recomputed(base, tmp_path, damage):
     cache = tmp_path / "cache"
     shutil.copytree(base[1]["cache_dir"], cache)
@@ -378,6 +381,7 @@ def test_a_second_study_process_on_a_study_directory_is_refused(capsys, study, s
     assert not list(study_copy.glob(f"runs/*/*/*/{RunDir.ERROR}"))
 
 
+@pytest.mark.slow
 def test_a_second_study_process_fails_while_the_first_runs(study, study_copy):
     """The same with a real second process: it is refused while this one holds the directory."""
     from alsel.loops.rundir import hold_directory

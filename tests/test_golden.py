@@ -31,6 +31,8 @@ from conftest import UNGUARDED
 GOLDEN = Path(__file__).with_name("golden.json")
 UPDATE = os.environ.get("ALSEL_UPDATE_GOLDEN") == "1"
 TIMING_KEYS = {"seconds", "train_seconds", "score_seconds", "select_seconds", "embed_seconds", "embed_cached_seconds"}
+#: Every case fine-tunes tiny models (a second or more each).
+pytestmark = pytest.mark.slow
 
 
 def machine() -> dict:

@@ -24,6 +24,7 @@ def write(frame, path):
     return str(path)
 
 
+@pytest.mark.slow
 def test_flipped_labels_miss_the_round_cache(tmp_path, options):
     train, evalset = synthetic_frame(200, seed=0), synthetic_frame(80, seed=1)
     data = dict(dataset=write(train, tmp_path / "train.csv"), eval=write(evalset, tmp_path / "eval.csv"))
@@ -49,6 +50,7 @@ def test_flipped_labels_miss_the_round_cache(tmp_path, options):
     assert not any(r["cached"] for r in read_jsonl(tmp_path / "d" / "rounds.jsonl"))
 
 
+@pytest.mark.slow
 def test_selection_writes_the_files_own_labels(tmp_path, options):
     frame = synthetic_frame(200, seed=0, labels=(1, 2))
     evalset = synthetic_frame(60, seed=1, labels=(1, 2))
@@ -76,6 +78,7 @@ def test_label_strings_are_stripped_and_missing_labels_are_an_error(tmp_path):
         load_data(str(path))
 
 
+@pytest.mark.slow
 def test_sst2_takes_an_evaluation_file(tmp_path):
     path = tmp_path / "my-eval.tsv"
     path.write_text("sentence\tlabel\na gorgeous , witty film\t1\na dull , lifeless mess\t0\nfine\tpositive\n")
@@ -100,6 +103,7 @@ def test_tiny_file_names_the_hold_out(tmp_path):
         load_data(str(path))
 
 
+@pytest.mark.slow
 def test_limit_larger_than_the_pool_is_said_and_recorded(tmp_path, options):
     data = dict(dataset=write(synthetic_frame(120, seed=0), tmp_path / "t.csv"), eval=write(synthetic_frame(40, seed=1), tmp_path / "e.csv"))
     log = Recorder()
@@ -110,6 +114,7 @@ def test_limit_larger_than_the_pool_is_said_and_recorded(tmp_path, options):
 
 
 @pytest.mark.parametrize("values", [(False, True), (0.5, 1.5)])
+@pytest.mark.slow
 def test_selection_and_export_write_bool_and_float_labels_as_such(capsys, tmp_path, options, values):
     """Issue 26: a JSON-lines file's true/false or 0.5/1.5 come back as JSON booleans and
     numbers, not the strings "True" and "0.5"."""

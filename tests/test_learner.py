@@ -17,6 +17,7 @@ def _xy(n, seed):
 
 
 @pytest.mark.parametrize("fixture", ["tiny_bert", "tiny_modernbert"])
+@pytest.mark.slow
 def test_tiny_models_learn_the_synthetic_task(request, fixture):
     texts, labels = _xy(160, 0)
     eval_texts, eval_labels = _xy(60, 1)
@@ -30,6 +31,7 @@ def test_tiny_models_learn_the_synthetic_task(request, fixture):
     assert same == metrics and np.allclose(eval_probs, probs)
 
 
+@pytest.mark.slow
 def test_same_seed_same_model_other_seed_other_model(tiny_bert):
     texts, labels = _xy(64, 0)
 
@@ -40,6 +42,7 @@ def test_same_seed_same_model_other_seed_other_model(tiny_bert):
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
+@pytest.mark.slow
 def test_min_steps_adds_epochs_and_the_callback_sees_each(tiny_bert):
     texts, labels = _xy(32, 0)
     seen = []
@@ -89,6 +92,7 @@ def test_bf16_scores_keep_fp32_resolution(tiny_bert):
     assert len(np.unique(probs[:, 1])) > 0.9 * len(texts)
 
 
+@pytest.mark.slow
 def test_early_stopping_keeps_the_best_epoch_on_the_validation_split(tiny_bert):
     texts, labels = _xy(120, 0)
     held_texts, held_labels = _xy(40, 2)

@@ -127,6 +127,7 @@ def test_a_user_learner_and_a_user_strategy_run_a_loop(capsys, tmp_path, data):
     assert code == 0 and f"learner {USER_LEARNER}" in table
 
 
+@pytest.mark.slow
 def test_the_final_learner_trains_the_last_round_and_the_learner_is_part_of_the_cache_key(tmp_path, data, tiny_bert):
     tiny = dict(model=tiny_bert, epochs=1, min_steps=0, lr=5e-3, batch_size=16, learner_options=UNGUARDED)
     spec = dict(init="random", acq="margin", rounds=1, **tiny, **data)
@@ -188,6 +189,7 @@ def test_the_embedding_lookup_serves_the_pool_from_its_matrix_and_caches_the_res
     assert np.array_equal(again, mixed) and CountingEmbedder.computed == [2]  # read from the disk cache
 
 
+@pytest.mark.slow
 def test_logreg_loop_on_a_real_sst2_slice_embeds_the_pool_once(tmp_path, monkeypatch):
     """The real bundled embedder; a few seconds beyond embedding 800 sentences."""
     computed = []
@@ -212,6 +214,7 @@ def test_logreg_loop_on_a_real_sst2_slice_embeds_the_pool_once(tmp_path, monkeyp
     assert json.loads((tmp_path / "b" / "metrics.json").read_text())["accuracy"] == metrics["accuracy"]
 
 
+@pytest.mark.slow
 def test_the_transformer_learner_saves_a_pipeline_ready_model(tmp_path, tiny_bert):
     from transformers import pipeline
 

@@ -206,6 +206,7 @@ def test_run_costs_count_embeddings_once_whoever_computed_them():
     assert run_costs(mixed)["embed_seconds"] == 26.0 and run_costs(mixed)["other_seconds"] == 13.0 and run_costs(mixed)["cost_seconds"] == 104.0
 
 
+@pytest.mark.slow
 def test_write_report(study):
     import matplotlib.image
 
@@ -275,6 +276,7 @@ def test_significant_difference_is_reported(tmp_path, pool, eval_labels):
     assert set(paths) == {"results", "summary", "report", "accuracy", "differences"}
 
 
+@pytest.mark.slow
 def test_runs_without_predictions_are_named(tmp_path, pool, eval_labels):
     study = make_study(tmp_path, pool, eval_labels, embeddings=False, failed=False)
     (study / "runs/kmeans/budget-0.1/seed-0/eval_probs.npy").unlink()
@@ -285,6 +287,7 @@ def test_runs_without_predictions_are_named(tmp_path, pool, eval_labels):
     assert pd.read_csv(study / "summary.csv").set_index(["strategy", "budget"]).loc[("kmeans", 0.1), "verdict"] == "untested"
 
 
+@pytest.mark.slow
 def test_runs_that_kept_only_their_predictions_give_the_same_report(tmp_path, pool, eval_labels):
     """A study kept in git drops eval_probs.npy (too big for many classes) and keeps
     eval_predictions.npy; the sentence-level tests must not change."""
@@ -302,6 +305,7 @@ def test_runs_that_kept_only_their_predictions_give_the_same_report(tmp_path, po
     assert "eval_predictions.npy: damaged" in write_report(study)["report"].read_text()
 
 
+@pytest.mark.slow
 def test_subsets_skipped_without_cached_embeddings(tmp_path, pool, eval_labels):
     study = make_study(tmp_path, pool, eval_labels, embeddings=False, failed=False)
     paths = write_report(study)
@@ -346,6 +350,7 @@ def test_markdown_table_escapes_pipes():
     assert markdown_table([["a|b"]], ["x"]) == "| x |\n| :--- |\n| a\\|b |"
 
 
+@pytest.mark.slow
 def test_report_renders_from_memory(study):
     """Everything report.md shows is read once: it renders with the study directory gone."""
     import shutil
@@ -396,6 +401,7 @@ def test_a_strategy_is_described_with_its_other_options():
     assert proxy == "preset kmeans_margin with learner=logreg, final_learner=transformer"
 
 
+@pytest.mark.slow
 def test_a_run_whose_final_fine_tuning_collapsed_is_named_in_the_report(study):
     """A collapse the guard could not undo stays in the statistics (paired) but never silently."""
     from alsel.io import read_json

@@ -472,6 +472,7 @@ def local_grid(tmp_path_factory, tiny_bert, synthetic_csv):
     return config, tmp, summary
 
 
+@pytest.mark.slow
 def test_real_grid_local(local_grid):
     config, tmp, summary = local_grid
     assert summary.exit_code == 0, [o.error for o in summary.failed]
@@ -490,6 +491,7 @@ def test_real_grid_local(local_grid):
     assert len(again.skipped) == 4 and _results(again) == _results(summary)
 
 
+@pytest.mark.slow
 def test_a_study_kept_in_git_resumes_and_reports_elsewhere(local_grid, tmp_path):
     """What .gitignore keeps of a study under docs/results/ (no probabilities, selections or
     checkpoints), copied to another folder as a clone on another machine would have it: its
@@ -515,6 +517,7 @@ def test_a_study_kept_in_git_resumes_and_reports_elsewhere(local_grid, tmp_path)
     pd.testing.assert_frame_equal(moved, original)
 
 
+@pytest.mark.slow
 def test_real_grid_ray_matches_local(local_grid, tmp_path):
     pytest.importorskip("ray")
     config, tmp, local = local_grid

@@ -62,6 +62,7 @@ def loop(out, progress=None, **options):
 
 
 @pytest.mark.parametrize("preset", ["cluster_margin_warm", "badge_warm"])
+@pytest.mark.slow
 def test_rounds_continue_from_the_previous_round_and_the_final_model_trains_fresh(tmp_path, options, starts, preset):
     progress = Recorder()
     loop(tmp_path / "run", progress, preset=preset, **options)
@@ -77,6 +78,7 @@ def test_rounds_continue_from_the_previous_round_and_the_final_model_trains_fres
     assert not (tmp_path / "run" / RunDir.MODELS).exists()  # dropped once the run finished
 
 
+@pytest.mark.slow
 def test_all_warm_starts_the_final_model_and_a_resumed_run_matches_an_uninterrupted_one(tmp_path, options, starts):
     spec = dict(init="kmeans", acq="margin", rounds=2, warm_start="all", **options)
     loop(tmp_path / "whole", **spec)
@@ -105,6 +107,7 @@ def test_all_warm_starts_the_final_model_and_a_resumed_run_matches_an_uninterrup
     assert json.loads(json.dumps(in_memory.selection)) == read_jsonl(tmp_path / "whole" / "selection.jsonl")
 
 
+@pytest.mark.slow
 def test_a_warm_start_is_part_of_the_round_cache_key(tmp_path, options):
     """A cold run after a warm one on the same cache shares round 0 (both start from the pretrained
     weights, on the same data) but not round 1, though it trains on the same selection."""

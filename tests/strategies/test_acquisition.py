@@ -130,6 +130,7 @@ def _inclusion_counts(params, probs, labels, n_draws):
         ({"temperature": 0.0}, lambda p, y: np.ones(len(y))),
     ],
 )
+@pytest.mark.slow
 def test_loss_sample_follows_its_distribution(params, target):
     p_gold = np.array([0.9, 0.7, 0.5, 0.3, 0.1])
     probs = np.stack([p_gold, 1 - p_gold], axis=1)
