@@ -5,9 +5,10 @@ recorded.
 
 It guards restructures that must keep behaviour byte for byte. Float results of training depend
 on the CPU's kernels and the library versions, so the comparison runs where the fixture was
-recorded (same CPU model, torch and transformers) and is skipped elsewhere, saying why. After a
-change that is meant to alter results, re-record with ``ALSEL_UPDATE_GOLDEN=1 pytest
-tests/test_golden.py`` and say why in the commit.
+recorded (same CPU model, torch and transformers) and is skipped elsewhere, saying why; the
+strategies' own arithmetic, from fixed inputs, is compared on every CPU by
+``tests/strategies/test_golden_selections.py``. After a change that is meant to alter results,
+re-record with ``ALSEL_UPDATE_GOLDEN=1 pytest tests/test_golden.py`` and say why in the commit.
 """
 
 from __future__ import annotations
