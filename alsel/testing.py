@@ -27,6 +27,7 @@ import numpy as np
 from .errors import ConfigError, PoolExhaustedError, first_line
 from .loops.learning import LearnerContext, LearnerFactory, checked_probabilities, predict_proba, resolve_learner
 from .strategies.base import NEEDS, ScoreStrategy, Selection, Strategy
+from .strategies.listing import can_init
 from .strategies.state import LoopState
 
 __all__ = ["check_strategy", "check_learner", "synthetic_state", "synthetic_embed"]
@@ -53,13 +54,15 @@ def _called(label: str, what: str, call: Callable, *args, **kwargs):
 
 
 # ------------------------------------------------------------------ strategies
-def synthetic_state(needs=frozenset(), seed: int = 0, *, tied: bool = False) -> LoopState:
+def synthetic_state(needs=frozenset(), seed: int = 0, *, tied: bool = False, initial: bool = False) -> LoopState:
     """A round's state on a synthetic pool of :data:`N_POOL` examples in :data:`N_CLASSES`
     classes, holding what ``needs`` asks for; ``seed`` seeds only its ``random_state`` (the data
     is always the same). Every fifth position is labelled, from position 0, so a strategy that
     picks pool positions instead of candidates picks labelled ones. ``tied``: the candidates come
     in pairs (in pool order) with the same label, embedding, probabilities, features and
-    dynamics, so every score ties within a pair."""
+    dynamics, so every score ties within a pair. ``initial``: the state the loop gives a
+    strategy choosing the initial pool instead: round 0, nothing labelled, every position a
+    candidate, embeddings if ``needs`` has them and nothing a model would give."""
     data = np.random.default_rng(20240530)
     positions = np.arange(N_POOL)
     labeled = positions[::5]
@@ -75,6 +78,11 @@ def synthetic_state(needs=frozenset(), seed: int = 0, *, tied: bool = False) -> 
         "features": data.normal(size=(len(candidates), 6)).astype(np.float32),
         "dynamics": data.uniform(0.05, 0.95, size=(len(candidates), N_EPOCHS)),
     }
+    if initial:
+        return LoopState(
+            labels=labels, n_classes=N_CLASSES, candidates=positions, labeled=positions[:0], random_state=np.random.default_rng(seed),
+            round=0, embeddings=embeddings if "embeddings" in needs else None,
+        )
     given = {name: values[rows] for name, values in per_candidate.items() if name in needs}
     return LoopState(
         labels=labels, n_classes=N_CLASSES, candidates=candidates, labeled=labeled, random_state=np.random.default_rng(seed),
@@ -90,7 +98,10 @@ def check_strategy(strategy, *, seed: int = 0) -> None:
     the number of candidates, the same ones again for the same seed, and reject a ``k`` above
     the candidates with :class:`~alsel.errors.PoolExhaustedError`; on candidates that tie in
     pairs it must still choose the same ones each time (a :class:`~alsel.strategies.ScoreStrategy`,
-    the earlier of a tied pair first). Its ``needs`` must be inputs alsel provides and its
+    the earlier of a tied pair first). It must leave the state's arrays as they were (the loop
+    hands the same embeddings to every round). A strategy that needs nothing a model gives can
+    choose the initial pool, so it must also select from the loop's first state, where nothing
+    is labelled yet. Its ``needs`` must be inputs alsel provides and its
     ``_parameter_constraints`` must name only ``__init__`` parameters.
 
     Parameters
@@ -119,6 +130,11 @@ def check_strategy(strategy, *, seed: int = 0) -> None:
         _fail(label, f"asked for all {len(state.candidates)} candidates, did not return each of them once")
     _check_rejects_too_many(strategy, needs, seed, label)
     _check_ties(strategy, needs, seed, label)
+    _check_leaves_the_state_alone(strategy, synthetic_state(needs, seed), label)
+    if can_init(type(strategy)):
+        initial = synthetic_state(needs, seed, initial=True)
+        _selected(strategy, initial, K, f"{label} (choosing the initial pool, nothing labelled)")
+        _check_leaves_the_state_alone(strategy, initial, f"{label} (choosing the initial pool)")
 
 
 def _check_declarations(strategy: Strategy, label: str) -> None:
@@ -160,6 +176,21 @@ def _check_rejects_too_many(strategy: Strategy, needs: frozenset, seed: int, lab
     except Exception as exc:  # the wrong error is the finding
         _fail(label, f"asked for k={k} of {k - 1} candidates raised {type(exc).__name__}, not alsel.errors.PoolExhaustedError")
     _fail(label, f"accepted k={k} with only {k - 1} candidates; it must raise alsel.errors.PoolExhaustedError")
+
+
+def _arrays(state: LoopState) -> dict[str, np.ndarray]:
+    """Copies of every array in ``state``, by name."""
+    arrays = {name: getattr(state, name) for name in ("labels", "candidates", "labeled", "embeddings", "probs")} | state.extras
+    return {name: np.array(values, copy=True) for name, values in arrays.items() if values is not None}
+
+
+def _check_leaves_the_state_alone(strategy: Strategy, state: LoopState, label: str) -> None:
+    before = _arrays(state)
+    _selected(strategy, state, K, label)
+    after = _arrays(state)
+    changed = sorted(name for name in before if name not in after or not np.array_equal(before[name], after[name], equal_nan=True))
+    if changed:
+        _fail(label, f"changed the state's {', '.join(changed)}; the loop passes the same arrays to every round, so copy before changing them")
 
 
 def _check_ties(strategy: Strategy, needs: frozenset, seed: int, label: str) -> None:
@@ -211,8 +242,9 @@ def check_learner(cls: type, *, embed: Callable[[Sequence[str]], np.ndarray] | N
 
     It must be resolvable as ``module:Class`` (how ``--learner`` names it), be built as the loop
     builds it, return itself from ``fit``, give finite probability rows of shape (n, n_classes)
-    that sum to 1, and give the same ones when built with the same seed and fitted on the same
-    data. A capability its signatures declare must work: ``predict_proba(return_features=True)``
+    that sum to 1, also when trained on labels that miss a class (as a small initial pool often
+    does), and give the same ones when built with the same seed and fitted on the same data. A
+    capability its signatures declare must work: ``predict_proba(return_features=True)``
     gives ``(probs, features)`` with one finite row per text; ``fit(on_epoch_end=...)`` calls it
     with the learner and each epoch from 0; ``fit(validation=...)`` trains with a held-out split.
 
@@ -239,6 +271,9 @@ def check_learner(cls: type, *, embed: Callable[[Sequence[str]], np.ndarray] | N
     again = _fitted_probabilities(factory, context, train, test, label)
     if not np.array_equal(probs, again):
         _fail(label, f"gave other probabilities for the same seed and data (largest difference {np.abs(probs - again).max():.3g})")
+    some = train[1] < N_CLASSES - 1
+    unseen = f"{label} (trained without class {N_CLASSES - 1}, as a small initial pool can be)"
+    _fitted_probabilities(factory, context, ([t for t, kept in zip(train[0], some) if kept], train[1][some]), test, unseen)
     if factory.gives_features:
         _check_features(factory, context, train, test, probs, label)
     if factory.records_dynamics:

@@ -97,6 +97,19 @@ class FeaturesPerClassLearner(EpochCentroidLearner):
         return (probs, self.centroids_) if return_features else probs
 
 
+class SeenClassesLearner(CentroidLearner):
+    """Gives probabilities only for the classes its training labels held, as scikit-learn's
+    classifiers do: trained without a class, its columns no longer line up with the classes."""
+
+    def fit(self, texts, labels, n_classes):
+        self.seen_ = np.unique(labels)
+        return super().fit(texts, labels, n_classes)
+
+    def predict_proba(self, texts):
+        probs = super().predict_proba(texts)[:, self.seen_]
+        return probs / probs.sum(axis=1, keepdims=True)
+
+
 class NoSelfLearner(CentroidLearner):
     """fit returns nothing: ``fit(...).predict_proba`` chains would break."""
 

@@ -83,6 +83,29 @@ class NeedsLabels(Strategy):
     needs = frozenset({"gold"})
 
 
+class CentresInPlace(Strategy):
+    """Centres the pool's embeddings where they lie, then takes the candidates nearest the mean."""
+
+    name = "centres_in_place"
+    needs = frozenset({"embeddings"})
+
+    def _select(self, state, k):
+        state.embeddings -= state.embeddings.mean(axis=0)
+        distance = np.linalg.norm(state.embeddings[state.candidates], axis=1)
+        return Selection(indices=state.candidates[np.argsort(distance, kind="stable")[:k]])
+
+
+class NearestToTheFirstLabelled(Strategy):
+    """Assumes something is labelled: wrong for the initial pool, which it could choose."""
+
+    name = "nearest_to_the_first_labelled"
+    needs = frozenset({"embeddings"})
+
+    def _select(self, state, k):
+        similarity = state.embeddings[state.candidates] @ state.embeddings[state.labeled[0]]
+        return Selection(indices=state.candidates[np.argsort(-similarity, kind="stable")[:k]])
+
+
 @pytest.mark.parametrize(
     "cls, message",
     [
@@ -93,6 +116,8 @@ class NeedsLabels(Strategy):
         (LastOfTies, "ties with it at a lower pool position: ties must go to the lower position"),
         (UndeclaredOption, "strategy 'undeclared_option' declares constraints for beta, which are not __init__ parameters (none)"),
         (NeedsLabels, "strategy 'needs_labels' needs gold, which alsel does not provide"),
+        (CentresInPlace, "strategy 'centres_in_place' changed the state's embeddings; the loop passes the same arrays to every round"),
+        (NearestToTheFirstLabelled, "strategy 'nearest_to_the_first_labelled' (choosing the initial pool, nothing labelled): select(state, k=5) raised IndexError"),
     ],
 )
 def test_a_broken_strategy_fails_naming_what_it_breaks(cls, message):
@@ -131,6 +156,7 @@ def test_a_plain_learner_and_one_with_every_capability_pass(cls):
         (plugins.SeedlessLearner, "gave other probabilities for the same seed and data"),
         (plugins.OneBasedEpochsLearner, "called on_epoch_end with epochs [1, 2]; expected at least one call, counting from 0"),
         (plugins.FeaturesPerClassLearner, "gave features of shape (3, "),
+        (plugins.SeenClassesLearner, "(trained without class 2, as a small initial pool can be): SeenClassesLearner.predict_proba returned shape (9, 2); expected (9, 3)"),
     ],
 )
 def test_a_broken_learner_fails_naming_what_it_breaks(cls, message):
