@@ -5,10 +5,11 @@ recorded.
 
 It guards restructures that must keep behaviour byte for byte. Float results of training depend
 on the CPU's kernels and the library versions, so the comparison runs where the fixture was
-recorded (same CPU model, torch and transformers) and is skipped elsewhere, saying why; the
-strategies' own arithmetic, from fixed inputs, is compared on every CPU by
-``tests/strategies/test_golden_selections.py``. After a change that is meant to alter results,
-re-record with ``ALSEL_UPDATE_GOLDEN=1 pytest tests/test_golden.py`` and say why in the commit.
+recorded (same CPU model and kernel flags, torch, transformers and faiss) and is skipped
+elsewhere, saying why; the strategies' own arithmetic, from fixed inputs, is compared on every
+CPU by ``tests/strategies/test_golden_selections.py``. After a change that is meant to alter
+results, re-record with ``ALSEL_UPDATE_GOLDEN=1 pytest tests/test_golden.py`` and say why in the
+commit.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import textwrap
 from importlib import metadata
 from pathlib import Path
@@ -25,6 +25,7 @@ import pytest
 
 from alsel.io import read_jsonl
 from alsel.loops.config import LoopConfig
+from alsel.models import cpu_model
 from alsel.run import run_loop
 from alsel.strategies import STRATEGIES
 from conftest import UNGUARDED
@@ -36,9 +37,22 @@ TIMING_KEYS = {"seconds", "train_seconds", "score_seconds", "select_seconds", "e
 pytestmark = pytest.mark.slow
 
 
+#: CPU features by which torch, oneDNN and OpenBLAS choose their float kernels. Two CPUs can show
+#: one model name (a virtual machine often says "Intel(R) Xeon(R) Processor") and differ in them.
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile")
+
+
+def cpu_flags() -> list[str]:
+    """Which of :data:`KERNEL_FLAGS` this CPU has (none known without /proc/cpuinfo)."""
+    info = Path("/proc/cpuinfo")
+    lines = info.read_text().splitlines() if info.exists() else []
+    flags = set(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
+    return [flag for flag in KERNEL_FLAGS if flag in flags]
+
+
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    return {"cpu": cpu, "torch": metadata.version("torch"), "transformers": metadata.version("transformers"), "faiss-cpu": metadata.version("faiss-cpu")}
+    versions = {name: metadata.version(name) for name in ("torch", "transformers", "faiss-cpu")}
+    return {"cpu": cpu_model(), "cpu_flags": cpu_flags(), **versions}
 
 
 def digest(data: bytes) -> str:
