@@ -122,7 +122,7 @@ class Numeric:
         return value
 
     def describe(self) -> str:
-        return Real(self.range).describe() + f", or labels per class like 20{PER_CLASS}"
+        return Real(self.range).describe() + f" (or N{PER_CLASS})"
 
 
 @dataclass(frozen=True)

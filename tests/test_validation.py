@@ -67,7 +67,7 @@ def fails_in_one_line(capsys, argv, message, out_dir):
         ("eval_limit: 0", "eval_limit must be an integer >= 1"),
         ("dedup: 0", "dedup must be a number in (0, 1]"),
         ("dedup: 1.5", "dedup must be a number in (0, 1]"),
-        ("budget: abc", "budget must be a number > 0 or None, got 'abc'"),
+        ("budget: abc", "budget must be a number > 0 (or N/class) or None, got 'abc'"),
         ("budget: [0.1]", "budget must be a number > 0"),
         ("init_size: -5", "init_size must be a number > 0"),
         ("precision: fp16", "precision must be one of auto, bf16, fp32, got 'fp16'"),
@@ -95,7 +95,7 @@ def test_wrong_type_as_a_keyword_override():
         (["--lr", "0"], "Invalid value for '--lr'"),
         (["--dedup", "1.5"], "Invalid value for '--dedup'"),
         (["--precision", "fp16"], "Invalid value for '--precision'"),
-        (["--budget", "abc"], "budget must be a number > 0 or None, got 'abc'"),
+        (["--budget", "abc"], "budget must be a number > 0 (or N/class) or None, got 'abc'"),
     ],
 )
 def test_out_of_range_flags(capsys, tmp_path, no_work, argv, message):
