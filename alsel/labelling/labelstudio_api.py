@@ -204,7 +204,8 @@ def connect(url: str | None = None, api_key: str | None = None, *, timeout: floa
         raise AlselError(f"no Label Studio address: set {URL_ENV} (for example http://localhost:8080)")
     if not api_key:
         raise AlselError(f"no Label Studio API key: set {API_KEY_ENV} to a token from Label Studio's Account & Settings")
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https") or not urllib.parse.urlsplit(url).netloc:
+    address = urllib.parse.urlsplit(url)
+    if address.scheme not in ("http", "https") or not address.netloc:
         raise AlselError(f"Label Studio address {url!r} must start with http:// or https://")
     client = LabelStudioClient(url, api_key, timeout=timeout)
     client.request("GET", "/api/current-user/whoami")  # checks the address and the key at once
