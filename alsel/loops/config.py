@@ -164,6 +164,8 @@ class LoopConfig:
 
         names = list(dict.fromkeys([self.init] + ([self.acq] if self.rounds else [])))
         taken = {name: resolve_strategy_class(name).parameter_names() for name in names}
+        if self.dedup is not None:
+            taken["--dedup"] = list(_DEDUP_OPTIONS)
         unknown = sorted(set(self.strategy_options) - set().union(*taken.values()))
         if unknown:
             takes = "; ".join(f"{name} takes: {', '.join(sorted(params)) or 'none'}" for name, params in taken.items())
@@ -279,6 +281,10 @@ def _field_constraints(annotation, metadata) -> tuple:
     return tuple(by_type[m] for m in members if m is not type(None)) + nullable
 
 
+#: Strategy options ``--dedup`` takes too (its search: all pairs or approximate).
+_DEDUP_OPTIONS = ("approximate",)
+
+
 def build_strategy(name: str, config: LoopConfig) -> Strategy:
     """The strategy ``name`` with the config's strategy options it takes, and the class-balance
     and de-duplication wrappers the config asks for."""
@@ -287,10 +293,12 @@ def build_strategy(name: str, config: LoopConfig) -> Strategy:
     taken = resolve_strategy_class(name).parameter_names()
     strategy = get_strategy(name, **{k: v for k, v in config.strategy_options.items() if k in taken})
     if config.dedup is not None or config.balance:
+        from ..strategies.base import check_params
         from ..strategies.compose import Balanced, Deduplicated
 
         if config.dedup is not None:
-            strategy = Deduplicated(strategy, threshold=config.dedup)
+            dedup_options = {k: v for k, v in config.strategy_options.items() if k in _DEDUP_OPTIONS}
+            strategy = Deduplicated(strategy, threshold=config.dedup, **check_params("--dedup", Deduplicated._parameter_constraints, dedup_options))
         if config.balance:
             strategy = Balanced(strategy)
     return strategy

@@ -16,7 +16,9 @@ import numpy as np
 from ..data import quotas
 from ..errors import PoolExhaustedError
 from ..params import Range, Real
+from .approximate import APPROXIMATE_OPTION, use_approximate
 from .base import Selection, Strategy
+from .neighbours import approximate_pairs
 
 __all__ = ["Balanced", "Deduplicated", "restrict", "capped_quotas", "near_duplicates"]
 
@@ -101,7 +103,7 @@ def _normalised(x) -> np.ndarray:
     return np.ascontiguousarray(x / np.maximum(norms, np.float32(1e-12)))
 
 
-def near_duplicates(x: np.ndarray, threshold: float, reference: np.ndarray | None = None, *, block: int = 2048) -> np.ndarray:
+def near_duplicates(x: np.ndarray, threshold: float, reference: np.ndarray | None = None, *, block: int = 2048, approximate: bool = False) -> np.ndarray:
     """Rows of ``x`` to drop so that no two kept rows, and no kept row and a ``reference`` row, have
     cosine similarity >= ``threshold``.
 
@@ -120,6 +122,10 @@ def near_duplicates(x: np.ndarray, threshold: float, reference: np.ndarray | Non
         Rows already taken (the labelled set).
     block : int, default 2048
         Rows per step.
+    approximate : bool, default False
+        Compare only the pairs of :func:`~alsel.strategies.neighbours.approximate_pairs` (the
+        rows and the reference in one inverted file), about linear in the rows; the same rule
+        then drops the rows.
 
     Returns
     -------
@@ -134,6 +140,8 @@ def near_duplicates(x: np.ndarray, threshold: float, reference: np.ndarray | Non
     x = _normalised(x)
     n, d = x.shape
     radius = float(threshold) - COSINE_SLACK
+    if approximate:
+        return _approximate_near_duplicates(x, radius, np.empty((0, d), dtype=np.float32) if reference is None else _normalised(reference))
     drop = np.zeros(n, dtype=bool)
     index = faiss.IndexFlatIP(d)  # the reference and every kept row so far
     if reference is not None and len(reference):
@@ -152,6 +160,19 @@ def near_duplicates(x: np.ndarray, threshold: float, reference: np.ndarray | Non
         drop[start:start + len(xb)] = dropped
         index.add(xb[~dropped])
     return drop
+
+
+def _approximate_near_duplicates(x: np.ndarray, radius: float, reference: np.ndarray) -> np.ndarray:
+    """:func:`near_duplicates` on the pairs of one inverted file of ``reference`` then ``x``."""
+    m = len(reference)
+    later, earlier = approximate_pairs(np.vstack([reference, x]), radius)
+    drop = np.zeros(m + len(x), dtype=bool)
+    bounds = np.searchsorted(later, np.arange(m + len(x) + 1))
+    # Reference rows are never dropped; a row goes when an earlier row that stays is its near-duplicate.
+    for i in np.unique(later[later >= m]):
+        if not drop[earlier[bounds[i]:bounds[i + 1]]].all():
+            drop[i] = True
+    return drop[m:]
 
 
 class Balanced(Strategy):
@@ -200,13 +221,18 @@ class Deduplicated(Strategy):
     inner : Strategy
     threshold : float, default 0.95
         Cosine similarity in (0, 1] at which two examples count as duplicates.
+    approximate : "auto" or bool, default "auto"
+        True: compare the pairs of an inverted file (``near_duplicates(approximate=True)``),
+        about linear in the rows; False: all pairs; ``auto``: approximate from
+        :data:`~alsel.strategies.approximate.APPROXIMATE_FROM` rows (candidates and labelled) on.
     """
 
-    _parameter_constraints = {"threshold": Real(Range(0, 1, closed="right"))}
+    _parameter_constraints = {"threshold": Real(Range(0, 1, closed="right")), "approximate": APPROXIMATE_OPTION}
 
-    def __init__(self, inner: Strategy, threshold: float = 0.95):
+    def __init__(self, inner: Strategy, threshold: float = 0.95, approximate: str | bool = "auto"):
         self.inner = inner
         self.threshold = threshold
+        self.approximate = approximate
 
     @property
     def name(self) -> str:  # type: ignore[override]  # a wrapper's comes from its inner strategy; never registered
@@ -218,7 +244,8 @@ class Deduplicated(Strategy):
 
     def _select(self, state, k):
         reference = state.embeddings[state.labeled] if len(state.labeled) else None
-        drop = near_duplicates(state.embeddings[state.candidates], self.threshold, reference)
+        approximate = use_approximate(self.approximate, len(state.candidates) + len(state.labeled))
+        drop = near_duplicates(state.embeddings[state.candidates], self.threshold, reference, approximate=approximate)
         left = int((~drop).sum())
         if left < k:
             raise PoolExhaustedError(

@@ -7,12 +7,16 @@ nearest-row search."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ..data import quotas
 from ..params import Integer, Range
+from .approximate import APPROXIMATE_OPTION, use_approximate
 from .base import Selection, Strategy, register
 
-__all__ = ["KMeansDiversity", "faiss_kmeans", "gaussian_projection", "kmeans_labels", "kmeans_nearest", "kmeans_pp_rows", "nearest_rows"]
+__all__ = ["KMeansDiversity", "faiss_kmeans", "gaussian_projection", "kmeans_labels", "kmeans_nearest", "kmeans_pp_rows", "nearest_rows", "coarse_cells", "two_level_labels", "two_level_nearest"]
 
 
 def gaussian_projection(x: np.ndarray, dim: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -101,10 +105,16 @@ def kmeans_nearest(x: np.ndarray, k: int, *, n_iter: int = 20, rng: np.random.Ge
     choose first. Returns the rows (in that order) and the KMeans objective (sum of squared
     distances of all rows to their nearest centroid).
     """
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    rows, _, objective = _kmeans_picks(np.ascontiguousarray(x, dtype=np.float32), k, n_iter, rng)
+    return rows, objective
+
+
+def _kmeans_picks(x: np.ndarray, k: int, n_iter: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`kmeans_nearest`'s rows, each one's centroid's squared distance to its nearest row
+    (the order they come in), and the objective."""
     n = len(x)
     if k >= n:
-        return np.arange(n, dtype=np.int64), 0.0
+        return np.arange(n, dtype=np.int64), np.zeros(n, dtype=np.float32), 0.0
     kmeans = faiss_kmeans(x, k, n_iter=n_iter, rng=rng)
     objective = float(kmeans.index.search(x, 1)[0].sum())
     depth = min(n, 32)
@@ -123,7 +133,58 @@ def kmeans_nearest(x: np.ndarray, k: int, *, n_iter: int = 20, rng: np.random.Ge
         picks[c] = best
         taken[best] = True
     order = np.argsort(dist[:, 0], kind="stable")
-    return picks[order], objective
+    return picks[order], dist[order, 0], objective
+
+
+def coarse_cells(x: np.ndarray, k: int, *, n_iter: int, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
+    """The first level of a two-level KMeans (as SemDeDup and NeMo Curator cluster web-scale
+    data): ``ceil(sqrt(k))`` coarse KMeans cells of the rows of ``x``, and ``k`` split over them
+    in proportion to their sizes (largest remainder: each share is the floor or ceiling of
+    ``size * k / n``, so none exceeds its cell's size).
+
+    Returns
+    -------
+    members : list of ndarray of int64
+        The rows of each non-empty cell, ascending.
+    shares : ndarray of shape (len(members),), int64
+        Sums to ``k`` (at most ``len(x)``).
+    """
+    labels = kmeans_labels(x, math.ceil(math.sqrt(k)), n_iter=n_iter, rng=rng)
+    order = np.argsort(labels, kind="stable")
+    members = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+    return members, quotas([len(m) for m in members], k)
+
+
+def two_level_nearest(x: np.ndarray, k: int, *, n_iter: int = 20, rng: np.random.Generator) -> np.ndarray:
+    """:func:`kmeans_nearest` for large ``k``: KMeans within each of :func:`coarse_cells`, with
+    the cell's share of ``k``; O(n sqrt(k) d) per iteration instead of O(n k d).
+
+    Returns the rows in the order :func:`kmeans_nearest` would give them: centroids whose nearest
+    row is closest first, over all cells.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    members, shares = coarse_cells(x, k, n_iter=n_iter, rng=rng)
+    rows, dists = [], []
+    for cell, quota in zip(members, shares):
+        if quota:
+            picked, dist, _ = _kmeans_picks(np.ascontiguousarray(x[cell]), int(quota), n_iter, rng)
+            rows.append(cell[picked])
+            dists.append(dist)
+    return np.concatenate(rows)[np.argsort(np.concatenate(dists), kind="stable")]
+
+
+def two_level_labels(x: np.ndarray, k: int, *, n_iter: int = 20, rng: np.random.Generator, seeding: str = "random") -> np.ndarray:
+    """:func:`kmeans_labels` for large ``k``: KMeans within each of :func:`coarse_cells`, with
+    the cell's share of ``k`` (at least one cluster each, so a cell with no share is one
+    cluster). Cluster ids are ``0..k'-1``, cell by cell."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    members, shares = coarse_cells(x, k, n_iter=n_iter, rng=rng)
+    labels = np.empty(len(x), dtype=np.int64)
+    offset = 0
+    for cell, quota in zip(members, np.maximum(shares, 1)):
+        labels[cell] = offset + kmeans_labels(x[cell], int(quota), n_iter=n_iter, rng=rng, seeding=seeding)
+        offset += int(quota)
+    return labels
 
 
 def nearest_rows(x: np.ndarray, centroids: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
@@ -163,18 +224,26 @@ class KMeansDiversity(Strategy):
         embeddings.
     n_iter : int, default 20
         KMeans iterations.
+    approximate : "auto" or bool, default "auto"
+        True: the two-level KMeans (:func:`two_level_nearest`), about linear in the candidates;
+        False: one KMeans of ``k`` clusters, O(n k) per iteration; ``auto``: two-level from
+        :data:`~alsel.strategies.approximate.APPROXIMATE_FROM` candidates on.
     """
 
     name = "kmeans"
     needs = frozenset({"embeddings"})
-    _parameter_constraints = {"projection_dim": (Integer(Range(1)), None), "n_iter": Integer(Range(1))}
+    _parameter_constraints = {"projection_dim": (Integer(Range(1)), None), "n_iter": Integer(Range(1)), "approximate": APPROXIMATE_OPTION}
 
-    def __init__(self, projection_dim: int | None = 32, n_iter: int = 20):
+    def __init__(self, projection_dim: int | None = 32, n_iter: int = 20, approximate: str | bool = "auto"):
         self.projection_dim = projection_dim
         self.n_iter = n_iter
+        self.approximate = approximate
 
     def _select(self, state, k):
         rng = state.random_state
         x = gaussian_projection(state.embeddings[state.candidates], self.projection_dim, rng)
-        rows, _ = kmeans_nearest(x, k, n_iter=self.n_iter, rng=rng)
+        if use_approximate(self.approximate, len(x)):
+            rows = two_level_nearest(x, k, n_iter=self.n_iter, rng=rng)
+        else:
+            rows, _ = kmeans_nearest(x, k, n_iter=self.n_iter, rng=rng)
         return Selection(indices=state.candidates[rows])

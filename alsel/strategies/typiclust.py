@@ -31,8 +31,10 @@ import heapq
 import numpy as np
 
 from ..params import Integer, Range
+from .approximate import APPROXIMATE_OPTION, use_approximate
 from .base import Selection, Strategy, register
-from .kmeans import gaussian_projection, kmeans_labels, nearest_rows
+from .kmeans import gaussian_projection, kmeans_labels, nearest_rows, two_level_labels
+from .neighbours import approximate_knn
 
 __all__ = ["TypiClust", "typicality", "typiclust_order"]
 
@@ -42,7 +44,7 @@ _EPS = 1e-5
 _QUERIES = 4096
 
 
-def typicality(x: np.ndarray, clusters: np.ndarray, neighbours: int) -> np.ndarray:
+def typicality(x: np.ndarray, clusters: np.ndarray, neighbours: int, *, approximate: bool = False) -> np.ndarray:
     """``1 / (mean Euclidean distance to the K nearest other rows of the same cluster + 1e-5)``.
 
     Parameters
@@ -52,6 +54,9 @@ def typicality(x: np.ndarray, clusters: np.ndarray, neighbours: int) -> np.ndarr
         Cluster id of each row.
     neighbours : int
         K, capped at the cluster's size - 1; a cluster of one row gives it typicality 0.
+    approximate : bool, default False
+        Find the neighbours in clusters of more than 4096 rows (one block of exact distances)
+        with :func:`~alsel.strategies.neighbours.approximate_knn`.
 
     Returns
     -------
@@ -70,6 +75,11 @@ def typicality(x: np.ndarray, clusters: np.ndarray, neighbours: int) -> np.ndarr
         if depth < 1:
             continue
         xs = np.ascontiguousarray(x[members])
+        if approximate and len(members) > _QUERIES:
+            # Column 0 is the row itself (or an exact duplicate: the same distance, 0).
+            dist = approximate_knn(xs, depth + 1, metric="l2")[1]
+            out[members] = 1.0 / (np.sqrt(dist[:, 1:].astype(np.float64)).mean(axis=1) + _EPS)
+            continue
         for q0 in range(0, len(members), _QUERIES):
             dist, _ = nearest_rows(xs, xs[q0 : q0 + _QUERIES], depth + 1)
             # Column 0 is the row itself (or an exact duplicate: the same distance, 0).
@@ -148,6 +158,11 @@ class TypiClust(Strategy):
         Clusters with fewer members serve last (the authors' code skips clusters of 5 or fewer).
     n_iter : int, default 20
         KMeans iterations.
+    approximate : "auto" or bool, default "auto"
+        True: a two-level KMeans (:func:`~alsel.strategies.kmeans.two_level_labels`) and
+        approximate neighbours in clusters of more than 4096 rows; False: the exact paths;
+        ``auto``: approximate from :data:`~alsel.strategies.approximate.APPROXIMATE_FROM` rows
+        (candidates and labelled) on.
     """
 
     name = "typiclust"
@@ -158,14 +173,19 @@ class TypiClust(Strategy):
         "max_clusters": Integer(Range(1)),
         "min_cluster_size": Integer(Range(1)),
         "n_iter": Integer(Range(1)),
+        "approximate": APPROXIMATE_OPTION,
     }
 
-    def __init__(self, projection_dim: int | None = 32, neighbours: int = 20, max_clusters: int = 500, min_cluster_size: int = 6, n_iter: int = 20):
+    def __init__(
+        self, projection_dim: int | None = 32, neighbours: int = 20, max_clusters: int = 500, min_cluster_size: int = 6, n_iter: int = 20,
+        approximate: str | bool = "auto",
+    ):
         self.projection_dim = projection_dim
         self.neighbours = neighbours
         self.max_clusters = max_clusters
         self.min_cluster_size = min_cluster_size
         self.n_iter = n_iter
+        self.approximate = approximate
 
     def _select(self, state, k):
         rng = state.random_state
@@ -173,7 +193,9 @@ class TypiClust(Strategy):
         rows = np.concatenate([candidates, np.asarray(state.labeled, dtype=np.int64)])
         x = gaussian_projection(state.embeddings[rows], self.projection_dim, rng)
         n_clusters = min(len(rows) - len(candidates) + k, int(self.max_clusters))
-        clusters = kmeans_labels(x, n_clusters, n_iter=int(self.n_iter), rng=rng, seeding="kmeans++")
-        scores = typicality(x, clusters, int(self.neighbours))
+        approximate = use_approximate(self.approximate, len(rows))
+        cluster = two_level_labels if approximate else kmeans_labels
+        clusters = cluster(x, n_clusters, n_iter=int(self.n_iter), rng=rng, seeding="kmeans++")
+        scores = typicality(x, clusters, int(self.neighbours), approximate=approximate)
         picks = typiclust_order(clusters, scores, len(candidates), k, min_cluster_size=int(self.min_cluster_size))
         return Selection(indices=candidates[picks], scores=scores[picks])

@@ -1,0 +1,182 @@
+"""The approximate paths of the diversity strategies: close to the exact ones on clustered data,
+taken from the threshold on (``approximate: auto``) or when forced, deterministic."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+import pytest
+
+from alsel.errors import ConfigError
+from alsel.loops.config import LoopConfig, build_strategy
+from alsel.strategies import LoopState, get_strategy
+from alsel.strategies import approximate as approximate_module
+from alsel.strategies import kmeans as kmeans_module
+from alsel.strategies.compose import Deduplicated, near_duplicates
+from alsel.strategies.facility_location import approximate_knn_graph, facility_location_greedy, facility_location_objective, knn_graph
+from alsel.strategies.kmeans import kmeans_nearest, two_level_labels, two_level_nearest
+from alsel.strategies.neighbours import approximate_knn, approximate_pairs
+from alsel.strategies.typiclust import typicality
+
+
+def clustered(n: int, d: int, *, centres: int = 60, spread: float = 0.4, seed: int = 0) -> np.ndarray:
+    """``n`` L2-normalised rows around ``centres`` random centres."""
+    rng = np.random.default_rng(seed)
+    c = rng.standard_normal((centres, d)).astype(np.float32)
+    x = c[rng.integers(centres, size=n)] + spread * rng.standard_normal((n, d)).astype(np.float32)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def squared_distance_to_chosen(x: np.ndarray, rows) -> float:
+    index = faiss.IndexFlatL2(x.shape[1])
+    index.add(np.ascontiguousarray(x[rows]))
+    return float(index.search(x, 1)[0].astype(np.float64).sum())
+
+
+def state(x: np.ndarray, labeled=()) -> LoopState:
+    labeled = np.asarray(labeled, dtype=np.int64)
+    return LoopState(
+        labels=np.zeros(len(x), dtype=np.int64), n_classes=1, candidates=np.setdiff1d(np.arange(len(x)), labeled), labeled=labeled,
+        random_state=np.random.default_rng(0), embeddings=x,
+    )
+
+
+def test_two_level_kmeans_objective_is_within_two_percent_of_exact():
+    x = clustered(6000, 32)
+    k = 600
+    exact, _ = kmeans_nearest(x, k, rng=np.random.default_rng(1))
+    approx = two_level_nearest(x, k, rng=np.random.default_rng(1))
+    assert len(np.unique(approx)) == k
+    assert squared_distance_to_chosen(x, approx) <= 1.02 * squared_distance_to_chosen(x, exact)
+
+
+def test_two_level_labels_give_about_k_clusters_covering_every_row():
+    x = clustered(3000, 16)
+    labels = two_level_labels(x, 200, rng=np.random.default_rng(0))
+    assert labels.shape == (3000,) and labels.min() == 0
+    assert 150 <= len(np.unique(labels)) <= 200 + int(np.ceil(np.sqrt(200)))
+
+
+def test_approximate_knn_finds_nearly_all_exact_neighbours_and_each_row_itself():
+    x = clustered(8000, 48)
+    exact, _ = knn_graph(x, 20)
+    neighbors, sims = approximate_knn_graph(x, 20)
+    recall = np.mean([len(np.intersect1d(a, b)) / 20 for a, b in zip(exact, neighbors)])
+    assert recall >= 0.95
+    assert (neighbors == np.arange(len(x))[:, None]).any(axis=1).all()
+    assert (sims >= 0).all() and (np.diff(sims, axis=1) <= 1e-6).all()
+
+
+def test_approximate_knn_of_a_tiny_pool_is_exact():
+    x = clustered(30, 8)
+    rows, dist = approximate_knn(x, 30, metric="l2")
+    expected = faiss.IndexFlatL2(8)
+    expected.add(x)
+    np.testing.assert_allclose(dist, np.maximum(expected.search(x, 30)[0], 0), atol=1e-4)
+    assert sorted(rows[0].tolist()) == list(range(30))
+
+
+def test_facility_location_on_the_approximate_graph_is_within_one_percent_of_exact():
+    x = clustered(8000, 48)
+    neighbors, sims = knn_graph(x, 20)
+    k = 400
+    exact, _ = facility_location_greedy(neighbors, sims, k)
+    approx, _ = facility_location_greedy(*approximate_knn_graph(x, 20), k)
+    # Both judged on the exact graph's objective.
+    assert facility_location_objective(neighbors, sims, approx) >= 0.99 * facility_location_objective(neighbors, sims, exact)
+
+
+def test_approximate_pairs_recall_at_least_99_percent_of_exact_near_duplicates():
+    rng = np.random.default_rng(3)
+    base = clustered(6000, 48, seed=3)
+    copies = base[rng.integers(len(base), size=1500)] + 0.02 * rng.standard_normal((1500, 48)).astype(np.float32)
+    x = np.vstack([base, copies])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    later, earlier = np.nonzero(np.tril(x @ x.T >= 0.95, k=-1))
+    exact = set(zip(later.tolist(), earlier.tolist()))
+    found = set(zip(*(a.tolist() for a in approximate_pairs(x, 0.95))))
+    assert len(exact) > 1000
+    assert found <= exact  # every reported pair is a true one
+    assert len(found & exact) >= 0.99 * len(exact)
+
+
+def test_approximate_near_duplicates_drop_the_same_rows_as_exact():
+    rng = np.random.default_rng(4)
+    base = clustered(3000, 32, seed=4)
+    x = np.vstack([base, base[rng.integers(3000, size=600)] + 0.01 * rng.standard_normal((600, 32)).astype(np.float32)])
+    reference = x[:50] + 0.001
+    exact = near_duplicates(x[50:], 0.97, reference)
+    approx = near_duplicates(x[50:], 0.97, reference, approximate=True)
+    assert exact.sum() >= 600
+    assert (exact != approx).mean() <= 0.01
+
+
+def test_approximate_typicality_is_close_to_exact_in_a_cluster_above_one_block():
+    x = clustered(6000, 8, centres=3, spread=0.3)
+    clusters = np.zeros(len(x), dtype=np.int64)
+    exact = typicality(x, clusters, 20)
+    approx = typicality(x, clusters, 20, approximate=True)
+    assert np.corrcoef(exact, approx)[0, 1] >= 0.98
+    assert np.median(1 - approx / exact) <= 0.05
+    assert (approx <= exact * (1 + 1e-5)).all()  # neighbours it misses only lengthen the mean distance
+
+
+@pytest.mark.parametrize("name", ["kmeans", "facility_location", "typiclust"])
+def test_auto_takes_the_exact_path_below_the_threshold_and_the_approximate_one_from_it(monkeypatch, name):
+    x = clustered(1200, 16)
+    k = 60
+    exact = get_strategy(name, approximate=False).select(state(x, labeled=[0, 1]), k).indices
+    approx = get_strategy(name, approximate=True).select(state(x, labeled=[0, 1]), k).indices
+    assert not np.array_equal(exact, approx)  # the paths differ, so the comparisons below can fail
+    assert np.array_equal(get_strategy(name).select(state(x, labeled=[0, 1]), k).indices, exact)
+    monkeypatch.setattr(approximate_module, "APPROXIMATE_FROM", len(x) - 2)  # the candidates
+    assert np.array_equal(get_strategy(name).select(state(x, labeled=[0, 1]), k).indices, approx)
+
+
+@pytest.mark.parametrize("name", ["kmeans", "facility_location", "typiclust"])
+def test_forced_approximate_selections_are_distinct_and_deterministic(name):
+    x = clustered(900, 16)
+    first = get_strategy(name, approximate=True).select(state(x, labeled=[5]), 50).indices
+    again = get_strategy(name, approximate=True).select(state(x, labeled=[5]), 50).indices
+    assert len(np.unique(first)) == 50 and 5 not in first
+    np.testing.assert_array_equal(first, again)
+
+
+def test_forcing_the_exact_path_above_the_threshold_never_calls_the_approximate_one(monkeypatch):
+    monkeypatch.setattr(approximate_module, "APPROXIMATE_FROM", 10)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the approximate path was taken")
+
+    monkeypatch.setattr(kmeans_module, "two_level_nearest", refuse)
+    x = clustered(300, 8)
+    assert len(get_strategy("kmeans", approximate=False).select(state(x), 20).indices) == 20
+    with pytest.raises(AssertionError, match="approximate path"):
+        get_strategy("kmeans").select(state(x), 20)
+
+
+def test_approximate_option_rejects_other_values():
+    with pytest.raises(ConfigError, match="approximate"):
+        get_strategy("kmeans", approximate="sometimes")
+
+
+def test_dedup_takes_the_approximate_strategy_option_and_other_strategies_do_not():
+    strategy = build_strategy("random", LoopConfig(init="random", dedup=0.95, strategy_options={"approximate": True}))
+    assert isinstance(strategy, Deduplicated) and strategy.approximate is True
+    assert build_strategy("random", LoopConfig(init="random", dedup=0.95)).approximate == "auto"
+    with pytest.raises(ConfigError, match="unknown strategy option 'approximate'"):
+        LoopConfig(init="random", budget=0.1, strategy_options={"approximate": True}).resolved()
+    with pytest.raises(ConfigError, match="approximate"):
+        LoopConfig(init="random", budget=0.1, dedup=0.95, strategy_options={"approximate": "often"}).resolved()
+    LoopConfig(init="random", budget=0.1, dedup=0.95, strategy_options={"approximate": True}).resolved()
+
+
+def test_forced_approximate_dedup_selection_has_no_near_duplicates():
+    rng = np.random.default_rng(5)
+    base = clustered(800, 16, seed=5)
+    x = np.vstack([base, base + 0.001 * rng.standard_normal(base.shape).astype(np.float32)])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    chosen = Deduplicated(get_strategy("random"), threshold=0.99, approximate=True).select(state(x), 300).indices
+    sims = x[chosen] @ x[chosen].T
+    np.fill_diagonal(sims, 0)
+    assert sims.max() < 0.99
