@@ -2,6 +2,13 @@
 
 The cache key is (the model's identity, the precision, a fingerprint of the texts), so a second
 run on the same data never embeds again. Default model: the bundled all-MiniLM-L6-v2, the study's 384-d Sentence-BERT.
+
+A pool is embedded in shards of :data:`SHARD_ROWS` texts, each written (atomically, under
+``embeddings/<key>.shards/rows-<start>-<end>.npy``) as it finishes, so an embedding that was
+killed resumes at the next shard. When every shard is there they are copied, one at a time,
+into the entry ``embeddings/<key>.npy`` (the same file as caches written before shards), which
+is read back memory-mapped: neither the embedding nor the reading needs the whole matrix in
+memory.
 """
 
 from __future__ import annotations
@@ -9,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,11 +24,16 @@ from pathlib import Path
 import numpy as np
 
 from .data import fingerprint
-from .io import write_json, write_npy
+from .io import write_file, write_json, write_npy
 from .models import model_identity
 from .progress import SILENT, Progress
 
-__all__ = ["default_cache_dir", "Embedder", "EmbeddingLookup"]
+__all__ = ["default_cache_dir", "Embedder", "EmbeddingLookup", "SHARD_ROWS"]
+
+#: Texts per shard. Pools up to this size are one shard, embedded in the same length-sorted
+#: batches as before shards existed, so their embeddings (and selections) are bit-identical to
+#: those of caches written then; a shard of 384-d float32 is 150 MiB.
+SHARD_ROWS = 100_000
 
 
 def default_cache_dir() -> Path:
@@ -64,25 +77,49 @@ class Embedder:
         self.precision = precision
         self.device = device
         self.used: dict[str, tuple[float | None, bool]] = {}
+        self._loaded = None
 
     def cache_path(self, fingerprint: str) -> Path:
         key = hashlib.sha256(f"{model_identity(self.model)}\0{self.precision}\0{fingerprint}".encode()).hexdigest()[:24]
         return Path(self.cache_dir or default_cache_dir()) / "embeddings" / f"{key}.npy"
 
     def embed(self, texts, fingerprint: str, *, progress: Progress = SILENT) -> np.ndarray:
-        """Embeddings of ``texts``, ndarray of shape (n, d), float32, L2-normalised."""
+        """Embeddings of ``texts``, ndarray of shape (n, d), float32, L2-normalised, read-only
+        and memory-mapped from the cache."""
         path = self.cache_path(fingerprint)
         cached = _load_cached(path, len(texts), progress)
         if cached is not None:
             self.used.setdefault(fingerprint, (_recorded_seconds(path), True))
             return cached
-        t0 = time.perf_counter()
-        embeddings = self._compute(list(texts), progress)
-        seconds = round(time.perf_counter() - t0, 3)
-        write_npy(path, embeddings)
-        write_json(path.with_suffix(".json"), {"model": self.model, "fingerprint": fingerprint, "shape": list(embeddings.shape), "seconds": seconds})
+        seconds, d = self._embed_shards(list(texts), _shards_dir(path), progress)
+        _merge_shards(_shards_dir(path), path, len(texts), d)
+        write_json(path.with_suffix(".json"), {"model": self.model, "fingerprint": fingerprint, "shape": [len(texts), d], "seconds": seconds})
+        shutil.rmtree(_shards_dir(path), ignore_errors=True)
         self.used[fingerprint] = (seconds, False)
-        return embeddings
+        loaded = _load_cached(path, len(texts), progress)
+        assert loaded is not None, f"{path} did not read back"
+        return loaded
+
+    def _embed_shards(self, texts: list[str], folder: Path, progress: Progress) -> tuple[float, int]:
+        """Embed every shard of ``texts`` that ``folder`` does not hold whole yet; returns the
+        seconds all shards took (those of earlier, interrupted calls included, as their side
+        files recorded them) and the embedding size."""
+        seconds, d, reused = 0.0, 0, 0
+        for start, end in _shard_bounds(len(texts)):
+            shard = _shard_path(folder, start, end)
+            done = _load_cached(shard, end - start, progress)
+            if done is None:
+                t0 = time.perf_counter()
+                done = self._compute(texts[start:end], progress)
+                write_npy(shard, done)
+                write_json(shard.with_suffix(".json"), {"seconds": round(time.perf_counter() - t0, 3)})
+            else:
+                reused += end - start
+            seconds += _recorded_seconds(shard) or 0.0
+            d = done.shape[1]
+        if reused:
+            progress.log(f"embedding {len(texts):,} texts: {reused:,} came from the finished shards of an earlier, interrupted embedding")
+        return round(seconds, 3), d
 
     @property
     def spent_seconds(self) -> float:
@@ -90,22 +127,20 @@ class Embedder:
         return sum(seconds or 0.0 for seconds, cached in self.used.values() if not cached)
 
     def _compute(self, texts: list[str], progress: Progress) -> np.ndarray:
+        """Embeddings of ``texts`` in length-sorted batches, put back in input order."""
         import torch
-        from sentence_transformers import SentenceTransformer
 
-        from .models import quiet_transformers, resolve_embedder, torch_device, uses_bf16
+        from .models import uses_bf16
 
-        quiet_transformers()
-        device = torch_device(self.device)
+        model = self._sentence_transformer()
         bf16 = uses_bf16(self.precision, self.device)
-        model = SentenceTransformer(resolve_embedder(self.model), device=str(device))
         # Length-sorted batches keep padding small; results are put back in input order.
         order = np.argsort([-len(t) for t in texts], kind="stable")
         out = None
         with progress.task(f"embedding {len(texts):,}", total=len(texts)) as advance, torch.inference_mode():
             for start in range(0, len(texts), self.batch_size):
                 rows = order[start : start + self.batch_size]
-                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+                with torch.autocast(device_type=model.device.type, dtype=torch.bfloat16, enabled=bf16):
                     vectors = model.encode([texts[i] for i in rows], batch_size=len(rows), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
                 if out is None:
                     out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
@@ -114,6 +149,48 @@ class Embedder:
         assert out is not None, "no texts to embed"
         return out
 
+    def _sentence_transformer(self):
+        """The model, loaded on first use and kept for the next shard."""
+        if self._loaded is None:
+            from sentence_transformers import SentenceTransformer
+
+            from .models import quiet_transformers, resolve_embedder, torch_device
+
+            quiet_transformers()
+            self._loaded = SentenceTransformer(resolve_embedder(self.model), device=str(torch_device(self.device)))
+        return self._loaded
+
+
+def _shards_dir(path: Path) -> Path:
+    return path.with_suffix(".shards")
+
+
+def _shard_bounds(n: int) -> list[tuple[int, int]]:
+    return [(start, min(start + SHARD_ROWS, n)) for start in range(0, n, SHARD_ROWS)]
+
+
+def _shard_path(folder: Path, start: int, end: int) -> Path:
+    """A shard's file, named by its rows: shards of another size never pass for it."""
+    return folder / f"rows-{start:09d}-{end:09d}.npy"
+
+
+def _merge_shards(folder: Path, path: Path, n: int, d: int) -> None:
+    """The shards in ``folder`` as one ``.npy`` at ``path``: a single shard renamed, several
+    copied a shard at a time."""
+    bounds = _shard_bounds(n)
+    if len(bounds) == 1:
+        os.replace(_shard_path(folder, 0, n), path)
+        return
+
+    def fill(tmp: Path) -> None:
+        merged = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(n, d))
+        for start, end in bounds:
+            merged[start:end] = np.load(_shard_path(folder, start, end), mmap_mode="r")
+        merged.flush()
+        del merged
+
+    write_file(path, fill)
+
 
 def _load_cached(path: Path, n_texts: int, progress: Progress) -> np.ndarray | None:
     """The cached embeddings at ``path``; None if there are none or they do not read back whole
@@ -121,7 +198,7 @@ def _load_cached(path: Path, n_texts: int, progress: Progress) -> np.ndarray | N
     if not path.exists():
         return None
     try:
-        cached = np.load(path, allow_pickle=False)
+        cached = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError):  # what numpy raises for a cut file
         cached = None
     if cached is not None and cached.dtype == np.float32 and cached.ndim == 2 and cached.shape[0] == n_texts:

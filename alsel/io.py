@@ -18,16 +18,25 @@ def _umask() -> int:
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:
+    write_file(path, lambda tmp: tmp.write_bytes(data))
+
+
+def write_file(path: str | Path, fill: Callable[[Path], object]) -> None:
+    """The file ``fill(temporary_path)`` writes, renamed to ``path`` once it is whole (and on
+    disk): for a file written piece by piece, too large to hold in memory."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     try:
+        fill(Path(tmp))
         # mkstemp creates the file as 0600; give it the mode a plain open() would (0666 - umask)
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
