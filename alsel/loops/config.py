@@ -65,6 +65,7 @@ class LoopConfig:
     scorer: str = field(default="model", metadata={"group": "selection", "help": "model, cv:K (out-of-fold) or probe (logistic regression on embeddings)"})
     balance: bool = field(default=False, metadata={"group": "selection", "help": "per-class quotas proportional to the pool's class shares"})
     dedup: float | None = field(default=None, metadata={"group": "selection", "help": "drop candidates with embedding cosine >= this to another candidate or a selected example", "range": Range(0, 1, closed="right")})
+    candidates: int | None = field(default=None, metadata={"group": "selection", "help": "score a seeded random N of the remaining pool in rounds a model scores (baal's max_sample; proxies score all)", "range": Range(1)})
     strategy_options: dict = field(default_factory=dict, metadata={"group": "selection", "help": "options passed to every strategy that takes them (projection_dim, region, ...)"})
     embedder: str = field(default="minilm", metadata={"group": "selection", "path": True, "help": "sentence-transformers model for embeddings"})
     learner: str | None = field(default=None, metadata={"group": "learner", "help": "the model trained inside the rounds: transformer, logreg (logistic regression on the embeddings) or package.module:Class"})

@@ -36,12 +36,12 @@ from .learning import LearnerContext, LearnerFactory, evaluate, fit, predict_pro
 from .records import Checkpoint, RoundRecord
 from .round_cache import load_outcome, save_outcome
 from .rundir import MemoryRunDir, RunDir, package_versions
-from .scorers import ScoringContext, score_candidates
+from .scorers import ScoringContext, sample_candidates, score_candidates
 from .validation import validation_split
 
 __all__ = ["run_loop", "execute_loop", "LoopOutcome", "LoopSteps"]
 
-STREAMS = {"init": 0, "acq": 1}
+STREAMS = {"init": 0, "acq": 1, "candidates": 2}
 #: Bump when what a round-cache entry holds, or what its key covers, changes.
 ROUND_CACHE_FORMAT = 3
 
@@ -259,7 +259,7 @@ class _Run:
         result = self.pool.positions([e["id"] for e in done.selection])
         train = seed_pool if (round_ == 0 and not plan.keep_init) else result
         final = round_ == c.rounds
-        candidates = None if final else np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool))
+        candidates = None if final else self._candidate_sample(np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool)), acq, round_)
         learner = self.final_learner if final else self.round_learner
         keeps = self._keeps_model(round_)
         outcome = self._train_and_score(
@@ -294,6 +294,16 @@ class _Run:
             n_acquired=0 if final else int(plan.round_sizes[round_]),
             seconds=round(time.perf_counter() - t0 + (self.init_seconds if round_ == 0 else 0.0), 3),
         )
+
+    def _candidate_sample(self, candidates: np.ndarray, acq: Strategy | None, round_: int) -> np.ndarray:
+        """The candidates round ``round_`` scores and acquires from: a seeded random
+        ``--candidates`` of them where a model scores them (``acq`` needs its outputs, and neither
+        ``--scorer probe`` nor a learner on the embeddings, a proxy, does the scoring), else all."""
+        c = self.config
+        scored = acq is not None and bool(acq.needs & {"probs", "features", "dynamics"})
+        if c.candidates is None or not scored or c.scorer == "probe" or self.round_learner.reads_embeddings:
+            return candidates
+        return sample_candidates(candidates, c.candidates, _rng(c.seed, round_, "candidates"))
 
     def _warm_source(self, round_: int) -> int | None:
         """The round whose model round ``round_`` continues from (``--warm-start``), or None:
@@ -350,7 +360,11 @@ class _Run:
     def _splits_and_plan(self):
         splits = self._load()
         self.pool, self.eval = splits.pool, splits.eval
-        return splits, plan_budget(self.config, len(self.pool), self.pool.n_classes)
+        plan = plan_budget(self.config, len(self.pool), self.pool.n_classes)
+        most = max(plan.round_sizes, default=0)
+        if self.config.candidates is not None and self.config.candidates < most:
+            raise ConfigError(f"--candidates {self.config.candidates} is fewer than the {most:,} examples a round acquires; pass at least {most:,}")
+        return splits, plan
 
     # ---------------------------------------------------------------- a round's model
     def _validation(self, train, factory: LearnerFactory) -> tuple[np.ndarray, np.ndarray]:

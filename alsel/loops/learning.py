@@ -144,6 +144,12 @@ class LearnerFactory:
             raise ConfigError(f"--learner {self.spec}: its constructor failed ({type(exc).__name__}: {first_line(exc)})") from None
 
     @property
+    def reads_embeddings(self) -> bool:
+        """Whether it is built on the run's sentence embeddings (it takes ``embed``): a proxy such
+        as ``logreg``, cheap enough to score the whole pool every round."""
+        return "embed" in self.parameter_names()
+
+    @property
     def gives_features(self) -> bool:
         return _accepts(self.cls.predict_proba, "return_features")
 

@@ -6,6 +6,9 @@
   on the other folds, so no example is scored by a model that trained on it (K fine-tunings).
 - ``probe``: a logistic regression on the cached sentence embeddings, cross-fitted the same way
   with 5 folds: seconds on a CPU.
+
+With ``--candidates N`` a round scored by a model scores a seeded random N of the remaining pool
+(:func:`sample_candidates`), as baal's ``max_sample`` does, and acquires among them.
 """
 
 from __future__ import annotations
@@ -34,6 +37,17 @@ class ScoringContext:
     embeddings: Callable[[], np.ndarray]
     seed: int
     progress: Progress
+
+
+def sample_candidates(candidates: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A random ``n`` of ``candidates`` (sorted), or all of them where there are no more than ``n``.
+
+    >>> sample_candidates(np.arange(10), 3, np.random.default_rng(0)).tolist()
+    [5, 6, 9]
+    """
+    if len(candidates) <= n:
+        return candidates
+    return np.sort(rng.choice(candidates, size=n, replace=False))
 
 
 def score_candidates(spec: str, ctx: ScoringContext, needs: frozenset) -> tuple[np.ndarray, dict]:
