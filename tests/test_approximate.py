@@ -9,9 +9,7 @@ import pytest
 
 from alsel.errors import ConfigError
 from alsel.loops.config import LoopConfig, build_strategy
-from alsel.strategies import LoopState, get_strategy
-from alsel.strategies import approximate as approximate_module
-from alsel.strategies import kmeans as kmeans_module
+from alsel.strategies import LoopState, approximate as approximate_module, get_strategy, kmeans as kmeans_module
 from alsel.strategies.compose import Deduplicated, near_duplicates
 from alsel.strategies.facility_location import approximate_knn_graph, facility_location_greedy, facility_location_objective, knn_graph
 from alsel.strategies.kmeans import kmeans_nearest, two_level_labels, two_level_nearest
