@@ -196,7 +196,7 @@ def test_embedder_directory_with_a_model_is_accepted(tmp_path):
     "argv, message",
     [
         (["--init", "kmeans", "--rounds", "2", "--acq", "margin", "--strategy-option", "betta=0.2"],
-         "unknown strategy option 'betta' (kmeans takes: n_iter, projection_dim; margin takes: none)"),
+         "unknown strategy option 'betta' (kmeans takes: approximate, n_iter, projection_dim; margin takes: none)"),
         (["--init", "random", "--rounds", "0", "--strategy-option", "region=hard"], "unknown strategy option 'region' (random takes: none)"),
         (["--init", "kmeans", "--strategy-option", "projection_dim=abc"],
          "strategy option projection_dim: must be an integer >= 1 or None, got 'abc' (kmeans)"),
@@ -216,7 +216,7 @@ def test_one_option_reaches_every_strategy_that_takes_it():
 
     config = LoopConfig.from_options(init="kmeans", acq="cluster_margin", rounds=2, strategy_options={"projection_dim": 8.0, "n_clusters": 3}).resolved()
     kmeans, cluster_margin = build_strategy(config.init, config), build_strategy(config.acq, config)
-    assert kmeans.get_params() == {"projection_dim": 8, "n_iter": 20}
+    assert kmeans.get_params() == {"projection_dim": 8, "n_iter": 20, "approximate": "auto"}
     assert isinstance(kmeans.projection_dim, int)  # converted to its declared type
     assert cluster_margin.n_clusters == 3
 
