@@ -178,3 +178,19 @@ def test_forced_approximate_dedup_selection_has_no_near_duplicates():
     sims = x[chosen] @ x[chosen].T
     np.fill_diagonal(sims, 0)
     assert sims.max() < 0.99
+
+
+def test_dedup_auto_switches_at_the_threshold_counting_labelled_rows(monkeypatch):
+    from alsel.strategies import compose
+
+    flags = []
+    real = compose.near_duplicates
+    monkeypatch.setattr(compose, "near_duplicates", lambda *a, **kw: flags.append(kw["approximate"]) or real(*a, **kw))
+    x = clustered(400, 8)
+    dedup = Deduplicated(get_strategy("random"), threshold=0.999)
+    dedup.select(state(x, labeled=[0, 1]), 10)
+    monkeypatch.setattr(approximate_module, "APPROXIMATE_FROM", 400)  # 398 candidates + 2 labelled
+    dedup.select(state(x, labeled=[0, 1]), 10)
+    monkeypatch.setattr(approximate_module, "APPROXIMATE_FROM", 401)
+    dedup.select(state(x, labeled=[0, 1]), 10)
+    assert flags == [False, True, False]
