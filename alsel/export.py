@@ -20,7 +20,7 @@ import pandas as pd
 from .data import TextDataset, load_recorded_data
 from .errors import AlselError, DataError
 from .io import write_bytes, write_dir, write_text
-from .loops.records import Checkpoint
+from .loops.records import Checkpoint, SelectionEntry
 from .loops.rundir import RunDir
 
 __all__ = ["FORMATS", "selected_frame", "write_frame", "export_run", "format_for"]
@@ -96,19 +96,19 @@ def selected_frame(run_dir: str | Path, complement: bool = False) -> pd.DataFram
 def _frame(run: RunDir, record: dict, done: Checkpoint, complement: bool) -> pd.DataFrame:
     """:func:`selected_frame` of a run already read."""
     pool = _pool(run.path, record)
-    chosen = pool.positions([e["id"] for e in done.selection])
+    chosen = pool.positions([e.id for e in done.selection])
     if complement:
         return pd.DataFrame(_rows(pool, np.setdiff1d(np.arange(len(pool)), chosen)))
     return selection_frame(pool, chosen, done.selection)
 
 
-def selection_frame(pool: TextDataset, chosen, selection: list[dict]) -> pd.DataFrame:
+def selection_frame(pool: TextDataset, chosen, selection: list[SelectionEntry]) -> pd.DataFrame:
     """``selection`` (selection.jsonl's entries, at pool positions ``chosen``) joined with
     ``pool``: ``id, text, label, round, score`` in acquisition order."""
     return pd.DataFrame({
         **_rows(pool, chosen),
-        "round": np.array([e["round"] for e in selection], dtype=np.int64),
-        "score": np.array([np.nan if e["score"] is None else e["score"] for e in selection], dtype=np.float64),
+        "round": np.array([e.round for e in selection], dtype=np.int64),
+        "score": np.array([np.nan if e.score is None else e.score for e in selection], dtype=np.float64),
     })
 
 

@@ -50,7 +50,7 @@ class SelectionResult:
 
     @classmethod
     def from_outcome(cls, outcome: LoopOutcome, out: str | Path | None = None) -> SelectionResult:
-        indices = outcome.pool.positions([e["id"] for e in outcome.selection])
+        indices = outcome.pool.positions([e.id for e in outcome.selection])
         frame = selection_frame(outcome.pool, indices, outcome.selection)
         return cls(
             ids=frame["id"].to_numpy(), indices=indices, frame=frame, rounds=list(outcome.rounds),

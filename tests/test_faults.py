@@ -16,6 +16,7 @@ import pytest
 from alsel.errors import ConfigError, RunInUseError
 from alsel.io import read_json, read_jsonl, write_json
 from alsel.loops.config import LoopConfig
+from alsel.loops.records import RoundOutcome
 from alsel.loops.round_cache import load_outcome, save_outcome
 from alsel.loops.rundir import RunDir
 from alsel.progress import Progress
@@ -273,8 +274,8 @@ def test_a_damaged_cache_entry_is_recomputed(base, tmp_path, damage):
 
 
 def test_a_round_cache_entry_appears_whole_or_not_at_all(tmp_path, monkeypatch):
-    outcome = {"epochs": 2, "accuracy": 0.5, "f1": 0.4, "train_seconds": 1.0, "score_seconds": 0.5,
-               "eval_probs": np.full((4, 2), 0.5), "probs": np.full((3, 2), 0.5), "extras": {"features": np.zeros((3, 8))}}
+    outcome = RoundOutcome(epochs=2, accuracy=0.5, f1=0.4, training={"epochs": 2}, train_seconds=1.0, score_seconds=0.5,
+                           eval_probs=np.full((4, 2), 0.5), probs=np.full((3, 2), 0.5), extras={"features": np.zeros((3, 8))}, key="key")
     entry = tmp_path / "rounds" / "key"
 
     def crash(*args, **kwargs):
@@ -287,8 +288,9 @@ def test_a_round_cache_entry_appears_whole_or_not_at_all(tmp_path, monkeypatch):
     monkeypatch.undo()
     save_outcome(entry, outcome)
     loaded = load_outcome(entry, n_eval=4, n_candidates=3)
-    assert os.listdir(tmp_path / "rounds") == ["key"] and loaded["accuracy"] == 0.5
-    assert set(loaded["extras"]) == {"features"} and loaded["probs"].shape == (3, 2)
+    assert os.listdir(tmp_path / "rounds") == ["key"] and loaded is not None
+    assert (loaded.accuracy, loaded.training, loaded.cached, loaded.key, loaded.learner) == (0.5, {"epochs": 2}, True, "key", None)
+    assert set(loaded.extras) == {"features"} and loaded.probs is not None and loaded.probs.shape == (3, 2)
     assert load_outcome(entry, n_eval=5, n_candidates=3) is None  # rows of another evaluation set
 
 

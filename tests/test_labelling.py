@@ -57,7 +57,7 @@ def loop_selection(pool: Path, eval_file: Path, budget: int, **options) -> tuple
     config = LoopConfig.from_options(dataset=str(pool), eval=str(eval_file), budget=budget, **options)
     outcome = execute_loop(config)
     plan = plan_budget(outcome.config, len(outcome.pool), outcome.pool.n_classes)
-    return [e["id"] for e in outcome.selection], [plan.init_size, *plan.round_sizes]
+    return [e.id for e in outcome.selection], [plan.init_size, *plan.round_sizes]
 
 
 # ------------------------------------------------------------------ the key evidence

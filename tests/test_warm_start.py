@@ -2,7 +2,6 @@
 saved model; resumable, deterministic and keyed apart in the round cache. Tiny random BERT on the
 synthetic data set."""
 
-import json
 import shutil
 
 import numpy as np
@@ -104,7 +103,7 @@ def test_all_warm_starts_the_final_model_and_a_resumed_run_matches_an_uninterrup
     assert without_timings(read_jsonl(tmp_path / "run" / "rounds.jsonl")) == without_timings(whole)
 
     in_memory = execute_loop(LoopConfig.from_options(**dict(spec, cache_dir=str(tmp_path / "third-cache"))))  # models in a temporary folder
-    assert json.loads(json.dumps(in_memory.selection)) == read_jsonl(tmp_path / "whole" / "selection.jsonl")
+    assert [entry.to_json() for entry in in_memory.selection] == read_jsonl(tmp_path / "whole" / "selection.jsonl")
 
 
 @pytest.mark.slow

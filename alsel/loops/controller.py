@@ -33,7 +33,7 @@ from ..scores import summarize
 from ..strategies import LoopState, Selection, Strategy
 from .config import BudgetPlan, LoopConfig, build_strategy, options, plan_budget
 from .learning import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
-from .records import Checkpoint, RoundRecord
+from .records import Checkpoint, RoundOutcome, RoundRecord, SelectionEntry
 from .round_cache import load_outcome, save_outcome
 from .rundir import MemoryRunDir, RunDir, package_versions
 from .scorers import ScoringContext, sample_candidates, score_candidates
@@ -62,7 +62,7 @@ class LoopOutcome:
     config: LoopConfig
     metrics: dict
     rounds: list[RoundRecord]
-    selection: list[dict]
+    selection: list[SelectionEntry]
     pool: TextDataset
     eval: TextDataset
 
@@ -170,10 +170,10 @@ class _Run:
             embeddings=self.embeddings() if "embeddings" in strategy.needs else None,
         )
 
-    def _entries(self, selection, round_: int) -> list[dict]:
+    def _entries(self, selection, round_: int) -> list[SelectionEntry]:
         scores = selection.scores if selection.scores is not None else [None] * len(selection.indices)
         return [
-            {"id": int(self.pool.ids[i]), "round": round_, "score": _json_score(s), "label": self.pool.label_value(i), "label_index": int(self.pool.labels[i])}
+            SelectionEntry(id=int(self.pool.ids[i]), round=round_, score=_json_score(s), label=self.pool.label_value(i), label_index=int(self.pool.labels[i]))
             for i, s in zip(selection.indices, scores)
         ]
 
@@ -256,7 +256,7 @@ class _Run:
         c = self.config
         t0 = time.perf_counter()
         seed_pool = self.pool.positions(done.seed_pool_ids or [])
-        result = self.pool.positions([e["id"] for e in done.selection])
+        result = self.pool.positions([e.id for e in done.selection])
         train = seed_pool if (round_ == 0 and not plan.keep_init) else result
         final = round_ == c.rounds
         candidates = None if final else self._candidate_sample(np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool)), acq, round_)
@@ -266,7 +266,7 @@ class _Run:
             np.sort(train), candidates, acq, learner, keep_model=(final and bool(c.save_model)) or keeps, warm=self._warm_from(round_),
         )
         if keeps:
-            self.run_dir.save_round_model(round_, outcome["learner"], self.pool.label_names, outcome["key"])
+            self.run_dir.save_round_model(round_, outcome.learner, self.pool.label_names, outcome.key)
         select_seconds = scores = None
         if final:
             self._keep_final_model(outcome)
@@ -281,13 +281,13 @@ class _Run:
             n_labeled=int(len(train)),
             in_result=bool(final or plan.keep_init or round_ > 0),
             class_counts=self.pool.class_counts(train),
-            epochs=outcome["epochs"],
-            accuracy=outcome["accuracy"],
-            f1=outcome["f1"],
-            train_seconds=outcome["train_seconds"],
-            score_seconds=outcome["score_seconds"],
-            cached=outcome["cached"],
-            training=outcome["training"],
+            epochs=outcome.epochs,
+            accuracy=outcome.accuracy,
+            f1=outcome.f1,
+            train_seconds=outcome.train_seconds,
+            score_seconds=outcome.score_seconds,
+            cached=outcome.cached,
+            training=outcome.training,
             select_seconds=select_seconds,
             scores=scores,
             **self._embedding_cost(),
@@ -325,12 +325,12 @@ class _Run:
         source = self._warm_source(round_)
         return None if source is None else self.run_dir.read_round_model(source)
 
-    def _keep_final_model(self, outcome: dict) -> None:
+    def _keep_final_model(self, outcome: RoundOutcome) -> None:
         """The final model's eval-set probabilities (for paired per-sentence comparisons) and,
         if asked, the model itself: before the round's commit point, so a resume redoes an
         unsaved model."""
-        self.run_dir.save_eval_probs(outcome["eval_probs"])
-        predicted = np.unique(outcome["eval_probs"].argmax(axis=1))
+        self.run_dir.save_eval_probs(outcome.eval_probs)
+        predicted = np.unique(outcome.eval_probs.argmax(axis=1))
         if len(predicted) == 1 and self.pool.n_classes > 1:
             # it happens at MiniLM's default lr (docs/results.md) and would otherwise show only as a low accuracy
             self.progress.log(
@@ -338,23 +338,23 @@ class _Run:
                 "(the fine-tuning collapsed to one class); try a lower --lr or another --seed"
             )
         if self.config.save_model:
-            outcome["learner"].save(self.config.save_model, self.pool.label_names)
+            outcome.learner.save(self.config.save_model, self.pool.label_names)
             self.progress.log(f"saved the final model to {self.config.save_model}")
 
-    def _acquire(self, acq: Strategy, outcome: dict, candidates, labeled, round_: int, k: int) -> Selection:
+    def _acquire(self, acq: Strategy, outcome: RoundOutcome, candidates, labeled, round_: int, k: int) -> Selection:
         """The next batch from ``candidates``, by ``acq`` on the scores of round ``round_``'s model."""
         state = self._state(candidates, labeled, round_ + 1, "acq", acq)
-        state.probs, state.extras = outcome["probs"], outcome["extras"]
+        state.probs, state.extras = outcome.probs, outcome.extras
         return acq.select(state, k)
 
-    def _score_summary(self, outcome: dict, candidates, chosen: Selection) -> dict | None:
+    def _score_summary(self, outcome: RoundOutcome, candidates, chosen: Selection) -> dict | None:
         """The scores of the candidates and of the ``chosen`` ones (None where the strategy read none)."""
-        if outcome["probs"] is None:
+        if outcome.probs is None:
             return None
         chosen_rows = np.searchsorted(candidates, chosen.indices)
         return {
-            "candidates": summarize(outcome["probs"], self.pool.labels[candidates]),
-            "acquired": summarize(outcome["probs"][chosen_rows], self.pool.labels[chosen.indices]),
+            "candidates": summarize(outcome.probs, self.pool.labels[candidates]),
+            "acquired": summarize(outcome.probs[chosen_rows], self.pool.labels[chosen.indices]),
         }
 
     def _splits_and_plan(self):
@@ -405,12 +405,12 @@ class _Run:
 
     def _train_and_score(
         self, train, candidates, acq: Strategy | None, factory: LearnerFactory, keep_model: bool = False, warm: tuple[Path, str] | None = None,
-    ) -> dict:
+    ) -> RoundOutcome:
         """Train on ``train`` (from the saved model and identity ``warm``, if given), evaluate,
         and score ``candidates`` for ``acq``; the outcome is cached so runs that train the same
         model on the same data (the study's high_conf and low_conf seed models) do it once. The
         model itself is not cached: ``keep_model`` trains even on a cache hit, and the outcome's
-        ``learner`` holds it; its ``key`` is the cache key."""
+        ``learner`` holds it."""
         needs = acq.needs if (acq is not None and candidates is not None) else frozenset()
         wants_probs = bool(needs & {"probs", "features", "dynamics"})
         fit_rows, held_rows = self._validation(train, factory)
@@ -418,7 +418,7 @@ class _Run:
         cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / key
         cached = None if keep_model else load_outcome(cache, n_eval=len(self.eval), n_candidates=len(candidates) if wants_probs else None, progress=self.progress)
         if cached is not None:
-            return {**cached, "cached": True, "key": key}
+            return cached
 
         context = self.learner_context()
         learner = factory.new(context)
@@ -458,19 +458,21 @@ class _Run:
             probs, extras = score_candidates(self.config.scorer, ctx, needs)
             if dynamics:
                 extras["dynamics"] = np.stack(dynamics, axis=1)
-        outcome = {
-            "epochs": getattr(learner, "epochs_", None),  # None: a learner without epochs
-            "accuracy": round(metrics["accuracy"], 6),
-            "f1": round(metrics["f1"], 6),
-            "training": getattr(learner, "training_", None) or None,  # None: a learner that reports nothing
-            "train_seconds": round(train_seconds, 3),
-            "score_seconds": round(time.perf_counter() - t1 - (self._embedding_spent() - spent), 3),
-            "probs": probs,
-            "eval_probs": eval_probs,
-            "extras": extras,
-        }
+        outcome = RoundOutcome(
+            epochs=getattr(learner, "epochs_", None),  # None: a learner without epochs
+            accuracy=round(metrics["accuracy"], 6),
+            f1=round(metrics["f1"], 6),
+            training=getattr(learner, "training_", None) or None,  # None: a learner that reports nothing
+            train_seconds=round(train_seconds, 3),
+            score_seconds=round(time.perf_counter() - t1 - (self._embedding_spent() - spent), 3),
+            eval_probs=eval_probs,
+            probs=probs,
+            extras=extras,
+            key=key,
+            learner=learner,
+        )
         save_outcome(cache, outcome)
-        return {**outcome, "cached": False, "learner": learner, "key": key}
+        return outcome
 
 
 class LoopSteps(_Run):

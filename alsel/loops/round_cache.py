@@ -21,6 +21,7 @@ import numpy as np
 
 from ..io import staging_dir, write_json, write_npy
 from ..progress import SILENT, Progress
+from .records import RoundOutcome
 
 __all__ = ["load_outcome", "save_outcome"]
 
@@ -30,10 +31,10 @@ SCALARS = ("epochs", "accuracy", "f1", "train_seconds", "score_seconds")
 REPORT = "training"
 
 
-def load_outcome(path: Path, *, n_eval: int, n_candidates: int | None, progress: Progress = SILENT) -> dict | None:
-    """The entry at ``path`` as :func:`save_outcome` took it, or None if there is none or it is
-    damaged (not whole, or arrays whose rows are not ``n_eval`` evaluation examples and
-    ``n_candidates`` candidates)."""
+def load_outcome(path: Path, *, n_eval: int, n_candidates: int | None, progress: Progress = SILENT) -> RoundOutcome | None:
+    """The entry at ``path`` as :func:`save_outcome` took it, marked ``cached`` and with its key,
+    the directory's name; None if there is none or it is damaged (not whole, or arrays whose rows
+    are not ``n_eval`` evaluation examples and ``n_candidates`` candidates)."""
     if not path.is_dir():
         return None
     try:
@@ -44,13 +45,15 @@ def load_outcome(path: Path, *, n_eval: int, n_candidates: int | None, progress:
     if not _whole(outcome, arrays, n_eval, n_candidates):
         progress.log(f"cache entry {path} is damaged; recomputing")
         return None
-    return {
+    return RoundOutcome(
         **{k: outcome[k] for k in SCALARS},
-        REPORT: outcome.get(REPORT),
-        "eval_probs": arrays.pop("eval_probs"),
-        "probs": arrays.pop("probs", None),
-        "extras": arrays,
-    }
+        training=outcome.get(REPORT),
+        eval_probs=arrays.pop("eval_probs"),
+        probs=arrays.pop("probs", None),
+        extras=arrays,
+        cached=True,
+        key=path.name,
+    )
 
 
 def _whole(outcome, arrays: dict[str, np.ndarray], n_eval: int, n_candidates: int | None) -> bool:
@@ -64,15 +67,16 @@ def _whole(outcome, arrays: dict[str, np.ndarray], n_eval: int, n_candidates: in
     return arrays["eval_probs"].ndim == 2 and arrays["eval_probs"].shape[0] == n_eval
 
 
-def save_outcome(path: Path, outcome: dict) -> None:
-    """Store ``outcome`` (the scalars, ``eval_probs``, ``probs`` or None, ``extras``) at ``path``."""
+def save_outcome(path: Path, outcome: RoundOutcome) -> None:
+    """Store ``outcome`` (the scalars, the training report, ``eval_probs``, ``probs`` where
+    there are any, ``extras``; not the model) at ``path``."""
     staging = staging_dir(path)
     try:
-        arrays = {"eval_probs": outcome["eval_probs"], "probs": outcome["probs"], **outcome["extras"]}
+        arrays = {"eval_probs": outcome.eval_probs, "probs": outcome.probs, **outcome.extras}
         for name, array in arrays.items():
             if array is not None:
                 write_npy(staging / f"{name}.npy", array)
-        write_json(staging / OUTCOME, {**{k: outcome[k] for k in SCALARS}, REPORT: outcome.get(REPORT)})
+        write_json(staging / OUTCOME, {**{k: getattr(outcome, k) for k in SCALARS}, REPORT: outcome.training})
         _discard(path)  # a damaged entry: this call is its recomputation
         try:
             os.replace(staging, path)

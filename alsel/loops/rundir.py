@@ -37,7 +37,7 @@ from ..data import save_source
 from ..errors import ConfigError, RunFileError, RunInUseError
 from ..io import write_json, write_jsonl, write_npy
 from ..progress import SILENT, Progress
-from .records import Checkpoint, RoundRecord
+from .records import Checkpoint, RoundRecord, SelectionEntry
 
 #: Keys of config.json that may differ between a run and its resumption.
 VOLATILE = ("versions", "machine")
@@ -216,9 +216,15 @@ class RunDir:
         except TypeError:  # a row without a required field
             raise RunFileError(f"{self.file(self.ROUNDS)}: damaged (a row is not a round record); {START_OVER}") from None
 
-    def read_selection(self) -> list[dict]:
+    def read_selection(self) -> list[SelectionEntry]:
         """Every entry of selection.jsonl, strictly: for a finished run."""
-        return self._read_rows(self.SELECTION)
+        return self._selection_entries(self._read_rows(self.SELECTION))
+
+    def _selection_entries(self, rows: list[dict]) -> list[SelectionEntry]:
+        try:
+            return [SelectionEntry.from_json(row) for row in rows]
+        except TypeError:  # a row without a field
+            raise RunFileError(f"{self.file(self.SELECTION)}: damaged (a row is not a selection entry); {START_OVER}") from None
 
     def _read_commit_point(self) -> dict | None:
         """checkpoint.json: how many rounds and selection entries are committed."""
@@ -243,7 +249,7 @@ class RunDir:
             return Checkpoint()
         return Checkpoint(
             rounds=self._round_records(self._read_rows(self.ROUNDS, committed=checkpoint["n_rounds"], exact=finished)),
-            selection=self._read_rows(self.SELECTION, committed=checkpoint["n_selected"], exact=finished),
+            selection=self._selection_entries(self._read_rows(self.SELECTION, committed=checkpoint["n_selected"], exact=finished)),
             seed_pool_ids=checkpoint.get("seed_pool_ids"),
         )
 
@@ -286,7 +292,7 @@ class RunDir:
 
     def save(self, checkpoint: Checkpoint) -> None:
         """Write the rows, then checkpoint.json, the commit point."""
-        write_jsonl(self.file(self.SELECTION), checkpoint.selection)
+        write_jsonl(self.file(self.SELECTION), [entry.to_json() for entry in checkpoint.selection])
         write_jsonl(self.file(self.ROUNDS), [record.to_json() for record in checkpoint.rounds])
         write_json(
             self.file(self.CHECKPOINT),

@@ -304,7 +304,7 @@ def collect_subsets(study: StudyResults, *, seed: int | None = None) -> tuple[Su
         return None, f"subsets.png skipped: the cached embeddings have {embeddings.shape[0]} rows, the pool {len(pool)}."
     try:
         positions = {
-            s: pool.positions([e["id"] for e in RunDir(chosen[chosen["strategy"] == s]["run_dir"].iloc[0]).read_selection()])
+            s: pool.positions([e.id for e in RunDir(chosen[chosen["strategy"] == s]["run_dir"].iloc[0]).read_selection()])
             for s in dict.fromkeys(chosen["strategy"])
         }
     except (RunFileError, DataError) as exc:  # a damaged file or another pool only costs this plot
