@@ -27,9 +27,6 @@ __all__ = ["FORMATS", "selected_frame", "write_frame", "export_run", "format_for
 
 #: Each format and the suffix its file (or, for ``hf``, folder) gets.
 FORMATS = {"csv": ".csv", "tsv": ".tsv", "jsonl": ".jsonl", "parquet": ".parquet", "hf": ".hf"}
-#: The run's own records, which an export must not overwrite (``selection.jsonl`` above all: the
-#: default export name is ``selected.<ext>`` so that a JSONL export does not meet it).
-RUN_FILES = (RunDir.CONFIG, RunDir.ROUNDS, RunDir.SELECTION, RunDir.EVAL_PROBS, RunDir.EVAL_PREDICTIONS, RunDir.METRICS, RunDir.CHECKPOINT, RunDir.LOCK)
 
 
 def _read_finished(run: RunDir) -> tuple[dict, Checkpoint]:
@@ -177,7 +174,8 @@ def _check_out(path: Path, run: RunDir, record: dict) -> None:
     there would replace the run's input with its output, after which it exports no more."""
     files = [o for o in ("dataset", "eval") if isinstance(record.get(o), str) and Path(record[o]).is_file()]  # not sst2, hf:, 0.1
     inputs = {Path(record[o]).resolve(): f"the run's {o} file ({RunDir.CONFIG})" for o in files}
-    records = {run.file(name).resolve(): "one of the run's own records" for name in RUN_FILES}
+    # selection.jsonl above all: the default export name is selected.<ext> so that a JSONL export does not meet it
+    records = {run.file(name).resolve(): "one of the run's own records" for name in RunDir.FILES}
     what = {**inputs, **records}.get(path.resolve())
     if what is not None:
         raise AlselError(f"{path} is {what}; pass another --out")

@@ -1,6 +1,8 @@
 """User code for the plug-in tests: a learner and strategies that alsel imports by
 ``module:Class`` (tests/ is on sys.path under pytest)."""
 
+from pathlib import Path
+
 import numpy as np
 
 from alsel.strategies import ScoreStrategy
@@ -130,3 +132,17 @@ class BrokenLearner(CentroidLearner):
 
     def __init__(self, seed=None):
         raise ValueError("no GPU found")
+
+
+class SavingCentroidLearner(CentroidLearner):
+    """A centroid learner that saves its model and can continue from a saved one (what
+    ``--warm-start`` needs); continuing only reads the saved centroids back."""
+
+    def fit(self, texts, labels, n_classes, *, warm_from=None):
+        if warm_from is not None:
+            np.load(Path(warm_from) / "centroids.npy")  # a missing or damaged model fails here
+        return super().fit(texts, labels, n_classes)
+
+    def save(self, directory, label_names):
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        np.save(Path(directory) / "centroids.npy", self.centroids_)

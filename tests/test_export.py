@@ -196,6 +196,8 @@ def test_bad_requests_are_one_line(capsys, finished, tmp_path):
         (["export", tmp_path / "missing"], "no such run directory"),
         (["export", tmp_path / "empty"], "not a run directory (no config.json)"),
         (["export", finished.run, "--out", finished.run / "selection.jsonl"], "one of the run's own records"),
+        (["export", finished.run, "--format", "csv", "--out", finished.run / "error.txt"], "one of the run's own records"),  # a study writes it
+        (["export", finished.run, "--format", "hf", "--out", finished.run / "data"], "one of the run's own records"),
     ]
     for argv, message in cases:
         code, _, err = run_cli(capsys, *argv)

@@ -35,7 +35,7 @@ from .config import BudgetPlan, LoopConfig, build_strategy, options, plan_budget
 from .learning import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
 from .records import Checkpoint, RoundOutcome, RoundRecord, SelectionEntry
 from .round_cache import load_outcome, save_outcome
-from .rundir import MemoryRunDir, RunDir, package_versions
+from .rundir import MemoryRunDir, RunDir, RunStore, package_versions
 from .scorers import ScoringContext, sample_candidates, score_candidates
 from .validation import validation_split
 
@@ -88,12 +88,12 @@ def execute_loop(config: LoopConfig, out_dir: str | Path | None = None, progress
         ``sources`` are kept in the run directory.
     """
     config = config.resolved()
-    run_dir = MemoryRunDir() if out_dir is None else RunDir(out_dir)
+    run_dir: RunStore = MemoryRunDir() if out_dir is None else RunDir(out_dir)
     return _Run(config, run_dir, progress, splits).execute()
 
 
 class _Run:
-    def __init__(self, config: LoopConfig, run_dir: RunDir | MemoryRunDir, progress: Progress, splits: DataSplits | None = None):
+    def __init__(self, config: LoopConfig, run_dir: RunStore, progress: Progress, splits: DataSplits | None = None):
         self.config = config
         self.run_dir = run_dir
         self.progress = progress
@@ -196,7 +196,7 @@ class _Run:
         try:
             return self.run_dir.read_metrics()
         except RunFileError:
-            self.progress.log(f"{self.run_dir.file(RunDir.METRICS)} is damaged; finishing the run again from its checkpoint")
+            self.progress.log(f"{self.run_dir.path}: {RunDir.METRICS} is damaged; finishing the run again from its checkpoint")
             return None
 
     def _continue(self, done: Checkpoint, plan: BudgetPlan) -> LoopOutcome:

@@ -14,8 +14,10 @@ gets and raises :class:`~alsel.errors.RunFileError` naming the file. While a run
 round continues from in ``models/round-<r>/`` (the learner's ``save``) with its identity, the
 round cache key it was trained under, in ``models/round-<r>.json``, until it finishes. A run on
 data held in memory keeps it as ``data/pool.parquet`` (and ``data/eval.parquet``), which its
-config.json names, so it resumes and replays from files like any other. :class:`MemoryRunDir`
-stands in for a run that writes nothing.
+config.json names, so it resumes and replays from files like any other. A study writes
+``error.txt`` beside a run that failed. :data:`RunDir.FILES` lists every name a run directory
+may hold; :class:`RunStore` is what the controller asks of one, which :class:`RunDir` and
+:class:`MemoryRunDir`, a stand-in for a run that writes nothing, both do.
 """
 
 from __future__ import annotations
@@ -28,10 +30,10 @@ import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol, runtime_checkable
 
 from ..data import save_source
 from ..errors import ConfigError, RunFileError, RunInUseError
@@ -48,7 +50,7 @@ RECORD_ONLY = ("data", "plan", "versions", "machine")
 
 def source_path(run_dir: str | Path, name: str) -> Path:
     """Where a run directory keeps in-memory source ``name`` (``"pool"``, ``"eval"``)."""
-    return Path(run_dir) / "data" / f"{name}.parquet"
+    return Path(run_dir) / RunDir.DATA / f"{name}.parquet"
 
 #: What to do about a damaged file that a run cannot do without.
 START_OVER = "remove the run directory or pass another --out"
@@ -129,7 +131,56 @@ def _acquire(directory: Path, progress: Progress) -> IO[str]:
     return handle
 
 
+@runtime_checkable
+class RunStore(Protocol):
+    """What the loop controller asks of the place a run keeps its records: :class:`RunDir` (a
+    directory) and :class:`MemoryRunDir` (nothing written) are the two."""
+
+    @property
+    def path(self) -> Path | None:
+        """The run directory; None where nothing is written."""
+        ...
+
+    def lock(self, progress: Progress = SILENT) -> AbstractContextManager[None]:
+        """Hold the run for this process while it goes."""
+        ...
+
+    def read_metrics(self) -> dict | None:
+        """The final metrics; None while the run is not finished."""
+        ...
+
+    def start(self, record: dict, progress: Progress = SILENT) -> Checkpoint:
+        """Record the run's configuration ``record``; return what is finished of it already."""
+        ...
+
+    def keep_sources(self, sources: dict) -> None:
+        """Keep in-memory sources (name -> TextDataset) beside the run."""
+        ...
+
+    def save(self, checkpoint: Checkpoint) -> None:
+        """Commit ``checkpoint``: the rounds and selection finished so far."""
+        ...
+
+    def save_eval_probs(self, probs) -> None:
+        """Keep the final model's class probabilities on the evaluation set."""
+        ...
+
+    def save_round_model(self, round_: int, learner, label_names, key: str) -> None:
+        """Keep round ``round_``'s model, and its identity ``key``, for the round that continues from it."""
+        ...
+
+    def read_round_model(self, round_: int) -> tuple[Path, str]:
+        """The directory of round ``round_``'s kept model and its identity."""
+        ...
+
+    def finish(self, metrics: dict) -> None:
+        """Record the final ``metrics``: the run is finished."""
+        ...
+
+
 class RunDir:
+    """A run's records in a directory (the module docstring lists its files)."""
+
     CONFIG = "config.json"
     ROUNDS = "rounds.jsonl"
     SELECTION = "selection.jsonl"
@@ -140,6 +191,9 @@ class RunDir:
     LOCK = LOCK
     ERROR = "error.txt"  # written by a study beside a run that failed
     MODELS = "models"  # warm starts: round-<r>/ (a saved model) and round-<r>.json (its identity)
+    DATA = "data"  # in-memory sources: pool.parquet, eval.parquet
+    #: Every file and folder a run directory may hold.
+    FILES = (CONFIG, ROUNDS, SELECTION, EVAL_PROBS, EVAL_PREDICTIONS, METRICS, CHECKPOINT, LOCK, ERROR, MODELS, DATA)
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -254,7 +308,7 @@ class RunDir:
         )
 
     # ---------------------------------------------------------------- running
-    def lock(self, progress: Progress = SILENT):
+    def lock(self, progress: Progress = SILENT) -> AbstractContextManager[None]:
         """Hold the run directory for this process (:func:`hold_directory`): a second alsel
         process on it fails at once."""
         return hold_directory(self.path, progress)
@@ -340,10 +394,10 @@ class RunDir:
 
 
 class MemoryRunDir:
-    """RunDir's interface for a run kept in memory (``alsel.select`` without ``out``): nothing
+    """A :class:`RunStore` for a run kept in memory (``alsel.select`` without ``out``): nothing
     is written, locked or resumed; the embedding and round caches still work."""
 
-    path = None
+    path: Path | None = None
 
     def __init__(self):
         self._models: tempfile.TemporaryDirectory | None = None
