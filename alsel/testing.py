@@ -26,8 +26,7 @@ import numpy as np
 
 from .errors import ConfigError, PoolExhaustedError, first_line
 from .loops.learning import LearnerContext, LearnerFactory, checked_probabilities, predict_proba, resolve_learner
-from .strategies.base import NEEDS, ScoreStrategy, Selection, Strategy
-from .strategies.listing import can_init
+from .strategies.base import NEEDS, ScoreStrategy, Selection, Strategy, can_choose_initial_pool
 from .strategies.state import LoopState
 
 __all__ = ["check_strategy", "check_learner", "synthetic_state", "synthetic_embed"]
@@ -131,7 +130,7 @@ def check_strategy(strategy, *, seed: int = 0) -> None:
     _check_rejects_too_many(strategy, needs, seed, label)
     _check_ties(strategy, needs, seed, label)
     _check_leaves_the_state_alone(strategy, synthetic_state(needs, seed), label)
-    if can_init(type(strategy)):
+    if can_choose_initial_pool(strategy):
         initial = synthetic_state(needs, seed, initial=True)
         _selected(strategy, initial, K, f"{label} (choosing the initial pool, nothing labelled)")
         _check_leaves_the_state_alone(strategy, initial, f"{label} (choosing the initial pool)")

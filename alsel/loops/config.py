@@ -128,7 +128,7 @@ class LoopConfig:
         """A copy with the model and its training defaults filled in, and names, paths, the device
         and the strategies' options checked. Cheap: it loads no model and no data."""
         from ..models import check_device, default_model, resolve_embedder, resolve_model, training_defaults
-        from ..strategies import resolve_strategy_class
+        from ..strategies import can_choose_initial_pool, initial_pool_refusal, resolve_strategy_class
         from .learning import resolve_learner
 
         model = self.model or default_model()
@@ -139,8 +139,8 @@ class LoopConfig:
         config = dataclasses.replace(self, model=model, **filled)
         init = resolve_strategy_class(config.init, "--init")
         acq = resolve_strategy_class(config.acq, "--acq") if config.acq is not None else None
-        if init.needs - {"embeddings"}:
-            raise ConfigError(f"{config.init} needs model scores, so it cannot choose the initial pool; use it as --acq")
+        if not can_choose_initial_pool(init):
+            raise initial_pool_refusal(config.init, init.needs)
         round_learner = resolve_learner(config.learner, "--learner")
         final_learner = resolve_learner(config.final_learner, "--final-learner") if config.final_learner is not None else round_learner
         _check_learner_options(config.learner_options, [round_learner, final_learner])

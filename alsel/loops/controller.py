@@ -31,6 +31,7 @@ from ..models import machine_description, model_identity
 from ..progress import SILENT, Progress
 from ..scores import summarize
 from ..strategies import LoopState, Selection, Strategy
+from ..strategies.base import MODEL_NEEDS
 from .config import BudgetPlan, LoopConfig, build_strategy, options, plan_budget
 from .learning import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
 from .records import Checkpoint, RoundOutcome, RoundRecord, SelectionEntry
@@ -412,7 +413,7 @@ class _Run:
         model itself is not cached: ``keep_model`` trains even on a cache hit, and the outcome's
         ``learner`` holds it."""
         needs = acq.needs if (acq is not None and candidates is not None) else frozenset()
-        wants_probs = bool(needs & {"probs", "features", "dynamics"})
+        wants_probs = bool(needs & MODEL_NEEDS.keys())  # the round's model scores the candidates
         fit_rows, held_rows = self._validation(train, factory)
         key = self._cache_key(train, train[held_rows], candidates if wants_probs else None, needs, factory.spec, warm[1] if warm else None)
         cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / key

@@ -26,7 +26,10 @@ from ..imports import import_object, is_import_spec
 from ..params import check
 from .state import LoopState
 
-__all__ = ["Selection", "Strategy", "ScoreStrategy", "register", "get_strategy", "resolve_strategy_class", "plugin_names", "check_params", "STRATEGIES", "PLUGINS"]
+__all__ = [
+    "Selection", "Strategy", "ScoreStrategy", "register", "get_strategy", "resolve_strategy_class", "plugin_names", "check_params",
+    "can_choose_initial_pool", "initial_pool_refusal", "STRATEGIES", "PLUGINS", "NEEDS", "MODEL_NEEDS",
+]
 
 #: The entry-point group of strategy plug-ins.
 PLUGIN_GROUP = "alsel.strategies"
@@ -36,6 +39,22 @@ PLUGIN_GROUP = "alsel.strategies"
 #: (``state.extras["features"]``) and per-epoch p_gold while it trained
 #: (``state.extras["dynamics"]``).
 NEEDS = frozenset({"embeddings", "probs", "features", "dynamics"})
+#: What of :data:`NEEDS` only a trained model gives, in words for messages: a strategy that needs
+#: any of it cannot choose the initial pool, which is chosen before any model is trained.
+MODEL_NEEDS = {"probs": "model scores", "features": "features", "dynamics": "training dynamics"}
+
+
+def can_choose_initial_pool(strategy: Strategy | type[Strategy]) -> bool:
+    """Whether ``strategy`` (a class or an instance, a wrapper too) can choose the initial pool:
+    nothing it needs comes from a trained model (:data:`MODEL_NEEDS`)."""
+    return not (strategy.needs & MODEL_NEEDS.keys())
+
+
+def initial_pool_refusal(name: str, needs) -> ConfigError:
+    """The one-line error for strategy ``name`` asked to choose the initial pool, though it needs
+    ``needs`` (those of :data:`MODEL_NEEDS` count) from a trained model."""
+    what = " and ".join(words for need, words in MODEL_NEEDS.items() if need in needs)
+    return ConfigError(f"{name} needs {what}, which only a trained model gives, so it cannot choose the initial pool; use it as --acq")
 
 
 @dataclass(frozen=True)
@@ -82,13 +101,11 @@ class Strategy:
             raise ConfigError(f"{self.name}: asked for {k} examples; need at least 1")
         if k > len(state.candidates):
             raise PoolExhaustedError(f"{self.name}: asked for {k} examples but only {len(state.candidates)} candidates are left")
-        if "probs" in self.needs and state.probs is None:
-            raise ConfigError(f"{self.name} needs model scores, so it cannot choose the initial pool; use it as --acq")
+        missing = {need for need in self.needs & MODEL_NEEDS.keys() if (state.probs if need == "probs" else state.extras.get(need)) is None}
+        if missing:  # no model has been trained yet
+            raise initial_pool_refusal(self.name, missing)
         if "embeddings" in self.needs and state.embeddings is None:
             raise ConfigError(f"{self.name} needs embeddings but the state has none")
-        missing = sorted(need for need in self.needs & {"features", "dynamics"} if need not in state.extras)
-        if missing:
-            raise ConfigError(f"{self.name} needs {', '.join(missing)} from a trained model, so it cannot choose the initial pool; use it as --acq")
         # One BLAS thread: OpenBLAS splits a matrix product differently for each thread count,
         # which moves float32 sums and so changed KMeans and facility-location picks between
         # machines with different numbers of cores (docs/reproducibility.md).

@@ -8,7 +8,7 @@ import re
 import textwrap
 
 from ..errors import AlselError
-from .base import STRATEGIES, Strategy, plugin_names, resolve_strategy_class
+from .base import STRATEGIES, Strategy, can_choose_initial_pool, plugin_names, resolve_strategy_class
 
 __all__ = ["describe_strategies", "entry_lines"]
 
@@ -22,15 +22,10 @@ GROUPS = {
 NAME_WIDTH = 22
 
 
-def can_init(cls: type[Strategy]) -> bool:
-    """Whether ``cls`` can choose the initial pool: nothing it needs comes from a trained model."""
-    return not (cls.needs - {"embeddings"})
-
-
 def _group(cls: type[Strategy]) -> str:
     if cls.reads_labels:
         return "labels"
-    if cls.needs - {"embeddings"}:
+    if not can_choose_initial_pool(cls):
         return "model"
     return "embeddings" if cls.needs else "nothing"
 
@@ -64,7 +59,7 @@ def entry_lines(label: str, text: str, width: int) -> list[str]:
 
 
 def _entry(name: str, cls: type[Strategy], width: int, plugin: bool = False) -> list[str]:
-    label = name + (" (init)" if can_init(cls) else "") + (" (plug-in)" if plugin else "")
+    label = name + (" (init)" if can_choose_initial_pool(cls) else "") + (" (plug-in)" if plugin else "")
     lines = entry_lines(label, _summary(cls), width)
     options = _options(cls)
     if options:

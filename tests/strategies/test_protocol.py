@@ -2,6 +2,7 @@
 plug-ins), and the study's first acquisition functions (random, high_conf, low_conf, kmeans)."""
 
 import importlib.metadata
+import re
 
 import numpy as np
 import pytest
@@ -183,3 +184,24 @@ def test_a_module_class_strategy_and_an_entry_point_plugin(capsys, monkeypatch):
     assert code == 0
     assert "lowest_positive (plug-in)" in out and "Lowest probability of class 1 first." in out
     assert "  broken: strategy plug-in broken" in out and "margin (plug-in)" not in out
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_one_rule_says_which_strategies_can_choose_the_initial_pool(name):
+    """can_choose_initial_pool decides it for the config check, the strategy's own check on a
+    state no model has scored yet, and the (init) mark of ``alsel strategies``."""
+    from alsel.loops.config import LoopConfig
+    from alsel.strategies import can_choose_initial_pool
+    from alsel.strategies.listing import describe_strategies
+
+    cls = STRATEGIES[name]
+    state = make_state(n=60, probs=False, embeddings=np.random.default_rng(2).normal(size=(60, 8)).astype(np.float32))
+    marked = re.search(rf"^  {name} \(init\)( |$)", describe_strategies(200), re.MULTILINE) is not None
+    if can_choose_initial_pool(cls):
+        assert len(get_strategy(name).select(state, 6).indices) == 6 and marked
+        assert LoopConfig.from_options(init=name, model="minilm").resolved().init == name
+    else:
+        assert cls.needs & {"probs", "features", "dynamics"} and not marked
+        for refused in (lambda: get_strategy(name).select(state, 6), lambda: LoopConfig.from_options(init=name, model="minilm").resolved()):
+            with pytest.raises(ConfigError, match=f"^{name} needs .*, which only a trained model gives, so it cannot choose the initial pool; use it as --acq$"):
+                refused()
