@@ -332,3 +332,43 @@ def test_select_all_candidates_with_duplicates(name):
     x = np.repeat(blobs(n=10), 3, axis=0)  # every point three times
     sel = get_strategy(name).select(make_state(x, labeled=[0]), 29)
     assert sorted(sel.indices.tolist()) == list(range(1, 30))
+
+
+def test_faiss_kmeans_is_set_up_in_one_place():
+    """Only kmeans.faiss_kmeans builds a faiss.Kmeans: every strategy that clusters shares its
+    arguments (iterations, seed draw, points per centroid)."""
+    import ast
+    from pathlib import Path
+
+    import alsel
+
+    root = Path(alsel.__file__).parent
+    builders = sorted(
+        f"{path.relative_to(root)}:{node.name}"
+        for path in root.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef)
+        and any(isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "Kmeans" for call in ast.walk(node))
+    )
+    assert builders == ["strategies/kmeans.py:faiss_kmeans"]
+
+
+@pytest.mark.parametrize("name, options", [("kmeans", {}), ("typiclust", {}), ("cluster_margin", {"n_clusters": 4, "max_agglomerative": 10})])
+def test_every_clustering_strategy_goes_through_faiss_kmeans(monkeypatch, name, options):
+    from alsel.strategies import kmeans
+
+    calls = []
+
+    def spy(x, k, **kwargs):
+        calls.append(k)
+        return faiss_kmeans(x, k, **kwargs)
+
+    faiss_kmeans = kmeans.faiss_kmeans
+    monkeypatch.setattr(kmeans, "faiss_kmeans", spy)
+    x = blobs(n=200)
+    state = make_state(x)
+    if name == "cluster_margin":
+        p1 = np.random.default_rng(3).random(len(x))
+        state.probs = np.stack([1 - p1, p1], axis=1)
+    assert len(get_strategy(name, **options).select(state, 8).indices) == 8
+    assert calls, f"{name} clustered without faiss_kmeans"
