@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import TypedDict
 
 from .errors import ConfigError
 
 __all__ = [
-    "MODERNBERT", "MODEL_ALIASES", "PRECISIONS", "TRAINING_DEFAULTS",
+    "MODERNBERT", "MODEL_ALIASES", "PRECISIONS", "TRAINING_DEFAULTS", "TrainingDefaults",
     "bundled_model_path", "default_model", "resolve_model", "resolve_embedder", "hub_unreachable", "model_identity", "training_defaults",
     "quiet_transformers", "torch_device", "check_device", "uses_bf16",
 ]
@@ -31,7 +32,19 @@ PRECISIONS = ("auto", "bf16", "fp32")
 # MiniLM-L6 (bundled, for CPUs): an encoder rate in the published range and a head rate that
 # lets 77 classes train without pushing the encoder; chosen on validation splits of four tasks
 # (docs/results.md, "A learner trained to convergence").
-TRAINING_DEFAULTS = {
+class TrainingDefaults(TypedDict):
+    """The training options a model fills in where a config leaves them unset."""
+
+    lr: float
+    head_lr: float
+    epochs: int
+    patience: int
+    min_steps: int
+    batch_size: int
+    max_length: int
+
+
+TRAINING_DEFAULTS: dict[str, TrainingDefaults] = {
     "minilm": {"lr": 5e-5, "head_lr": 5e-3, "epochs": 20, "patience": 3, "min_steps": 0, "batch_size": 32, "max_length": 128},
     "modernbert-base": {"lr": 8e-5, "head_lr": 1e-3, "epochs": 10, "patience": 2, "min_steps": 0, "batch_size": 32, "max_length": 128},
     "other": {"lr": 5e-5, "head_lr": 1e-3, "epochs": 10, "patience": 3, "min_steps": 0, "batch_size": 32, "max_length": 128},
@@ -222,5 +235,5 @@ def uses_bf16(precision: str = "auto", device: str = "auto") -> bool:
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
-def training_defaults(model: str) -> dict:
-    return dict(TRAINING_DEFAULTS.get(model, TRAINING_DEFAULTS["other"]))
+def training_defaults(model: str) -> TrainingDefaults:
+    return TrainingDefaults(**TRAINING_DEFAULTS.get(model, TRAINING_DEFAULTS["other"]))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .export import selection_frame
-from .loops.config import LoopConfig
+from .loops.config import ResolvedConfig
 from .loops.controller import LoopOutcome
 from .loops.records import RoundRecord
 
@@ -34,8 +34,9 @@ class SelectionResult:
     metrics : dict
         The final model: ``accuracy``, ``f1``, ``n_train``, ``n_eval``, ``seconds``,
         ``majority_accuracy``.
-    config : LoopConfig
-        The resolved options of the run.
+    config : ResolvedConfig
+        The resolved options of the run (a :class:`~alsel.loops.config.LoopConfig` with every
+        default filled in).
     out : Path, optional
         The run directory, where there is one.
     """
@@ -45,7 +46,7 @@ class SelectionResult:
     frame: pd.DataFrame
     rounds: list[RoundRecord]
     metrics: dict
-    config: LoopConfig
+    config: ResolvedConfig
     out: Path | None = None
 
     @classmethod

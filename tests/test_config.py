@@ -100,6 +100,33 @@ def test_resolution_fills_model_defaults_and_checks_names():
         LoopConfig.from_options(model="bogus").resolved()
 
 
+@pytest.mark.parametrize("preset", [None, *PRESETS])
+def test_a_resolved_config_fills_every_option_it_declares_and_records_as_a_loop_config(preset, tmp_path):
+    import dataclasses
+    import typing
+
+    from alsel.io import write_json
+    from alsel.loops.config import ResolvedConfig
+
+    config = LoopConfig.from_options(preset=preset, model="minilm")
+    resolved = config.resolved()
+    assert type(resolved) is ResolvedConfig and isinstance(resolved, LoopConfig)
+    narrowed = [name for name in ResolvedConfig.__annotations__ if name in {f.name for f in dataclasses.fields(LoopConfig)}]
+    assert narrowed and all(getattr(resolved, name) is not None for name in narrowed)
+    for name in narrowed:  # the type says what resolving promises: no longer optional
+        assert type(None) in typing.get_args(typing.get_type_hints(LoopConfig)[name])
+        assert type(None) not in typing.get_args(typing.get_type_hints(ResolvedConfig)[name])
+    assert list(resolved.to_dict()) == list(config.to_dict())  # config.json: the same keys in the same order
+    assert resolved.resolved() == resolved and dataclasses.replace(resolved, seed=3).seed == 3
+    write_json(tmp_path / "config.json", resolved.to_dict())
+    assert LoopConfig.from_options(config_file=tmp_path / "config.json").resolved() == resolved  # a replay
+
+
+def test_a_strategy_that_reads_training_dynamics_needs_the_model_scorer_before_any_work():
+    with pytest.raises(ConfigError, match="ambiguous records training dynamics of the loop's model; use --scorer model"):
+        LoopConfig.from_options(init="random", acq="ambiguous", rounds=1, scorer="probe", model="minilm").resolved()
+
+
 def test_preset_yaml_files_equal_the_presets():
     files = sorted((ROOT / "configs" / "presets").glob("*.yaml"))
     assert {f.stem for f in files} == set(PRESETS)

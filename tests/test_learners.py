@@ -40,6 +40,19 @@ def test_registered_and_user_learners_follow_the_protocol():
     assert isinstance(make_learner(USER_LEARNER, context), CentroidLearner) and CentroidLearner.built_with[-1] == 7
 
 
+def test_only_learners_with_save_can_keep_a_model(tmp_path):
+    from alsel.loops.learning import save
+
+    assert resolve_learner("transformer").saves and resolve_learner("plugins_for_tests:SavingCentroidLearner").saves
+    assert not resolve_learner("logreg").saves and not resolve_learner(USER_LEARNER).saves
+    learner = CentroidLearner().fit(["good film", "bad film"], np.array([1, 0]), 2)
+    for unsaveable in (learner, None):  # None: an outcome from the round cache, which holds no model
+        with pytest.raises(TypeError, match="cannot save"):
+            save(unsaveable, tmp_path / "model", ["neg", "pos"])
+    with pytest.raises(ConfigError, match="--save-model: the final learner logreg cannot save its model"):
+        LoopConfig.from_options(learner="logreg", save_model=str(tmp_path / "model"), model="minilm").resolved()
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

@@ -37,7 +37,7 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.
     batches, cut, shuffle the batches. Padding shrinks while the order stays random."""
     order = rng.permutation(len(lengths))
     mega = batch_size * group
-    batches = []
+    batches: list[np.ndarray] = []
     for start in range(0, len(order), mega):
         chunk = order[start : start + mega]
         chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
@@ -350,7 +350,7 @@ class TransformerLearner:
         # have 8 mantissa bits, which ties the p_gold of many confident examples and would leave
         # score-based acquisition to break the ties by pool position.
         head = _classifier_layer(self.model_, self.n_classes_)
-        captured = {}
+        captured: dict[str, torch.Tensor] = {}
         hook = head.register_forward_hook(lambda module, inputs, output: captured.__setitem__("x", inputs[0]))
         was_training = self.model_.training
         self.model_.eval()

@@ -20,7 +20,7 @@ from .rundir import RECORD_ONLY
 if TYPE_CHECKING:
     from ..strategies import Strategy
 
-__all__ = ["LoopConfig", "BudgetPlan", "OPTION_GROUPS", "build_strategy", "options", "option_constraints", "budget_label", "budget_order", "parse_budget", "parse_budget_label", "parse_size", "per_class", "plan_budget"]
+__all__ = ["LoopConfig", "ResolvedConfig", "BudgetPlan", "OPTION_GROUPS", "build_strategy", "options", "option_constraints", "budget_label", "budget_order", "parse_budget", "parse_budget_label", "parse_size", "per_class", "plan_budget"]
 
 
 #: ``--warm-start``: none (every round trains from the pretrained weights), rounds (rounds 1..R-1
@@ -124,9 +124,10 @@ class LoopConfig:
             raise ConfigError(f"unknown option {', '.join(unknown)}")
         return cls(**options)
 
-    def resolved(self) -> LoopConfig:
-        """A copy with the model and its training defaults filled in, and names, paths, the device
-        and the strategies' options checked. Cheap: it loads no model and no data."""
+    def resolved(self) -> ResolvedConfig:
+        """A :class:`ResolvedConfig`: a copy with the model and its training defaults filled in,
+        and names, paths, the device and the strategies' options checked. Cheap: it loads no model
+        and no data."""
         from ..models import check_device, default_model, resolve_embedder, resolve_model, training_defaults
         from ..strategies import can_choose_initial_pool, initial_pool_refusal, resolve_strategy_class
         from .learning import resolve_learner
@@ -136,7 +137,7 @@ class LoopConfig:
         resolve_embedder(self.embedder)
         check_device(self.device)
         filled = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in training_defaults(model).items()}
-        config = dataclasses.replace(self, model=model, **filled)
+        config = ResolvedConfig(**{**{f.name: getattr(self, f.name) for f in fields(self)}, "model": model, **filled})
         init = resolve_strategy_class(config.init, "--init")
         acq = resolve_strategy_class(config.acq, "--acq") if config.acq is not None else None
         if not can_choose_initial_pool(init):
@@ -147,32 +148,16 @@ class LoopConfig:
         if config.save_model is not None:
             _check_can_save(final_learner, config.save_model, config.model)
         _check_warm_start(config, round_learner, final_learner)
-        if acq is not None and config.rounds > 0:
-            _check_learner_serves(round_learner, config.acq, acq.needs, config.scorer)
         if config.rounds > 0 and config.acq is None:
             raise ConfigError("--rounds > 0 needs an acquisition function (--acq)")
         if config.rounds == 0 and config.acq is not None:
             # the recommended loop has no rounds, so `--acq X` alone would be ignored without this
             raise ConfigError(f"--acq {config.acq} acts in rounds, and --rounds is 0; pass --rounds N (N >= 1) or leave --acq unset")
+        if acq is not None and config.acq is not None:
+            _check_learner_serves(round_learner, config.acq, acq.needs, config.scorer)
         parse_scorer(config.scorer)
-        config._check_strategy_options()
+        _check_strategy_options(config)
         return config
-
-    def _check_strategy_options(self) -> None:
-        """Every strategy option must be taken by the initial-pool strategy or (with rounds) the
-        acquisition strategy, and each that takes it must accept its value: building them checks."""
-        from ..strategies import resolve_strategy_class
-
-        names = list(dict.fromkeys([self.init] + ([self.acq] if self.rounds else [])))
-        taken = {name: resolve_strategy_class(name).parameter_names() for name in names}
-        if self.dedup is not None:
-            taken["--dedup"] = list(_DEDUP_OPTIONS)
-        unknown = sorted(set(self.strategy_options) - set().union(*taken.values()))
-        if unknown:
-            takes = "; ".join(f"{name} takes: {', '.join(sorted(params)) or 'none'}" for name, params in taken.items())
-            raise ConfigError(f"unknown strategy option {', '.join(map(repr, unknown))} ({takes})")
-        for name in names:
-            build_strategy(name, self)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -185,6 +170,53 @@ class LoopConfig:
             head = f"{self.init}" + (f"-{self.acq}-r{self.rounds}" if self.rounds else "")
         size = f"n{self.limit}" if self.limit else "full"
         return f"{head}-b{self.budget}-{size}-s{self.seed}"
+
+
+@dataclass(kw_only=True)
+class ResolvedConfig(LoopConfig):
+    """A :class:`LoopConfig` with every default filled in and every option checked: what
+    :meth:`LoopConfig.resolved` returns, the one place that fills the model's training defaults
+    (the selection options and learners are filled at construction), and what a run executes.
+
+    The options it declares again are those no longer optional. Those still ``None`` mean none:
+    ``acq`` (exactly when ``rounds`` is 0), ``final_learner`` (the round learner trains the final
+    model too), ``limit``, ``eval_limit``, ``dedup``, ``save_model``, ``cache_dir`` (the default
+    cache), ``text_column`` and ``eval`` (found in the data), ``preset``, ``init_size`` (the
+    budget's share). It is a LoopConfig: ``dataclasses.replace``, ``to_dict`` and
+    ``from_options`` treat it as one, and ``config.json`` records it field for field.
+    """
+
+    budget: float | int | str
+    init: str
+    keep_init: bool
+    rounds: int
+    learner: str
+    warm_start: str
+    model: str
+    epochs: int
+    patience: int
+    min_steps: int
+    batch_size: int
+    lr: float
+    head_lr: float
+    max_length: int
+
+
+def _check_strategy_options(config: ResolvedConfig) -> None:
+    """Every strategy option must be taken by the initial-pool strategy or (with rounds) the
+    acquisition strategy, and each that takes it must accept its value: building them checks."""
+    from ..strategies import resolve_strategy_class
+
+    names = list(dict.fromkeys([config.init] + ([config.acq] if config.acq is not None else [])))
+    taken = {name: resolve_strategy_class(name).parameter_names() for name in names}
+    if config.dedup is not None:
+        taken["--dedup"] = list(_DEDUP_OPTIONS)
+    unknown = sorted(set(config.strategy_options) - set().union(*taken.values()))
+    if unknown:
+        takes = "; ".join(f"{name} takes: {', '.join(sorted(params)) or 'none'}" for name, params in taken.items())
+        raise ConfigError(f"unknown strategy option {', '.join(map(repr, unknown))} ({takes})")
+    for name in names:
+        build_strategy(name, config)
 
 
 def _check_learner_options(learner_options: dict, learners) -> None:
@@ -206,7 +238,7 @@ def _check_can_save(learner, directory: str, model: str) -> None:
     from ..io import check_replaceable
     from ..models import MODEL_CONFIG_FILE, resolve_model
 
-    if not hasattr(learner.cls, "save"):
+    if not learner.saves:
         raise ConfigError(f"--save-model: the final learner {learner.spec} cannot save its model (it has no save(directory, label_names))")
     source, target = Path(resolve_model(model)).resolve(), Path(directory).resolve()
     if Path(resolve_model(model)).is_dir() and (target == source or source in target.parents or target in source.parents):
@@ -214,7 +246,7 @@ def _check_can_save(learner, directory: str, model: str) -> None:
     check_replaceable(directory, marker=MODEL_CONFIG_FILE)
 
 
-def _check_warm_start(config: LoopConfig, round_learner, final_learner) -> None:
+def _check_warm_start(config: ResolvedConfig, round_learner, final_learner) -> None:
     """Refuse a warm start before any work where it cannot happen: no round to continue from,
     a learner that cannot continue from (or save) a model, a final learner of another kind."""
     mode = config.warm_start
@@ -226,14 +258,16 @@ def _check_warm_start(config: LoopConfig, round_learner, final_learner) -> None:
         raise ConfigError("--warm-start rounds continues rounds 1 to R-1 and trains the final round fresh: with --rounds 1 nothing would; pass --warm-start all or --rounds N (N >= 2)")
     if not round_learner.warm_starts:
         raise ConfigError(f"--warm-start {mode}: --learner {round_learner.spec} cannot continue from a saved model (its fit takes no warm_from); pass --warm-start none")
-    if not hasattr(round_learner.cls, "save"):
+    if not round_learner.saves:
         raise ConfigError(f"--warm-start {mode}: --learner {round_learner.spec} cannot save its model for the next round (it has no save(directory, label_names))")
     if mode == "all" and final_learner.spec != round_learner.spec:
         raise ConfigError(f"--warm-start all continues the final model from the rounds' {round_learner.spec} model, which --final-learner {final_learner.spec} cannot; pass --warm-start rounds")
 
 
 def _check_learner_serves(learner, acq: str, needs: frozenset, scorer: str) -> None:
-    """Refuse an acquisition function whose inputs the round learner cannot give."""
+    """Refuse an acquisition function whose inputs the round learner (or ``scorer``) cannot give."""
+    if "dynamics" in needs and scorer != "model":
+        raise ConfigError(f"{acq} records training dynamics of the loop's model; use --scorer model")
     if "dynamics" in needs and not learner.records_dynamics:
         raise ConfigError(f"{acq} needs training dynamics, which --learner {learner.spec} does not record (its fit takes no on_epoch_end)")
     if "features" in needs and scorer == "model" and not learner.gives_features:
@@ -415,7 +449,7 @@ class BudgetPlan:
     keep_init: bool
 
 
-def plan_budget(config: LoopConfig, n_pool: int, n_classes: int) -> BudgetPlan:
+def plan_budget(config: ResolvedConfig, n_pool: int, n_classes: int) -> BudgetPlan:
     """Turn budget, init size and rounds into counts, rejecting plans that cannot run."""
     budget = parse_size(config.budget, n_pool, "--budget", n_classes)
     if budget > n_pool:

@@ -32,8 +32,8 @@ from ..progress import SILENT, Progress
 from ..scores import summarize
 from ..strategies import LoopState, Selection, Strategy
 from ..strategies.base import MODEL_NEEDS
-from .config import BudgetPlan, LoopConfig, build_strategy, options, plan_budget
-from .learning import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner
+from .config import BudgetPlan, LoopConfig, ResolvedConfig, build_strategy, options, plan_budget
+from .learning import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner, save
 from .records import Checkpoint, RoundOutcome, RoundRecord, SelectionEntry
 from .round_cache import load_outcome, save_outcome
 from .rundir import MemoryRunDir, RunDir, RunStore, package_versions
@@ -60,7 +60,7 @@ class LoopOutcome:
     """What a finished loop leaves: the resolved config, the final metrics, the records of
     rounds.jsonl and the entries of selection.jsonl, and the data they index."""
 
-    config: LoopConfig
+    config: ResolvedConfig
     metrics: dict
     rounds: list[RoundRecord]
     selection: list[SelectionEntry]
@@ -94,7 +94,7 @@ def execute_loop(config: LoopConfig, out_dir: str | Path | None = None, progress
 
 
 class _Run:
-    def __init__(self, config: LoopConfig, run_dir: RunStore, progress: Progress, splits: DataSplits | None = None):
+    def __init__(self, config: ResolvedConfig, run_dir: RunStore, progress: Progress, splits: DataSplits | None = None):
         self.config = config
         self.run_dir = run_dir
         self.progress = progress
@@ -206,11 +206,11 @@ class _Run:
         learners = c.learner + (f" (final: {c.final_learner})" if c.final_learner else "")
         where = f" -> {self.run_dir.path}" if self.run_dir.path else ""
         self.progress.log(f"learner {learners}, model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,}{where}")
-        acq = build_strategy(c.acq, c) if c.rounds else None
+        acq = build_strategy(c.acq, c) if c.acq is not None else None  # None exactly when there are no rounds
         if not done.rounds:  # choose the initial pool (cheap and deterministic: redone on resume)
             self._choose_initial_pool(done, plan)
         for round_ in range(len(done.rounds), c.rounds + 1):
-            record = self._round(done, plan, round_, acq)
+            record = self._round(done, plan, round_, acq if round_ < c.rounds else None)
             done.rounds = done.rounds + [record]
             self.run_dir.save(done)
             self.progress.log(
@@ -219,7 +219,7 @@ class _Run:
                 + (f", acquired {record.n_acquired:,}" if round_ < c.rounds else " (final)")
             )
         last = done.rounds[-1]
-        metrics = {
+        metrics: dict[str, float | int | str] = {
             "accuracy": last.accuracy,
             "f1": last.f1,
             "n_train": last.n_labeled,
@@ -227,10 +227,10 @@ class _Run:
             "seconds": round(sum(r.seconds for r in done.rounds), 3),
             "majority_accuracy": round(float(np.bincount(self.eval.labels).max() / len(self.eval)), 6),
         }
-        collapsed = (last.training or {}).get("collapsed")
-        if collapsed:
+        training = last.training or {}
+        if training.get("collapsed"):
             # kept as the run's result, so a study pairs it, but never silently: the run says it failed
-            metrics["failed"] = f"the final fine-tuning collapsed after {len(last.training.get('retries', []))} retries ({collapsed})"
+            metrics["failed"] = f"the final fine-tuning collapsed after {len(training.get('retries', []))} retries ({training['collapsed']})"
             self.progress.log(f"failed: {metrics['failed']}")
         self.run_dir.finish(metrics)
         return LoopOutcome(c, metrics, done.rounds, done.selection, self.pool, self.eval)
@@ -252,15 +252,15 @@ class _Run:
         return init.select(self._state(candidates, labeled, round_, "init", init), k)
 
     def _round(self, done: Checkpoint, plan: BudgetPlan, round_: int, acq: Strategy | None) -> RoundRecord:
-        """Train on the selection so far and, before the last round, acquire the next batch
-        (added to ``done.selection``); the last round's model is the run's result."""
+        """Train on the selection so far and, with ``acq`` (in every round but the last), acquire
+        the next batch (added to ``done.selection``); the last round's model is the run's result."""
         c = self.config
         t0 = time.perf_counter()
         seed_pool = self.pool.positions(done.seed_pool_ids or [])
         result = self.pool.positions([e.id for e in done.selection])
         train = seed_pool if (round_ == 0 and not plan.keep_init) else result
-        final = round_ == c.rounds
-        candidates = None if final else self._candidate_sample(np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool)), acq, round_)
+        final = acq is None
+        candidates = None if acq is None else self._candidate_sample(np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool)), acq, round_)
         learner = self.final_learner if final else self.round_learner
         keeps = self._keeps_model(round_)
         outcome = self._train_and_score(
@@ -269,7 +269,7 @@ class _Run:
         if keeps:
             self.run_dir.save_round_model(round_, outcome.learner, self.pool.label_names, outcome.key)
         select_seconds = scores = None
-        if final:
+        if acq is None:
             self._keep_final_model(outcome)
         else:
             t1 = time.perf_counter()
@@ -296,12 +296,12 @@ class _Run:
             seconds=round(time.perf_counter() - t0 + (self.init_seconds if round_ == 0 else 0.0), 3),
         )
 
-    def _candidate_sample(self, candidates: np.ndarray, acq: Strategy | None, round_: int) -> np.ndarray:
+    def _candidate_sample(self, candidates: np.ndarray, acq: Strategy, round_: int) -> np.ndarray:
         """The candidates round ``round_`` scores and acquires from: a seeded random
         ``--candidates`` of them where a model scores them (``acq`` needs its outputs, and neither
         ``--scorer probe`` nor a learner on the embeddings, a proxy, does the scoring), else all."""
         c = self.config
-        scored = acq is not None and bool(acq.needs & {"probs", "features", "dynamics"})
+        scored = bool(acq.needs & MODEL_NEEDS.keys())
         if c.candidates is None or not scored or c.scorer == "probe" or self.round_learner.reads_embeddings:
             return candidates
         return sample_candidates(candidates, c.candidates, _rng(c.seed, round_, "candidates"))
@@ -339,7 +339,7 @@ class _Run:
                 "(the fine-tuning collapsed to one class); try a lower --lr or another --seed"
             )
         if self.config.save_model:
-            outcome.learner.save(self.config.save_model, self.pool.label_names)
+            save(outcome.learner, self.config.save_model, self.pool.label_names)
             self.progress.log(f"saved the final model to {self.config.save_model}")
 
     def _acquire(self, acq: Strategy, outcome: RoundOutcome, candidates, labeled, round_: int, k: int) -> Selection:
@@ -412,7 +412,7 @@ class _Run:
         model on the same data (the study's high_conf and low_conf seed models) do it once. The
         model itself is not cached: ``keep_model`` trains even on a cache hit, and the outcome's
         ``learner`` holds it."""
-        needs = acq.needs if (acq is not None and candidates is not None) else frozenset()
+        needs: frozenset[str] = acq.needs if (acq is not None and candidates is not None) else frozenset()
         wants_probs = bool(needs & MODEL_NEEDS.keys())  # the round's model scores the candidates
         fit_rows, held_rows = self._validation(train, factory)
         key = self._cache_key(train, train[held_rows], candidates if wants_probs else None, needs, factory.spec, warm[1] if warm else None)
@@ -425,9 +425,7 @@ class _Run:
         learner = factory.new(context)
         dynamics: list[np.ndarray] = []
         on_epoch_end = None
-        if "dynamics" in needs:
-            if self.config.scorer != "model":
-                raise ConfigError(f"{acq.name} records training dynamics of the loop's model; use --scorer model")
+        if "dynamics" in needs:  # with the model scorer (LoopConfig.resolved refuses another)
             candidate_texts = [self.pool.texts[i] for i in candidates]
             gold = self.pool.labels[candidates]
 
@@ -450,7 +448,8 @@ class _Run:
         metrics, eval_probs = evaluate(learner, self.eval.texts, self.eval.labels, self.pool.n_classes, progress=self.progress)
         train_seconds = time.perf_counter() - t0 - (self._embedding_spent() - spent)
         t1, spent = time.perf_counter(), self._embedding_spent()
-        probs, extras = None, {}
+        probs: np.ndarray | None = None
+        extras: dict[str, np.ndarray] = {}
         if wants_probs:
             ctx = ScoringContext(
                 pool=self.pool, train=train, candidates=candidates, learner=learner, make_learner=lambda: factory.new(context),
@@ -508,7 +507,7 @@ class LoopSteps(_Run):
         the order they were chosen)."""
         labelled = np.asarray(labelled, dtype=np.int64)
         candidates = np.setdiff1d(np.arange(len(self.pool)), labelled)
-        if not self.acquires(labelled, round_):
+        if self.config.acq is None or not self.acquires(labelled, round_):
             return self._initial_selection(candidates, labelled, round_, k)
         acq = build_strategy(self.config.acq, self.config)
         outcome = self._train_and_score(np.sort(labelled), candidates, acq, self.round_learner)

@@ -40,6 +40,7 @@ import importlib.metadata
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -50,8 +51,8 @@ from ..params import check
 from ..progress import SILENT, Progress
 
 __all__ = [
-    "Learner", "LearnerContext", "LearnerFactory", "BUILTIN_LEARNERS", "PLUGIN_GROUP", "learner_names", "resolve_learner", "make_learner",
-    "fit", "predict_proba", "evaluate", "checked_probabilities", "classification_metrics",
+    "Learner", "SavingLearner", "LearnerContext", "LearnerFactory", "BUILTIN_LEARNERS", "PLUGIN_GROUP", "learner_names", "resolve_learner", "make_learner",
+    "fit", "predict_proba", "save", "evaluate", "checked_probabilities", "classification_metrics",
 ]
 
 #: ``--learner`` names of alsel's own learners.
@@ -70,6 +71,14 @@ class Learner(Protocol):
     def fit(self, texts: Sequence[str], labels: np.ndarray, n_classes: int) -> Learner: ...
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class SavingLearner(Learner, Protocol):
+    """A learner that can write its trained model: what ``--save-model`` and ``--warm-start``
+    need."""
+
+    def save(self, directory: str | Path, label_names: Sequence[str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,7 @@ class LearnerFactory:
     """
 
     spec: str
-    cls: type
+    cls: type[Learner]
 
     def parameter_names(self) -> list[str]:
         """The constructor's keyword arguments."""
@@ -160,6 +169,11 @@ class LearnerFactory:
     @property
     def takes_validation(self) -> bool:
         return _accepts(self.cls.fit, "validation")
+
+    @property
+    def saves(self) -> bool:
+        """Whether its trained model can be written (``save``), for ``--save-model`` and ``--warm-start``."""
+        return issubclass(self.cls, SavingLearner)
 
     @property
     def warm_starts(self) -> bool:
@@ -210,6 +224,16 @@ def predict_proba(learner: Learner, texts, *, progress: Progress = SILENT, retur
     with ``return_features``."""
     options = _supported(learner.predict_proba, {"progress": progress, "return_features": return_features or None})
     return learner.predict_proba(texts, **options)
+
+
+def save(learner: Learner | None, directory: str | Path, label_names: Sequence[str]) -> None:
+    """``learner.save``: write a trained model. The run's checks (:meth:`LoopConfig.resolved`)
+    refuse to start a run that would save a learner without ``save``, and the controller trains
+    the models it keeps even where the round cache holds their outcome, so anything else here
+    (a learner that cannot save, ``None`` for no trained model) is a bug: ``TypeError``."""
+    if not isinstance(learner, SavingLearner):
+        raise TypeError(f"cannot save {type(learner).__name__}: not a trained learner with save(directory, label_names)")
+    learner.save(directory, label_names)
 
 
 def evaluate(learner: Learner, texts, labels, n_classes: int, *, progress: Progress = SILENT) -> tuple[dict, np.ndarray]:

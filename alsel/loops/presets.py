@@ -122,7 +122,9 @@ def check_fixed(name: str | None, values: dict) -> None:
     """Refuse ``values`` (options as given, ``None``: unset) that replace an option preset
     ``name`` is defined by."""
     preset = PRESETS.get(name) if name else None
-    for option in preset.fixed if preset else ():
+    if preset is None:
+        return
+    for option in preset.fixed:
         if values.get(option) is not None and values[option] != preset.options[option]:
             flag = "--" + option.replace("_", "-")
             raise ConfigError(f"--preset {name} takes no {flag}: it sets {option} {preset.options[option]}, {preset.description}; got {values[option]}")

@@ -39,6 +39,7 @@ from ..data import save_source
 from ..errors import ConfigError, RunFileError, RunInUseError
 from ..io import write_json, write_jsonl, write_npy
 from ..progress import SILENT, Progress
+from .learning import save as save_learner
 from .records import Checkpoint, RoundRecord, SelectionEntry
 
 #: Keys of config.json that may differ between a run and its resumption.
@@ -373,7 +374,7 @@ class RunDir:
     def save_round_model(self, round_: int, learner, label_names, key: str) -> None:
         """Keep round ``round_``'s model and its identity ``key``. Before the round's commit
         point, so a run resumed after the round continues from this very model."""
-        learner.save(self.round_model(round_), label_names)
+        save_learner(learner, self.round_model(round_), label_names)
         write_json(self.round_model(round_).with_suffix(".json"), {"round": round_, "key": key})
 
     def read_round_model(self, round_: int) -> tuple[Path, str]:
