@@ -15,7 +15,7 @@ from conftest import run_cli
         (["loop", "--budget", "1", "--limit", "100"], "fewer than the 2 classes"),
         (["loop", "--budget", "60/class", "--limit", "100"], "--budget 60/class asks for 120 examples but the pool holds 100"),
         (["loop", "--budget", "0/class"], "labels per class must be a whole number of at least 1"),
-        (["loop", "--budget", "ten/class"], "labels per class like 20/class"),
+        (["loop", "--budget", "ten/class"], "budget must be a number > 0 (or N/class) or None, got 'ten/class'"),
         (["loop", "--init-size", "500", "--budget", "100", "--limit", "1000"], "larger than the budget"),
         (["loop", "--acq", "no_such_thing"], "unknown --acq strategy 'no_such_thing'"),
         (["loop", "--acq", "margin"], "--acq margin acts in rounds, and --rounds is 0"),  # the default loop has none
