@@ -1,7 +1,8 @@
 """``alsel label``: an annotation project on a pool without labels (:mod:`alsel.labelling`).
 
 ``init`` makes the project, ``next`` chooses a batch and writes its file, ``import`` takes the
-labels back, ``batch`` writes what is pending again, ``status`` shows the learning curve and the
+labels back, ``batch`` writes what is pending again, ``push`` and ``pull`` do the same through
+Label Studio's API, ``status`` shows the learning curve and the
 stopping signal, ``export`` writes the labelled set (and the model). Errors are one line, exit 2.
 """
 
@@ -39,6 +40,8 @@ def label():
     alsel label init pool.csv --classes neg,pos --out project   # the recommended strategy, {recommended}
     alsel label next project --batch 50                          # writes project/batches/batch-001.csv
     alsel label import project project/batches/batch-001.csv      # after filling in its label column
+    alsel label push project --title reviews                      # or: into a Label Studio project
+    alsel label pull project                                      # ... and its annotations back
     alsel label status project                                    # learning curve and stopping signal
     alsel label export project --out labelled.csv --save-model model/
     """
@@ -110,10 +113,41 @@ def import_(project, file):
     """Take the labels of FILE: a filled-in batch (CSV/TSV/JSONL/parquet with id and label) or
     Label Studio's JSON export. Texts without a label stay pending; disagreeing labels are reported
     and none of them is taken."""
-    report = _open(project).import_labels(file)
+    _report_import(project, _open(project).import_labels(file))
+
+
+def _report_import(project, report) -> None:
     click.echo(report.describe())
     if not report.pending:
         click.echo(f"next: alsel label next {project} --batch N, or alsel label status {project}")
+
+
+_URL = click.option("--url", default=None, help="Label Studio's address (default: $LABEL_STUDIO_URL)")
+_API_KEY = click.option("--api-key", default=None, help="a Label Studio API key (default: $LABEL_STUDIO_API_KEY)")
+
+
+@label.command()
+@_PROJECT
+@_URL
+@_API_KEY
+@click.option("--ls-project", type=int, default=None, help="the id of the Label Studio project to push to")
+@click.option("--title", default=None, help="or: its title (a project with this title is created if none has it)")
+def push(project, url, api_key, ls_project, title):
+    """Push the pending texts of the current batch into a Label Studio project, which is
+    recorded, so later pushes and pulls need no --ls-project or --title."""
+    ls_id, pushed = _open(project).push(url=url, api_key=api_key, ls_project=ls_project, title=title)
+    click.echo(f"pushed the {pushed:,} pending texts to Label Studio project {ls_id} (texts it held already are not added again)")
+    click.echo(f"label them there, then: alsel label pull {project}")
+
+
+@label.command()
+@_PROJECT
+@_URL
+@_API_KEY
+def pull(project, url, api_key):
+    """Import the annotations of the Label Studio project the batches were pushed to, as
+    alsel label import imports Label Studio's JSON export."""
+    _report_import(project, _open(project).pull(url=url, api_key=api_key))
 
 
 @label.command()

@@ -8,7 +8,8 @@ The project is a directory, resumable like a run directory:
 - ``pool_rows.npy``: a hash per pool row, to name the row of a pool file that changed;
 - ``labelstudio.xml``: the Label Studio labelling interface of the classes;
 - ``state.json``: the batches (ids in the order chosen, the strategy that chose them, its
-  scores), the labels imported (id -> class) and a log of the imports. The commit point:
+  scores), the labels imported (id -> class), a log of the imports and the id of the Label
+  Studio project that :meth:`LabelProject.push` fills (once pushed). The commit point:
   written whole and renamed into place, so a kill at any moment leaves it as it was before the
   command or as it is after, and no imported label is ever lost;
 - ``batches/``: the batch files handed to annotators (written before the batch is committed:
@@ -42,7 +43,8 @@ from ..progress import SILENT, Progress
 from ..strategies import resolve_strategy_class
 from .batches import BATCH_FORMATS, batch_format, batch_frame, write_batch
 from .labels import merge_labels, parse_classes, read_label_rows
-from .labelstudio import label_config
+from .labelstudio import label_config, read_export, to_tasks
+from .labelstudio_api import connect, pull_export, push_batch
 from .pool import PoolRecord, pool_dataset, read_pool, row_hashes
 from .status import Stability, learning_curve
 
@@ -199,9 +201,20 @@ class LabelProject:
         except (KeyError, TypeError, ValueError):
             raise RunFileError(f"{self.path / STATE}: damaged (not the state of this project); restore it from a backup") from None
 
-    def _commit(self, batches: list[Batch], labels: dict[int, int], imports: list[dict]) -> None:
+    def _commit(self, batches: list[Batch], labels: dict[int, int], imports: list[dict], *, label_studio_project: int | None = None) -> None:
+        """Write ``state.json`` whole; the Label Studio project id stays as it was unless given."""
         rows = [{"id": i, "label": str(self.classes[c])} for i, c in labels.items()]
-        write_json(self.path / STATE, {"batches": [dataclasses.asdict(b) for b in batches], "labels": rows, "imports": imports})
+        state = {"batches": [dataclasses.asdict(b) for b in batches], "labels": rows, "imports": imports}
+        project = label_studio_project if label_studio_project is not None else self.label_studio_project
+        write_json(self.path / STATE, state | ({"label_studio_project": project} if project is not None else {}))
+
+    @property
+    def label_studio_project(self) -> int | None:
+        """The id of the Label Studio project the batches are pushed to; None before the first push."""
+        project = self._read_json(STATE, f"no {STATE}").get("label_studio_project")
+        if project is not None and (isinstance(project, bool) or not isinstance(project, int)):
+            raise RunFileError(f"{self.path / STATE}: damaged (label_studio_project is not an id); restore it from a backup")
+        return project
 
     def texts(self) -> list[str]:
         """The pool's texts, refused if the pool file changed since ``init``."""
@@ -283,21 +296,78 @@ class LabelProject:
     def import_labels(self, file: str | Path) -> ImportReport:
         """Take the labels of a filled-in batch file (CSV/TSV/JSONL/parquet with ``id`` and
         ``label``, or Label Studio's JSON export); see :mod:`.labels` for the rules."""
+        return self._take_labels(str(file), lambda: read_label_rows(file))
+
+    def _take_labels(self, source: str, read_rows) -> ImportReport:
+        """Import the ``(id, label)`` rows that ``read_rows()`` gives (read once the project is
+        held), checked and merged by the rules of :mod:`.labels`; ``source`` names them."""
         with hold_directory(self.path, self.progress):
             self.texts()  # a changed pool is refused before labels meet the wrong texts
             batches, labels, imports = self._state()
             if not batches:
                 raise AlselError(f"{self.path}: no batch to import labels for; choose one with alsel label next")
-            rows = read_label_rows(file)
+            rows = read_rows()
             handed_out = {i for b in batches for i in b.ids}
-            merge = merge_labels(rows, self.classes, handed_out, labels, str(file))
+            merge = merge_labels(rows, self.classes, handed_out, labels, source)
             labels = {**labels, **merge.new}
             pending = sum(i not in labels for i in batches[-1].ids)
-            report = ImportReport(str(file), len(merge.new), merge.repeated, merge.conflicts, pending)
-            entry = {"file": str(file), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "new": report.new, "repeated": report.repeated,
+            report = ImportReport(source, len(merge.new), merge.repeated, merge.conflicts, pending)
+            entry = {"file": source, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "new": report.new, "repeated": report.repeated,
                      "conflicts": {str(i): list(v) for i, v in merge.conflicts.items()}}
             self._commit(batches, labels, [*imports, entry])
         return report
+
+    # ------------------------------------------------------------------ Label Studio's API
+    def push(self, client=None, *, url: str | None = None, api_key: str | None = None, ls_project: int | None = None, title: str | None = None) -> tuple[int, int]:
+        """Push the pending texts of the current batch into a Label Studio project, as tasks
+        (:func:`.labelstudio.to_tasks`) under the label config of the classes; texts the Label
+        Studio project already holds are not added again.
+
+        The Label Studio project is ``ls_project`` (an id), or the one titled ``title`` (created
+        if none is), or else the one recorded at the last push; its id is recorded in
+        ``state.json`` for :meth:`pull` and later pushes.
+
+        Parameters
+        ----------
+        client : LabelStudioClient, optional
+            Default: :func:`.labelstudio_api.connect` of ``url`` and ``api_key`` (else the
+            ``LABEL_STUDIO_URL`` and ``LABEL_STUDIO_API_KEY`` environment variables).
+
+        Returns
+        -------
+        tuple of int
+            The Label Studio project's id and the number of pending texts pushed.
+        """
+        if ls_project is not None and title is not None:
+            raise AlselError("give the Label Studio project by --ls-project ID or by --title TITLE, not both")
+        with hold_directory(self.path, self.progress):
+            batches, labels, imports = self._state()
+            pending = [i for i in batches[-1].ids if i not in labels] if batches else []
+            if not pending:
+                raise AlselError(f"{self.path}: no batch is pending; choose one with alsel label next")
+            if ls_project is None and title is None:
+                ls_project = self._recorded_label_studio_project("--ls-project ID or --title TITLE (a new title creates the project)")
+            tasks = to_tasks(batch_frame(pending, self.texts()))
+            client = client if client is not None else connect(url, api_key)
+            project = push_batch(client, tasks, label_config(self.classes), project=ls_project, title=title)
+            self._commit(batches, labels, imports, label_studio_project=project)
+        return project, len(pending)
+
+    def pull(self, client=None, *, url: str | None = None, api_key: str | None = None) -> ImportReport:
+        """Import the annotations of the Label Studio project that :meth:`push` recorded: its
+        JSON export (:func:`.labelstudio_api.pull_export`) read by
+        :func:`.labelstudio.read_export` and imported as :meth:`import_labels` imports a file,
+        by the same rules. ``client``, ``url`` and ``api_key`` as for :meth:`push`."""
+        project = self._recorded_label_studio_project("alsel label push first")
+        client = client if client is not None else connect(url, api_key)
+        source = f"Label Studio project {project}"
+        return self._take_labels(source, lambda: read_export(pull_export(client, project), source))
+
+    def _recorded_label_studio_project(self, advice: str) -> int:
+        project = self.label_studio_project
+        if project is None:
+            raise AlselError(f"{self.path}: no Label Studio project recorded yet: {advice}")
+        return project
 
     # ------------------------------------------------------------------ results
     def status(self, learner: str = "logreg") -> ProjectStatus:
