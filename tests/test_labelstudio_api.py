@@ -15,13 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from alsel.errors import AlselError
-from alsel.labelling import labelstudio_api
+from alsel.labelling import label_config, labelstudio_api
 from alsel.labelling.labelstudio_api import LabelStudioClient, LabelStudioError, config_classes, connect, pull_export, push_batch
-
-
-def label_config(classes):
-    choices = "".join(f'<Choice value="{name}"/>' for name in classes)
-    return f'<View><Text name="text" value="$text"/><Choices name="label" toName="text" choice="single" showInline="true">{choices}</Choices></View>'
 
 
 def tasks(*ids):

@@ -1,4 +1,5 @@
-"""alsel's Label Studio transport against a real Label Studio server started for the test.
+"""alsel's Label Studio transport, and an annotation project's cycle through it (``alsel label
+push/pull``), against a real Label Studio server started for the test.
 
 The server is the ``label-studio`` executable that the environment variable
 ``ALSEL_LABEL_STUDIO`` names (``.ci/run`` installs one into ``.ci/label-studio-venv``; Label
@@ -18,11 +19,14 @@ import subprocess
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from alsel.data.sources import bundled_sst2
 from alsel.errors import AlselError
+from alsel.labelling import LabelProject, label_config
 from alsel.labelling.labelstudio_api import LabelStudioClient, connect, pull_export, push_batch
+from conftest import run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.labelstudio]
 
@@ -30,10 +34,6 @@ STARTUP_S = 600  # a fresh store runs Label Studio's migrations first: about 80 
 STOP_S = 60
 CLASSES = ["negative", "positive"]
 
-
-def label_config(classes):
-    choices = "".join(f'<Choice value="{name}"/>' for name in classes)
-    return f'<View><Text name="text" value="$text"/><Choices name="label" toName="text" choice="single" showInline="true">{choices}</Choices></View>'
 
 
 class Server:
@@ -192,3 +192,43 @@ def test_a_personal_access_token_works_on_the_live_server(server, sentences):
     first = all_tasks(client, project)[0]
     annotate(client, first["id"], "positive")
     assert [chosen(task) for task in pull_export(client, project)] == [(first["data"]["alsel_id"], first["data"]["text"], "positive")]
+
+
+def test_an_annotation_project_runs_its_cycle_through_a_live_server(server, capsys, tmp_path, monkeypatch):
+    """init on 250 real SST-2 sentences (labels hidden) -> next (kmeans) -> push -> the annotator
+    labels the batch in Label Studio -> pull -> next (margin on a logistic regression) -> push, all
+    through alsel label's commands, with the server's address and key in the environment."""
+    dev = bundled_sst2("dev")
+    truth = [dev.label_names[label] for label in dev.labels[:250]]
+    pd.DataFrame({"sentence": dev.texts[:250]}).to_csv(tmp_path / "pool.csv", index=False)
+    monkeypatch.setenv("LABEL_STUDIO_URL", server.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", server.token)
+    path = tmp_path / "project"
+
+    def alsel_label(*argv) -> str:
+        code, out, err = run_cli(capsys, "label", *argv)
+        assert code == 0, err
+        return out
+
+    alsel_label("init", tmp_path / "pool.csv", "--classes", ",".join(CLASSES), "--preset", "kmeans_margin", "--learner", "logreg", "--seed", "0", "--out", path)
+    alsel_label("next", path, "--batch", "12", "--quiet")
+    assert alsel_label("push", path, "--title", "alsel project live test").startswith("pushed the 12 pending texts to Label Studio project ")
+    project = LabelProject(path)
+    (first,) = project.batches
+    ls_project = project.label_studio_project
+    assert first.strategy == "kmeans" and ls_project is not None
+    held = {task["data"]["alsel_id"]: task for task in all_tasks(connect(server.url, server.token), ls_project)}
+    assert sorted(held) == sorted(first.ids) and all(held[i]["data"]["text"] == dev.texts[i] for i in first.ids)
+
+    client = connect(server.url, server.token)
+    for alsel_id in first.ids:
+        annotate(client, held[alsel_id]["id"], truth[alsel_id])
+    assert alsel_label("pull", path).startswith(f"imported 12 labels from Label Studio project {ls_project}; the batch is complete")
+    assert project.labels == {i: truth[i] for i in first.ids} and project.pending() == []
+
+    alsel_label("next", path, "--batch", "12", "--quiet")
+    second = project.batches[1]
+    assert second.strategy == "margin" and len(second.ids) == 12 and not set(second.ids) & set(first.ids)
+    alsel_label("push", path)  # to the recorded Label Studio project
+    assert sorted(task["data"]["alsel_id"] for task in all_tasks(client, ls_project)) == sorted(first.ids + second.ids)
+    assert sorted(chosen(task)[0] for task in pull_export(client, ls_project)) == sorted(first.ids)  # the second batch waits
