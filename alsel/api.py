@@ -118,8 +118,16 @@ def _with_data(config: LoopConfig, data, labels, text, label, eval, out) -> tupl
     fraction = _spec(eval) if frames.eval is None else None
     name = str(source_path(Path(out).resolve(), "pool")) if out is not None else "in-memory"
     splits = splits_from_frames(
-        frames.train, frames.eval, text_column=text, label_column=label, eval_spec=fraction, limit=config.limit,
-        eval_limit=config.eval_limit, data_seed=config.data_seed, class_names=frames.class_names, name=name,
+        frames.train,
+        frames.eval,
+        text_column=text,
+        label_column=label,
+        eval_spec=fraction,
+        limit=config.limit,
+        eval_limit=config.eval_limit,
+        data_seed=config.data_seed,
+        class_names=frames.class_names,
+        name=name,
     )
     if out is None:
         return dataclasses.replace(config, dataset=name, text_column=text, label_column=label, eval=fraction), splits

@@ -45,10 +45,24 @@ cli.add_command(label)
 
 @cli.command()
 @preset_option
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), default=None, help="YAML file of options, or a run's config.json to replay it (flags override it)")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="YAML file of options, or a run's config.json to replay it (flags override it)",
+)
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory (default runs/<name>); rerun to resume")
-@click.option("--strategy-option", "strategy_option", multiple=True, metavar="KEY=VALUE", help="option for strategies that take it (repeatable)")
-@click.option("--learner-option", "learner_option", multiple=True, metavar="KEY=VALUE", help="option for learners that take it, e.g. max_retries=0 (repeatable)")
+@click.option(
+    "--strategy-option", "strategy_option", multiple=True, metavar="KEY=VALUE", help="option for strategies that take it (repeatable)"
+)
+@click.option(
+    "--learner-option",
+    "learner_option",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="option for learners that take it, e.g. max_retries=0 (repeatable)",
+)
 @click.option("--projection-dim", type=int, default=None, help="kmeans: random-projection size (0 = none; default 32)")
 @click.option("--region", type=click.Choice(["easy", "hard", "ambiguous"]), default=None, help="ambiguous: dataset-cartography region")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bars or log lines (errors are still printed)")
@@ -141,16 +155,25 @@ def show(run_dir):
     console.print(title, soft_wrap=True)
     console.print(table)
     if metrics:
-        console.print(f"final: accuracy {metrics['accuracy']:.4f}, f1 {metrics['f1']:.4f}, trained on {metrics['n_train']:,}, {metrics['seconds']:.0f} s")
+        console.print(
+            f"final: accuracy {metrics['accuracy']:.4f}, f1 {metrics['f1']:.4f}, trained on {metrics['n_train']:,}, {metrics['seconds']:.0f} s"
+        )
         if metrics.get("failed"):
             console.print(f"[bold red]failed[/]: {metrics['failed']}")
     else:
-        console.print(f"unfinished: {len(records)} of {config['rounds'] + 1} rounds done; rerun `alsel loop` with --out {run_dir} to resume")
+        console.print(
+            f"unfinished: {len(records)} of {config['rounds'] + 1} rounds done; rerun `alsel loop` with --out {run_dir} to resume"
+        )
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--format", "format_", default=None, help="csv, tsv, jsonl, parquet or hf (a datasets.save_to_disk folder); default: --out's suffix, else csv")
+@click.option(
+    "--format",
+    "format_",
+    default=None,
+    help="csv, tsv, jsonl, parquet or hf (a datasets.save_to_disk folder); default: --out's suffix, else csv",
+)
 @click.option("--out", default=None, help="where to write (default RUN_DIR/selected.<ext>, or complement.<ext>)")
 @click.option("--complement", is_flag=True, help="write the rest of the pool instead: what the run did not select")
 def export(run_dir, format_, out, complement):
@@ -180,8 +203,16 @@ def study(config_path, limit, seeds, strategies, budgets, out, executor, address
         raise AlselError(f"{config_path}: no such study config")
     progress = rich_progress()
     summary = run_study(
-        config_path, limit=limit, seeds=seeds, strategies=strategies, budgets=budgets, out=out,
-        executor=executor, address=address, dry_run=dry_run, progress=progress,
+        config_path,
+        limit=limit,
+        seeds=seeds,
+        strategies=strategies,
+        budgets=budgets,
+        out=out,
+        executor=executor,
+        address=address,
+        dry_run=dry_run,
+        progress=progress,
     )
     frame = summary.table()
     if as_json:
@@ -203,7 +234,15 @@ def _print_study_table(summary, frame) -> None:
     for column in ("strategy", "budget", "seed", "status", "accuracy", "f1", "sec") + (("note",) if show_notes else ()):
         table.add_column(column, justify="left" if column in ("strategy", "status", "note") else "right")
     for row in frame.itertuples(index=False):
-        cells = [row.strategy, str(row.budget), str(row.seed), row.status, _fmt(row.accuracy, ".4f"), _fmt(row.f1, ".4f"), _fmt(row.seconds, ".0f")]
+        cells = [
+            row.strategy,
+            str(row.budget),
+            str(row.seed),
+            row.status,
+            _fmt(row.accuracy, ".4f"),
+            _fmt(row.f1, ".4f"),
+            _fmt(row.seconds, ".0f"),
+        ]
         note = _fmt(row.error, "")  # NaN, a float rich cannot print, where a run has no note
         table.add_row(*cells, *((note,) if show_notes else ()))
     Console().print(table)
@@ -229,31 +268,67 @@ def report(study_dir):
     short = {"no significant difference": "n.s."}
     for r in summary.itertuples(index=False):
         table.add_row(
-            r.strategy, r.budget if isinstance(r.budget, str) else f"{r.budget:g}", str(r.n), f"{100 * r.accuracy_mean:.2f}", _fmt(100 * r.diff_mean, "+.2f"),
-            _fmt(r.p_holm, ".3f"), "" if pd.isna(r.verdict) else short.get(r.verdict, str(r.verdict)), _fmt(r.pct_full, ".1f"),
+            r.strategy,
+            r.budget if isinstance(r.budget, str) else f"{r.budget:g}",
+            str(r.n),
+            f"{100 * r.accuracy_mean:.2f}",
+            _fmt(100 * r.diff_mean, "+.2f"),
+            _fmt(r.p_holm, ".3f"),
+            "" if pd.isna(r.verdict) else short.get(r.verdict, str(r.verdict)),
+            _fmt(r.pct_full, ".1f"),
         )
     console = Console()
     console.print(table)
-    console.print("p (Holm): the paired t-test over seeds and the sign-flip test over evaluation sentences must both "
-                  "reject, Holm-adjusted over the comparisons; n.s.: not significant. CIs and costs: report.md")
+    console.print(
+        "p (Holm): the paired t-test over seeds and the sign-flip test over evaluation sentences must both "
+        "reject, Holm-adjusted over the comparisons; n.s.: not significant. CIs and costs: report.md"
+    )
     for name, path in paths.items():
         console.print(f"{name}: {path}")
 
 
 @cli.command()
 @click.argument("study_dirs", nargs=-1, required=True, type=click.Path(file_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), default="compare", show_default=True, help="folder for compare.csv, compare.md and the figures")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="compare",
+    show_default=True,
+    help="folder for compare.csv, compare.md and the figures",
+)
 @click.option("--budget", default="0.1", show_default=True, help="the budget the pooled, efficiency and cost tables are at")
-@click.option("--baseline", default=BASELINE, show_default=True, help="the strategy every other is paired with (for example the expensive loop a cheaper one should keep up with)")
-@click.option("--max-cost", type=click.FloatRange(min=0, min_open=True), default=RULE.max_cost_ratio, show_default=True,
-              help="decision rule: highest median cost of a run as a multiple of random's, on any set (embeddings cached)")
-@click.option("--tie", type=click.FloatRange(min=0), default=100 * RULE.tie, show_default=True,
-              help="decision rule: pooled differences within this many points of the best are a tie, won by the cheaper loop")
-@click.option("--keep-gain-of", default=RULE.keep_gain_of, show_default=True,
-              help="decision rule: the loop whose gain the chosen one must keep (paired with it: worse on no set, pooled CI reaching 0); 'none': no such filter")
-@click.option("--strategies", default=None,
-              help="comma-separated: compare only these (the baseline and the rule's --keep-gain-of loop are read too), "
-                   "as if the studies held no others; default: every strategy the studies ran")
+@click.option(
+    "--baseline",
+    default=BASELINE,
+    show_default=True,
+    help="the strategy every other is paired with (for example the expensive loop a cheaper one should keep up with)",
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0, min_open=True),
+    default=RULE.max_cost_ratio,
+    show_default=True,
+    help="decision rule: highest median cost of a run as a multiple of random's, on any set (embeddings cached)",
+)
+@click.option(
+    "--tie",
+    type=click.FloatRange(min=0),
+    default=100 * RULE.tie,
+    show_default=True,
+    help="decision rule: pooled differences within this many points of the best are a tie, won by the cheaper loop",
+)
+@click.option(
+    "--keep-gain-of",
+    default=RULE.keep_gain_of,
+    show_default=True,
+    help="decision rule: the loop whose gain the chosen one must keep (paired with it: worse on no set, pooled CI reaching 0); 'none': no such filter",
+)
+@click.option(
+    "--strategies",
+    default=None,
+    help="comma-separated: compare only these (the baseline and the rule's --keep-gain-of loop are read too), "
+    "as if the studies held no others; default: every strategy the studies ran",
+)
 def compare(study_dirs, out, budget, baseline, max_cost, tie, keep_gain_of, strategies):
     """Compare the strategies of several studies (one per data set) with a baseline, random by
     default: per-set differences, a random-effects pooled difference, label efficiency and cost;

@@ -21,8 +21,13 @@ __all__ = ["label"]
 
 _PROJECT = click.argument("project", type=click.Path(file_okay=False))
 _DEVICE = click.option("--device", default="auto", show_default=True, help="where models train: auto, cpu, cuda, cuda:1, ...")
-_FORMAT = click.option("--format", "format_", type=click.Choice(list(BATCH_FORMATS)), default=None,
-                       help="csv or jsonl (a spreadsheet: fill in the label column) or labelstudio (tasks to import); default: --out's suffix, else csv")
+_FORMAT = click.option(
+    "--format",
+    "format_",
+    type=click.Choice(list(BATCH_FORMATS)),
+    default=None,
+    help="csv or jsonl (a spreadsheet: fill in the label column) or labelstudio (tasks to import); default: --out's suffix, else csv",
+)
 
 
 def _open(project: str, device: str = "auto", quiet: bool = True):
@@ -55,11 +60,17 @@ label.help = (label.help or "").format(recommended=RECOMMENDED)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="the project directory (new or empty)")
 @click.option("--text-column", default=None, help="the pool's text column (default: text, sentence, content or review)")
 @click.option("--classes", default=None, help="the classes annotators choose from, comma-separated (neg,pos)")
-@click.option("--classes-from", type=click.Path(dir_okay=False), default=None, help="or: a small labelled file whose label column holds the classes")
+@click.option(
+    "--classes-from", type=click.Path(dir_okay=False), default=None, help="or: a small labelled file whose label column holds the classes"
+)
 @click.option("--label-column", default="label", show_default=True, help="the label column of --classes-from")
 @preset_option
-@click.option("--strategy-option", "strategy_option", multiple=True, metavar="KEY=VALUE", help="option for strategies that take it (repeatable)")
-@click.option("--learner-option", "learner_option", multiple=True, metavar="KEY=VALUE", help="option for learners that take it (repeatable)")
+@click.option(
+    "--strategy-option", "strategy_option", multiple=True, metavar="KEY=VALUE", help="option for strategies that take it (repeatable)"
+)
+@click.option(
+    "--learner-option", "learner_option", multiple=True, metavar="KEY=VALUE", help="option for learners that take it (repeatable)"
+)
 @_DEVICE
 @loop_options([name for name in PROJECT_OPTIONS if name not in ("strategy_options", "learner_options")])
 def init(pool, out, text_column, classes, classes_from, label_column, preset, strategy_option, learner_option, device, **options):
@@ -73,8 +84,15 @@ def init(pool, out, text_column, classes, classes_from, label_column, preset, st
     options["strategy_options"] = strategy_options(strategy_option, None, None)
     options["learner_options"] = key_values(learner_option, "--learner-option") or None
     project = LabelProject.create(
-        out, pool, text_column=text_column, classes=classes, classes_from=classes_from, label_column=label_column, preset=preset,
-        device=device, **{k: v for k, v in options.items() if v is not None},
+        out,
+        pool,
+        text_column=text_column,
+        classes=classes,
+        classes_from=classes_from,
+        label_column=label_column,
+        preset=preset,
+        device=device,
+        **{k: v for k, v in options.items() if v is not None},
     )
     config = project.config
     how = config.init + (f", then {config.acq} on a {config.learner} model" if config.acq else "")
@@ -152,7 +170,12 @@ def pull(project, url, api_key):
 
 @label.command()
 @_PROJECT
-@click.option("--learner", default="logreg", show_default=True, help="the model the curve and the signal train (logreg: seconds; transformer: a fine-tuning per fold and batch)")
+@click.option(
+    "--learner",
+    default="logreg",
+    show_default=True,
+    help="the model the curve and the signal train (logreg: seconds; transformer: a fine-tuning per fold and batch)",
+)
 @_DEVICE
 @click.option("--json", "as_json", is_flag=True, help="print the status as one JSON object on stdout")
 def status(project, learner, device, as_json):
@@ -164,10 +187,20 @@ def status(project, learner, device, as_json):
     state = _open(project, device).status(learner)
     if as_json:
         curve = json.loads(state.curve.to_json(orient="records"))
-        click.echo(json.dumps({
-            "pool": state.pool, "labelled": state.labelled, "pending": state.pending, "class_counts": state.class_counts, "curve": curve,
-            "kappas": state.stability.kappas, "stable": state.stability.stable, "learner": state.learner,
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "pool": state.pool,
+                    "labelled": state.labelled,
+                    "pending": state.pending,
+                    "class_counts": state.class_counts,
+                    "curve": curve,
+                    "kappas": state.stability.kappas,
+                    "stable": state.stability.stable,
+                    "learner": state.learner,
+                }
+            )
+        )
         return
     out = Console()
     classes = ", ".join(f"{name} {n:,}" for name, n in state.class_counts.items())
@@ -178,7 +211,10 @@ def status(project, learner, device, as_json):
     for row in state.curve.itertuples(index=False):
         table.add_row(str(row.batch), f"{row.labelled:,}", _cell(row.accuracy, ".3f"), str(row.folds or ""), _cell(row.agreement, ".3f"))
     out.print(table)
-    out.print(f"accuracy: {state.learner}, cross-validated on the labels so far; agreement: Cohen's kappa with the previous batch's model", soft_wrap=True)
+    out.print(
+        f"accuracy: {state.learner}, cross-validated on the labels so far; agreement: Cohen's kappa with the previous batch's model",
+        soft_wrap=True,
+    )
     out.print(state.stability.describe(), soft_wrap=True)
 
 
@@ -188,9 +224,16 @@ def _cell(value: float, spec: str) -> str:
 
 @label.command()
 @_PROJECT
-@click.option("--format", "format_", default=None, help="csv, tsv, jsonl, parquet or hf (a datasets.save_to_disk folder); default: --out's suffix, else csv")
+@click.option(
+    "--format",
+    "format_",
+    default=None,
+    help="csv, tsv, jsonl, parquet or hf (a datasets.save_to_disk folder); default: --out's suffix, else csv",
+)
 @click.option("--out", default=None, help="where to write (default PROJECT/labelled.<ext>)")
-@click.option("--save-model", type=click.Path(file_okay=False), default=None, help="also train the final model on every label and save it here")
+@click.option(
+    "--save-model", type=click.Path(file_okay=False), default=None, help="also train the final model on every label and save it here"
+)
 @_DEVICE
 def export(project, format_, out, save_model, device):
     """Write the labelled set (id, text, label, batch, score) in the order the batches chose it."""

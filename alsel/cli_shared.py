@@ -31,8 +31,13 @@ def rich_progress():
         def __init__(self):
             self.console = console()
             self.bar = RichBar(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
-                console=self.console, transient=True,
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
             )
 
         @contextmanager
@@ -63,9 +68,11 @@ def loop_options(names: Collection[str] | None = None):
 
     constraints = option_constraints()
     defaults = LoopConfig()
-    chosen = [f for f in dataclasses.fields(LoopConfig) if f.name in names] if names is not None else [
-        f for f in dataclasses.fields(LoopConfig) if f.name not in ("preset", "strategy_options", "learner_options")
-    ]
+    chosen = (
+        [f for f in dataclasses.fields(LoopConfig) if f.name in names]
+        if names is not None
+        else [f for f in dataclasses.fields(LoopConfig) if f.name not in ("preset", "strategy_options", "learner_options")]
+    )
 
     def decorate(func):
         for f in reversed(chosen):

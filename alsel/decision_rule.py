@@ -56,12 +56,20 @@ class DecisionRule:
     keep_gain_of: str | None = "kmeans_margin"
 
     def describe(self, baseline: str) -> str:
-        keep = (f"; paired with `{self.keep_gain_of}` instead, significantly worse on no set and a pooled difference "
-                "whose 95% CI reaches zero or lies above it") if self.keep_gain_of else ""
-        return (f"measured and tested on every set and significantly worse than `{baseline}` on none; a median cost of at most "
-                f"{self.max_cost_ratio:g}× `{baseline}`'s on every set, embeddings cached{keep}. Among the strategies "
-                f"that pass, the best pooled difference to `{baseline}` wins; differences within {100 * self.tie:g} "
-                "points of the best are a tie, which goes to the lowest highest cost ratio (embeddings cached)")
+        keep = (
+            (
+                f"; paired with `{self.keep_gain_of}` instead, significantly worse on no set and a pooled difference "
+                "whose 95% CI reaches zero or lies above it"
+            )
+            if self.keep_gain_of
+            else ""
+        )
+        return (
+            f"measured and tested on every set and significantly worse than `{baseline}` on none; a median cost of at most "
+            f"{self.max_cost_ratio:g}× `{baseline}`'s on every set, embeddings cached{keep}. Among the strategies "
+            f"that pass, the best pooled difference to `{baseline}` wins; differences within {100 * self.tie:g} "
+            "points of the best are a tie, which goes to the lowest highest cost ratio (embeddings cached)"
+        )
 
     def failures(self, row: dict, n_sets: int, reference_read: bool) -> list[str]:
         """Each filter one strategy does not pass, as a phrase; ``row`` is what the comparison

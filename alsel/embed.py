@@ -93,7 +93,9 @@ class Embedder:
             return cached
         seconds, d = self._embed_shards(list(texts), _shards_dir(path), progress)
         _merge_shards(_shards_dir(path), path, len(texts), d)
-        write_json(path.with_suffix(".json"), {"model": self.model, "fingerprint": fingerprint, "shape": [len(texts), d], "seconds": seconds})
+        write_json(
+            path.with_suffix(".json"), {"model": self.model, "fingerprint": fingerprint, "shape": [len(texts), d], "seconds": seconds}
+        )
         shutil.rmtree(_shards_dir(path), ignore_errors=True)
         self.used[fingerprint] = (seconds, False)
         loaded = _load_cached(path, len(texts), progress)
@@ -141,7 +143,13 @@ class Embedder:
             for start in range(0, len(texts), self.batch_size):
                 rows = order[start : start + self.batch_size]
                 with torch.autocast(device_type=model.device.type, dtype=torch.bfloat16, enabled=bf16):
-                    vectors = model.encode([texts[i] for i in rows], batch_size=len(rows), convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
+                    vectors = model.encode(
+                        [texts[i] for i in rows],
+                        batch_size=len(rows),
+                        convert_to_numpy=True,
+                        normalize_embeddings=True,
+                        show_progress_bar=False,
+                    )
                 if out is None:
                     out = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
                 out[rows] = vectors.astype(np.float32)
@@ -234,7 +242,9 @@ class EmbeddingLookup:
     progress : Progress
     """
 
-    def __init__(self, embedder: Embedder, pool_texts: Sequence[str], pool_embeddings: Callable[[], np.ndarray], progress: Progress = SILENT):
+    def __init__(
+        self, embedder: Embedder, pool_texts: Sequence[str], pool_embeddings: Callable[[], np.ndarray], progress: Progress = SILENT
+    ):
         self.embedder = embedder
         self.pool_texts = pool_texts
         self.pool_embeddings = pool_embeddings
@@ -255,4 +265,3 @@ class EmbeddingLookup:
             position = {text: i for i, text in enumerate(others)}
             out[~known] = vectors[[position[t] for t, k in zip(texts, known) if not k]]
         return out
-

@@ -102,11 +102,13 @@ def _frame(run: RunDir, record: dict, done: Checkpoint, complement: bool) -> pd.
 def selection_frame(pool: TextDataset, chosen, selection: list[SelectionEntry]) -> pd.DataFrame:
     """``selection`` (selection.jsonl's entries, at pool positions ``chosen``) joined with
     ``pool``: ``id, text, label, round, score`` in acquisition order."""
-    return pd.DataFrame({
-        **_rows(pool, chosen),
-        "round": np.array([e.round for e in selection], dtype=np.int64),
-        "score": np.array([np.nan if e.score is None else e.score for e in selection], dtype=np.float64),
-    })
+    return pd.DataFrame(
+        {
+            **_rows(pool, chosen),
+            "round": np.array([e.round for e in selection], dtype=np.int64),
+            "score": np.array([np.nan if e.score is None else e.score for e in selection], dtype=np.float64),
+        }
+    )
 
 
 def format_for(path: str | Path | None, format: str | None = None) -> str:
@@ -127,7 +129,9 @@ def _tsv(frame: pd.DataFrame) -> str:
     # file cannot hold a tab or a line break inside a text.
     breaks = [i for i, text in zip(frame["id"], frame["text"]) if any(c in text for c in "\t\r\n")]
     if breaks:
-        raise AlselError(f"{len(breaks)} texts hold tabs or line breaks (the first is id {breaks[0]}), which TSV cannot; use csv, jsonl or parquet")
+        raise AlselError(
+            f"{len(breaks)} texts hold tabs or line breaks (the first is id {breaks[0]}), which TSV cannot; use csv, jsonl or parquet"
+        )
     return frame.to_csv(sep="\t", index=False, quoting=csv.QUOTE_NONE)
 
 
@@ -181,7 +185,9 @@ def _check_out(path: Path, run: RunDir, record: dict) -> None:
         raise AlselError(f"{path} is {what}; pass another --out")
 
 
-def export_run(run_dir: str | Path, *, format: str | None = None, out: str | Path | None = None, complement: bool = False) -> tuple[Path, int]:
+def export_run(
+    run_dir: str | Path, *, format: str | None = None, out: str | Path | None = None, complement: bool = False
+) -> tuple[Path, int]:
     """Write a finished run's selection (or its ``complement``) to ``out``; return the path and
     the number of rows.
 

@@ -97,10 +97,18 @@ def check_replaceable(path: str | Path, marker: str) -> None:
     try:
         written = set(json.loads((path / WRITTEN_FILES).read_text(encoding="utf-8")))
     except (OSError, ValueError, TypeError):
-        raise AlselError(f"{path} holds files alsel has no record of writing (no {WRITTEN_FILES}); pass an empty or new directory") from None
-    others = sorted(p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file() and p.relative_to(path).as_posix() not in written | {WRITTEN_FILES})
+        raise AlselError(
+            f"{path} holds files alsel has no record of writing (no {WRITTEN_FILES}); pass an empty or new directory"
+        ) from None
+    others = sorted(
+        p.relative_to(path).as_posix()
+        for p in path.rglob("*")
+        if p.is_file() and p.relative_to(path).as_posix() not in written | {WRITTEN_FILES}
+    )
     if others:
-        raise AlselError(f"{path} holds files alsel did not write ({others[0]}{', ...' if len(others) > 1 else ''}); pass an empty or new directory")
+        raise AlselError(
+            f"{path} holds files alsel did not write ({others[0]}{', ...' if len(others) > 1 else ''}); pass an empty or new directory"
+        )
 
 
 def write_dir(path: str | Path, fill: Callable[[Path], None], *, marker: str) -> None:

@@ -15,9 +15,22 @@ from typing import TypedDict
 from .errors import ConfigError
 
 __all__ = [
-    "MODERNBERT", "MODEL_ALIASES", "PRECISIONS", "TRAINING_DEFAULTS", "TrainingDefaults",
-    "bundled_model_path", "default_model", "resolve_model", "resolve_embedder", "hub_unreachable", "model_identity", "training_defaults",
-    "quiet_transformers", "torch_device", "check_device", "uses_bf16",
+    "MODERNBERT",
+    "MODEL_ALIASES",
+    "PRECISIONS",
+    "TRAINING_DEFAULTS",
+    "TrainingDefaults",
+    "bundled_model_path",
+    "default_model",
+    "resolve_model",
+    "resolve_embedder",
+    "hub_unreachable",
+    "model_identity",
+    "training_defaults",
+    "quiet_transformers",
+    "torch_device",
+    "check_device",
+    "uses_bf16",
 ]
 
 MODERNBERT = "answerdotai/ModernBERT-base"
@@ -25,6 +38,7 @@ MODEL_ALIASES = ("minilm", "modernbert-base")
 #: The file every saved transformers model directory holds (``save_pretrained`` writes it).
 MODEL_CONFIG_FILE = "config.json"
 PRECISIONS = ("auto", "bf16", "fp32")
+
 
 # Per-model defaults. Every fine-tuning trains until a validation split of its selection stops
 # improving (``patience`` epochs), at most ``epochs`` epochs, and keeps its best epoch; the new

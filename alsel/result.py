@@ -54,8 +54,13 @@ class SelectionResult:
         indices = outcome.pool.positions([e.id for e in outcome.selection])
         frame = selection_frame(outcome.pool, indices, outcome.selection)
         return cls(
-            ids=frame["id"].to_numpy(), indices=indices, frame=frame, rounds=list(outcome.rounds),
-            metrics=dict(outcome.metrics), config=outcome.config, out=None if out is None else Path(out),
+            ids=frame["id"].to_numpy(),
+            indices=indices,
+            frame=frame,
+            rounds=list(outcome.rounds),
+            metrics=dict(outcome.metrics),
+            config=outcome.config,
+            out=None if out is None else Path(out),
         )
 
     def __len__(self) -> int:

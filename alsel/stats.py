@@ -143,10 +143,7 @@ def pair_by_key(values: Mapping, baseline: Mapping) -> tuple[list, np.ndarray, n
     """
     a_map = dict(values.items())
     b_map = dict(baseline.items())
-    keys = sorted(
-        k for k in set(a_map) & set(b_map)
-        if not (pd.isna(a_map[k]) or pd.isna(b_map[k]))
-    )
+    keys = sorted(k for k in set(a_map) & set(b_map) if not (pd.isna(a_map[k]) or pd.isna(b_map[k])))
     return keys, np.array([a_map[k] for k in keys], dtype=np.float64), np.array([b_map[k] for k in keys], dtype=np.float64)
 
 
@@ -212,9 +209,7 @@ def min_sign_flip_p(n: int) -> float:
     return math.nan if n < 2 else min(1.0, 2.0 / 2.0**n)
 
 
-def sign_flip_test(
-    diffs, *, max_exact: int = MAX_EXACT, n_resamples: int = N_RESAMPLES, random_state=0
-) -> SignFlipResult:
+def sign_flip_test(diffs, *, max_exact: int = MAX_EXACT, n_resamples: int = N_RESAMPLES, random_state=0) -> SignFlipResult:
     """Paired permutation test of "mean difference = 0" by flipping the signs of the differences.
 
     The statistic is ``|sum(d)|``; the p-value is the share of sign patterns ``s`` with
@@ -381,7 +376,12 @@ def sentence_test(correct, baseline_correct, *, n_resamples: int = N_RESAMPLES, 
     if len(net) < 2:  # at most one sentence differs: either sign is as extreme
         return {"wins": wins, "losses": losses, "p_value": 1.0, "test": "sign-flip permutation test over sentences"}
     result = sign_flip_test(net, n_resamples=n_resamples, random_state=random_state)
-    return {"wins": wins, "losses": losses, "p_value": result.p_value, "test": result.method.replace("sign-flip permutation test", "sign-flip permutation test over sentences")}
+    return {
+        "wins": wins,
+        "losses": losses,
+        "p_value": result.p_value,
+        "test": result.method.replace("sign-flip permutation test", "sign-flip permutation test over sentences"),
+    }
 
 
 def combined_p(*p_values: float) -> float:
@@ -460,10 +460,15 @@ def random_effects(effects, standard_errors, confidence: float = 0.95) -> dict[s
     pooled_se = float(math.sqrt(1.0 / np.sum(w_star)))
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     return {
-        "k": k, "estimate": estimate, "se": pooled_se,
-        "ci_low": estimate - z * pooled_se, "ci_high": estimate + z * pooled_se,
+        "k": k,
+        "estimate": estimate,
+        "se": pooled_se,
+        "ci_low": estimate - z * pooled_se,
+        "ci_high": estimate + z * pooled_se,
         "p_value": float(2 * stats.norm.sf(abs(estimate) / pooled_se)),
-        "q": q, "tau2": tau2, "i2": max(0.0, (q - (k - 1)) / q) if q > 0 else 0.0,
+        "q": q,
+        "tau2": tau2,
+        "i2": max(0.0, (q - (k - 1)) / q) if q > 0 else 0.0,
     }
 
 
@@ -487,4 +492,3 @@ def format_p(p: float) -> str:
     if p is None or pd.isna(p):
         return "n/a"
     return "<0.001" if p < 0.001 else f"{p:.3f}"
-

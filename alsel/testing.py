@@ -79,13 +79,25 @@ def synthetic_state(needs=frozenset(), seed: int = 0, *, tied: bool = False, ini
     }
     if initial:
         return LoopState(
-            labels=labels, n_classes=N_CLASSES, candidates=positions, labeled=positions[:0], random_state=np.random.default_rng(seed),
-            round=0, embeddings=embeddings if "embeddings" in needs else None,
+            labels=labels,
+            n_classes=N_CLASSES,
+            candidates=positions,
+            labeled=positions[:0],
+            random_state=np.random.default_rng(seed),
+            round=0,
+            embeddings=embeddings if "embeddings" in needs else None,
         )
     given = {name: values[rows] for name, values in per_candidate.items() if name in needs}
     return LoopState(
-        labels=labels, n_classes=N_CLASSES, candidates=candidates, labeled=labeled, random_state=np.random.default_rng(seed),
-        round=1, embeddings=embeddings if "embeddings" in needs else None, probs=given.pop("probs", None), extras=given,
+        labels=labels,
+        n_classes=N_CLASSES,
+        candidates=candidates,
+        labeled=labeled,
+        random_state=np.random.default_rng(seed),
+        round=1,
+        embeddings=embeddings if "embeddings" in needs else None,
+        probs=given.pop("probs", None),
+        extras=given,
     )
 
 
@@ -122,7 +134,10 @@ def check_strategy(strategy, *, seed: int = 0) -> None:
     first = _selected(strategy, synthetic_state(needs, seed), K, label)
     again = _selected(strategy, synthetic_state(needs, seed), K, label)
     if not np.array_equal(first, again):
-        _fail(label, f"is not deterministic: two states of seed {seed} gave {first.tolist()} and {again.tolist()} (draw only from state.random_state)")
+        _fail(
+            label,
+            f"is not deterministic: two states of seed {seed} gave {first.tolist()} and {again.tolist()} (draw only from state.random_state)",
+        )
     state = synthetic_state(needs, seed)
     everything = _selected(strategy, state, len(state.candidates), label)
     if set(everything.tolist()) != set(state.candidates.tolist()):
@@ -142,7 +157,10 @@ def _check_declarations(strategy: Strategy, label: str) -> None:
         _fail(label, f"needs {', '.join(unknown)}, which alsel does not provide (it provides {', '.join(sorted(NEEDS))})")
     undeclared = sorted(set(strategy._parameter_constraints) - set(strategy.parameter_names()))
     if undeclared:
-        _fail(label, f"declares constraints for {', '.join(undeclared)}, which are not __init__ parameters ({', '.join(strategy.parameter_names()) or 'none'})")
+        _fail(
+            label,
+            f"declares constraints for {', '.join(undeclared)}, which are not __init__ parameters ({', '.join(strategy.parameter_names()) or 'none'})",
+        )
 
 
 def _selected(strategy: Strategy, state: LoopState, k: int, label: str) -> np.ndarray:
@@ -189,7 +207,9 @@ def _check_leaves_the_state_alone(strategy: Strategy, state: LoopState, label: s
     after = _arrays(state)
     changed = sorted(name for name in before if name not in after or not np.array_equal(before[name], after[name], equal_nan=True))
     if changed:
-        _fail(label, f"changed the state's {', '.join(changed)}; the loop passes the same arrays to every round, so copy before changing them")
+        _fail(
+            label, f"changed the state's {', '.join(changed)}; the loop passes the same arrays to every round, so copy before changing them"
+        )
 
 
 def _check_ties(strategy: Strategy, needs: frozenset, seed: int, label: str) -> None:
@@ -207,7 +227,9 @@ def _check_ties(strategy: Strategy, needs: frozenset, seed: int, label: str) -> 
         j = int(np.searchsorted(candidates, position))
         earlier = int(candidates[j - 1])
         if j % 2 and rank.get(earlier, len(first)) > rank[position]:
-            _fail(label, f"put {position} before {earlier}, which ties with it at a lower pool position: ties must go to the lower position")
+            _fail(
+                label, f"put {position} before {earlier}, which ties with it at a lower pool position: ties must go to the lower position"
+            )
 
 
 # ------------------------------------------------------------------ learners
@@ -311,7 +333,9 @@ def _fitted_probabilities(factory: LearnerFactory, context: LearnerContext, trai
     return _probabilities(learner, test, label)
 
 
-def _check_features(factory: LearnerFactory, context: LearnerContext, train: tuple[list[str], np.ndarray], test, probs: np.ndarray, label: str) -> None:
+def _check_features(
+    factory: LearnerFactory, context: LearnerContext, train: tuple[list[str], np.ndarray], test, probs: np.ndarray, label: str
+) -> None:
     learner = factory.new(context).fit(*train, N_CLASSES)
     result = _called(label, "predict_proba(return_features=True)", predict_proba, learner, test, return_features=True)
     if not (isinstance(result, tuple) and len(result) == 2):

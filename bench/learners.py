@@ -35,7 +35,10 @@ LEARNERS = ("logreg", "transformer")
 def _alsel(args: list[str], cache: Path) -> tuple[float, dict]:
     start = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "alsel", *args, "--cache-dir", str(cache)], capture_output=True, text=True, cwd=ROOT,
+        [sys.executable, "-m", "alsel", *args, "--cache-dir", str(cache)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     seconds = time.perf_counter() - start
     if result.returncode != 0:
@@ -69,8 +72,11 @@ def main() -> None:
     ratio = runs["logreg"]["seconds"] / runs["transformer"]["seconds"]
     result = {
         "command": "alsel " + " ".join(COMMAND[:-2]) + " --learner LEARNER",
-        "cpu": cpu_model(), "python": platform.python_version(),
-        "embedding_seconds": round(embed_seconds, 1), "runs": runs, "logreg_over_transformer": round(ratio, 4),
+        "cpu": cpu_model(),
+        "python": platform.python_version(),
+        "embedding_seconds": round(embed_seconds, 1),
+        "runs": runs,
+        "logreg_over_transformer": round(ratio, 4),
     }
     write_text(ROOT / "docs" / "learners.json", json.dumps(result, indent=2) + "\n")
     print(f"embedding pool + eval once: {embed_seconds:.1f} s; logreg / transformer wall time: {ratio:.3f}")

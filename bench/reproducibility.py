@@ -66,8 +66,14 @@ def pools(embeddings: str, out: str) -> None:
     positions = np.arange(len(x))
     picks = {}
     for name in STRATEGIES:
-        state = LoopState(labels=np.zeros(len(x), dtype=np.int64), n_classes=2, candidates=positions, labeled=positions[:0],
-                          random_state=np.random.default_rng([0, 0, 0]), embeddings=x)
+        state = LoopState(
+            labels=np.zeros(len(x), dtype=np.int64),
+            n_classes=2,
+            candidates=positions,
+            labeled=positions[:0],
+            random_state=np.random.default_rng([0, 0, 0]),
+            embeddings=x,
+        )
         picks[name] = get_strategy(name).select(state, K).indices.tolist()
     Path(out).write_text(json.dumps(picks))
 
@@ -96,8 +102,12 @@ def measure() -> dict:
     base = runs["fp32 embeddings, this CPU's kernels, 2 threads"]
     shared = {run: {s: len(set(picks[s]) & set(base[s])) for s in STRATEGIES} for run, picks in runs.items()}
     return {
-        "cpu": cpu_model(), "python": platform.python_version(), "n_texts": N_TEXTS, "k": K,
-        "embedding_max_abs_difference": drift, "shared_picks_with_reference": shared,
+        "cpu": cpu_model(),
+        "python": platform.python_version(),
+        "n_texts": N_TEXTS,
+        "k": K,
+        "embedding_max_abs_difference": drift,
+        "shared_picks_with_reference": shared,
     }
 
 

@@ -106,8 +106,12 @@ def _select(name: str, embeddings: Path, budget: float, approximate) -> dict:
     else:
         strategy = get_strategy(name)
     state = LoopState(
-        labels=np.zeros(n, dtype=np.int64), n_classes=1, candidates=np.arange(n), labeled=np.arange(0),
-        random_state=np.random.default_rng(0), embeddings=x,
+        labels=np.zeros(n, dtype=np.int64),
+        n_classes=1,
+        candidates=np.arange(n),
+        labeled=np.arange(0),
+        random_state=np.random.default_rng(0),
+        embeddings=x,
     )
     k = max(1, round(budget * n))
     selection, measured = _measure(lambda: strategy.select(state, k))
@@ -178,7 +182,9 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000], help="pool sizes")
     parser.add_argument("--selections", nargs="+", choices=SELECTIONS, default=list(SELECTIONS))
     parser.add_argument("--budget", type=float, default=0.1, help="fraction of the pool selected")
-    parser.add_argument("--approximate", type=lambda v: {"true": True, "false": False}.get(v, v), choices=["auto", True, False], default="auto")
+    parser.add_argument(
+        "--approximate", type=lambda v: {"true": True, "false": False}.get(v, v), choices=["auto", True, False], default="auto"
+    )
     parser.add_argument("--embeddings", choices=["random", "model"], default="random", help="what the selections read")
     parser.add_argument("--embed", action="store_true", help="measure embedding the recombined pool too")
     parser.add_argument("--cache-dir", default=None, help="embedding cache (default: alsel's)")

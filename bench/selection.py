@@ -138,6 +138,7 @@ def _worker(args) -> dict:
         out.update(m, radius=float(radii[-1]), n_distinct=int(len(np.unique(order))))
 
     elif name == "kcenter_naive":
+
         def naive():
             # Textbook greedy k-center: float64, full dimension, one distance vector per pick.
             xd = x.astype(np.float64)
@@ -212,7 +213,11 @@ def _worker(args) -> dict:
         import apricot
 
         graph = csr_matrix(
-            (sims.ravel().astype(np.float64), neighbors.ravel().astype(np.int32), np.arange(0, n * N_NEIGHBORS + 1, N_NEIGHBORS, dtype=np.int32)),
+            (
+                sims.ravel().astype(np.float64),
+                neighbors.ravel().astype(np.int32),
+                np.arange(0, n * N_NEIGHBORS + 1, N_NEIGHBORS, dtype=np.int32),
+            ),
             shape=(n, n),
         )
         graph.indices = graph.indices.astype(np.int32)
@@ -225,8 +230,12 @@ def _worker(args) -> dict:
         ranking = np.asarray(fitted.ranking, dtype=np.int64)
         np.save(tmp / "fl_apricot_ranking.npy", ranking)
         out.update(
-            m, baseline="apricot", apricot_version=apricot.__version__, tiny_fit_s=compile_m["wall_s"],
-            objective=facility_location_objective(neighbors, sims, ranking), gain_sum=float(np.sum(fitted.gains)),
+            m,
+            baseline="apricot",
+            apricot_version=apricot.__version__,
+            tiny_fit_s=compile_m["wall_s"],
+            objective=facility_location_objective(neighbors, sims, ranking),
+            gain_sum=float(np.sum(fitted.gains)),
         )
     else:
         raise SystemExit(f"unknown worker {name}")
@@ -301,9 +310,22 @@ def _embeddings(args) -> tuple[Path, dict]:
 
 def _run(worker: str, emb: Path, tmp: Path, args, k: int) -> dict:
     command = [
-        sys.executable, str(Path(__file__).resolve()), "--worker", worker, "--embeddings", str(emb),
-        "--tmp", str(tmp), "--k", str(k), "--seed", str(args.seed), "--naive-seconds", str(args.naive_seconds),
-        "--flatip-rows", str(args.flatip_rows),
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        worker,
+        "--embeddings",
+        str(emb),
+        "--tmp",
+        str(tmp),
+        "--k",
+        str(k),
+        "--seed",
+        str(args.seed),
+        "--naive-seconds",
+        str(args.naive_seconds),
+        "--flatip-rows",
+        str(args.flatip_rows),
     ]
     load_before = os.getloadavg()[0]
     print(f"  {worker} ...", end=" ", flush=True)
@@ -341,7 +363,7 @@ def _report(results: dict, machine: dict, data: dict, command: str, quick: bool)
         command,
         "```",
         "",
-        f"Machine: `nproc` = {machine['nproc']}, CPU model \"{machine['cpu_model']}\", {machine['memory_gb']} GB RAM; "
+        f'Machine: `nproc` = {machine["nproc"]}, CPU model "{machine["cpu_model"]}", {machine["memory_gb"]} GB RAM; '
         f"Python {machine['python']}, NumPy {machine['numpy']}, SciPy {machine['scipy']}, scikit-learn {machine['scikit_learn']}, "
         f"FAISS {machine['faiss']} ({machine['faiss_threads']} OpenMP threads). Run on {data['date']}.",
         "",
@@ -368,14 +390,24 @@ def _report(results: dict, machine: dict, data: dict, command: str, quick: bool)
 
     ka, ks = r["kmeans_alsel"], r["kmeans_sklearn"]
     row(f"KMeans, k={k:,}, 32-d", "alsel `kmeans_nearest` (FAISS, 20 iter)", ka, f"inertia {_fmt(ka.get('objective'), 1)}")
-    row("", "scikit-learn `KMeans(init=\"random\", n_init=1, max_iter=20)`", ks, f"inertia {_fmt(ks.get('objective'), 1)} ({ks.get('n_iter', '?')} iter)")
+    row(
+        "",
+        'scikit-learn `KMeans(init="random", n_init=1, max_iter=20)`',
+        ks,
+        f"inertia {_fmt(ks.get('objective'), 1)} ({ks.get('n_iter', '?')} iter)",
+    )
     ca, cn = r["kcenter_alsel"], r["kcenter_naive"]
     row("k-center, 384-d", "alsel `greedy_kcenter` (float32, blocked)", ca, f"radius {_fmt(ca.get('radius'), 4)}")
     if "error" not in cn:
         row(
-            "", f"naive NumPy loop, float64 (measured {cn['steps']:,} picks, extrapolated)" if cn["extrapolated"] else "naive NumPy loop, float64",
-            cn, f"radius after {cn['steps']:,} picks {_fmt(cn['radius_at_steps'], 4)} (alsel at the same pick: {_fmt(data.get('kcenter_alsel_radius_at_naive_steps'), 4)})",
-            wall=f"{_fmt(cn['wall_s_full'], 1)} (measured {_fmt(cn['wall_s'], 1)})", cpu=f"{_fmt(cn['cpu_s_full'], 1)}",
+            "",
+            f"naive NumPy loop, float64 (measured {cn['steps']:,} picks, extrapolated)"
+            if cn["extrapolated"]
+            else "naive NumPy loop, float64",
+            cn,
+            f"radius after {cn['steps']:,} picks {_fmt(cn['radius_at_steps'], 4)} (alsel at the same pick: {_fmt(data.get('kcenter_alsel_radius_at_naive_steps'), 4)})",
+            wall=f"{_fmt(cn['wall_s_full'], 1)} (measured {_fmt(cn['wall_s'], 1)})",
+            cpu=f"{_fmt(cn['cpu_s_full'], 1)}",
         )
     else:
         row("", "naive NumPy loop", cn, "")
@@ -383,17 +415,33 @@ def _report(results: dict, machine: dict, data: dict, command: str, quick: bool)
     row(f"kNN graph, {N_NEIGHBORS} neighbours", "alsel `knn_graph` (blocked X X^T + FAISS heaps)", kg, "exact")
     if "error" not in kf:
         row(
-            "", f"`faiss.IndexFlatIP.search` ({kf['rows']:,} rows measured, extrapolated)" if kf["extrapolated"] else "`faiss.IndexFlatIP.search`",
-            kf, f"same neighbour sets on {kf['same_neighbor_sets']:.2%} of measured rows",
-            wall=f"{_fmt(kf['wall_s_full'], 1)} (measured {_fmt(kf['wall_s'], 1)})", cpu=_fmt(kf["cpu_s_full"], 1),
+            "",
+            f"`faiss.IndexFlatIP.search` ({kf['rows']:,} rows measured, extrapolated)"
+            if kf["extrapolated"]
+            else "`faiss.IndexFlatIP.search`",
+            kf,
+            f"same neighbour sets on {kf['same_neighbor_sets']:.2%} of measured rows",
+            wall=f"{_fmt(kf['wall_s_full'], 1)} (measured {_fmt(kf['wall_s'], 1)})",
+            cpu=_fmt(kf["cpu_s_full"], 1),
         )
     fl, fs, fa = r["fl_lazy"], r["fl_stochastic"], r["fl_apricot"]
     row("facility location on that graph", "alsel lazy greedy", fl, f"objective {_fmt(fl.get('objective'), 2)}")
     row("", "alsel stochastic greedy (eps 0.01)", fs, f"objective {_fmt(fs.get('objective'), 2)}")
     if "error" not in fa:
-        label = f"apricot {fa['apricot_version']} `FacilityLocationSelection` (lazy, precomputed sparse)" if fa.get("baseline") == "apricot" else "naive NumPy greedy (apricot unavailable)"
+        label = (
+            f"apricot {fa['apricot_version']} `FacilityLocationSelection` (lazy, precomputed sparse)"
+            if fa.get("baseline") == "apricot"
+            else "naive NumPy greedy (apricot unavailable)"
+        )
         if fa.get("extrapolated"):
-            row("", label + f", {fa['steps']:,} picks measured, extrapolated", fa, "", wall=_fmt(fa["wall_s_full"], 1), cpu=_fmt(fa["cpu_s_full"], 1))
+            row(
+                "",
+                label + f", {fa['steps']:,} picks measured, extrapolated",
+                fa,
+                "",
+                wall=_fmt(fa["wall_s_full"], 1),
+                cpu=_fmt(fa["cpu_s_full"], 1),
+            )
         else:
             row("", label, fa, f"objective {_fmt(fa.get('objective'), 2)}; same ranking as alsel lazy: {data.get('fl_same_ranking')}")
     else:
@@ -425,24 +473,44 @@ def _summarise(r: dict, data: dict) -> tuple[list, list]:
     if "error" not in ka and "error" not in ks:
         gap = (ka["objective"] - ks["objective"]) / ks["objective"]
         t = TARGETS["kmeans"]
-        summary.append({
-            "name": "kmeans (32-d)", "wall_s": ka["wall_s"], "target_wall_s": t["max_wall_s"],
-            "speedup_wall": ks["wall_s"] / ka["wall_s"], "speedup_cpu": ks["cpu_s"] / ka["cpu_s"], "target_speedup": t["min_speedup"],
-            "quality": f"inertia {gap:+.2%} vs sklearn (target within 2%)", "peak_rss_gb": peak("kmeans_alsel"),
-            "verdict": _verdict(ka["wall_s"] <= t["max_wall_s"], ks["wall_s"] / ka["wall_s"] >= t["min_speedup"], abs(gap) <= t["max_objective_gap"], peak("kmeans_alsel") <= TARGETS["max_peak_rss_gb"]),
-        })
+        summary.append(
+            {
+                "name": "kmeans (32-d)",
+                "wall_s": ka["wall_s"],
+                "target_wall_s": t["max_wall_s"],
+                "speedup_wall": ks["wall_s"] / ka["wall_s"],
+                "speedup_cpu": ks["cpu_s"] / ka["cpu_s"],
+                "target_speedup": t["min_speedup"],
+                "quality": f"inertia {gap:+.2%} vs sklearn (target within 2%)",
+                "peak_rss_gb": peak("kmeans_alsel"),
+                "verdict": _verdict(
+                    ka["wall_s"] <= t["max_wall_s"],
+                    ks["wall_s"] / ka["wall_s"] >= t["min_speedup"],
+                    abs(gap) <= t["max_objective_gap"],
+                    peak("kmeans_alsel") <= TARGETS["max_peak_rss_gb"],
+                ),
+            }
+        )
         data["kmeans_objective_gap"] = gap
     ca, cn = r["kcenter_alsel"], r["kcenter_naive"]
     if "error" not in ca and "error" not in cn:
         t = TARGETS["kcenter"]
         speed = cn["wall_s_full"] / ca["wall_s"]
-        summary.append({
-            "name": "kcenter (384-d)", "wall_s": ca["wall_s"], "target_wall_s": t["max_wall_s"],
-            "speedup_wall": speed, "speedup_cpu": cn["cpu_s_full"] / ca["cpu_s"], "target_speedup": t["min_speedup"],
-            "quality": f"radius {ca['radius']:.4f}; same first {cn['steps']:,} picks as naive: {data.get('kcenter_same_prefix')}",
-            "peak_rss_gb": peak("kcenter_alsel"),
-            "verdict": _verdict(ca["wall_s"] <= t["max_wall_s"], speed >= t["min_speedup"], True, peak("kcenter_alsel") <= TARGETS["max_peak_rss_gb"]),
-        })
+        summary.append(
+            {
+                "name": "kcenter (384-d)",
+                "wall_s": ca["wall_s"],
+                "target_wall_s": t["max_wall_s"],
+                "speedup_wall": speed,
+                "speedup_cpu": cn["cpu_s_full"] / ca["cpu_s"],
+                "target_speedup": t["min_speedup"],
+                "quality": f"radius {ca['radius']:.4f}; same first {cn['steps']:,} picks as naive: {data.get('kcenter_same_prefix')}",
+                "peak_rss_gb": peak("kcenter_alsel"),
+                "verdict": _verdict(
+                    ca["wall_s"] <= t["max_wall_s"], speed >= t["min_speedup"], True, peak("kcenter_alsel") <= TARGETS["max_peak_rss_gb"]
+                ),
+            }
+        )
     kg, fl, fa = r["knn_graph"], r["fl_lazy"], r["fl_apricot"]
     if all("error" not in v for v in (kg, fl, fa)):
         t = TARGETS["facility_location"]
@@ -450,29 +518,63 @@ def _summarise(r: dict, data: dict) -> tuple[list, list]:
         base_wall = fa.get("wall_s_full", fa["wall_s"])
         base_cpu = fa.get("cpu_s_full", fa["cpu_s"])
         speed_total = (kg["wall_s"] + base_wall) / ours
-        summary.append({
-            "name": "facility_location (graph + lazy)", "wall_s": ours, "target_wall_s": t["max_wall_s"],
-            "speedup_wall": speed_total, "speedup_cpu": (kg["cpu_s"] + base_cpu) / (kg["cpu_s"] + fl["cpu_s"]), "target_speedup": t["min_speedup"],
-            "quality": f"objective {fl['objective']:.2f} vs baseline {_fmt(fa.get('objective'), 2)} (same graph)",
-            "peak_rss_gb": peak("knn_graph", "fl_lazy"),
-            "verdict": _verdict(ours <= t["max_wall_s"], speed_total >= t["min_speedup"], True, peak("knn_graph", "fl_lazy") <= TARGETS["max_peak_rss_gb"]),
-        })
+        summary.append(
+            {
+                "name": "facility_location (graph + lazy)",
+                "wall_s": ours,
+                "target_wall_s": t["max_wall_s"],
+                "speedup_wall": speed_total,
+                "speedup_cpu": (kg["cpu_s"] + base_cpu) / (kg["cpu_s"] + fl["cpu_s"]),
+                "target_speedup": t["min_speedup"],
+                "quality": f"objective {fl['objective']:.2f} vs baseline {_fmt(fa.get('objective'), 2)} (same graph)",
+                "peak_rss_gb": peak("knn_graph", "fl_lazy"),
+                "verdict": _verdict(
+                    ours <= t["max_wall_s"],
+                    speed_total >= t["min_speedup"],
+                    True,
+                    peak("knn_graph", "fl_lazy") <= TARGETS["max_peak_rss_gb"],
+                ),
+            }
+        )
         kf = r["knn_flatip"]
         if "error" not in kf:
             base = kf["wall_s_full"] + base_wall
-            summary.append({
-                "name": "facility_location vs IndexFlatIP graph + baseline", "wall_s": ours, "target_wall_s": t["max_wall_s"],
-                "speedup_wall": base / ours, "speedup_cpu": (kf["cpu_s_full"] + base_cpu) / (kg["cpu_s"] + fl["cpu_s"]),
-                "target_speedup": t["min_speedup"], "quality": "same neighbours, same objective as above",
-                "peak_rss_gb": peak("knn_graph", "fl_lazy"),
-                "verdict": _verdict(ours <= t["max_wall_s"], base / ours >= t["min_speedup"], True, peak("knn_graph", "fl_lazy") <= TARGETS["max_peak_rss_gb"]),
-            })
-        summary.append({
-            "name": "facility_location, optimizer only", "wall_s": fl["wall_s"], "target_wall_s": t["max_wall_s"],
-            "speedup_wall": base_wall / fl["wall_s"], "speedup_cpu": base_cpu / fl["cpu_s"], "target_speedup": t["min_speedup"],
-            "quality": "same graph for both", "peak_rss_gb": peak("fl_lazy"),
-            "verdict": _verdict(fl["wall_s"] <= t["max_wall_s"], base_wall / fl["wall_s"] >= t["min_speedup"], True, peak("fl_lazy") <= TARGETS["max_peak_rss_gb"]),
-        })
+            summary.append(
+                {
+                    "name": "facility_location vs IndexFlatIP graph + baseline",
+                    "wall_s": ours,
+                    "target_wall_s": t["max_wall_s"],
+                    "speedup_wall": base / ours,
+                    "speedup_cpu": (kf["cpu_s_full"] + base_cpu) / (kg["cpu_s"] + fl["cpu_s"]),
+                    "target_speedup": t["min_speedup"],
+                    "quality": "same neighbours, same objective as above",
+                    "peak_rss_gb": peak("knn_graph", "fl_lazy"),
+                    "verdict": _verdict(
+                        ours <= t["max_wall_s"],
+                        base / ours >= t["min_speedup"],
+                        True,
+                        peak("knn_graph", "fl_lazy") <= TARGETS["max_peak_rss_gb"],
+                    ),
+                }
+            )
+        summary.append(
+            {
+                "name": "facility_location, optimizer only",
+                "wall_s": fl["wall_s"],
+                "target_wall_s": t["max_wall_s"],
+                "speedup_wall": base_wall / fl["wall_s"],
+                "speedup_cpu": base_cpu / fl["cpu_s"],
+                "target_speedup": t["min_speedup"],
+                "quality": "same graph for both",
+                "peak_rss_gb": peak("fl_lazy"),
+                "verdict": _verdict(
+                    fl["wall_s"] <= t["max_wall_s"],
+                    base_wall / fl["wall_s"] >= t["min_speedup"],
+                    True,
+                    peak("fl_lazy") <= TARGETS["max_peak_rss_gb"],
+                ),
+            }
+        )
     return summary, notes
 
 
@@ -512,8 +614,15 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="alsel-bench-") as tmp:
         tmp = Path(tmp)
         for worker in (
-            "kmeans_alsel", "kmeans_sklearn", "kcenter_alsel", "kcenter_naive",
-            "knn_graph", "knn_flatip", "fl_lazy", "fl_stochastic", "fl_apricot",
+            "kmeans_alsel",
+            "kmeans_sklearn",
+            "kcenter_alsel",
+            "kcenter_naive",
+            "knn_graph",
+            "knn_flatip",
+            "fl_lazy",
+            "fl_stochastic",
+            "fl_apricot",
         ):
             results[worker] = _run(worker, emb_path, tmp, args, k)
         if (tmp / "kcenter_order.npy").exists() and (tmp / "kcenter_naive_order.npy").exists():
@@ -523,7 +632,11 @@ def main(argv=None) -> int:
         if (tmp / "fl_lazy_ranking.npy").exists() and (tmp / "fl_apricot_ranking.npy").exists():
             ours, base = np.load(tmp / "fl_lazy_ranking.npy"), np.load(tmp / "fl_apricot_ranking.npy")
             same = len(ours) == len(base) and bool(np.array_equal(ours, base))
-            data["fl_same_ranking"] = "yes" if same else f"no ({np.mean(ours[: len(base)] == base[: len(ours)]):.1%} of positions agree, {len(np.intersect1d(ours, base)) / len(ours):.1%} same set)"
+            data["fl_same_ranking"] = (
+                "yes"
+                if same
+                else f"no ({np.mean(ours[: len(base)] == base[: len(ours)]):.1%} of positions agree, {len(np.intersect1d(ours, base)) / len(ours):.1%} same set)"
+            )
     summary, notes = _summarise(results, data)
     data["summary"] = summary
     data["notes"] = notes + _notes(results, data)
@@ -533,8 +646,15 @@ def main(argv=None) -> int:
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
         (output / "benchmarks.md").write_text(report)
-        payload = {"command": command, "machine": machine, "data": {k_: v for k_, v in data.items() if k_ not in ("summary", "notes")},
-                   "summary": summary, "notes": data["notes"], "targets": TARGETS, "runs": results}
+        payload = {
+            "command": command,
+            "machine": machine,
+            "data": {k_: v for k_, v in data.items() if k_ not in ("summary", "notes")},
+            "summary": summary,
+            "notes": data["notes"],
+            "targets": TARGETS,
+            "runs": results,
+        }
         (output / "benchmarks.json").write_text(json.dumps(payload, indent=2) + "\n")
         print(f"\nwrote {output / 'benchmarks.md'} and {output / 'benchmarks.json'}")
     return 0
@@ -544,7 +664,9 @@ def _notes(r: dict, data: dict) -> list[str]:
     notes = []
     ka = r.get("kmeans_alsel", {})
     if "projection" in ka:
-        notes.append(f"The Gaussian projection to 32-d ({_fmt(ka['projection']['wall_s'], 2)} s) is shared input and not in either KMeans time.")
+        notes.append(
+            f"The Gaussian projection to 32-d ({_fmt(ka['projection']['wall_s'], 2)} s) is shared input and not in either KMeans time."
+        )
     ks = r.get("kmeans_sklearn", {})
     if "wall_s" in ka and "wall_s" in ks and ks["wall_s"] / ka["wall_s"] < TARGETS["kmeans"]["min_speedup"]:
         notes.append(
@@ -573,7 +695,9 @@ def _notes(r: dict, data: dict) -> list[str]:
             f"apricot (installed only for this benchmark; not a dependency) compiles its numba kernel inside every `fit`; "
             f"a fit on a 50-row graph took {_fmt(fa['tiny_fit_s'], 2)} s, roughly that overhead, which is included in its time."
         )
-        notes.append("The facility-location speed-up counts the shared kNN graph build in both totals; the optimizer-only row compares lazy greedy with apricot alone.")
+        notes.append(
+            "The facility-location speed-up counts the shared kNN graph build in both totals; the optimizer-only row compares lazy greedy with apricot alone."
+        )
     elif "apricot_error" in fa:
         notes.append(f"apricot could not be imported ({fa['apricot_error']}); the baseline is a naive NumPy greedy on the same graph.")
     kg = r.get("knn_graph", {})

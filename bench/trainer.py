@@ -41,9 +41,12 @@ def _data(n: int):
     fit_rows, held_rows = validation_split(splits.pool.labels, 0.1, seed=0)
     texts = splits.pool.texts
     return (
-        [texts[i] for i in fit_rows], splits.pool.labels[fit_rows],
-        [texts[i] for i in held_rows], splits.pool.labels[held_rows],
-        splits.eval.texts, splits.eval.labels,
+        [texts[i] for i in fit_rows],
+        splits.pool.labels[fit_rows],
+        [texts[i] for i in held_rows],
+        splits.pool.labels[held_rows],
+        splits.eval.texts,
+        splits.eval.labels,
     )
 
 
@@ -82,14 +85,31 @@ def run_trainer(data) -> tuple[float, float, int]:
 
     with tempfile.TemporaryDirectory() as out:
         args = TrainingArguments(
-            output_dir=out, num_train_epochs=SETTINGS["epochs"], per_device_train_batch_size=SETTINGS["batch_size"],
-            per_device_eval_batch_size=256, eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True,
-            metric_for_best_model="accuracy", save_total_limit=1, report_to=[], seed=SETTINGS["seed"], use_cpu=True,
-            bf16=uses_bf16(), train_sampling_strategy="group_by_length", disable_tqdm=True, logging_strategy="no",
+            output_dir=out,
+            num_train_epochs=SETTINGS["epochs"],
+            per_device_train_batch_size=SETTINGS["batch_size"],
+            per_device_eval_batch_size=256,
+            eval_strategy="epoch",
+            save_strategy="epoch",
+            load_best_model_at_end=True,
+            metric_for_best_model="accuracy",
+            save_total_limit=1,
+            report_to=[],
+            seed=SETTINGS["seed"],
+            use_cpu=True,
+            bf16=uses_bf16(),
+            train_sampling_strategy="group_by_length",
+            disable_tqdm=True,
+            logging_strategy="no",
         )
         trainer = Trainer(
-            model=model, args=args, train_dataset=encode(fit_texts, fit_labels), eval_dataset=encode(held_texts, held_labels),
-            data_collator=DataCollatorWithPadding(learner.tokenizer_), compute_metrics=accuracy, optimizers=(optimizer, scheduler),
+            model=model,
+            args=args,
+            train_dataset=encode(fit_texts, fit_labels),
+            eval_dataset=encode(held_texts, held_labels),
+            data_collator=DataCollatorWithPadding(learner.tokenizer_),
+            compute_metrics=accuracy,
+            optimizers=(optimizer, scheduler),
             callbacks=[EarlyStoppingCallback(early_stopping_patience=SETTINGS["patience"])],
         )
         trainer.train()
@@ -114,9 +134,14 @@ def main() -> None:
             written = max(written, bytes_)
             print(f"{name}: {seconds:.1f} s, dev accuracy {accuracy[name]:.4f}", flush=True)
     result = {
-        "cpu": cpu_model(), "settings": SETTINGS, "n_fit": len(data[0]), "n_validation": len(data[2]),
-        "seconds": times, "median_seconds": {k: statistics.median(v) for k, v in times.items()},
-        "dev_accuracy": accuracy, "trainer_bytes_written": written,
+        "cpu": cpu_model(),
+        "settings": SETTINGS,
+        "n_fit": len(data[0]),
+        "n_validation": len(data[2]),
+        "seconds": times,
+        "median_seconds": {k: statistics.median(v) for k, v in times.items()},
+        "dev_accuracy": accuracy,
+        "trainer_bytes_written": written,
     }
     result["trainer_over_alsel"] = round(result["median_seconds"]["trainer"] / result["median_seconds"]["alsel"], 3)
     write_text(ROOT / "docs" / "trainer.json", json.dumps(result, indent=1) + "\n")

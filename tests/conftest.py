@@ -110,7 +110,9 @@ def tiny_bert(tmp_path_factory, tokenizer_dir):
     """A 2-layer, 32-wide random BERT classifier with the bundled BERT tokenizer."""
     from transformers import BertConfig, BertForSequenceClassification
 
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, max_position_embeddings=128
+    )
     return _save_tiny(BertForSequenceClassification, config, tokenizer_dir, tmp_path_factory.mktemp("tiny-bert"))
 
 
@@ -121,9 +123,18 @@ def tiny_modernbert(tmp_path_factory, tokenizer_dir):
     from transformers import ModernBertConfig, ModernBertForSequenceClassification
 
     config = ModernBertConfig(
-        vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        max_position_embeddings=128, local_attention=16, pad_token_id=0, cls_token_id=101, sep_token_id=102,
-        bos_token_id=101, eos_token_id=102,
+        vocab_size=30522,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=128,
+        local_attention=16,
+        pad_token_id=0,
+        cls_token_id=101,
+        sep_token_id=102,
+        bos_token_id=101,
+        eos_token_id=102,
     )
     return _save_tiny(ModernBertForSequenceClassification, config, tokenizer_dir, tmp_path_factory.mktemp("tiny-modernbert"))
 

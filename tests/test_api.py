@@ -40,15 +40,31 @@ def test_select_on_texts_frame_and_dataset_gives_the_cli_selection(capsys, tmp_p
     import datasets
 
     train, evalset = frames
-    code, _, err = run_cli(capsys, "loop", "--dataset", synthetic_csv / "train.csv", "--eval", synthetic_csv / "eval.csv",
-                           *cli_flags(tiny), "--out", tmp_path / "cli", "--quiet")
+    code, _, err = run_cli(
+        capsys,
+        "loop",
+        "--dataset",
+        synthetic_csv / "train.csv",
+        "--eval",
+        synthetic_csv / "eval.csv",
+        *cli_flags(tiny),
+        "--out",
+        tmp_path / "cli",
+        "--quiet",
+    )
     assert code == 0 and err == "", err
     cli_ids = [e["id"] for e in read_jsonl(tmp_path / "cli" / "selection.jsonl")]
 
-    from_texts = alsel.select(train["text"].tolist(), train["label"].tolist(), eval=(evalset["text"].tolist(), evalset["label"].tolist()), progress=False, **tiny)
+    from_texts = alsel.select(
+        train["text"].tolist(), train["label"].tolist(), eval=(evalset["text"].tolist(), evalset["label"].tolist()), progress=False, **tiny
+    )
     assert capsys.readouterr() == ("", "")  # progress=False prints nothing
     from_frame = alsel.select(train, eval=evalset, text="text", label="label", progress=False, **tiny)
-    from_dataset = alsel.select(datasets.DatasetDict(train=datasets.Dataset.from_pandas(train), validation=datasets.Dataset.from_pandas(evalset)), progress=False, **tiny)
+    from_dataset = alsel.select(
+        datasets.DatasetDict(train=datasets.Dataset.from_pandas(train), validation=datasets.Dataset.from_pandas(evalset)),
+        progress=False,
+        **tiny,
+    )
     for result in (from_texts, from_frame, from_dataset):
         assert isinstance(result, SelectionResult) and result.ids.tolist() == cli_ids
         assert result.frame["id"].tolist() == cli_ids and result.indices.tolist() == cli_ids  # no hold-out: positions are ids
@@ -165,7 +181,10 @@ def test_the_default_config_is_the_recommended_loop(capsys, tmp_path, monkeypatc
         (lambda: alsel.select(["a", "b"]), "needs its labels"),
         (lambda: alsel.select(["a", "b"], [0, 1], acquisition="margin"), "unknown option acquisition"),
         (lambda: alsel.select(["a", "b"], [0, 1], text_column="t"), "pass text_column as select's text= argument"),
-        (lambda: alsel.select(pd.DataFrame({"review": ["a"], "label": [1]}), text="body"), "no text column 'body' (columns: review, label)"),
+        (
+            lambda: alsel.select(pd.DataFrame({"review": ["a"], "label": [1]}), text="body"),
+            "no text column 'body' (columns: review, label)",
+        ),
         (lambda: alsel.select(pd.DataFrame({"text": ["a"], "stars": [1]})), "no label column 'label' (columns: text, stars)"),
         (lambda: alsel.select(["a", "b", "c", "d"], [0, 1, 0, 1], preset="nope"), "unknown preset 'nope'"),
     ],
@@ -178,7 +197,7 @@ def test_bad_input_is_a_one_line_alsel_error(call, message):
 
 def readme_python_example() -> str:
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## From Python"):]
+    section = readme[readme.index("## From Python") :]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 

@@ -34,8 +34,12 @@ def squared_distance_to_chosen(x: np.ndarray, rows) -> float:
 def state(x: np.ndarray, labeled=()) -> LoopState:
     labeled = np.asarray(labeled, dtype=np.int64)
     return LoopState(
-        labels=np.zeros(len(x), dtype=np.int64), n_classes=1, candidates=np.setdiff1d(np.arange(len(x)), labeled), labeled=labeled,
-        random_state=np.random.default_rng(0), embeddings=x,
+        labels=np.zeros(len(x), dtype=np.int64),
+        n_classes=1,
+        candidates=np.setdiff1d(np.arange(len(x)), labeled),
+        labeled=labeled,
+        random_state=np.random.default_rng(0),
+        embeddings=x,
     )
 
 

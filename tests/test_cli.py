@@ -55,9 +55,35 @@ def test_bad_data_file_is_one_line(capsys, tmp_path):
 
 def test_loop_then_show(capsys, tmp_path, synthetic_csv, tiny_bert):
     out = tmp_path / "run"
-    argv = ["loop", "--dataset", str(synthetic_csv / "train.csv"), "--eval", str(synthetic_csv / "eval.csv"), "--model", tiny_bert,
-            "--init", "random", "--acq", "margin", "--rounds", "1", "--budget", "40", "--epochs", "1", "--min-steps", "0", "--lr", "5e-3", "--learner-option", "collapse_guard=false",
-            "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
+    argv = [
+        "loop",
+        "--dataset",
+        str(synthetic_csv / "train.csv"),
+        "--eval",
+        str(synthetic_csv / "eval.csv"),
+        "--model",
+        tiny_bert,
+        "--init",
+        "random",
+        "--acq",
+        "margin",
+        "--rounds",
+        "1",
+        "--budget",
+        "40",
+        "--epochs",
+        "1",
+        "--min-steps",
+        "0",
+        "--lr",
+        "5e-3",
+        "--learner-option",
+        "collapse_guard=false",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--out",
+        str(out),
+    ]
     code, _, err = run_cli(capsys, *argv)
     assert code == 0, err
     assert "done: accuracy" in err
@@ -107,7 +133,18 @@ def test_study_summary_lists_failed_runs_beside_finished_and_skipped_ones(capsys
 
     monkeypatch.setattr("alsel.study.runner.default_run_fn", lambda: FakeRun(fail={"kmeans"}))
     monkeypatch.setenv("COLUMNS", "200")  # one table line per run
-    argv = ["study", str(write_config(tmp_path)), "--out", str(tmp_path / "s"), "--strategies", "random,kmeans", "--budgets", "0.1", "--seeds", "0"]
+    argv = [
+        "study",
+        str(write_config(tmp_path)),
+        "--out",
+        str(tmp_path / "s"),
+        "--strategies",
+        "random,kmeans",
+        "--budgets",
+        "0.1",
+        "--seeds",
+        "0",
+    ]
     for status in ("finished", "skipped"):  # the first call, then every rerun
         code, out, err = run_cli(capsys, *argv)
         assert code == 1 and "Traceback" not in out + err, err

@@ -99,12 +99,12 @@ def test_random_effects_needs_two_sets_and_usable_errors():
 @pytest.mark.parametrize(
     "accuracy, expected",
     [
-        (0.84, (0.15, "=")),    # between 10% and 20%
-        (0.81, (0.075, "=")),   # between 5% and 10%
-        (0.80, (0.05, "=")),    # exactly the first point
-        (0.86, (0.2, "=")),     # exactly the last point
-        (0.79, (0.05, "<")),    # below the range
-        (0.87, (0.2, ">")),     # above the range
+        (0.84, (0.15, "=")),  # between 10% and 20%
+        (0.81, (0.075, "=")),  # between 5% and 10%
+        (0.80, (0.05, "=")),  # exactly the first point
+        (0.86, (0.2, "=")),  # exactly the last point
+        (0.79, (0.05, "<")),  # below the range
+        (0.87, (0.2, ">")),  # above the range
     ],
 )
 def test_budget_to_match_interpolates_inside_the_range(accuracy, expected):
@@ -168,7 +168,12 @@ def test_pooled_estimate_is_dersimonian_laird_over_the_sets(studies):
     assert list(pooled.index) == ["kmeans"]
     expected = random_effects([0.02, 0.03, 0.01], [0.01 / math.sqrt(3)] * 3)
     k = pooled.loc["kmeans"]
-    assert k.k == 3 and k.estimate == pytest.approx(0.02) and k.ci_low == pytest.approx(expected["ci_low"]) and k.tau2 == pytest.approx(expected["tau2"])
+    assert (
+        k.k == 3
+        and k.estimate == pytest.approx(0.02)
+        and k.ci_low == pytest.approx(expected["ci_low"])
+        and k.tau2 == pytest.approx(expected["tau2"])
+    )
 
 
 def test_a_strategy_on_one_set_gets_no_pooled_row(studies):
@@ -263,7 +268,11 @@ def test_the_decision_rule_reads_each_filter_and_chooses(capsys, studies, tmp_pa
     assert decision["chosen"].tolist() == [True, False, False]
     kmeans = decision.loc["kmeans"]
     # against loop: +0.5 point plus 1 point a seed plus the set's shift, averaged over seeds 0-2 and pooled
-    assert kmeans["fails"] == "" and float(kmeans["pooled"]) == pytest.approx(0.02) and float(kmeans["reference_pooled"]) == pytest.approx(0.015)
+    assert (
+        kmeans["fails"] == ""
+        and float(kmeans["pooled"]) == pytest.approx(0.02)
+        and float(kmeans["reference_pooled"]) == pytest.approx(0.015)
+    )
     assert float(kmeans["reference_ci_low"]) < 0.015 < float(kmeans["reference_ci_high"])
     # low_conf and loop differ from random by a constant on every set: no standard error, so no
     # pooled difference (and no test: untested, not worse); low_conf's seed model doubles its cost
@@ -288,7 +297,9 @@ def test_the_rule_without_its_reference_says_so_and_a_looser_rule_chooses_otherw
     text = (tmp_path / "f" / "compare.md").read_text()
     assert code == 0 and "Keeping `full`'s gain: not read: `full` is not measured at 10% on every set." in text
     assert "the decision rule chooses: kmeans" in out and "difference to full" not in text
-    code, out, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "d"), "--max-cost", "0.5", "--keep-gain-of", "none")
+    code, out, _ = run_cli(
+        capsys, "compare", *map(str, studies), "--out", str(tmp_path / "d"), "--max-cost", "0.5", "--keep-gain-of", "none"
+    )
     text = (tmp_path / "d" / "compare.md").read_text()
     assert code == 0 and "**No strategy passes every filter**" in text and "cost 1.00× > 0.5×" in text and "Keeping" not in text
     assert "the decision rule chooses: none" in out
@@ -311,9 +322,15 @@ def test_strategies_are_compared_as_if_the_studies_held_no_others(capsys, studie
     write_comparison(only, tmp_path / "d", budget=0.1)
     assert (tmp_path / "c" / "compare.csv").read_text() == (tmp_path / "d" / "compare.csv").read_text()
     # the rule's reference is read with the strategies named, not left out
-    code, out, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "f"), "--strategies", "kmeans", "--keep-gain-of", "loop")
+    code, out, _ = run_cli(
+        capsys, "compare", *map(str, studies), "--out", str(tmp_path / "f"), "--strategies", "kmeans", "--keep-gain-of", "loop"
+    )
     decision = pd.read_csv(tmp_path / "f" / "decision.csv", keep_default_na=False).set_index("strategy")
-    assert code == 0 and list(decision.index) == ["kmeans", "loop"] and float(decision.loc["kmeans", "reference_pooled"]) == pytest.approx(0.015)
+    assert (
+        code == 0
+        and list(decision.index) == ["kmeans", "loop"]
+        and float(decision.loc["kmeans", "reference_pooled"]) == pytest.approx(0.015)
+    )
 
 
 def hand_comparison(rows, n_sets=2, baseline="random"):
@@ -324,20 +341,36 @@ def hand_comparison(rows, n_sets=2, baseline="random"):
     table, pooled = [], []
     for name, estimate, cost, worse_on in rows:
         for k in range(n_sets):
-            table.append({**dict.fromkeys(COMPARE_COLUMNS, math.nan), "set": f"set{k}", "strategy": name, "budget": 0.1,
-                          "diff_mean": estimate, "verdict": "worse" if f"set{k}" in worse_on else "no significant difference",
-                          "cost_ratio": cost, "cached_cost_ratio": cost})
-        pooled.append({**dict.fromkeys(POOLED_COLUMNS, math.nan), "strategy": name, "estimate": estimate,
-                       "ci_low": estimate - 0.01, "ci_high": estimate + 0.01})
+            table.append(
+                {
+                    **dict.fromkeys(COMPARE_COLUMNS, math.nan),
+                    "set": f"set{k}",
+                    "strategy": name,
+                    "budget": 0.1,
+                    "diff_mean": estimate,
+                    "verdict": "worse" if f"set{k}" in worse_on else "no significant difference",
+                    "cost_ratio": cost,
+                    "cached_cost_ratio": cost,
+                }
+            )
+        pooled.append(
+            {
+                **dict.fromkeys(POOLED_COLUMNS, math.nan),
+                "strategy": name,
+                "estimate": estimate,
+                "ci_low": estimate - 0.01,
+                "ci_high": estimate + 0.01,
+            }
+        )
     return Comparison([None] * n_sets, 0.1, baseline, pd.DataFrame(table), pd.DataFrame(pooled), pd.DataFrame())
 
 
 @pytest.mark.parametrize(
     "rule, chosen",
     [
-        ({"keep_gain_of": None}, "b"),                          # a and b tie within 0.5 points: the cheaper b
-        ({"keep_gain_of": None, "tie": 0.002}, "a"),            # no tie: the better a
-        ({"keep_gain_of": None, "max_cost_ratio": 2.5}, "c"),   # c's cost allowed: the best, alone
+        ({"keep_gain_of": None}, "b"),  # a and b tie within 0.5 points: the cheaper b
+        ({"keep_gain_of": None, "tie": 0.002}, "a"),  # no tie: the better a
+        ({"keep_gain_of": None, "max_cost_ratio": 2.5}, "c"),  # c's cost allowed: the best, alone
         ({"keep_gain_of": None, "max_cost_ratio": 1.0}, None),  # nothing is that cheap
     ],
 )
@@ -423,8 +456,14 @@ def test_budgets_in_labels_per_class_are_compared_on_their_own_scale(tmp_path, p
     per_class = {"15/class": 0.1, "30/class": 0.2}  # the accuracies make_study gives those fractions
     dirs = []
     for name, shift in list(KMEANS_SHIFT.items())[:2]:
-        made = make_study(tmp_path / name, pool, eval_labels, embeddings=False, budgets=tuple(per_class),
-                          accuracy_of=lambda s, b, seed, shift=shift: shifted(shift)(s, per_class.get(b, b), seed))
+        made = make_study(
+            tmp_path / name,
+            pool,
+            eval_labels,
+            embeddings=False,
+            budgets=tuple(per_class),
+            accuracy_of=lambda s, b, seed, shift=shift: shifted(shift)(s, per_class.get(b, b), seed),
+        )
         dirs.append(made.rename(tmp_path / name / name))
     assert (dirs[0] / "runs" / "kmeans" / "budget-15-per-class" / "seed-0").is_dir()
     comparison = compare(read_sets(dirs), "15/class")
@@ -435,7 +474,11 @@ def test_budgets_in_labels_per_class_are_compared_on_their_own_scale(tmp_path, p
     # random: 81% at 15/class, 83% at 30/class; kmeans on banking77 at 15/class: 83% -> random needs 30/class
     assert tuple(efficiency.loc[("banking77", "kmeans"), ["random_budget", "relation"]]) == (pytest.approx(30.0), "=")
     text = render_comparison(comparison)
-    assert "at 15/class" in text and "banking77 81.00% (15.0/class)" in text and "| banking77 | random | 81.00%, 3 runs | 83.00%, 3 runs |" in text
+    assert (
+        "at 15/class" in text
+        and "banking77 81.00% (15.0/class)" in text
+        and "| banking77 | random | 81.00%, 3 runs | 83.00%, 3 runs |" in text
+    )
     assert "30.0/class" in text  # the efficiency cell
     with pytest.raises(ConfigError, match="no study has runs at budget 10%; measured: 100%, 15/class, 30/class"):
         compare(read_sets(dirs), 0.1)

@@ -89,7 +89,12 @@ def test_resolution_fills_model_defaults_and_checks_names():
 
     config = LoopConfig.from_options(model="minilm").resolved()
     defaults = TRAINING_DEFAULTS["minilm"]
-    assert (config.epochs, config.patience, config.lr, config.head_lr) == (defaults["epochs"], defaults["patience"], defaults["lr"], defaults["head_lr"])
+    assert (config.epochs, config.patience, config.lr, config.head_lr) == (
+        defaults["epochs"],
+        defaults["patience"],
+        defaults["lr"],
+        defaults["head_lr"],
+    )
     assert LoopConfig.from_options(model="minilm", lr=1e-5, patience=7).resolved().lr == 1e-5  # an explicit value wins
     assert LoopConfig.from_options(model="modernbert-base").resolved().lr == 8e-5
     with pytest.raises(ConfigError, match="unknown --acq"):

@@ -17,8 +17,16 @@ from conftest import UNGUARDED, Recorder
 @pytest.fixture()
 def options(synthetic_csv, tiny_bert, tmp_path):
     return dict(
-        dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"), model=tiny_bert,
-        epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget=60, cache_dir=str(tmp_path / "cache"), learner_options=UNGUARDED,
+        dataset=str(synthetic_csv / "train.csv"),
+        eval=str(synthetic_csv / "eval.csv"),
+        model=tiny_bert,
+        epochs=2,
+        min_steps=0,
+        lr=5e-3,
+        batch_size=16,
+        budget=60,
+        cache_dir=str(tmp_path / "cache"),
+        learner_options=UNGUARDED,
     )
 
 
@@ -64,6 +72,7 @@ def test_a_final_model_that_predicts_one_class_is_reported(tmp_path, options, mo
             probs = np.zeros_like(probs)
             probs[np.arange(len(probs)), classes[: len(probs)]] = 1.0
             return metrics, probs
+
         return evaluate
 
     monkeypatch.setattr(controller, "evaluate", predicting(np.ones(100, dtype=int)))
@@ -174,8 +183,16 @@ def test_probe_scores_candidates_out_of_fold():
     x = rng.normal(size=(200, 8)) + labels[:, None] * 3.0
     x[7] -= (2 * labels[7] - 1) * 20  # a mislabelled-looking point
     pool = TextDataset(ids=np.arange(200), texts=[""] * 200, labels=labels, label_names=("a", "b"))
-    ctx = ScoringContext(pool=pool, train=np.arange(50), candidates=np.arange(50, 200), learner=None, make_learner=None,
-                         embeddings=lambda: x, seed=0, progress=Progress())
+    ctx = ScoringContext(
+        pool=pool,
+        train=np.arange(50),
+        candidates=np.arange(50, 200),
+        learner=None,
+        make_learner=None,
+        embeddings=lambda: x,
+        seed=0,
+        progress=Progress(),
+    )
     probs, _ = score_candidates("probe", ctx, frozenset({"probs"}))
     assert probs.shape == (150, 2)
     ctx.candidates = np.arange(0, 200)
@@ -199,7 +216,7 @@ def test_the_validation_split_comes_from_the_selection_and_is_in_the_cache_key(t
     monkeypatch.setattr(TransformerLearner, "fit", spy)
     options = {**options, "budget": 200, "preset": "random"}
     loop(tmp_path / "a", **options)
-    (fit_texts, held_texts), = seen
+    ((fit_texts, held_texts),) = seen
     splits = load_data(options["dataset"], eval_spec=options["eval"])
     chosen = splits.pool.positions([e["id"] for e in read_jsonl(tmp_path / "a" / "selection.jsonl")])
     assert sorted(fit_texts + held_texts) == sorted(splits.pool.texts[i] for i in chosen)  # all from the selection
@@ -223,8 +240,15 @@ def test_a_fine_tuning_built_to_collapse_is_retried_recorded_and_fails_the_run(t
     frame.to_csv(tmp_path / "same.csv", index=False)
     progress = Recorder()
     config = LoopConfig.from_options(
-        dataset=str(tmp_path / "same.csv"), eval="0.2", model=tiny_bert, preset="random", budget=30,
-        epochs=2, lr=1e-3, batch_size=16, cache_dir=str(tmp_path / "cache"),
+        dataset=str(tmp_path / "same.csv"),
+        eval="0.2",
+        model=tiny_bert,
+        preset="random",
+        budget=30,
+        epochs=2,
+        lr=1e-3,
+        batch_size=16,
+        cache_dir=str(tmp_path / "cache"),
     )
     metrics = run_loop(config, tmp_path / "run", progress=progress)
     training = read_jsonl(tmp_path / "run" / "rounds.jsonl")[0]["training"]

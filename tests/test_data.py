@@ -71,8 +71,12 @@ def test_stratified_sample_respects_class_shares():
 def test_local_files_with_string_labels(tmp_path, suffix):
     frame = pd.DataFrame({"review": [f"text {i}" for i in range(40)], "stars": ["good", "bad"] * 20})
     path = tmp_path / f"data.{suffix}"
-    {"csv": lambda: frame.to_csv(path, index=False), "tsv": lambda: frame.to_csv(path, sep="\t", index=False),
-     "jsonl": lambda: frame.to_json(path, orient="records", lines=True), "parquet": lambda: frame.to_parquet(path)}[suffix]()
+    {
+        "csv": lambda: frame.to_csv(path, index=False),
+        "tsv": lambda: frame.to_csv(path, sep="\t", index=False),
+        "jsonl": lambda: frame.to_json(path, orient="records", lines=True),
+        "parquet": lambda: frame.to_parquet(path),
+    }[suffix]()
     splits = load_data(str(path), label_column="stars", eval_spec="0.25")
     assert splits.pool.label_names == ("bad", "good")
     assert len(splits.pool) == 30 and len(splits.eval) == 10
@@ -101,7 +105,11 @@ def test_eval_file_shares_the_label_mapping(tmp_path):
         # issue 26
         ("text,label\n  ,1\nb,0\nc,1\n", {}, r"1 rows have an empty text in column 'text' \(the first is row 0\)"),
         ("text,label\na,1\nb,01\nc,0\n", {}, r"labels '01' and '1' spell the same number; write one class one way"),
-        ("text,label\na,x\nb,y\nc,z\n", {"eval_spec": "0.1"}, r"not two classes \(3 of 3 classes have one example, which the evaluation set takes\)"),
+        (
+            "text,label\na,x\nb,y\nc,z\n",
+            {"eval_spec": "0.1"},
+            r"not two classes \(3 of 3 classes have one example, which the evaluation set takes\)",
+        ),
     ],
 )
 def test_bad_files_raise_one_clear_error(tmp_path, content, kwargs, message):

@@ -56,7 +56,10 @@ def test_a_killed_embedding_resumes_at_the_next_shard_with_the_same_result(tmp_p
     with pytest.raises(KeyboardInterrupt):
         killed.embed(TEXTS, "fp")
     assert not killed.cache_path("fp").exists()
-    assert sorted(p.name for p in killed.cache_path("fp").with_suffix(".shards").glob("*.npy")) == ["rows-000000000-000000004.npy", "rows-000000004-000000008.npy"]
+    assert sorted(p.name for p in killed.cache_path("fp").with_suffix(".shards").glob("*.npy")) == [
+        "rows-000000000-000000004.npy",
+        "rows-000000004-000000008.npy",
+    ]
     resumed = FakeEmbedder(tmp_path / "a")
     out = resumed.embed(TEXTS, "fp")
     assert resumed.calls == [TEXTS[8:]]  # only the shard that was not finished

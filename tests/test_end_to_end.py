@@ -21,8 +21,27 @@ def all_cores():
 @pytest.mark.slow
 def test_kmeans_then_margin_on_sst2_beats_the_majority_class(capsys, tmp_path, all_cores):
     out = tmp_path / "run"
-    argv = ["loop", "--init", "kmeans", "--acq", "margin", "--rounds", "1", "--limit", "3000", "--budget", "600",
-            "--model", "minilm", "--seed", "0", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
+    argv = [
+        "loop",
+        "--init",
+        "kmeans",
+        "--acq",
+        "margin",
+        "--rounds",
+        "1",
+        "--limit",
+        "3000",
+        "--budget",
+        "600",
+        "--model",
+        "minilm",
+        "--seed",
+        "0",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--out",
+        str(out),
+    ]
     code, _, err = run_cli(capsys, *argv)
     assert code == 0, err
     metrics = read_json(out / "metrics.json")

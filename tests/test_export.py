@@ -21,8 +21,21 @@ from conftest import UNGUARDED, run_cli
 
 def loop_options(data_dir, model, cache_dir, **extra):
     return dict(
-        dataset=str(data_dir / "train.csv"), eval=str(data_dir / "eval.csv"), model=model, init="random", acq="low_conf", rounds=2,
-        epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget=60, precision="fp32", cache_dir=str(cache_dir), learner_options=UNGUARDED, **extra,
+        dataset=str(data_dir / "train.csv"),
+        eval=str(data_dir / "eval.csv"),
+        model=model,
+        init="random",
+        acq="low_conf",
+        rounds=2,
+        epochs=2,
+        min_steps=0,
+        lr=5e-3,
+        batch_size=16,
+        budget=60,
+        precision="fp32",
+        cache_dir=str(cache_dir),
+        learner_options=UNGUARDED,
+        **extra,
     )
 
 
@@ -121,7 +134,8 @@ def test_a_study_run_exports_the_same_way(capsys, tmp_path, synthetic_csv, tiny_
     from alsel.study import run_study
 
     config = tmp_path / "study.yaml"
-    config.write_text(textwrap.dedent(f"""
+    config.write_text(
+        textwrap.dedent(f"""
         name: tiny
         epochs: 1
         min_steps: 0
@@ -131,11 +145,13 @@ def test_a_study_run_exports_the_same_way(capsys, tmp_path, synthetic_csv, tiny_
           random: {{preset: random}}
         budgets: [40]
         seeds: [0]
-        dataset: {synthetic_csv / 'train.csv'}
-        eval: {synthetic_csv / 'eval.csv'}
+        dataset: {synthetic_csv / "train.csv"}
+        eval: {synthetic_csv / "eval.csv"}
         model: {tiny_bert}
-        cache_dir: {tmp_path / 'cache'}
-    """), encoding="utf-8")
+        cache_dir: {tmp_path / "cache"}
+    """),
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigError, match="save_model would have every run write one folder"):
         run_study(config, out=tmp_path / "study", options={"save_model": str(tmp_path / "model")})
     summary = run_study(config, out=tmp_path / "study")
@@ -196,7 +212,10 @@ def test_bad_requests_are_one_line(capsys, finished, tmp_path):
         (["export", tmp_path / "missing"], "no such run directory"),
         (["export", tmp_path / "empty"], "not a run directory (no config.json)"),
         (["export", finished.run, "--out", finished.run / "selection.jsonl"], "one of the run's own records"),
-        (["export", finished.run, "--format", "csv", "--out", finished.run / "error.txt"], "one of the run's own records"),  # a study writes it
+        (
+            ["export", finished.run, "--format", "csv", "--out", finished.run / "error.txt"],
+            "one of the run's own records",
+        ),  # a study writes it
         (["export", finished.run, "--format", "hf", "--out", finished.run / "data"], "one of the run's own records"),
     ]
     for argv, message in cases:
@@ -317,8 +336,31 @@ def test_save_model_never_writes_into_the_model_it_loads(finished, tmp_path):
 @pytest.mark.slow
 def test_export_of_a_bundled_sst2_run_holds_its_rows(capsys, tmp_path, tiny_bert):
     run = tmp_path / "run"
-    argv = ["loop", "--dataset", "sst2", "--limit", "600", "--eval-limit", "200", "--budget", "60", "--preset", "random", "--model", tiny_bert,
-            "--epochs", "1", "--min-steps", "0", "--learner-option", "collapse_guard=false", "--cache-dir", tmp_path / "cache", "--out", run]
+    argv = [
+        "loop",
+        "--dataset",
+        "sst2",
+        "--limit",
+        "600",
+        "--eval-limit",
+        "200",
+        "--budget",
+        "60",
+        "--preset",
+        "random",
+        "--model",
+        tiny_bert,
+        "--epochs",
+        "1",
+        "--min-steps",
+        "0",
+        "--learner-option",
+        "collapse_guard=false",
+        "--cache-dir",
+        tmp_path / "cache",
+        "--out",
+        run,
+    ]
     code, _, err = run_cli(capsys, *argv)
     assert code == 0, err
     assert run_cli(capsys, "export", run, "--out", tmp_path / "subset.parquet")[0] == 0

@@ -23,7 +23,9 @@ from alsel.progress import Progress
 from alsel.run import run_loop
 from conftest import UNGUARDED, Recorder, run_cli
 
-SPEC = dict(init="kmeans", acq="low_conf", rounds=2, epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget="60", learner_options=UNGUARDED)  # as the CLI passes it
+SPEC = dict(
+    init="kmeans", acq="low_conf", rounds=2, epochs=2, min_steps=0, lr=5e-3, batch_size=16, budget="60", learner_options=UNGUARDED
+)  # as the CLI passes it
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,9 @@ def base(tmp_path_factory, synthetic_csv, tiny_bert):
     """A finished 3-round run, the same run interrupted after round 0, their options and the
     round-cache entries they use (the study below adds its own to the same cache)."""
     root = tmp_path_factory.mktemp("faults")
-    options = dict(SPEC, dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"), model=tiny_bert, cache_dir=str(root / "cache"))
+    options = dict(
+        SPEC, dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"), model=tiny_bert, cache_dir=str(root / "cache")
+    )
     run_loop(LoopConfig.from_options(**options), root / "finished")
     with pytest.raises(KeyboardInterrupt):
         run_loop(LoopConfig.from_options(**options), root / "interrupted", progress=Recorder(stop_after=0))
@@ -79,9 +83,36 @@ def repeat_lines(path: Path) -> None:
 def cli_loop(capsys, base, run):
     o = base[1]
     return run_cli(
-        capsys, "loop", "--dataset", o["dataset"], "--eval", o["eval"], "--model", o["model"], "--init", o["init"], "--acq", o["acq"],
-        "--rounds", o["rounds"], "--budget", o["budget"], "--epochs", o["epochs"], "--min-steps", o["min_steps"], "--lr", o["lr"], "--learner-option", "collapse_guard=false",
-        "--batch-size", o["batch_size"], "--cache-dir", o["cache_dir"], "--out", run,
+        capsys,
+        "loop",
+        "--dataset",
+        o["dataset"],
+        "--eval",
+        o["eval"],
+        "--model",
+        o["model"],
+        "--init",
+        o["init"],
+        "--acq",
+        o["acq"],
+        "--rounds",
+        o["rounds"],
+        "--budget",
+        o["budget"],
+        "--epochs",
+        o["epochs"],
+        "--min-steps",
+        o["min_steps"],
+        "--lr",
+        o["lr"],
+        "--learner-option",
+        "collapse_guard=false",
+        "--batch-size",
+        o["batch_size"],
+        "--cache-dir",
+        o["cache_dir"],
+        "--out",
+        run,
     )
 
 
@@ -155,15 +186,18 @@ def test_show_leaves_out_damaged_rows_past_the_checkpoint(capsys, interrupted):
     assert "unfinished: 1 of 3 rounds done" in out
 
 
-@pytest.mark.parametrize("name, damage, message", [
-    ("selection.jsonl", cut_at_a_line, "damaged (cut short: 30 rows, checkpoint.json counts 60)"),
-    ("selection.jsonl", repeat_lines, "damaged (63 rows, checkpoint.json counts 60)"),
-    ("rounds.jsonl", cut_at_a_line, "damaged (cut short: 1 rows, checkpoint.json counts 3)"),
-    ("rounds.jsonl", repeat_lines, "damaged (6 rows, checkpoint.json counts 3)"),
-    ("rounds.jsonl", cut, "damaged (cut short: 2 rows, checkpoint.json counts 3)"),  # the second row half there
-    ("checkpoint.json", cut, "damaged (not valid JSON)"),
-    ("checkpoint.json", Path.unlink, "missing, though metrics.json says the run finished"),
-])
+@pytest.mark.parametrize(
+    "name, damage, message",
+    [
+        ("selection.jsonl", cut_at_a_line, "damaged (cut short: 30 rows, checkpoint.json counts 60)"),
+        ("selection.jsonl", repeat_lines, "damaged (63 rows, checkpoint.json counts 60)"),
+        ("rounds.jsonl", cut_at_a_line, "damaged (cut short: 1 rows, checkpoint.json counts 3)"),
+        ("rounds.jsonl", repeat_lines, "damaged (6 rows, checkpoint.json counts 3)"),
+        ("rounds.jsonl", cut, "damaged (cut short: 2 rows, checkpoint.json counts 3)"),  # the second row half there
+        ("checkpoint.json", cut, "damaged (not valid JSON)"),
+        ("checkpoint.json", Path.unlink, "missing, though metrics.json says the run finished"),
+    ],
+)
 def test_export_refuses_a_finished_run_whose_files_disagree_with_its_checkpoint(capsys, finished, tmp_path, name, damage, message):
     damage(finished / name)
     before = snapshot(finished)
@@ -175,7 +209,9 @@ def test_export_refuses_a_finished_run_whose_files_disagree_with_its_checkpoint(
 def test_export_of_an_intact_finished_run(capsys, finished, tmp_path):
     code, out, err = run_cli(capsys, "export", finished, "--out", tmp_path / "subset.csv")
     assert code == 0 and out == f"wrote 60 selected examples to {tmp_path / 'subset.csv'}\n", err
-    assert [int(line.split(",")[0]) for line in (tmp_path / "subset.csv").read_text().splitlines()[1:]] == [e["id"] for e in read_jsonl(finished / "selection.jsonl")]
+    assert [int(line.split(",")[0]) for line in (tmp_path / "subset.csv").read_text().splitlines()[1:]] == [
+        e["id"] for e in read_jsonl(finished / "selection.jsonl")
+    ]
 
 
 # --------------------------------------------------------------------------- studies and reports
@@ -274,8 +310,18 @@ def test_a_damaged_cache_entry_is_recomputed(base, tmp_path, damage):
 
 
 def test_a_round_cache_entry_appears_whole_or_not_at_all(tmp_path, monkeypatch):
-    outcome = RoundOutcome(epochs=2, accuracy=0.5, f1=0.4, training={"epochs": 2}, train_seconds=1.0, score_seconds=0.5,
-                           eval_probs=np.full((4, 2), 0.5), probs=np.full((3, 2), 0.5), extras={"features": np.zeros((3, 8))}, key="key")
+    outcome = RoundOutcome(
+        epochs=2,
+        accuracy=0.5,
+        f1=0.4,
+        training={"epochs": 2},
+        train_seconds=1.0,
+        score_seconds=0.5,
+        eval_probs=np.full((4, 2), 0.5),
+        probs=np.full((3, 2), 0.5),
+        extras={"features": np.zeros((3, 8))},
+        key="key",
+    )
     entry = tmp_path / "rounds" / "key"
 
     def crash(*args, **kwargs):
@@ -329,7 +375,9 @@ def test_a_configuration_with_finished_rounds_is_kept(base, interrupted):
 def test_a_second_process_on_a_run_directory_is_refused(capsys, base, interrupted):
     with RunDir(interrupted).lock():
         code, out, err = cli_loop(capsys, base, interrupted)
-        assert_one_line_error(code, out, err, f"{interrupted} is in use by another alsel process (pid {os.getpid()}", "wait for it or pass another --out")
+        assert_one_line_error(
+            code, out, err, f"{interrupted} is in use by another alsel process (pid {os.getpid()}", "wait for it or pass another --out"
+        )
         with pytest.raises(RunInUseError):
             resume(base, interrupted)
     assert not (interrupted / RunDir.LOCK).exists()  # released, also after the refused attempts
@@ -375,7 +423,9 @@ def test_a_second_study_process_on_a_study_directory_is_refused(capsys, study, s
     before = (study_copy / "study.json").read_bytes()
     with hold_directory(study_copy):
         code, out, err = run_cli(capsys, "study", study[0], "--out", study_copy)
-        assert_one_line_error(code, out, err, f"{study_copy} is in use by another alsel process (pid {os.getpid()}", "wait for it or pass another --out")
+        assert_one_line_error(
+            code, out, err, f"{study_copy} is in use by another alsel process (pid {os.getpid()}", "wait for it or pass another --out"
+        )
         code, out, err = run_cli(capsys, "study", study[0], "--out", study_copy, "--dry-run")  # writes nothing: not held back
         assert code == 0, err
     assert (study_copy / "study.json").read_bytes() == before
@@ -391,7 +441,10 @@ def test_a_second_study_process_fails_while_the_first_runs(study, study_copy):
     with hold_directory(study_copy):
         second = subprocess.run(
             [sys.executable, "-m", "alsel", "study", str(study[0]), "--out", str(study_copy)],
-            capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=120,
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parents[1],
+            timeout=120,
         )
     assert second.returncode == 2 and f"{study_copy} is in use by another alsel process (pid {os.getpid()}" in second.stderr, second.stderr
 
@@ -406,7 +459,10 @@ def own_data_study(base, tmp_path):
     data = tmp_path / "train.csv"
     shutil.copy(o["dataset"], data)
     config = tmp_path / "study.yaml"
-    config.write_text(STUDY_YAML.replace("  kmeans: {preset: kmeans}\n", "") + f"dataset: {data}\neval: {o['eval']}\nmodel: {o['model']}\ncache_dir: {o['cache_dir']}\n")
+    config.write_text(
+        STUDY_YAML.replace("  kmeans: {preset: kmeans}\n", "")
+        + f"dataset: {data}\neval: {o['eval']}\nmodel: {o['model']}\ncache_dir: {o['cache_dir']}\n"
+    )
     assert run_study(config, out=tmp_path / "study").exit_code == 0
     return config, tmp_path / "study", data
 

@@ -93,8 +93,18 @@ def compare_or_record(recorded, key: str, value) -> None:
 
 def tiny_options(synthetic_csv, tiny_bert, cache_dir) -> dict:
     return dict(
-        dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"), model=tiny_bert, precision="fp32",
-        epochs=1, min_steps=0, lr=5e-3, batch_size=16, budget=40, seed=0, cache_dir=cache_dir, learner_options=UNGUARDED,
+        dataset=str(synthetic_csv / "train.csv"),
+        eval=str(synthetic_csv / "eval.csv"),
+        model=tiny_bert,
+        precision="fp32",
+        epochs=1,
+        min_steps=0,
+        lr=5e-3,
+        batch_size=16,
+        budget=40,
+        seed=0,
+        cache_dir=cache_dir,
+        learner_options=UNGUARDED,
     )
 
 
@@ -115,10 +125,11 @@ def test_a_two_by_two_study_and_its_report(recorded, tmp_path, synthetic_csv, ti
     from alsel.study import run_study
 
     config = tmp_path / "study.yaml"
-    config.write_text(textwrap.dedent(f"""
+    config.write_text(
+        textwrap.dedent(f"""
         name: golden
-        dataset: {synthetic_csv / 'train.csv'}
-        eval: {synthetic_csv / 'eval.csv'}
+        dataset: {synthetic_csv / "train.csv"}
+        eval: {synthetic_csv / "eval.csv"}
         model: {tiny_bert}
         precision: fp32
         epochs: 1
@@ -131,7 +142,8 @@ def test_a_two_by_two_study_and_its_report(recorded, tmp_path, synthetic_csv, ti
           kmeans_margin: {{preset: kmeans_margin}}
         budgets: [40]
         seeds: [0, 1]
-    """))
+    """)
+    )
     os.environ["ALSEL_CACHE"] = str(tmp_path / "cache")  # the conftest's private cache, fresh for this study
     run_study(config, out=tmp_path / "study")
     root = tmp_path / "study" / "runs"

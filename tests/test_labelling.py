@@ -67,8 +67,16 @@ def test_a_simulated_annotator_labels_what_the_loop_selects(strategy, pool, synt
     the same ids in the same order, with the loop's seed, strategy and batch sizes."""
     if strategy.startswith("margin"):
         options = dict(
-            init="kmeans", acq="margin", model=tiny_bert, epochs=2, min_steps=0, lr=5e-3, batch_size=16, learner_options=UNGUARDED,
-            validation_fraction=0.45, seed=3,  # 50 labels hold out over 20: the second model stops on a validation split
+            init="kmeans",
+            acq="margin",
+            model=tiny_bert,
+            epochs=2,
+            min_steps=0,
+            lr=5e-3,
+            batch_size=16,
+            learner_options=UNGUARDED,
+            validation_fraction=0.45,
+            seed=3,  # 50 labels hold out over 20: the second model stops on a validation split
         )
         budget = 75
     else:
@@ -92,8 +100,14 @@ def test_a_simulated_annotator_on_real_messages_labels_what_the_loop_selects(tmp
     selected, sizes = loop_selection(tmp_path / "pool.csv", tmp_path / "eval.csv", 20, **options)
     assert sizes == [7, 7, 6]
     project = LabelProject.create(
-        tmp_path / "project", tmp_path / "pool.csv", text_column="message", classes_from=tmp_path / "eval.csv", label_column="category",
-        preset="kmeans_margin", learner="logreg", seed=0,
+        tmp_path / "project",
+        tmp_path / "pool.csv",
+        text_column="message",
+        classes_from=tmp_path / "eval.csv",
+        label_column="category",
+        preset="kmeans_margin",
+        learner="logreg",
+        seed=0,
     )
     assert annotate(project, messages["category"].iloc[:200].reset_index(drop=True), sizes) == selected
 
@@ -101,7 +115,22 @@ def test_a_simulated_annotator_on_real_messages_labels_what_the_loop_selects(tmp
 # ------------------------------------------------------------------ the command line, end to end
 def test_the_cycle_from_the_command_line(capsys, pool, tmp_path):
     project = tmp_path / "project"
-    code, out, _ = run_cli(capsys, "label", "init", pool, "--classes", "pos,neg", "--out", project, "--init", "random", "--acq", "margin", "--learner", "logreg")
+    code, out, _ = run_cli(
+        capsys,
+        "label",
+        "init",
+        pool,
+        "--classes",
+        "pos,neg",
+        "--out",
+        project,
+        "--init",
+        "random",
+        "--acq",
+        "margin",
+        "--learner",
+        "logreg",
+    )
     assert code == 0 and "classes neg, pos" in out and "then margin on a logreg model" in out
     truth = truth_of(pool)
     for number, size in enumerate((12, 12), 1):
@@ -146,7 +175,7 @@ def test_the_readme_commands_run_as_written(capsys, tmp_path, monkeypatch, tiny_
     """The README's "Labelling a new pool" commands, in order, on the CSV they name; the
     spreadsheet step types in the true labels, and init gets the tiny model's options."""
     readme = (ROOT / "README.md").read_text()
-    block = re.search(r"```bash\n(.*?)```", readme[readme.index("## Labelling a new pool"):], re.S).group(1)
+    block = re.search(r"```bash\n(.*?)```", readme[readme.index("## Labelling a new pool") :], re.S).group(1)
     commands = [shlex.split(line.partition("#")[0]) for line in block.splitlines() if line.startswith("alsel label")]
     assert [c[:3] for c in commands] == [["alsel", "label", verb] for verb in ("init", "next", "import", "status", "export")]
     messages = pd.read_csv(ROOT / "tests" / "data" / "messages.csv")
@@ -340,7 +369,8 @@ def test_label_studio_files_follow_the_contract():
         '<Choice value="neg"/><Choice value=\'say "hi"\'/></Choices></View>'
     )
     assert to_tasks(pd.DataFrame({"id": [4, 2], "text": ["a", "b"]})) == [
-        {"data": {"text": "a", "alsel_id": 4}}, {"data": {"text": "b", "alsel_id": 2}},
+        {"data": {"text": "a", "alsel_id": 4}},
+        {"data": {"text": "b", "alsel_id": 2}},
     ]
 
     def annotation(choice, cancelled=False):
@@ -370,12 +400,17 @@ def test_a_batch_goes_through_label_studio_files(capsys, started):
     assert (project.path / "labelstudio.xml").read_text().strip() == label_config(["neg", "pos"])
 
     def annotation(choice, cancelled=False):
-        return {"result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [choice]}}], "was_cancelled": cancelled}
+        return {
+            "result": [{"from_name": "label", "to_name": "text", "type": "choices", "value": {"choices": [choice]}}],
+            "was_cancelled": cancelled,
+        }
 
     flip = {"neg": "pos", "pos": "neg"}
     for n, task in enumerate(tasks):
         gold = truth[task["data"]["alsel_id"]]
-        task["annotations"] = {0: [annotation(gold, cancelled=True)], 1: [annotation(gold), annotation(flip[gold])]}.get(n, [annotation(gold)])
+        task["annotations"] = {0: [annotation(gold, cancelled=True)], 1: [annotation(gold), annotation(flip[gold])]}.get(
+            n, [annotation(gold)]
+        )
     (project.path / "export.json").write_text(json.dumps(tasks))
     code, out, _ = run_cli(capsys, "label", "import", project.path, project.path / "export.json")
     assert code == 0 and "imported 8 labels" in out and "1 texts with disagreeing labels" in out and "2 of the batch still pending" in out
@@ -390,7 +425,9 @@ def test_the_stopping_signal_needs_three_agreements_of_0_99():
 
 
 def test_the_final_model_is_saved_and_a_learner_that_cannot_save_is_refused(capsys, pool, tiny_bert, tmp_path):
-    project = LabelProject.create(tmp_path / "project", pool, classes="pos,neg", init="random", model=tiny_bert, epochs=1, learner_options=UNGUARDED)
+    project = LabelProject.create(
+        tmp_path / "project", pool, classes="pos,neg", init="random", model=tiny_bert, epochs=1, learner_options=UNGUARDED
+    )
     _, path = project.next_batch(16)
     project.import_labels(fill(path, truth_of(pool)))
     code, out, _ = run_cli(capsys, "label", "export", project.path, "--save-model", tmp_path / "model")

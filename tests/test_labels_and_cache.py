@@ -15,8 +15,19 @@ from conftest import UNGUARDED, Recorder, run_cli, synthetic_frame
 
 @pytest.fixture()
 def options(tiny_bert, tmp_path):
-    return dict(model=tiny_bert, epochs=1, min_steps=0, lr=5e-3, batch_size=16, budget=40, cache_dir=str(tmp_path / "cache"), learner_options=UNGUARDED,
-                init="random", acq="margin", rounds=1)
+    return dict(
+        model=tiny_bert,
+        epochs=1,
+        min_steps=0,
+        lr=5e-3,
+        batch_size=16,
+        budget=40,
+        cache_dir=str(tmp_path / "cache"),
+        learner_options=UNGUARDED,
+        init="random",
+        acq="margin",
+        rounds=1,
+    )
 
 
 def write(frame, path):
@@ -54,7 +65,10 @@ def test_flipped_labels_miss_the_round_cache(tmp_path, options):
 def test_selection_writes_the_files_own_labels(tmp_path, options):
     frame = synthetic_frame(200, seed=0, labels=(1, 2))
     evalset = synthetic_frame(60, seed=1, labels=(1, 2))
-    run_loop(LoopConfig.from_options(dataset=write(frame, tmp_path / "t.csv"), eval=write(evalset, tmp_path / "e.csv"), **options), tmp_path / "run")
+    run_loop(
+        LoopConfig.from_options(dataset=write(frame, tmp_path / "t.csv"), eval=write(evalset, tmp_path / "e.csv"), **options),
+        tmp_path / "run",
+    )
     selection = read_jsonl(tmp_path / "run" / "selection.jsonl")
     assert len(selection) == 40
     for entry in selection:
@@ -105,7 +119,9 @@ def test_tiny_file_names_the_hold_out(tmp_path):
 
 @pytest.mark.slow
 def test_limit_larger_than_the_pool_is_said_and_recorded(tmp_path, options):
-    data = dict(dataset=write(synthetic_frame(120, seed=0), tmp_path / "t.csv"), eval=write(synthetic_frame(40, seed=1), tmp_path / "e.csv"))
+    data = dict(
+        dataset=write(synthetic_frame(120, seed=0), tmp_path / "t.csv"), eval=write(synthetic_frame(40, seed=1), tmp_path / "e.csv")
+    )
     log = Recorder()
     run_loop(LoopConfig.from_options(limit=5000, **data, **options), tmp_path / "run", progress=log)
     assert "--limit 5,000 is larger than the pool (120): using all of it" in log.lines

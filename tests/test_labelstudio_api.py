@@ -114,7 +114,10 @@ def test_the_title_is_matched_exactly_across_pages():
 def test_a_project_with_other_classes_is_refused_and_nothing_is_imported():
     server = FakeLabelStudio()
     project = server.add_project("t", label_config(["negative", "positive"]))["id"]
-    with pytest.raises(AlselError, match=r"^Label Studio project 1 has the classes negative, positive, not negative, neutral, positive: push to another project$"):
+    with pytest.raises(
+        AlselError,
+        match=r"^Label Studio project 1 has the classes negative, positive, not negative, neutral, positive: push to another project$",
+    ):
         push_batch(server, tasks(1), label_config(["negative", "neutral", "positive"]), project=project)
     with pytest.raises(AlselError, match="has the classes"):
         push_batch(server, tasks(1), label_config(["neg", "pos"]), title="t")
@@ -125,8 +128,12 @@ def test_a_project_with_other_classes_is_refused_and_nothing_is_imported():
 
 def test_a_project_alsel_did_not_make_is_refused():
     server = FakeLabelStudio()
-    project = server.add_project("images", '<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="a"/></Choices></View>')["id"]
-    with pytest.raises(AlselError, match=r'^Label Studio project 1 was not made by alsel: the label config needs one <Choices name="label" toName="text">'):
+    project = server.add_project(
+        "images", '<View><Image name="image" value="$image"/><Choices name="label" toName="image"><Choice value="a"/></Choices></View>'
+    )["id"]
+    with pytest.raises(
+        AlselError, match=r'^Label Studio project 1 was not made by alsel: the label config needs one <Choices name="label" toName="text">'
+    ):
         push_batch(server, tasks(1), label_config(["a"]), project=project)
 
 
@@ -279,16 +286,25 @@ def test_a_personal_access_token_is_exchanged_and_renewed_when_refused():
 
 def test_an_access_token_is_sent_as_bearer_and_not_renewed():
     access = fake_jwt("access")
-    with StubServer({WHOAMI: lambda auth, body: (401, {"detail": "Token is expired"})}) as stub, pytest.raises(AlselError, match=r"refused the API key \(Token is expired\)"):
+    with (
+        StubServer({WHOAMI: lambda auth, body: (401, {"detail": "Token is expired"})}) as stub,
+        pytest.raises(AlselError, match=r"refused the API key \(Token is expired\)"),
+    ):
         connect(stub.url, access)
     assert stub.requests == [("GET", WHOAMI, f"Bearer {access}")]
 
 
 def test_a_refused_key_is_one_line_naming_the_variable():
     detail = "Authentication token no longer valid: legacy token authentication has been disabled for this organization"
-    with StubServer({WHOAMI: lambda auth, body: (401, {"id": "x", "status_code": 401, "detail": detail})}) as stub, pytest.raises(AlselError) as caught:
+    with (
+        StubServer({WHOAMI: lambda auth, body: (401, {"id": "x", "status_code": 401, "detail": detail})}) as stub,
+        pytest.raises(AlselError) as caught,
+    ):
         connect(stub.url, "wrong")
-    assert str(caught.value) == f"Label Studio at {stub.url} refused the API key ({detail}): copy a token from Account & Settings into LABEL_STUDIO_API_KEY"
+    assert (
+        str(caught.value)
+        == f"Label Studio at {stub.url} refused the API key ({detail}): copy a token from Account & Settings into LABEL_STUDIO_API_KEY"
+    )
 
 
 def test_an_error_answer_names_the_request_and_the_reason():
@@ -305,9 +321,15 @@ def test_an_error_answer_names_the_request_and_the_reason():
 
 
 def test_a_server_that_is_not_label_studio_is_one_line():
-    with StubServer({WHOAMI: lambda auth, body: (200, b"<html>\n<body>hello</body>\n</html>")}) as stub, pytest.raises(AlselError, match=r"answered GET /api/current-user/whoami with something other than JSON: is it Label Studio\?$"):
+    with (
+        StubServer({WHOAMI: lambda auth, body: (200, b"<html>\n<body>hello</body>\n</html>")}) as stub,
+        pytest.raises(AlselError, match=r"answered GET /api/current-user/whoami with something other than JSON: is it Label Studio\?$"),
+    ):
         connect(stub.url, "key")
-    with StubServer({WHOAMI: lambda auth, body: (500, b"Internal\nServer Error")}) as stub, pytest.raises(AlselError, match=r"with HTTP 500 \(Internal Server Error\)$"):
+    with (
+        StubServer({WHOAMI: lambda auth, body: (500, b"Internal\nServer Error")}) as stub,
+        pytest.raises(AlselError, match=r"with HTTP 500 \(Internal Server Error\)$"),
+    ):
         connect(stub.url, "key")
 
 
@@ -315,7 +337,10 @@ def test_an_unreachable_server_is_one_line():
     with socket.socket() as sock:  # a port nothing listens on once the socket is closed
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(AlselError, match=rf"^cannot reach Label Studio at http://127.0.0.1:{port} \(.*refused.*\): is it running there\? Set LABEL_STUDIO_URL to its address$"):
+    with pytest.raises(
+        AlselError,
+        match=rf"^cannot reach Label Studio at http://127.0.0.1:{port} \(.*refused.*\): is it running there\? Set LABEL_STUDIO_URL to its address$",
+    ):
         connect(f"http://127.0.0.1:{port}", "key")
 
 

@@ -35,7 +35,6 @@ STOP_S = 60
 CLASSES = ["negative", "positive"]
 
 
-
 class Server:
     """A Label Studio server process and how to reach it."""
 
@@ -72,7 +71,15 @@ def server(tmp_path_factory):
         "LABEL_STUDIO_COLLECT_ANALYTICS": "false",
     }
     command = [binary, "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)]
-    command += ["--username", "annotator@example.com", "--password", secrets.token_hex(8), "--user-token", token, "--enable-legacy-api-token"]
+    command += [
+        "--username",
+        "annotator@example.com",
+        "--password",
+        secrets.token_hex(8),
+        "--user-token",
+        token,
+        "--enable-legacy-api-token",
+    ]
     log = data_dir / "server.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True)
@@ -130,7 +137,11 @@ def choices_result(choice: str | None) -> list[dict]:
 
 def annotate(client: LabelStudioClient, task_id: int, choice: str | None) -> None:
     """What Label Studio's labelling page posts when an annotator submits a choice, or skips (None)."""
-    client.request("POST", f"/api/tasks/{task_id}/annotations/", body={"result": choices_result(choice), "was_cancelled": choice is None, "lead_time": 1.5})
+    client.request(
+        "POST",
+        f"/api/tasks/{task_id}/annotations/",
+        body={"result": choices_result(choice), "was_cancelled": choice is None, "lead_time": 1.5},
+    )
 
 
 def chosen(task: dict) -> tuple:
@@ -175,7 +186,9 @@ def test_a_batch_round_trips_through_a_live_server(server, sentences):
 def test_the_live_server_refuses_other_classes_and_bad_keys(server, sentences):
     client = connect(server.url, server.token)
     project = push_batch(client, as_tasks(sentences[:2]), label_config(CLASSES), title="alsel classes test")
-    with pytest.raises(AlselError, match=rf"^Label Studio project {project} has the classes negative, positive, not negative, neutral, positive"):
+    with pytest.raises(
+        AlselError, match=rf"^Label Studio project {project} has the classes negative, positive, not negative, neutral, positive"
+    ):
         push_batch(client, as_tasks(sentences[2:4]), label_config(["negative", "neutral", "positive"]), project=project)
     with pytest.raises(AlselError, match=r"^Label Studio has no project 999999"):
         pull_export(client, 999999)
@@ -210,9 +223,24 @@ def test_an_annotation_project_runs_its_cycle_through_a_live_server(server, caps
         assert code == 0, err
         return out
 
-    alsel_label("init", tmp_path / "pool.csv", "--classes", ",".join(CLASSES), "--preset", "kmeans_margin", "--learner", "logreg", "--seed", "0", "--out", path)
+    alsel_label(
+        "init",
+        tmp_path / "pool.csv",
+        "--classes",
+        ",".join(CLASSES),
+        "--preset",
+        "kmeans_margin",
+        "--learner",
+        "logreg",
+        "--seed",
+        "0",
+        "--out",
+        path,
+    )
     alsel_label("next", path, "--batch", "12", "--quiet")
-    assert alsel_label("push", path, "--title", "alsel project live test").startswith("pushed the 12 pending texts to Label Studio project ")
+    assert alsel_label("push", path, "--title", "alsel project live test").startswith(
+        "pushed the 12 pending texts to Label Studio project "
+    )
     project = LabelProject(path)
     (first,) = project.batches
     ls_project = project.label_studio_project

@@ -76,7 +76,10 @@ def test_a_partial_annotation_pulled_leaves_the_rest_pending(capsys, pending, se
         server.annotate(ls_project, alsel_id, truth[alsel_id])
     code, out, err = run_cli(capsys, "label", "pull", project.path)
     assert code == 0, err
-    assert out.splitlines()[0] == "imported 4 labels from Label Studio project 1 (6 rows repeated a label already there); the batch is complete"
+    assert (
+        out.splitlines()[0]
+        == "imported 4 labels from Label Studio project 1 (6 rows repeated a label already there); the batch is complete"
+    )
     assert project.labels == {i: truth[i] for i in batch[:6] + batch[6:]} and project.pending() == []
 
 

@@ -24,7 +24,9 @@ USER_STRATEGY = "plugins_for_tests:LowestPositive"
 
 @pytest.fixture()
 def data(synthetic_csv, tmp_path):
-    return dict(dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"), budget=60, cache_dir=str(tmp_path / "cache"))
+    return dict(
+        dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"), budget=60, cache_dir=str(tmp_path / "cache")
+    )
 
 
 # ------------------------------------------------------------------ the protocol and the factory
@@ -61,13 +63,28 @@ def test_only_learners_with_save_can_keep_a_model(tmp_path):
         (["--learner", "no_such_module_xyz:Thing"], "--learner no_such_module_xyz:Thing: cannot import module no_such_module_xyz"),
         (["--learner", "plugins_for_tests:Nope"], "--learner plugins_for_tests:Nope: module plugins_for_tests has no attribute Nope"),
         (["--learner", "sklearn"], "unknown --learner 'sklearn': use transformer, logreg or package.module:Class"),
-        (["--final-learner", "plugins_for_tests:Nope"], "--final-learner plugins_for_tests:Nope: module plugins_for_tests has no attribute Nope"),
-        (["--acq", "plugins_for_tests:CentroidLearner"], "--acq plugins_for_tests:CentroidLearner is not a subclass of alsel.strategies.Strategy"),
+        (
+            ["--final-learner", "plugins_for_tests:Nope"],
+            "--final-learner plugins_for_tests:Nope: module plugins_for_tests has no attribute Nope",
+        ),
+        (
+            ["--acq", "plugins_for_tests:CentroidLearner"],
+            "--acq plugins_for_tests:CentroidLearner is not a subclass of alsel.strategies.Strategy",
+        ),
         (["--init", "no_such_module_xyz:Init"], "--init no_such_module_xyz:Init: cannot import module no_such_module_xyz"),
         (["--acq", "../evil"], "a strategy name cannot contain '/' or '..'"),
-        (["--learner", "logreg", "--acq", "ambiguous", "--rounds", "2"], "ambiguous needs training dynamics, which --learner logreg does not record"),
-        (["--learner", USER_LEARNER, "--acq", "badge", "--rounds", "2"], f"badge needs model features, which --learner {USER_LEARNER} does not give"),
-        (["--learner-option", "bogus=1"], "unknown learner option 'bogus' (transformer takes: eval_batch_size, collapse_guard, max_retries, fit_accuracy)"),
+        (
+            ["--learner", "logreg", "--acq", "ambiguous", "--rounds", "2"],
+            "ambiguous needs training dynamics, which --learner logreg does not record",
+        ),
+        (
+            ["--learner", USER_LEARNER, "--acq", "badge", "--rounds", "2"],
+            f"badge needs model features, which --learner {USER_LEARNER} does not give",
+        ),
+        (
+            ["--learner-option", "bogus=1"],
+            "unknown learner option 'bogus' (transformer takes: eval_batch_size, collapse_guard, max_retries, fit_accuracy)",
+        ),
         (["--learner-option", "lr=1"], "unknown learner option 'lr'"),  # a run option has its own flag, declared once
         (["--learner-option", "max_retries=-1"], "--learner-option max_retries must be an integer >= 0, got -1"),
         (["--learner", "logreg", "--learner-option", "C=0"], "--learner-option C must be a number > 0"),
@@ -83,7 +100,20 @@ def test_bad_learner_or_strategy_is_one_line_before_any_work(capsys, tmp_path, m
 
 
 def test_a_learner_whose_probabilities_hold_nan_fails_in_one_line(capsys, tmp_path, data):
-    argv = ["loop", "--quiet", "--learner", "plugins_for_tests:NanLearner", "--init", "random", "--acq", "margin", "--rounds", "1", "--out", tmp_path / "run"]
+    argv = [
+        "loop",
+        "--quiet",
+        "--learner",
+        "plugins_for_tests:NanLearner",
+        "--init",
+        "random",
+        "--acq",
+        "margin",
+        "--rounds",
+        "1",
+        "--out",
+        tmp_path / "run",
+    ]
     argv += [f"--{k.replace('_', '-')}={v}" for k, v in data.items()]
     code, out, err = run_cli(capsys, *argv)
     assert code == 2 and err.count("\n") == 1 and "NanLearner.predict_proba returned 2 values that are NaN or infinite" in err, err
@@ -100,7 +130,9 @@ def test_a_learner_whose_constructor_raises_fails_in_one_line(capsys, tmp_path, 
 
 
 def test_learner_options_reach_the_learners_that_take_them():
-    context = LearnerContext(seed=1, embed=lambda texts: np.zeros((len(texts), 2)), training={"model": "minilm", "lr": 2e-5}, options={"max_retries": 0})
+    context = LearnerContext(
+        seed=1, embed=lambda texts: np.zeros((len(texts), 2)), training={"model": "minilm", "lr": 2e-5}, options={"max_retries": 0}
+    )
     built = make_learner("transformer", context)
     assert (built.max_retries, built.lr, built.seed) == (0, 2e-5, 1)
     assert make_learner("logreg", LearnerContext(options={"C": "3"})).C == 3.0  # checked and converted
@@ -119,7 +151,9 @@ def test_a_plug_in_learner_from_an_entry_point(monkeypatch):
 # ------------------------------------------------------------------ user code in a loop
 def test_a_user_learner_and_a_user_strategy_run_a_loop(capsys, tmp_path, data):
     CentroidLearner.built_with.clear()
-    metrics = run_loop(LoopConfig.from_options(init="random", acq=USER_STRATEGY, rounds=2, learner=USER_LEARNER, seed=3, **data), tmp_path / "run")
+    metrics = run_loop(
+        LoopConfig.from_options(init="random", acq=USER_STRATEGY, rounds=2, learner=USER_LEARNER, seed=3, **data), tmp_path / "run"
+    )
     rounds = read_jsonl(tmp_path / "run" / "rounds.jsonl")
     selection = read_jsonl(tmp_path / "run" / "selection.jsonl")
     config = read_json(tmp_path / "run" / "config.json")
@@ -208,7 +242,17 @@ def test_logreg_loop_on_a_real_sst2_slice_embeds_the_pool_once(tmp_path, monkeyp
     computed = []
     compute = Embedder._compute
     monkeypatch.setattr(Embedder, "_compute", lambda self, texts, progress: computed.append(len(texts)) or compute(self, texts, progress))
-    options = dict(dataset="sst2", limit=600, eval_limit=200, budget=60, init="kmeans", acq="margin", rounds=2, learner="logreg", cache_dir=str(tmp_path / "cache"))
+    options = dict(
+        dataset="sst2",
+        limit=600,
+        eval_limit=200,
+        budget=60,
+        init="kmeans",
+        acq="margin",
+        rounds=2,
+        learner="logreg",
+        cache_dir=str(tmp_path / "cache"),
+    )
     metrics = run_loop(LoopConfig.from_options(**options), tmp_path / "a")
     assert computed == [600, 200]  # the pool once for three rounds, the evaluation set once
     rounds = read_jsonl(tmp_path / "a" / "rounds.jsonl")
@@ -239,4 +283,6 @@ def test_the_transformer_learner_saves_a_pipeline_ready_model(tmp_path, tiny_ber
     learner.save(tmp_path / "model", ("neg", "pos"))
     predicted = pipeline("text-classification", model=str(tmp_path / "model"), device="cpu")(["a great film", "a dull film"])
     assert {p["label"] for p in predicted} <= {"neg", "pos"}
-    assert [p["label"] for p in predicted] == [["neg", "pos"][i] for i in learner.predict_proba(["a great film", "a dull film"]).argmax(axis=1)]
+    assert [p["label"] for p in predicted] == [
+        ["neg", "pos"][i] for i in learner.predict_proba(["a great film", "a dull film"]).argmax(axis=1)
+    ]

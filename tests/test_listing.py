@@ -47,13 +47,15 @@ def test_strategies_are_grouped_by_what_they_need_with_init_and_options():
 def test_low_conf_and_least_conf_say_what_they_rank_by():
     text = " ".join(describe_strategies(100).split())
     assert "low_conf The k candidates whose gold label the model finds least probable (lowest p_gold" in text
-    assert "least_conf The k candidates whose predicted class has the lowest probability (the model's confidence in its own prediction" in text
+    assert (
+        "least_conf The k candidates whose predicted class has the lowest probability (the model's confidence in its own prediction" in text
+    )
 
 
 def test_every_preset_is_listed_with_its_description_even_with_a_long_name(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "100")
     code, out, _ = run_cli(capsys, "strategies")
-    presets = out[out.index("Presets (--preset):"):]
+    presets = out[out.index("Presets (--preset):") :]
     for name, preset in PRESETS.items():
         assert f"  {name} " in presets or f"  {name}\n" in presets  # never run into its description
         assert preset.description.split()[-1] in presets

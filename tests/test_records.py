@@ -8,8 +8,17 @@ from alsel.errors import RunFileError
 from alsel.loops.records import Checkpoint, RoundRecord, SelectionEntry
 from alsel.loops.rundir import RunDir
 
-COMMON = dict(n_labeled=10, in_result=True, class_counts={"neg": 5, "pos": 5}, epochs=3, accuracy=0.8, f1=0.75,
-              train_seconds=1.5, score_seconds=0.25, cached=False)
+COMMON = dict(
+    n_labeled=10,
+    in_result=True,
+    class_counts={"neg": 5, "pos": 5},
+    epochs=3,
+    accuracy=0.8,
+    f1=0.75,
+    train_seconds=1.5,
+    score_seconds=0.25,
+    cached=False,
+)
 
 
 def acquiring(round_=0) -> RoundRecord:
@@ -31,7 +40,10 @@ def test_optional_fields_are_omitted_and_everything_round_trips():
 
 def test_run_dir_writes_and_reads_records(tmp_path):
     run = RunDir(tmp_path)
-    selection = [SelectionEntry(id=3, round=0, score=None, label="pos", label_index=1), SelectionEntry(id=0, round=1, score=0.25, label="neg", label_index=0)]
+    selection = [
+        SelectionEntry(id=3, round=0, score=None, label="pos", label_index=1),
+        SelectionEntry(id=0, round=1, score=0.25, label="neg", label_index=0),
+    ]
     run.save(Checkpoint(rounds=[acquiring(0), final(1)], selection=selection, seed_pool_ids=None))
     assert run.read_checkpoint() == Checkpoint(rounds=[acquiring(0), final(1)], selection=selection)
     assert run.read_selection() == selection

@@ -56,8 +56,12 @@ def make_study(root: Path, pool, eval_labels, *, embeddings=True, failed=True, a
     study = root / "study"
     cache = root / "cache"
     data = {
-        "dataset": "sst2", "n_pool": len(pool), "n_eval": 872, "label_names": list(pool.label_names),
-        "pool_class_counts": pool.class_counts(), "eval_class_counts": {"negative": 428, "positive": 444},
+        "dataset": "sst2",
+        "n_pool": len(pool),
+        "n_eval": 872,
+        "label_names": list(pool.label_names),
+        "pool_class_counts": pool.class_counts(),
+        "eval_class_counts": {"negative": 428, "positive": 444},
         "pool_fingerprint": pool.fingerprint(),
     }
     runs = []
@@ -76,20 +80,47 @@ def make_study(root: Path, pool, eval_labels, *, embeddings=True, failed=True, a
                     continue
                 n = len(pool) if strategy == "full" else parse_size(b, len(pool), "budget", len(pool.label_names))
                 config = {
-                    "dataset": "sst2", "limit": N_POOL, "eval": None, "eval_limit": None, "data_seed": 0, "text_column": None,
-                    "label_column": "label", "preset": PRESETS[strategy], "budget": b, "rounds": ROUNDS[strategy],
-                    "init": "random", "acq": "low_conf" if ROUNDS[strategy] else None, "seed": seed, "model": "minilm",
-                    "epochs": 3, "lr": 1e-4, "batch_size": 32, "max_length": 128, "warmup_ratio": 0.1, "weight_decay": 0.01,
-                    "precision": "auto", "embedder": "minilm", "cache_dir": str(cache), "data": data,
+                    "dataset": "sst2",
+                    "limit": N_POOL,
+                    "eval": None,
+                    "eval_limit": None,
+                    "data_seed": 0,
+                    "text_column": None,
+                    "label_column": "label",
+                    "preset": PRESETS[strategy],
+                    "budget": b,
+                    "rounds": ROUNDS[strategy],
+                    "init": "random",
+                    "acq": "low_conf" if ROUNDS[strategy] else None,
+                    "seed": seed,
+                    "model": "minilm",
+                    "epochs": 3,
+                    "lr": 1e-4,
+                    "batch_size": 32,
+                    "max_length": 128,
+                    "warmup_ratio": 0.1,
+                    "weight_decay": 0.01,
+                    "precision": "auto",
+                    "embedder": "minilm",
+                    "cache_dir": str(cache),
+                    "data": data,
                     "versions": {"alsel": "0.1.0", "torch": "2.x"},
                 }
                 write_json(study / rel / "config.json", config)
                 acc = accuracy_of(strategy, b, seed)
                 n_rounds = ROUNDS[strategy] + 1
                 rows = [
-                    {"round": r, "n_labeled": n * (r + 1) // n_rounds if strategy != "low_conf" else n,
-                     "in_result": not (strategy == "low_conf" and r == 0), "accuracy": acc - 0.02 * (n_rounds - 1 - r), "f1": acc,
-                     "train_seconds": 6.0, "score_seconds": 2.0 if r < n_rounds - 1 else 0.0, "seconds": 10.0, "cached": False}
+                    {
+                        "round": r,
+                        "n_labeled": n * (r + 1) // n_rounds if strategy != "low_conf" else n,
+                        "in_result": not (strategy == "low_conf" and r == 0),
+                        "accuracy": acc - 0.02 * (n_rounds - 1 - r),
+                        "f1": acc,
+                        "train_seconds": 6.0,
+                        "score_seconds": 2.0 if r < n_rounds - 1 else 0.0,
+                        "seconds": 10.0,
+                        "cached": False,
+                    }
                     for r in range(n_rounds)
                 ]
                 correct = np.zeros(len(eval_labels), dtype=bool)
@@ -97,13 +128,39 @@ def make_study(root: Path, pool, eval_labels, *, embeddings=True, failed=True, a
                 write_eval_probs(study / rel, eval_labels, correct)
                 write_jsonl(study / rel / "rounds.jsonl", rows)
                 chosen = rng.choice(len(pool), size=n, replace=False)
-                write_jsonl(study / rel / "selection.jsonl", [{"id": int(pool.ids[p]), "round": 0, "score": None, "label": int(pool.labels[p])} for p in chosen])
-                write_json(study / rel / "metrics.json", {"accuracy": acc, "f1": round(acc - 0.01, 6), "n_train": n, "n_eval": 872, "seconds": 10.0 + seed})
+                write_jsonl(
+                    study / rel / "selection.jsonl",
+                    [{"id": int(pool.ids[p]), "round": 0, "score": None, "label": int(pool.labels[p])} for p in chosen],
+                )
+                write_json(
+                    study / rel / "metrics.json",
+                    {"accuracy": acc, "f1": round(acc - 0.01, 6), "n_train": n, "n_eval": 872, "seconds": 10.0 + seed},
+                )
     # one planned run that never started
-    runs.append({"strategy": "random", "budget": budgets[0], "seed": 3, "preset": "random", "run_dir": f"runs/random/budget-{budget_label(budgets[0])}/seed-3", "options": {}})
-    write_json(study / "study.json", {"name": "synthetic", "description": "A made-up study for the tests.", "options": {"limit": N_POOL},
-                                      "strategies": {s: {"preset": PRESETS[s], "options": {} if PRESETS[s] else {"init": "random", "acq": "low_conf", "rounds": 2}} for s in BASE},
-                                      "budgets": list(budgets), "seeds": SEEDS + [3], "runs": runs})
+    runs.append(
+        {
+            "strategy": "random",
+            "budget": budgets[0],
+            "seed": 3,
+            "preset": "random",
+            "run_dir": f"runs/random/budget-{budget_label(budgets[0])}/seed-3",
+            "options": {},
+        }
+    )
+    write_json(
+        study / "study.json",
+        {
+            "name": "synthetic",
+            "description": "A made-up study for the tests.",
+            "options": {"limit": N_POOL},
+            "strategies": {
+                s: {"preset": PRESETS[s], "options": {} if PRESETS[s] else {"init": "random", "acq": "low_conf", "rounds": 2}} for s in BASE
+            },
+            "budgets": list(budgets),
+            "seeds": SEEDS + [3],
+            "runs": runs,
+        },
+    )
     if embeddings:
         path = Embedder(model="minilm", cache_dir=cache).cache_path(pool.fingerprint())
         write_npy(path, np.random.default_rng(1).standard_normal((len(pool), 16)).astype(np.float32))
@@ -133,8 +190,23 @@ def test_collect_results(study):
     results = collect_results(study)
     assert len(results) == 4 * 2 * 3 + 3 - 1  # one failed
     assert list(results.columns) == [
-        "strategy", "budget", "seed", "preset", "n_train", "per_class", "accuracy", "f1", "seconds",
-        "train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds", "rounds", "run_dir", "failed",
+        "strategy",
+        "budget",
+        "seed",
+        "preset",
+        "n_train",
+        "per_class",
+        "accuracy",
+        "f1",
+        "seconds",
+        "train_seconds",
+        "score_seconds",
+        "embed_seconds",
+        "other_seconds",
+        "cost_seconds",
+        "rounds",
+        "run_dir",
+        "failed",
     ]
     assert list(dict.fromkeys(results["strategy"])) == ["random", "kmeans", "low_conf", "loop", "full"]  # study order
     row = results[(results.strategy == "kmeans") & (results.budget == 0.2) & (results.seed == 1)].iloc[0]
@@ -192,18 +264,64 @@ def test_run_costs_count_reused_rounds_at_their_recorded_cost():
         {"round": 0, "seconds": 0.5, "train_seconds": 100.0, "score_seconds": 30.0, "cached": True},
         {"round": 1, "seconds": 112.0, "train_seconds": 100.0, "score_seconds": 0.0, "cached": False},
     ]
-    assert run_costs(rows) == {"train_seconds": 200.0, "score_seconds": 30.0, "embed_seconds": 0.0, "other_seconds": 12.5, "cost_seconds": 242.5}
+    assert run_costs(rows) == {
+        "train_seconds": 200.0,
+        "score_seconds": 30.0,
+        "embed_seconds": 0.0,
+        "other_seconds": 12.5,
+        "cost_seconds": 242.5,
+    }
     assert all(math.isnan(v) for v in run_costs([]).values())
 
 
 def test_run_costs_count_embeddings_once_whoever_computed_them():
-    computed = [{"round": 0, "seconds": 60.0, "train_seconds": 30.0, "score_seconds": 5.0, "embed_seconds": 20.0, "embed_cached_seconds": 0.0, "cached": False}]
-    from_cache = [{"round": 0, "seconds": 40.0, "train_seconds": 30.0, "score_seconds": 5.0, "embed_seconds": 20.0, "embed_cached_seconds": 20.0, "cached": False}]
+    computed = [
+        {
+            "round": 0,
+            "seconds": 60.0,
+            "train_seconds": 30.0,
+            "score_seconds": 5.0,
+            "embed_seconds": 20.0,
+            "embed_cached_seconds": 0.0,
+            "cached": False,
+        }
+    ]
+    from_cache = [
+        {
+            "round": 0,
+            "seconds": 40.0,
+            "train_seconds": 30.0,
+            "score_seconds": 5.0,
+            "embed_seconds": 20.0,
+            "embed_cached_seconds": 20.0,
+            "cached": False,
+        }
+    ]
     for rows in (computed, from_cache):
-        assert run_costs(rows) == {"train_seconds": 30.0, "score_seconds": 5.0, "embed_seconds": 20.0, "other_seconds": 5.0, "cost_seconds": 60.0}
+        assert run_costs(rows) == {
+            "train_seconds": 30.0,
+            "score_seconds": 5.0,
+            "embed_seconds": 20.0,
+            "other_seconds": 5.0,
+            "cost_seconds": 60.0,
+        }
     # a pool embedded here, an evaluation set read from the cache in a later round
-    mixed = computed + [{"round": 1, "seconds": 38.0, "train_seconds": 30.0, "score_seconds": 0.0, "embed_seconds": 6.0, "embed_cached_seconds": 6.0, "cached": False}]
-    assert run_costs(mixed)["embed_seconds"] == 26.0 and run_costs(mixed)["other_seconds"] == 13.0 and run_costs(mixed)["cost_seconds"] == 104.0
+    mixed = computed + [
+        {
+            "round": 1,
+            "seconds": 38.0,
+            "train_seconds": 30.0,
+            "score_seconds": 0.0,
+            "embed_seconds": 6.0,
+            "embed_cached_seconds": 6.0,
+            "cached": False,
+        }
+    ]
+    assert (
+        run_costs(mixed)["embed_seconds"] == 26.0
+        and run_costs(mixed)["other_seconds"] == 13.0
+        and run_costs(mixed)["cost_seconds"] == 104.0
+    )
 
 
 @pytest.mark.slow
@@ -220,7 +338,9 @@ def test_write_report(study):
     results = pd.read_csv(paths["results"])
     assert len(results) == 26 and set(results["strategy"]) == {"random", "kmeans", "low_conf", "loop", "full"}
     summary = pd.read_csv(paths["summary"])
-    assert len(summary) == 9 and {"diff_boot_low", "p_ttest", "p_sentences", "p_holm", "verdict", "cost_seconds", "pct_full"} <= set(summary.columns)
+    assert len(summary) == 9 and {"diff_boot_low", "p_ttest", "p_sentences", "p_holm", "verdict", "cost_seconds", "pct_full"} <= set(
+        summary.columns
+    )
 
     text = paths["report"].read_text()
     for needle in (
@@ -254,14 +374,22 @@ def test_significant_difference_is_reported(tmp_path, pool, eval_labels):
     """Four seeds where kmeans wins by 5 points every time, on the same sentences: both tests
     reject, so the verdict is "better"; low_conf loses by a spread-out margin and is "worse"."""
     study = tmp_path / "four"
-    data = {"dataset": "sst2", "n_pool": len(pool), "n_eval": 872, "label_names": list(pool.label_names),
-            "pool_class_counts": pool.class_counts(), "eval_class_counts": {"negative": 428, "positive": 444},
-            "pool_fingerprint": pool.fingerprint()}
+    data = {
+        "dataset": "sst2",
+        "n_pool": len(pool),
+        "n_eval": 872,
+        "label_names": list(pool.label_names),
+        "pool_class_counts": pool.class_counts(),
+        "eval_class_counts": {"negative": 428, "positive": 444},
+        "pool_fingerprint": pool.fingerprint(),
+    }
     order = np.random.default_rng(0).permutation(len(eval_labels))
     for seed in range(4):
         for strategy, acc in (("random", 0.80 + 0.001 * seed), ("kmeans", 0.85 + 0.002 * seed), ("low_conf", 0.60 - 0.01 * seed)):
             rel = study / f"runs/{strategy}/budget-0.1/seed-{seed}"
-            write_json(rel / "config.json", {"preset": strategy, "model": "minilm", "rounds": 0, "dataset": "sst2", "limit": N_POOL, "data": data})
+            write_json(
+                rel / "config.json", {"preset": strategy, "model": "minilm", "rounds": 0, "dataset": "sst2", "limit": N_POOL, "data": data}
+            )
             write_jsonl(rel / "selection.jsonl", [])
             correct = np.zeros(len(eval_labels), dtype=bool)
             correct[order[: round(acc * 872)]] = True
@@ -282,7 +410,10 @@ def test_runs_without_predictions_are_named(tmp_path, pool, eval_labels):
     (study / "runs/kmeans/budget-0.1/seed-0/eval_probs.npy").unlink()
     warnings = []
     text = write_report(study, warn=warnings.append)["report"].read_text()
-    assert "Sentence-level tests leave out runs without per-sentence predictions (1 run(s) saved no eval_predictions.npy or eval_probs.npy)" in text
+    assert (
+        "Sentence-level tests leave out runs without per-sentence predictions (1 run(s) saved no eval_predictions.npy or eval_probs.npy)"
+        in text
+    )
     assert len(warnings) == 1 and warnings[0] in text and "get no verdict (untested)" in warnings[0]
     assert pd.read_csv(study / "summary.csv").set_index(["strategy", "budget"]).loc[("kmeans", 0.1), "verdict"] == "untested"
 
@@ -318,7 +449,10 @@ def test_single_seed_says_n_a(tmp_path):
     for strategy in ("random", "kmeans"):
         rel = study / f"runs/{strategy}/budget-0.1/seed-0"
         write_json(rel / "config.json", {"preset": strategy, "rounds": 0})
-        write_json(rel / "metrics.json", {"accuracy": 0.8 if strategy == "random" else 0.82, "f1": 0.8, "n_train": 30, "n_eval": 100, "seconds": 1.0})
+        write_json(
+            rel / "metrics.json",
+            {"accuracy": 0.8 if strategy == "random" else 0.82, "f1": 0.8, "n_train": 30, "n_eval": 100, "seconds": 1.0},
+        )
     rel = study / "runs/loop/budget-0.1/seed-0"  # a loop spec, no preset, no study.json
     write_json(rel / "config.json", {"preset": None, "init": "random", "acq": "entropy", "rounds": 3})
     write_json(rel / "metrics.json", {"accuracy": 0.81, "f1": 0.8, "n_train": 30, "n_eval": 100, "seconds": 1.0})
@@ -407,7 +541,9 @@ def test_a_run_whose_final_fine_tuning_collapsed_is_named_in_the_report(study):
     from alsel.io import read_json
 
     metrics_path = study / "runs/kmeans/budget-0.1/seed-1/metrics.json"
-    write_json(metrics_path, {**read_json(metrics_path), "failed": "the final fine-tuning collapsed after 2 retries (it predicts one class)"})
+    write_json(
+        metrics_path, {**read_json(metrics_path), "failed": "the final fine-tuning collapsed after 2 retries (it predicts one class)"}
+    )
     paths = write_report(study)
     text = paths["report"].read_text()
     assert "1 finished with a failed fine-tuning" in text

@@ -14,7 +14,18 @@ MEMBERS = [name for name in dir(RunStore) if not name.startswith("_")]
 
 
 def test_the_storage_interface_is_the_controllers():
-    assert set(MEMBERS) == {"path", "lock", "read_metrics", "start", "keep_sources", "save", "save_eval_probs", "save_round_model", "read_round_model", "finish"}
+    assert set(MEMBERS) == {
+        "path",
+        "lock",
+        "read_metrics",
+        "start",
+        "keep_sources",
+        "save",
+        "save_eval_probs",
+        "save_round_model",
+        "read_round_model",
+        "finish",
+    }
 
 
 @pytest.mark.parametrize("store", [RunDir("unused"), MemoryRunDir()], ids=["RunDir", "MemoryRunDir"])
@@ -51,8 +62,18 @@ def test_every_file_a_run_writes_is_declared(tmp_path):
     out = tmp_path / "run"
     listing = Listing(out)
     alsel.select(
-        synthetic_frame(120), eval=0.25, out=out, budget=30, init="random", acq="margin", rounds=2, warm_start="rounds",
-        learner="plugins_for_tests:SavingCentroidLearner", model="minilm", cache_dir=str(tmp_path / "cache"), progress=listing,
+        synthetic_frame(120),
+        eval=0.25,
+        out=out,
+        budget=30,
+        init="random",
+        acq="margin",
+        rounds=2,
+        warm_start="rounds",
+        learner="plugins_for_tests:SavingCentroidLearner",
+        model="minilm",
+        cache_dir=str(tmp_path / "cache"),
+        progress=listing,
     )
     listing.log("finished")
     assert listing.seen == set(RunDir.FILES) - {RunDir.ERROR}

@@ -139,8 +139,14 @@ def test_grid_expansion(tmp_path):
 
 def test_overrides(tmp_path):
     study = load_study(
-        write_config(tmp_path), limit=100, seeds="3,4,5", strategies=["kmeans", "random"], budgets=[0.05],
-        out=tmp_path / "elsewhere", executor="ray", options={"epochs": 2, "lr": None},
+        write_config(tmp_path),
+        limit=100,
+        seeds="3,4,5",
+        strategies=["kmeans", "random"],
+        budgets=[0.05],
+        out=tmp_path / "elsewhere",
+        executor="ray",
+        options={"epochs": 2, "lr": None},
     )
     assert study.options["limit"] == 100 and study.options["epochs"] == 2 and "lr" not in study.options
     assert study.seeds == [3, 4, 5] and study.budgets == [0.05]
@@ -208,7 +214,9 @@ def test_the_study_file_schema_is_declared_once(tmp_path):
 
     assert {f.name for f in fields(StudySpec)} == STUDY_KEYS
     # a strategy may set every selection option of LoopConfig but the budget (a grid axis)
-    selection = "".join(f"  {name}: {{preset: random, {name}: null}}\n" for name in options("selection") if name not in ("preset", "budget"))
+    selection = "".join(
+        f"  {name}: {{preset: random, {name}: null}}\n" for name in options("selection") if name not in ("preset", "budget")
+    )
     study = load_study(write_config(tmp_path, "strategies:\n" + selection))
     assert len(study.strategies) == len(options("selection")) - 2
 
@@ -351,7 +359,10 @@ def test_resume_after_interrupt(tmp_path):
         run_study(config, out=out, strategies="random,kmeans", seeds=[0], budgets=[0.1], run_fn=fake)
     run_dir = out / "runs/kmeans/budget-0.1/seed-0"
     assert (run_dir / RunDir.CONFIG).exists() and not (run_dir / RunDir.METRICS).exists()
-    assert run_study(config, out=out, strategies="random,kmeans", seeds=[0], budgets=[0.1], dry_run=True).planned[0].note == "resumes an interrupted run"
+    assert (
+        run_study(config, out=out, strategies="random,kmeans", seeds=[0], budgets=[0.1], dry_run=True).planned[0].note
+        == "resumes an interrupted run"
+    )
 
     summary = run_study(config, out=out, strategies="random,kmeans", seeds=[0], budgets=[0.1], run_fn=fake)
     assert [o.status for o in summary.outcomes] == ["skipped", "finished"]
@@ -397,7 +408,9 @@ def test_ray_missing_says_how_to_install(tmp_path, monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(ConfigError, match=r"pip install 'alsel\[ray\]'"):
-        run_study(write_config(tmp_path), out=tmp_path / "s", strategies="random", seeds=[0], budgets=[0.1], executor="ray", run_fn=FakeRun())
+        run_study(
+            write_config(tmp_path), out=tmp_path / "s", strategies="random", seeds=[0], budgets=[0.1], executor="ray", run_fn=FakeRun()
+        )
 
 
 def test_progress_lines(tmp_path):
@@ -424,7 +437,9 @@ def test_progress_lines(tmp_path):
             return cm()
 
     recorder = Recorder()
-    run_study(write_config(tmp_path), out=tmp_path / "s", strategies="random", seeds=[0, 1], budgets=[0.1], run_fn=FakeRun(), progress=recorder)
+    run_study(
+        write_config(tmp_path), out=tmp_path / "s", strategies="random", seeds=[0, 1], budgets=[0.1], run_fn=FakeRun(), progress=recorder
+    )
     assert recorder.advanced == 2
     assert any("random budget=0.1 seed=1: accuracy 0.8100" in line for line in recorder.lines)
 
@@ -567,7 +582,9 @@ def test_shipped_study_configs_expand_to_valid_runs(name, tmp_path):
 def test_emotion_test_config_retrains_the_grid_runs(tmp_path):
     """emotion's test set, used once: the grid's random and kmeans runs at 10%, evaluated on test.tsv instead of dev."""
     root = Path(__file__).resolve().parents[1]
-    grid = load_study(root / "configs" / "emotion-study-cpu.yaml", out=tmp_path / "grid", seeds="0,1,2,3,4", strategies="random,kmeans", budgets="0.1")
+    grid = load_study(
+        root / "configs" / "emotion-study-cpu.yaml", out=tmp_path / "grid", seeds="0,1,2,3,4", strategies="random,kmeans", budgets="0.1"
+    )
     final = load_study(root / "configs" / "emotion-test-cpu.yaml", out=tmp_path / "test")
     pairs = [(r.strategy, r.budget, r.seed) for r in final.runs()]
     assert sorted(pairs) == sorted((r.strategy, r.budget, r.seed) for r in grid.runs()) and len(pairs) == 10
@@ -595,9 +612,21 @@ def test_cross_task_configs_share_one_grid(tmp_path):
     # random and the two best at 10%: the recommendation the rule chose and facility_location (docs/results.md)
     assert curves == {"random", "facility_location", RECOMMENDED} and all(budgets[n] == [0.1] for n in set(budgets) - curves)
     configs = {r.strategy: r.loop_config() for r in study.runs() if r.seed == 0 and r.budget == 0.1}
-    assert set(configs) == {"random", "kmeans", "kmeans_margin", "facility_location", "cluster_margin", "badge", "margin_balanced", "kmeans_margin_proxy"}
+    assert set(configs) == {
+        "random",
+        "kmeans",
+        "kmeans_margin",
+        "facility_location",
+        "cluster_margin",
+        "badge",
+        "margin_balanced",
+        "kmeans_margin_proxy",
+    }
     proxy, loop = configs["kmeans_margin_proxy"], configs["kmeans_margin"]
-    assert (proxy.init, proxy.acq, proxy.rounds) == (loop.init, loop.acq, loop.rounds) and (proxy.learner, proxy.final_learner) == ("logreg", "transformer")
+    assert (proxy.init, proxy.acq, proxy.rounds) == (loop.init, loop.acq, loop.rounds) and (proxy.learner, proxy.final_learner) == (
+        "logreg",
+        "transformer",
+    )
     assert configs["margin_balanced"].balance and (configs["badge"].acq, configs["cluster_margin"].acq) == ("badge", "cluster_margin")
     # seeds 3 and 4 of random, kmeans_margin and every candidate that can meet the cost criterion, as the
     # configs' header runs them: curves for random and the recommendation, facility_location's 10%
@@ -607,5 +636,7 @@ def test_cross_task_configs_share_one_grid(tmp_path):
     assert f"--seeds 3,4 --strategies {chosen}\n" in header and "--seeds 3,4 --strategies facility_location --budgets 0.05,0.1\n" in header
     extra = load_study(root / "configs" / f"{CROSS_TASK[0]}.yaml", out=tmp_path / "x", seeds="3,4", strategies=chosen)
     assert len(extra.runs()) == 2 * (3 + 3 + 1 + 1)
-    extra = load_study(root / "configs" / f"{CROSS_TASK[0]}.yaml", out=tmp_path / "y", seeds="3,4", strategies="facility_location", budgets="0.05,0.1")
+    extra = load_study(
+        root / "configs" / f"{CROSS_TASK[0]}.yaml", out=tmp_path / "y", seeds="3,4", strategies="facility_location", budgets="0.05,0.1"
+    )
     assert sorted((r.budget, r.seed) for r in extra.runs()) == [(0.05, 3), (0.05, 4), (0.1, 3), (0.1, 4)]

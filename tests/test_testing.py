@@ -117,7 +117,10 @@ class NearestToTheFirstLabelled(Strategy):
         (UndeclaredOption, "strategy 'undeclared_option' declares constraints for beta, which are not __init__ parameters (none)"),
         (NeedsLabels, "strategy 'needs_labels' needs gold, which alsel does not provide"),
         (CentresInPlace, "strategy 'centres_in_place' changed the state's embeddings; the loop passes the same arrays to every round"),
-        (NearestToTheFirstLabelled, "strategy 'nearest_to_the_first_labelled' (choosing the initial pool, nothing labelled): select(state, k=5) raised IndexError"),
+        (
+            NearestToTheFirstLabelled,
+            "strategy 'nearest_to_the_first_labelled' (choosing the initial pool, nothing labelled): select(state, k=5) raised IndexError",
+        ),
     ],
 )
 def test_a_broken_strategy_fails_naming_what_it_breaks(cls, message):
@@ -156,7 +159,10 @@ def test_a_plain_learner_and_one_with_every_capability_pass(cls):
         (plugins.SeedlessLearner, "gave other probabilities for the same seed and data"),
         (plugins.OneBasedEpochsLearner, "called on_epoch_end with epochs [1, 2]; expected at least one call, counting from 0"),
         (plugins.FeaturesPerClassLearner, "gave features of shape (3, "),
-        (plugins.SeenClassesLearner, "(trained without class 2, as a small initial pool can be): SeenClassesLearner.predict_proba returned shape (9, 2); expected (9, 3)"),
+        (
+            plugins.SeenClassesLearner,
+            "(trained without class 2, as a small initial pool can be): SeenClassesLearner.predict_proba returned shape (9, 2); expected (9, 3)",
+        ),
     ],
 )
 def test_a_broken_learner_fails_naming_what_it_breaks(cls, message):

@@ -105,7 +105,9 @@ def test_out_of_range_flags(capsys, tmp_path, no_work, argv, message):
 def test_valid_values_are_accepted_and_converted(tmp_path):
     config = tmp_path / "c.yaml"
     # YAML 1.1 reads 5e-5 (no dot) as a string; 2.0 is a whole number; budget keeps its spelling.
-    config.write_text("lr: 5e-5\nrounds: 2.0\nacq: margin\nbudget: '0.1'\nwarmup_ratio: 0\neval: 0.2\nstrategy_options: {projection_dim: null}\n")
+    config.write_text(
+        "lr: 5e-5\nrounds: 2.0\nacq: margin\nbudget: '0.1'\nwarmup_ratio: 0\neval: 0.2\nstrategy_options: {projection_dim: null}\n"
+    )
     loaded = LoopConfig.from_options(config_file=config)
     assert (loaded.lr, loaded.rounds, loaded.budget, loaded.warmup_ratio, loaded.eval) == (5e-5, 2, "0.1", 0.0, 0.2)
     assert isinstance(loaded.rounds, int) and isinstance(loaded.warmup_ratio, float)
@@ -122,8 +124,25 @@ def test_valid_flags_reach_the_loop(capsys, tmp_path, monkeypatch):
         return {"accuracy": 0.9, "f1": 0.9, "n_eval": 10, "n_train": 5, "majority_accuracy": 0.5}
 
     monkeypatch.setattr("alsel.run.run_loop", fake_run_loop)
-    argv = ["loop", "--budget", "0.1", "--projection-dim", "0", "--strategy-option", "n_iter=5", "--warmup-ratio", "0",
-            "--device", "cpu", "--precision", "fp32", "--max-length", "64", "--out", str(tmp_path / "run")]
+    argv = [
+        "loop",
+        "--budget",
+        "0.1",
+        "--projection-dim",
+        "0",
+        "--strategy-option",
+        "n_iter=5",
+        "--warmup-ratio",
+        "0",
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
+        "--max-length",
+        "64",
+        "--out",
+        str(tmp_path / "run"),
+    ]
     code, _, err = run_cli(capsys, *argv)
     assert code == 0, err
     config = seen["config"]
@@ -134,7 +153,9 @@ def test_valid_flags_reach_the_loop(capsys, tmp_path, monkeypatch):
 # ------------------------------------------------------------------ device, model and embedder
 def test_cuda_on_a_machine_without_cuda(capsys, tmp_path, no_work, monkeypatch):
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
-    fails_in_one_line(capsys, ["loop", "--device", "cuda", "--model", "minilm"], "--device cuda: CUDA is not available on this machine", tmp_path / "run")
+    fails_in_one_line(
+        capsys, ["loop", "--device", "cuda", "--model", "minilm"], "--device cuda: CUDA is not available on this machine", tmp_path / "run"
+    )
 
 
 def test_a_cuda_device_this_machine_lacks(capsys, tmp_path, no_work, monkeypatch):
@@ -174,8 +195,10 @@ def test_embedder_directory_without_a_model(capsys, tmp_path, no_work):
     empty = tmp_path / "empty-model"
     empty.mkdir()
     fails_in_one_line(
-        capsys, ["loop", "--embedder", str(empty), "--model", "minilm"],
-        f"--embedder {empty}: not a sentence-transformers model (no modules.json or config.json)", tmp_path / "run",
+        capsys,
+        ["loop", "--embedder", str(empty), "--model", "minilm"],
+        f"--embedder {empty}: not a sentence-transformers model (no modules.json or config.json)",
+        tmp_path / "run",
     )
 
 
@@ -195,16 +218,35 @@ def test_embedder_directory_with_a_model_is_accepted(tmp_path):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--init", "kmeans", "--rounds", "2", "--acq", "margin", "--strategy-option", "betta=0.2"],
-         "unknown strategy option 'betta' (kmeans takes: approximate, n_iter, projection_dim; margin takes: none)"),
-        (["--init", "random", "--rounds", "0", "--strategy-option", "region=hard"], "unknown strategy option 'region' (random takes: none)"),
-        (["--init", "kmeans", "--strategy-option", "projection_dim=abc"],
-         "strategy option projection_dim: must be an integer >= 1 or None, got 'abc' (kmeans)"),
+        (
+            ["--init", "kmeans", "--rounds", "2", "--acq", "margin", "--strategy-option", "betta=0.2"],
+            "unknown strategy option 'betta' (kmeans takes: approximate, n_iter, projection_dim; margin takes: none)",
+        ),
+        (
+            ["--init", "random", "--rounds", "0", "--strategy-option", "region=hard"],
+            "unknown strategy option 'region' (random takes: none)",
+        ),
+        (
+            ["--init", "kmeans", "--strategy-option", "projection_dim=abc"],
+            "strategy option projection_dim: must be an integer >= 1 or None, got 'abc' (kmeans)",
+        ),
         (["--init", "kmeans", "--projection-dim", "-1"], "--projection-dim -1: give a projection size, or 0 for none"),
-        (["--init", "kmeans", "--rounds", "2", "--acq", "ccs", "--strategy-option", "score=loss"], "strategy option score: must be one of el2n, entropy, p_gold, got 'loss' (ccs)"),
-        (["--init", "kmeans", "--rounds", "2", "--acq", "loss_sample", "--strategy-option", "temperature=-1"], "strategy option temperature: must be a number >= 0"),
-        (["--init", "facility_location", "--strategy-option", "optimizer=magic"], "strategy option optimizer: must be one of lazy, naive, stochastic"),
-        (["--init", "kmeans", "--rounds", "2", "--acq", "ambiguous", "--region", "hard", "--strategy-option", "n_iter=0"], "strategy option n_iter: must be an integer >= 1"),
+        (
+            ["--init", "kmeans", "--rounds", "2", "--acq", "ccs", "--strategy-option", "score=loss"],
+            "strategy option score: must be one of el2n, entropy, p_gold, got 'loss' (ccs)",
+        ),
+        (
+            ["--init", "kmeans", "--rounds", "2", "--acq", "loss_sample", "--strategy-option", "temperature=-1"],
+            "strategy option temperature: must be a number >= 0",
+        ),
+        (
+            ["--init", "facility_location", "--strategy-option", "optimizer=magic"],
+            "strategy option optimizer: must be one of lazy, naive, stochastic",
+        ),
+        (
+            ["--init", "kmeans", "--rounds", "2", "--acq", "ambiguous", "--region", "hard", "--strategy-option", "n_iter=0"],
+            "strategy option n_iter: must be an integer >= 1",
+        ),
     ],
 )
 def test_bad_strategy_options_fail_before_any_work(capsys, tmp_path, no_work, argv, message):
@@ -214,7 +256,9 @@ def test_bad_strategy_options_fail_before_any_work(capsys, tmp_path, no_work, ar
 def test_one_option_reaches_every_strategy_that_takes_it():
     from alsel.loops.config import build_strategy
 
-    config = LoopConfig.from_options(init="kmeans", acq="cluster_margin", rounds=2, strategy_options={"projection_dim": 8.0, "n_clusters": 3}).resolved()
+    config = LoopConfig.from_options(
+        init="kmeans", acq="cluster_margin", rounds=2, strategy_options={"projection_dim": 8.0, "n_clusters": 3}
+    ).resolved()
     kmeans, cluster_margin = build_strategy(config.init, config), build_strategy(config.acq, config)
     assert kmeans.get_params() == {"projection_dim": 8, "n_iter": 20, "approximate": "auto"}
     assert isinstance(kmeans.projection_dim, int)  # converted to its declared type
@@ -241,7 +285,12 @@ def test_a_study_with_a_bad_strategy_option_fails_before_its_first_run(capsys, t
     from test_study import write_config
 
     config = write_config(tmp_path, BAD_STUDY, name="bad.yaml")
-    fails_in_one_line(capsys, ["study", str(config), "--out", str(tmp_path / "study")], "strategy 'typo': unknown strategy option 'betta'", tmp_path / "study")
+    fails_in_one_line(
+        capsys,
+        ["study", str(config), "--out", str(tmp_path / "study")],
+        "strategy 'typo': unknown strategy option 'betta'",
+        tmp_path / "study",
+    )
     calls = []
     with pytest.raises(ConfigError, match="unknown strategy option 'betta'"):
         run_study(config, out=tmp_path / "study", run_fn=lambda *args, **kwargs: calls.append(args))
@@ -252,9 +301,16 @@ def test_a_study_with_a_bad_option_value_fails_before_its_first_run(capsys, tmp_
     from test_study import write_config
 
     config = write_config(tmp_path, BAD_STUDY.replace("{betta: 0.2}", "{projection_dim: abc}"), name="bad.yaml")
-    fails_in_one_line(capsys, ["study", str(config), "--out", str(tmp_path / "study")], "strategy option projection_dim: must be an integer", tmp_path / "study")
+    fails_in_one_line(
+        capsys,
+        ["study", str(config), "--out", str(tmp_path / "study")],
+        "strategy option projection_dim: must be an integer",
+        tmp_path / "study",
+    )
     config = write_config(tmp_path, BAD_STUDY.replace("limit: 200", "limit: 200\nepochs: '1'"), name="bad.yaml")
-    fails_in_one_line(capsys, ["study", str(config), "--out", str(tmp_path / "study")], "epochs must be an integer >= 1", tmp_path / "study")
+    fails_in_one_line(
+        capsys, ["study", str(config), "--out", str(tmp_path / "study")], "epochs must be an integer >= 1", tmp_path / "study"
+    )
 
 
 def test_a_study_with_valid_strategy_options_plans_its_runs(capsys, tmp_path):
@@ -283,4 +339,3 @@ def test_constraint_messages_read_as_sentences():
     with pytest.raises(ConfigError, match=r"^x must be a number < 1, got inf$"):
         check("x", float("inf"), Real(Range(high=1, closed="neither")))
     assert check("x", "1e-3", Real(Range(0, closed="neither"))) == 0.001
-

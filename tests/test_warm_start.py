@@ -21,8 +21,16 @@ TIMINGS = ("seconds", "train_seconds", "score_seconds", "select_seconds", "embed
 @pytest.fixture()
 def options(synthetic_csv, tiny_bert, tmp_path):
     return {
-        "dataset": str(synthetic_csv / "train.csv"), "eval": str(synthetic_csv / "eval.csv"), "model": tiny_bert,
-        "epochs": 2, "min_steps": 0, "lr": 5e-3, "batch_size": 16, "budget": 60, "cache_dir": str(tmp_path / "cache"), "learner_options": UNGUARDED,
+        "dataset": str(synthetic_csv / "train.csv"),
+        "eval": str(synthetic_csv / "eval.csv"),
+        "model": tiny_bert,
+        "epochs": 2,
+        "min_steps": 0,
+        "lr": 5e-3,
+        "batch_size": 16,
+        "budget": 60,
+        "cache_dir": str(tmp_path / "cache"),
+        "learner_options": UNGUARDED,
     }
 
 
@@ -128,7 +136,9 @@ def test_the_warm_start_source_changes_the_cache_key(options):
     from alsel.loops.rundir import MemoryRunDir
     from alsel.progress import SILENT
 
-    run = _Run(LoopConfig.from_options(init="kmeans", acq="margin", rounds=2, warm_start="rounds", **options).resolved(), MemoryRunDir(), SILENT)
+    run = _Run(
+        LoopConfig.from_options(init="kmeans", acq="margin", rounds=2, warm_start="rounds", **options).resolved(), MemoryRunDir(), SILENT
+    )
     run._splits_and_plan()
     train, held = np.arange(20), np.arange(2)
     keys = {source: run._cache_key(train, held, None, frozenset(), "transformer", source) for source in (None, "key-a", "key-b")}
@@ -149,13 +159,22 @@ def test_a_collapse_retry_restarts_from_the_same_warm_weights(tmp_path, tiny_ber
         TransformerLearner(model=tiny_bert, epochs=1).fit(texts, np.arange(30) % 3, 3, warm_from=tmp_path / "saved")
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"preset": "kmeans", "warm_start": "rounds"}, "--warm-start rounds continues a round from the previous round's model, and --rounds is 0"),
-    ({"preset": "kmeans_margin_proxy", "warm_start": "all"}, "--learner logreg cannot continue from a saved model (its fit takes no warm_from)"),
-    ({"preset": "badge_warm", "learner": "logreg"}, "--learner logreg cannot continue from a saved model"),
-    ({"preset": "hybrid", "warm_start": "rounds"}, "with --rounds 1 nothing would"),
-    ({"preset": "kmeans_margin", "warm_start": "all", "final_learner": "logreg"}, "--final-learner logreg cannot"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (
+            {"preset": "kmeans", "warm_start": "rounds"},
+            "--warm-start rounds continues a round from the previous round's model, and --rounds is 0",
+        ),
+        (
+            {"preset": "kmeans_margin_proxy", "warm_start": "all"},
+            "--learner logreg cannot continue from a saved model (its fit takes no warm_from)",
+        ),
+        ({"preset": "badge_warm", "learner": "logreg"}, "--learner logreg cannot continue from a saved model"),
+        ({"preset": "hybrid", "warm_start": "rounds"}, "with --rounds 1 nothing would"),
+        ({"preset": "kmeans_margin", "warm_start": "all", "final_learner": "logreg"}, "--final-learner logreg cannot"),
+    ],
+)
 def test_a_warm_start_that_cannot_happen_is_refused_in_one_line(options, changes, message):
     with pytest.raises(ConfigError) as info:
         LoopConfig.from_options(**{**options, "learner_options": {}, **changes}).resolved()
@@ -163,7 +182,19 @@ def test_a_warm_start_that_cannot_happen_is_refused_in_one_line(options, changes
 
 
 def test_the_cli_refuses_a_warm_start_without_rounds_before_any_work(capsys, tmp_path, options):
-    code, _out, err = run_cli(capsys, "loop", "--dataset", options["dataset"], "--eval", options["eval"], "--model", options["model"],
-                             "--warm-start", "rounds", "--out", tmp_path / "run")
+    code, _out, err = run_cli(
+        capsys,
+        "loop",
+        "--dataset",
+        options["dataset"],
+        "--eval",
+        options["eval"],
+        "--model",
+        options["model"],
+        "--warm-start",
+        "rounds",
+        "--out",
+        tmp_path / "run",
+    )
     assert code == 2 and err.count("\n") == 1 and "--rounds is 0" in err, err
     assert not (tmp_path / "run").exists()

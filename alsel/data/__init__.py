@@ -12,6 +12,20 @@ from .loading import load_configured_data, load_data, load_recorded_data, splits
 from .sources import HFFrames, class_values, hf_frames, label_key, pool_texts, read_frame, save_source
 
 __all__ = [
-    "TextDataset", "DataSplits", "fingerprint", "load_data", "load_configured_data", "load_recorded_data", "splits_from_frames", "hf_frames",
-    "HFFrames", "read_frame", "save_source", "stratified_sample", "quotas", "label_key", "class_values", "pool_texts",
+    "TextDataset",
+    "DataSplits",
+    "fingerprint",
+    "load_data",
+    "load_configured_data",
+    "load_recorded_data",
+    "splits_from_frames",
+    "hf_frames",
+    "HFFrames",
+    "read_frame",
+    "save_source",
+    "stratified_sample",
+    "quotas",
+    "label_key",
+    "class_values",
+    "pool_texts",
 ]

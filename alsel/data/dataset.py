@@ -87,7 +87,9 @@ class TextDataset:
         position_of = {int(i): p for p, i in enumerate(self.ids)}
         unknown = [int(i) for i in ids if int(i) not in position_of]
         if unknown:
-            raise DataError(f"{len(unknown)} selected id(s) are not in the pool (first: {unknown[0]}); was the selection made on other data?")
+            raise DataError(
+                f"{len(unknown)} selected id(s) are not in the pool (first: {unknown[0]}); was the selection made on other data?"
+            )
         return np.array([position_of[int(i)] for i in ids], dtype=np.int64)
 
     def label_value(self, position: int):
@@ -138,8 +140,5 @@ def stratified_sample(labels, n: int, rng: np.random.Generator) -> np.ndarray:
     labels = np.asarray(labels)
     classes, counts = np.unique(labels, return_counts=True)
     per_class = np.minimum(quotas(counts, n), counts)
-    chosen = [
-        rng.choice(np.flatnonzero(labels == c), size=q, replace=False)
-        for c, q in zip(classes, per_class)
-    ]
+    chosen = [rng.choice(np.flatnonzero(labels == c), size=q, replace=False) for c, q in zip(classes, per_class)]
     return np.sort(np.concatenate(chosen)).astype(np.int64)

@@ -147,7 +147,8 @@ def _splits(dataset: str, pool: TextDataset, evalset: TextDataset | None, eval_s
         raise DataError(f"{dataset}: the pool holds only {present} class; need at least 2")
     notes += [
         f"{dataset}: class {name!r} is read as a label, not as a missing one (alsel reads only empty cells and NaN as missing)"
-        for name in pool.label_names if name.lower() in NA_SPELLINGS
+        for name in pool.label_names
+        if name.lower() in NA_SPELLINGS
     ]
     description = {
         "dataset": dataset,
@@ -168,8 +169,13 @@ def _splits(dataset: str, pool: TextDataset, evalset: TextDataset | None, eval_s
 def load_configured_data(options: dict) -> DataSplits:
     """The data that loop options (a run's ``config.json``, ``LoopConfig.to_dict()``) name."""
     return load_data(
-        options.get("dataset", "sst2"), text_column=options.get("text_column"), label_column=options.get("label_column", "label"),
-        eval_spec=options.get("eval"), limit=options.get("limit"), eval_limit=options.get("eval_limit"), data_seed=options.get("data_seed", 0),
+        options.get("dataset", "sst2"),
+        text_column=options.get("text_column"),
+        label_column=options.get("label_column", "label"),
+        eval_spec=options.get("eval"),
+        limit=options.get("limit"),
+        eval_limit=options.get("eval_limit"),
+        data_seed=options.get("data_seed", 0),
     )
 
 

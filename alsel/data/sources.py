@@ -120,7 +120,12 @@ def _texts(column: pd.Series, name: str, where: str) -> list[str]:
     """The texts of ``column``: a text must be a string (or a number) with something in it; an
     empty one would be trained on as if it said something, a JSON object is no text."""
     _refuse_rows(column.isna(), f"have no text in column {name!r}", "fill them in or remove them", where)
-    _refuse_rows(column.map(lambda v: isinstance(v, (dict, list, np.ndarray))), f"hold a JSON object or list, not a text, in column {name!r}", "make each text a string", where)
+    _refuse_rows(
+        column.map(lambda v: isinstance(v, (dict, list, np.ndarray))),
+        f"hold a JSON object or list, not a text, in column {name!r}",
+        "make each text a string",
+        where,
+    )
     texts = column.astype(str)
     _refuse_rows(texts.str.strip() == "", f"have an empty text in column {name!r}", "fill them in or remove them", where)
     return texts.tolist()
@@ -254,7 +259,9 @@ class HFFrames:
     class_names: tuple[str, ...] | None
 
 
-def hf_frames(loaded, label_column: str = "label", eval_split: str | None = None, where: str = "dataset", find_eval: bool = True) -> HFFrames:
+def hf_frames(
+    loaded, label_column: str = "label", eval_split: str | None = None, where: str = "dataset", find_eval: bool = True
+) -> HFFrames:
     """The splits of a ``datasets.DatasetDict`` (or one ``Dataset``, the pool) as frames.
 
     The evaluation split is ``eval_split``, else (with ``find_eval``) the first of validation, dev
@@ -284,7 +291,7 @@ def hf_datasets(spec: str, text_column, label_column, eval_spec, want_eval: bool
     from huggingface_hub.utils import logging as hub_logging
 
     hub_logging.set_verbosity_error()  # offline, it would log every retry before the one-line error
-    name, _, config = spec[len("hf:"):].partition(":")
+    name, _, config = spec[len("hf:") :].partition(":")
     try:
         loaded = datasets.load_dataset(name, config or None)
     except Exception as exc:

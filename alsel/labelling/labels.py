@@ -45,7 +45,9 @@ def parse_classes(classes=None, classes_from: str | Path | None = None, label_co
     if classes_from is not None:
         frame = read_frame(classes_from)
         if label_column not in frame.columns:
-            raise DataError(f"{classes_from}: no label column {label_column!r} (columns: {', '.join(map(str, frame.columns))}); name it with --label-column")
+            raise DataError(
+                f"{classes_from}: no label column {label_column!r} (columns: {', '.join(map(str, frame.columns))}); name it with --label-column"
+            )
         return class_values([v for v in frame[label_column] if not _is_empty(v)], f"{classes_from} ({label_column})")
     given = [c.strip() for c in classes.split(",")] if isinstance(classes, str) else list(classes)
     if any(_is_empty(c) for c in given):
@@ -67,7 +69,9 @@ def read_label_rows(path: str | Path) -> list[tuple[int, object]]:
     frame = read_frame(path)
     missing = [c for c in ("id", "label") if c not in frame.columns]
     if missing:
-        raise DataError(f"{path}: no {' or '.join(missing)} column (columns: {', '.join(map(str, frame.columns))}); import the batch file with its label column filled in")
+        raise DataError(
+            f"{path}: no {' or '.join(missing)} column (columns: {', '.join(map(str, frame.columns))}); import the batch file with its label column filled in"
+        )
     rows = []
     for number, (id_, label) in enumerate(zip(frame["id"], frame["label"])):
         if _is_empty(label):
@@ -114,10 +118,14 @@ def merge_labels(rows, classes, handed_out, labelled: dict[int, int], where: str
     index = class_index(classes)
     unknown = sorted({str(label) for _, label in rows if label_key(label) not in index})
     if unknown:
-        raise DataError(f"{where}: labels {', '.join(map(repr, unknown[:5]))}{' ...' if len(unknown) > 5 else ''} are not among the project's classes ({', '.join(map(str, classes))})")
+        raise DataError(
+            f"{where}: labels {', '.join(map(repr, unknown[:5]))}{' ...' if len(unknown) > 5 else ''} are not among the project's classes ({', '.join(map(str, classes))})"
+        )
     stray = sorted({id_ for id_, _ in rows if id_ not in handed_out})
     if stray:
-        raise DataError(f"{where}: {len(stray):,} ids are in no batch of this project (first: {stray[0]}); import a file of the pending batch")
+        raise DataError(
+            f"{where}: {len(stray):,} ids are in no batch of this project (first: {stray[0]}); import a file of the pending batch"
+        )
     given: dict[int, list[int]] = {}
     for id_, label in rows:
         given.setdefault(id_, []).append(index[label_key(label)])
@@ -130,4 +138,3 @@ def merge_labels(rows, classes, handed_out, labelled: dict[int, int], where: str
         elif not known:
             new[id_] = distinct[0]
     return LabelMerge(new=new, repeated=len(rows) - len(new) - sum(len(given[i]) for i in conflicts), conflicts=conflicts)
-

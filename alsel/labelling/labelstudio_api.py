@@ -143,7 +143,11 @@ def _status_error(base: str, method: str, path: str, status: int, payload: bytes
         answer = payload.decode("utf-8", "replace")
     reason = answer
     if isinstance(answer, dict):
-        reason = " ".join(json.dumps(answer[key]) if key == "validation_errors" else str(answer[key]) for key in ("detail", "validation_errors") if answer.get(key))
+        reason = " ".join(
+            json.dumps(answer[key]) if key == "validation_errors" else str(answer[key])
+            for key in ("detail", "validation_errors")
+            if answer.get(key)
+        )
     reason = _one_line(reason or f"HTTP {status}")[:300]
     if status == 401:
         return LabelStudioError(
@@ -239,7 +243,9 @@ def config_classes(label_config: str) -> list[str]:
     return classes
 
 
-def push_batch(client, tasks: Iterable[Mapping[str, Any]], label_config: str, *, project: int | None = None, title: str | None = None) -> int:
+def push_batch(
+    client, tasks: Iterable[Mapping[str, Any]], label_config: str, *, project: int | None = None, title: str | None = None
+) -> int:
     """Add a batch of tasks to a Label Studio project; the project's id.
 
     Give ``project`` (the id of a project that exists) or ``title``: the project with that exact
@@ -311,7 +317,9 @@ def _checked_tasks(tasks: Iterable[Mapping[str, Any]]) -> list[dict]:
         data = task.get("data") if isinstance(task, Mapping) else None
         text, alsel_id = (data.get("text"), data.get("alsel_id")) if isinstance(data, Mapping) else (None, None)
         if not isinstance(text, str) or not isinstance(alsel_id, str | int) or isinstance(alsel_id, bool):
-            raise AlselError(f'task {position} of the batch is not {{"data": {{"text": TEXT, "alsel_id": ID}}}} with a string or integer ID')
+            raise AlselError(
+                f'task {position} of the batch is not {{"data": {{"text": TEXT, "alsel_id": ID}}}} with a string or integer ID'
+            )
         if alsel_id in seen:
             raise AlselError(f"the batch holds alsel_id {alsel_id!r} twice")
         seen.add(alsel_id)
@@ -339,7 +347,9 @@ def _check_classes(client, project: int, classes: list[str]) -> None:
     except AlselError as exc:
         raise AlselError(f"Label Studio project {project} was not made by alsel: {exc}") from None
     if sorted(theirs) != sorted(classes):
-        raise AlselError(f"Label Studio project {project} has the classes {', '.join(theirs)}, not {', '.join(classes)}: push to another project")
+        raise AlselError(
+            f"Label Studio project {project} has the classes {', '.join(theirs)}, not {', '.join(classes)}: push to another project"
+        )
 
 
 def _export(client, project: int, *, all_tasks: bool) -> list[dict]:

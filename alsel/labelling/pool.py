@@ -69,7 +69,9 @@ class PoolRecord:
         common = min(len(now), len(hashes))
         differ = np.flatnonzero(now[:common] != hashes[:common])
         if len(differ):
-            changes.append(f"the text of row {int(differ[0])} differs" + (f", and of {len(differ) - 1:,} more rows" if len(differ) > 1 else ""))
+            changes.append(
+                f"the text of row {int(differ[0])} differs" + (f", and of {len(differ) - 1:,} more rows" if len(differ) > 1 else "")
+            )
         raise DataError(
             f"{where}: changed since alsel label init ({'; '.join(changes) or 'its texts differ'}); "
             "the project's labels name its rows by number: restore the file, or start a new project on it"
@@ -93,4 +95,6 @@ def pool_dataset(texts: list[str], labels: dict[int, int], class_names: tuple[st
         if rows.min() < 0 or rows.max() >= len(texts):
             raise DataError(f"labelled row {int(rows.max())} is not in the pool of {len(texts):,} rows")
         known[rows] = np.fromiter(labels.values(), dtype=np.int64, count=len(labels))
-    return TextDataset(ids=np.arange(len(texts), dtype=np.int64), texts=texts, labels=known, label_names=class_names, label_values=class_values)
+    return TextDataset(
+        ids=np.arange(len(texts), dtype=np.int64), texts=texts, labels=known, label_names=class_names, label_values=class_values
+    )

@@ -56,13 +56,18 @@ PROJECT, STATE, ROWS, LABEL_STUDIO_CONFIG, BATCHES = "project.json", "state.json
 STOP_SAMPLE = 2000
 #: Loop options that plan a budget or read labels a new pool lacks: a project takes none of them.
 NOT_FOR_LABELLING = {
-    "budget": "each alsel label next chooses --batch N", "init_size": "the first batch is the first --batch N",
-    "rounds": "a batch follows whenever the last one is labelled", "keep_init": "every labelled text is kept",
-    "scorer": "cross-fitted scorers train on the candidates' labels", "balance": "class quotas need the pool's labels",
+    "budget": "each alsel label next chooses --batch N",
+    "init_size": "the first batch is the first --batch N",
+    "rounds": "a batch follows whenever the last one is labelled",
+    "keep_init": "every labelled text is kept",
+    "scorer": "cross-fitted scorers train on the candidates' labels",
+    "balance": "class quotas need the pool's labels",
     "warm_start": "each batch's model trains from the pretrained weights",
 }
 #: The loop options an annotation project takes (besides ``preset``): what it selects with and trains.
-PROJECT_OPTIONS = tuple(name for group in ("selection", "learner", "training") for name in options(group) if name not in (*NOT_FOR_LABELLING, "preset"))
+PROJECT_OPTIONS = tuple(
+    name for group in ("selection", "learner", "training") for name in options(group) if name not in (*NOT_FOR_LABELLING, "preset")
+)
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,9 @@ class ImportReport:
     pending: int
 
     def describe(self) -> str:
-        line = f"imported {self.new:,} labels from {self.file}" + (f" ({self.repeated:,} rows repeated a label already there)" if self.repeated else "")
+        line = f"imported {self.new:,} labels from {self.file}" + (
+            f" ({self.repeated:,} rows repeated a label already there)" if self.repeated else ""
+        )
         if self.conflicts:
             shown = ", ".join(f"{i} ({'/'.join(labels)})" for i, labels in list(self.conflicts.items())[:5])
             line += f"; {len(self.conflicts):,} texts with disagreeing labels kept no new label: {shown}{' ...' if len(self.conflicts) > 5 else ''}"
@@ -138,9 +145,19 @@ class LabelProject:
     # ------------------------------------------------------------------ making one
     @classmethod
     def create(
-        cls, path: str | Path, pool: str | Path, *, text_column: str | None = None, classes=None, classes_from: str | Path | None = None,
-        label_column: str = "label", preset: str | None = None, device: str = "auto", cache_dir: str | None = None,
-        progress: Progress = SILENT, **loop_options,
+        cls,
+        path: str | Path,
+        pool: str | Path,
+        *,
+        text_column: str | None = None,
+        classes=None,
+        classes_from: str | Path | None = None,
+        label_column: str = "label",
+        preset: str | None = None,
+        device: str = "auto",
+        cache_dir: str | None = None,
+        progress: Progress = SILENT,
+        **loop_options,
     ) -> LabelProject:
         """Make a project on the pool file ``pool`` (CSV, TSV, JSONL, parquet; its rows are the
         texts, any label column is not read).
@@ -157,7 +174,9 @@ class LabelProject:
         """
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise AlselError(f"{path} exists and is not empty; pass another --out (a project is resumed with alsel label next/import/status)")
+            raise AlselError(
+                f"{path} exists and is not empty; pass another --out (a project is resumed with alsel label next/import/status)"
+            )
         config = _project_config(preset, loop_options, device, cache_dir)
         text_column, texts = read_pool(pool, text_column)
         values = parse_classes(classes, classes_from, label_column)
@@ -165,7 +184,10 @@ class LabelProject:
         stop = np.sort(rng.choice(len(texts), size=min(STOP_SAMPLE, len(texts)), replace=False))
         loop = {k: v for k, v in config.to_dict().items() if k in (*PROJECT_OPTIONS, "preset", "rounds")}
         record = {
-            "format": FORMAT, "pool": PoolRecord.of(pool, text_column, texts).to_json(), "classes": list(values), "loop": loop,
+            "format": FORMAT,
+            "pool": PoolRecord.of(pool, text_column, texts).to_json(),
+            "classes": list(values),
+            "loop": loop,
             "stop_sample": stop.tolist(),
         }
         staging = staging_dir(path)
@@ -201,7 +223,9 @@ class LabelProject:
         except (KeyError, TypeError, ValueError):
             raise RunFileError(f"{self.path / STATE}: damaged (not the state of this project); restore it from a backup") from None
 
-    def _commit(self, batches: list[Batch], labels: dict[int, int], imports: list[dict], *, label_studio_project: int | None = None) -> None:
+    def _commit(
+        self, batches: list[Batch], labels: dict[int, int], imports: list[dict], *, label_studio_project: int | None = None
+    ) -> None:
         """Write ``state.json`` whole; the Label Studio project id stays as it was unless given."""
         rows = [{"id": i, "label": str(self.classes[c])} for i, c in labels.items()]
         state = {"batches": [dataclasses.asdict(b) for b in batches], "labels": rows, "imports": imports}
@@ -312,13 +336,20 @@ class LabelProject:
             labels = {**labels, **merge.new}
             pending = sum(i not in labels for i in batches[-1].ids)
             report = ImportReport(source, len(merge.new), merge.repeated, merge.conflicts, pending)
-            entry = {"file": source, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "new": report.new, "repeated": report.repeated,
-                     "conflicts": {str(i): list(v) for i, v in merge.conflicts.items()}}
+            entry = {
+                "file": source,
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "new": report.new,
+                "repeated": report.repeated,
+                "conflicts": {str(i): list(v) for i, v in merge.conflicts.items()},
+            }
             self._commit(batches, labels, [*imports, entry])
         return report
 
     # ------------------------------------------------------------------ Label Studio's API
-    def push(self, client=None, *, url: str | None = None, api_key: str | None = None, ls_project: int | None = None, title: str | None = None) -> tuple[int, int]:
+    def push(
+        self, client=None, *, url: str | None = None, api_key: str | None = None, ls_project: int | None = None, title: str | None = None
+    ) -> tuple[int, int]:
         """Push the pending texts of the current batch into a Label Studio project, as tasks
         (:func:`.labelstudio.to_tasks`) under the label config of the classes; texts the Label
         Studio project already holds are not added again.
@@ -379,10 +410,14 @@ class LabelProject:
         factory = resolve_learner(learner, "--learner")
         context = steps.learner_context()
         prefixes = [np.array([i for b in batches[: n + 1] for i in b.ids if i in labels], dtype=np.int64) for n in range(len(batches))]
-        curve, stability = learning_curve(lambda: factory.new(context), texts, steps.pool.labels, len(self.classes), prefixes, self.stop_sample, self.config.seed)
+        curve, stability = learning_curve(
+            lambda: factory.new(context), texts, steps.pool.labels, len(self.classes), prefixes, self.stop_sample, self.config.seed
+        )
         counts = np.bincount(np.fromiter(labels.values(), dtype=np.int64, count=len(labels)), minlength=len(self.classes))
         pending = sum(i not in labels for i in batches[-1].ids) if batches else 0
-        return ProjectStatus(len(texts), len(labels), pending, {str(c): int(n) for c, n in zip(self.classes, counts)}, curve, stability, learner)
+        return ProjectStatus(
+            len(texts), len(labels), pending, {str(c): int(n) for c, n in zip(self.classes, counts)}, curve, stability, learner
+        )
 
     def labelled_frame(self) -> pd.DataFrame:
         """The labelled set: ``id, text, label, batch, score`` in the order chosen (``label`` as
@@ -390,13 +425,15 @@ class LabelProject:
         batches, labels, _ = self._state()
         texts = self.texts()
         rows = [(i, b.number, s) for b in batches for i, s in zip(b.ids, b.scores or [None] * len(b.ids)) if i in labels]
-        return pd.DataFrame({
-            "id": np.array([i for i, _, _ in rows], dtype=np.int64),
-            "text": [texts[i] for i, _, _ in rows],
-            "label": [self.classes[labels[i]] for i, _, _ in rows],
-            "batch": np.array([n for _, n, _ in rows], dtype=np.int64),
-            "score": np.array([np.nan if s is None else s for _, _, s in rows], dtype=np.float64),
-        })
+        return pd.DataFrame(
+            {
+                "id": np.array([i for i, _, _ in rows], dtype=np.int64),
+                "text": [texts[i] for i, _, _ in rows],
+                "label": [self.classes[labels[i]] for i, _, _ in rows],
+                "batch": np.array([n for _, n, _ in rows], dtype=np.int64),
+                "score": np.array([np.nan if s is None else s for _, _, s in rows], dtype=np.float64),
+            }
+        )
 
     def export(self, out: str | Path | None = None, format: str | None = None) -> tuple[Path, int]:
         """Write the labelled set (:meth:`labelled_frame`) as ``alsel export`` writes a selection
@@ -429,9 +466,13 @@ def _project_config(preset: str | None, loop_options: dict, device: str, cache_d
             raise ConfigError(f"unknown option {name!r} of an annotation project (it takes {', '.join(PROJECT_OPTIONS)})")
     config = LoopConfig.from_options(preset=preset, device=device, cache_dir=cache_dir, **loop_options)
     if not config.keep_init or config.warm_start != "none":
-        raise ConfigError(f"--preset {preset}: its seed pool is not kept, or its rounds continue a saved model; an annotation project keeps every label and trains each batch's model afresh")
+        raise ConfigError(
+            f"--preset {preset}: its seed pool is not kept, or its rounds continue a saved model; an annotation project keeps every label and trains each batch's model afresh"
+        )
     config = dataclasses.replace(config, rounds=1 if config.acq is not None else 0)
     for option, name in (("--init", config.init), ("--acq", config.acq)):
         if name is not None and resolve_strategy_class(name, option).reads_labels:
-            raise ConfigError(f"{option} {name} reads the labels of texts nobody has labelled yet; choose a strategy that needs no labels (alsel strategies lists them)")
+            raise ConfigError(
+                f"{option} {name} reads the labels of texts nobody has labelled yet; choose a strategy that needs no labels (alsel strategies lists them)"
+            )
     return config.resolved()

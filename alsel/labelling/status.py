@@ -75,7 +75,8 @@ class Stability:
             return f"stopping signal: {what}; needs {WINDOW} agreements, {len(self.kappas)} so far"
         verdict = (
             "the predictions have stabilised: more labels stopped changing them (not a measure of accuracy)"
-            if self.stable else "the predictions still change"
+            if self.stable
+            else "the predictions still change"
         )
         return f"stopping signal: {what}: mean of the last {WINDOW} {self.window_mean:.3f} ({'>=' if self.stable else '<'} {THRESHOLD}); {verdict}"
 
@@ -95,7 +96,13 @@ def _cross_validated(make: Callable[[], Learner], texts: list[str], labels: np.n
 
 
 def learning_curve(
-    make: Callable[[], Learner], texts: list[str], labels: np.ndarray, n_classes: int, prefixes: list[np.ndarray], stop_sample: np.ndarray, seed: int,
+    make: Callable[[], Learner],
+    texts: list[str],
+    labels: np.ndarray,
+    n_classes: int,
+    prefixes: list[np.ndarray],
+    stop_sample: np.ndarray,
+    seed: int,
 ) -> tuple[pd.DataFrame, Stability]:
     """The curve and the stopping signal of a project.
 

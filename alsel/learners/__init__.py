@@ -5,8 +5,30 @@ embeddings (:mod:`alsel.learners.logreg`). The loop names them in
 does a user's ``package.module:Class``; importing this package registers nothing. The protocol and
 the factory are re-exported for users who write a learner."""
 
-from ..loops.learning import Learner, LearnerContext, LearnerFactory, evaluate, fit, learner_names, make_learner, predict_proba, resolve_learner
+from ..loops.learning import (
+    Learner,
+    LearnerContext,
+    LearnerFactory,
+    evaluate,
+    fit,
+    learner_names,
+    make_learner,
+    predict_proba,
+    resolve_learner,
+)
 from .logreg import LogRegLearner
 from .transformer import TransformerLearner
 
-__all__ = ["Learner", "LearnerContext", "LearnerFactory", "LogRegLearner", "TransformerLearner", "evaluate", "fit", "learner_names", "make_learner", "predict_proba", "resolve_learner"]
+__all__ = [
+    "Learner",
+    "LearnerContext",
+    "LearnerFactory",
+    "LogRegLearner",
+    "TransformerLearner",
+    "evaluate",
+    "fit",
+    "learner_names",
+    "make_learner",
+    "predict_proba",
+    "resolve_learner",
+]

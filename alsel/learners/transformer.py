@@ -179,7 +179,9 @@ class TransformerLearner:
             if saved != self.n_classes_:
                 raise ConfigError(f"cannot warm-start from {warm_from}: a classifier of {saved} classes, not {self.n_classes_}")
         model, info = self._load(
-            lambda source, **kw: AutoModelForSequenceClassification.from_pretrained(source, num_labels=self.n_classes_, output_loading_info=True, **kw),
+            lambda source, **kw: AutoModelForSequenceClassification.from_pretrained(
+                source, num_labels=self.n_classes_, output_loading_info=True, **kw
+            ),
             warm_from,
         )
         mismatched = {key if isinstance(key, str) else key[0] for key in info.get("mismatched_keys", ())}
@@ -246,7 +248,11 @@ class TransformerLearner:
         self.tokenizer_ = self._load(AutoTokenizer.from_pretrained)
         self.n_classes_ = n_classes
         train_ids = self._encode(texts)
-        held = (self._encode(validation[0]), np.asarray(validation[1], dtype=np.int64)) if validation is not None and len(validation[0]) else None
+        held = (
+            (self._encode(validation[0]), np.asarray(validation[1], dtype=np.int64))
+            if validation is not None and len(validation[0])
+            else None
+        )
         retries = []
         head_lr = self.head_lr if self.head_lr is not None else self.lr
         for attempt in range(self.max_retries + 1):

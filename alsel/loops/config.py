@@ -20,7 +20,22 @@ from .rundir import RECORD_ONLY
 if TYPE_CHECKING:
     from ..strategies import Strategy
 
-__all__ = ["LoopConfig", "ResolvedConfig", "BudgetPlan", "OPTION_GROUPS", "build_strategy", "options", "option_constraints", "budget_label", "budget_order", "parse_budget", "parse_budget_label", "parse_size", "per_class", "plan_budget"]
+__all__ = [
+    "LoopConfig",
+    "ResolvedConfig",
+    "BudgetPlan",
+    "OPTION_GROUPS",
+    "build_strategy",
+    "options",
+    "option_constraints",
+    "budget_label",
+    "budget_order",
+    "parse_budget",
+    "parse_budget_label",
+    "parse_size",
+    "per_class",
+    "plan_budget",
+]
 
 
 #: ``--warm-start``: none (every round trains from the pretrained weights), rounds (rounds 1..R-1
@@ -48,48 +63,191 @@ class LoopConfig:
     of a string (:func:`option_constraints` reads them; the CLI's flags come from the same).
     """
 
-    dataset: str = field(default="sst2", metadata={"group": "data", "path": True, "help": "sst2 (bundled), a CSV/TSV/JSONL/parquet file, or hf:NAME[:CONFIG]"})
+    dataset: str = field(
+        default="sst2",
+        metadata={"group": "data", "path": True, "help": "sst2 (bundled), a CSV/TSV/JSONL/parquet file, or hf:NAME[:CONFIG]"},
+    )
     text_column: str | None = field(default=None, metadata={"group": "data", "help": "text column (default: text or sentence)"})
     label_column: str = field(default="label", metadata={"group": "data", "help": "label column"})
-    eval: str | None = field(default=None, metadata={"group": "data", "path": True, "help": "evaluation file, split name, or a fraction of the pool to hold out"})
-    limit: int | None = field(default=None, metadata={"group": "data", "help": "use a seeded, stratified sample of N pool examples", "range": Range(1)})
-    eval_limit: int | None = field(default=None, metadata={"group": "data", "help": "use a stratified sample of N evaluation examples", "range": Range(1)})
-    data_seed: int = field(default=0, metadata={"group": "data", "help": "seed of --limit/--eval-limit samples (kept apart from --seed)", "range": SEED_RANGE})
-    preset: str | None = field(default=None, metadata={"group": "selection", "help": "a preset: " + "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items())})
-    budget: float | int | str | None = field(default=None, metadata={"group": "selection", "help": "examples to select: a fraction of the pool (0.1), a count (1000) or labels per class (20/class)", "range": Range(0, closed="neither")})
+    eval: str | None = field(
+        default=None, metadata={"group": "data", "path": True, "help": "evaluation file, split name, or a fraction of the pool to hold out"}
+    )
+    limit: int | None = field(
+        default=None, metadata={"group": "data", "help": "use a seeded, stratified sample of N pool examples", "range": Range(1)}
+    )
+    eval_limit: int | None = field(
+        default=None, metadata={"group": "data", "help": "use a stratified sample of N evaluation examples", "range": Range(1)}
+    )
+    data_seed: int = field(
+        default=0, metadata={"group": "data", "help": "seed of --limit/--eval-limit samples (kept apart from --seed)", "range": SEED_RANGE}
+    )
+    preset: str | None = field(
+        default=None,
+        metadata={"group": "selection", "help": "a preset: " + "; ".join(f"{name}: {p.description}" for name, p in PRESETS.items())},
+    )
+    budget: float | int | str | None = field(
+        default=None,
+        metadata={
+            "group": "selection",
+            "help": "examples to select: a fraction of the pool (0.1), a count (1000) or labels per class (20/class)",
+            "range": Range(0, closed="neither"),
+        },
+    )
     init: str | None = field(default=None, metadata={"group": "selection", "help": "strategy choosing the initial pool"})
-    init_size: float | int | str | None = field(default=None, metadata={"group": "selection", "help": "initial pool: fraction or count (default budget/(rounds+1))", "range": Range(0, closed="neither")})
-    keep_init: bool | None = field(default=None, metadata={"group": "selection", "help": "the initial pool is part of the result (false: a seed pool only for the first model)"})
+    init_size: float | int | str | None = field(
+        default=None,
+        metadata={
+            "group": "selection",
+            "help": "initial pool: fraction or count (default budget/(rounds+1))",
+            "range": Range(0, closed="neither"),
+        },
+    )
+    keep_init: bool | None = field(
+        default=None,
+        metadata={"group": "selection", "help": "the initial pool is part of the result (false: a seed pool only for the first model)"},
+    )
     acq: str | None = field(default=None, metadata={"group": "selection", "help": "acquisition function of each round"})
-    rounds: int | None = field(default=None, metadata={"group": "selection", "help": "acquisition rounds after the initial pool", "range": Range(0)})
-    scorer: str = field(default="model", metadata={"group": "selection", "help": "model, cv:K (out-of-fold) or probe (logistic regression on embeddings)"})
-    balance: bool = field(default=False, metadata={"group": "selection", "help": "per-class quotas proportional to the pool's class shares"})
-    dedup: float | None = field(default=None, metadata={"group": "selection", "help": "drop candidates with embedding cosine >= this to another candidate or a selected example", "range": Range(0, 1, closed="right")})
-    candidates: int | None = field(default=None, metadata={"group": "selection", "help": "score a seeded random N of the remaining pool in rounds a model scores (baal's max_sample; proxies score all)", "range": Range(1)})
-    strategy_options: dict = field(default_factory=dict, metadata={"group": "selection", "help": "options passed to every strategy that takes them (projection_dim, region, ...)"})
-    embedder: str = field(default="minilm", metadata={"group": "selection", "path": True, "help": "sentence-transformers model for embeddings"})
-    learner: str | None = field(default=None, metadata={"group": "learner", "help": "the model trained inside the rounds: transformer, logreg (logistic regression on the embeddings) or package.module:Class"})
-    final_learner: str | None = field(default=None, metadata={"group": "learner", "help": "the model trained on the final selection (default: the same as --learner)"})
-    learner_options: dict = field(default_factory=dict, metadata={"group": "learner", "help": "options passed to every learner of the run that takes them (max_retries, C, ...)"})
-    warm_start: str | None = field(default=None, metadata={"group": "learner", "choices": WARM_STARTS, "help": "none: each round from the pretrained weights; rounds: rounds 1..R-1 go on from the last one's model; all: the final too"})
-    model: str | None = field(default=None, metadata={"group": "training", "path": True, "help": "minilm, modernbert-base, a local directory or a hub id (default: modernbert-base with CUDA, else minilm)"})
-    epochs: int | None = field(default=None, metadata={"group": "training", "help": "the most epochs a fine-tuning runs; early stopping ends it sooner (default per model)", "range": Range(1)})
-    patience: int | None = field(default=None, metadata={"group": "training", "help": "stop after this many epochs without a better validation score (default per model)", "range": Range(1)})
-    validation_fraction: float = field(default=0.1, metadata={"group": "training", "help": "share of each class of the selection held out to choose the epoch (0: none; never the evaluation set)", "range": Range(0, 0.5, closed="left")})
-    min_steps: int | None = field(default=None, metadata={"group": "training", "help": "raise the most epochs to give at least this many optimizer steps (default 0)", "range": Range(0)})
-    batch_size: int | None = field(default=None, metadata={"group": "training", "help": "training batch size (default per model)", "range": Range(1)})
-    lr: float | None = field(default=None, metadata={"group": "training", "help": "peak learning rate of the pretrained encoder (default per model)", "range": Range(0, closed="neither")})
-    head_lr: float | None = field(default=None, metadata={"group": "training", "help": "peak learning rate of the new classification head (default per model)", "range": Range(0, closed="neither")})
-    max_length: int | None = field(default=None, metadata={"group": "training", "help": "max tokens per text (default per model)", "range": Range(1)})
-    warmup_ratio: float = field(default=0.1, metadata={"group": "training", "help": "fraction of steps with linear warm-up", "range": Range(0, 1, closed="left")})
+    rounds: int | None = field(
+        default=None, metadata={"group": "selection", "help": "acquisition rounds after the initial pool", "range": Range(0)}
+    )
+    scorer: str = field(
+        default="model", metadata={"group": "selection", "help": "model, cv:K (out-of-fold) or probe (logistic regression on embeddings)"}
+    )
+    balance: bool = field(
+        default=False, metadata={"group": "selection", "help": "per-class quotas proportional to the pool's class shares"}
+    )
+    dedup: float | None = field(
+        default=None,
+        metadata={
+            "group": "selection",
+            "help": "drop candidates with embedding cosine >= this to another candidate or a selected example",
+            "range": Range(0, 1, closed="right"),
+        },
+    )
+    candidates: int | None = field(
+        default=None,
+        metadata={
+            "group": "selection",
+            "help": "score a seeded random N of the remaining pool in rounds a model scores (baal's max_sample; proxies score all)",
+            "range": Range(1),
+        },
+    )
+    strategy_options: dict = field(
+        default_factory=dict,
+        metadata={"group": "selection", "help": "options passed to every strategy that takes them (projection_dim, region, ...)"},
+    )
+    embedder: str = field(
+        default="minilm", metadata={"group": "selection", "path": True, "help": "sentence-transformers model for embeddings"}
+    )
+    learner: str | None = field(
+        default=None,
+        metadata={
+            "group": "learner",
+            "help": "the model trained inside the rounds: transformer, logreg (logistic regression on the embeddings) or package.module:Class",
+        },
+    )
+    final_learner: str | None = field(
+        default=None, metadata={"group": "learner", "help": "the model trained on the final selection (default: the same as --learner)"}
+    )
+    learner_options: dict = field(
+        default_factory=dict,
+        metadata={"group": "learner", "help": "options passed to every learner of the run that takes them (max_retries, C, ...)"},
+    )
+    warm_start: str | None = field(
+        default=None,
+        metadata={
+            "group": "learner",
+            "choices": WARM_STARTS,
+            "help": "none: each round from the pretrained weights; rounds: rounds 1..R-1 go on from the last one's model; all: the final too",
+        },
+    )
+    model: str | None = field(
+        default=None,
+        metadata={
+            "group": "training",
+            "path": True,
+            "help": "minilm, modernbert-base, a local directory or a hub id (default: modernbert-base with CUDA, else minilm)",
+        },
+    )
+    epochs: int | None = field(
+        default=None,
+        metadata={
+            "group": "training",
+            "help": "the most epochs a fine-tuning runs; early stopping ends it sooner (default per model)",
+            "range": Range(1),
+        },
+    )
+    patience: int | None = field(
+        default=None,
+        metadata={
+            "group": "training",
+            "help": "stop after this many epochs without a better validation score (default per model)",
+            "range": Range(1),
+        },
+    )
+    validation_fraction: float = field(
+        default=0.1,
+        metadata={
+            "group": "training",
+            "help": "share of each class of the selection held out to choose the epoch (0: none; never the evaluation set)",
+            "range": Range(0, 0.5, closed="left"),
+        },
+    )
+    min_steps: int | None = field(
+        default=None,
+        metadata={
+            "group": "training",
+            "help": "raise the most epochs to give at least this many optimizer steps (default 0)",
+            "range": Range(0),
+        },
+    )
+    batch_size: int | None = field(
+        default=None, metadata={"group": "training", "help": "training batch size (default per model)", "range": Range(1)}
+    )
+    lr: float | None = field(
+        default=None,
+        metadata={
+            "group": "training",
+            "help": "peak learning rate of the pretrained encoder (default per model)",
+            "range": Range(0, closed="neither"),
+        },
+    )
+    head_lr: float | None = field(
+        default=None,
+        metadata={
+            "group": "training",
+            "help": "peak learning rate of the new classification head (default per model)",
+            "range": Range(0, closed="neither"),
+        },
+    )
+    max_length: int | None = field(
+        default=None, metadata={"group": "training", "help": "max tokens per text (default per model)", "range": Range(1)}
+    )
+    warmup_ratio: float = field(
+        default=0.1, metadata={"group": "training", "help": "fraction of steps with linear warm-up", "range": Range(0, 1, closed="left")}
+    )
     weight_decay: float = field(default=0.01, metadata={"group": "training", "help": "AdamW weight decay", "range": Range(0)})
-    precision: str = field(default="auto", metadata={"group": "training", "help": "auto (bf16 where supported), bf16 or fp32", "choices": PRECISIONS})
+    precision: str = field(
+        default="auto", metadata={"group": "training", "help": "auto (bf16 where supported), bf16 or fp32", "choices": PRECISIONS}
+    )
     device: str = field(default="auto", metadata={"group": "run", "help": "auto, cpu, cuda, cuda:1, ..."})
-    seed: int = field(default=0, metadata={"group": "training", "help": "seed of selection and fine-tuning (same seed -> same subset)", "range": SEED_RANGE})
+    seed: int = field(
+        default=0,
+        metadata={"group": "training", "help": "seed of selection and fine-tuning (same seed -> same subset)", "range": SEED_RANGE},
+    )
     trust_remote_code: bool = field(default=False, metadata={"group": "training", "help": "allow model code from the hub (off by default)"})
-    cache_dir: str | None = field(default=None, metadata={"group": "run", "path": True, "help": "embedding and score cache (default ~/.cache/alsel or $ALSEL_CACHE)"})
+    cache_dir: str | None = field(
+        default=None, metadata={"group": "run", "path": True, "help": "embedding and score cache (default ~/.cache/alsel or $ALSEL_CACHE)"}
+    )
     # output
-    save_model: str | None = field(default=None, metadata={"group": "run", "path": True, "help": "save the final model, tokenizer and label names here (loadable with from_pretrained / pipeline())"})
+    save_model: str | None = field(
+        default=None,
+        metadata={
+            "group": "run",
+            "path": True,
+            "help": "save the final model, tokenizer and label names here (loadable with from_pretrained / pipeline())",
+        },
+    )
 
     def __post_init__(self):
         # Every way of building a config (flags, YAML, a study, dataclasses.replace) passes here.
@@ -253,15 +411,25 @@ def _check_warm_start(config: ResolvedConfig, round_learner, final_learner) -> N
     if mode == "none":
         return
     if config.rounds == 0:
-        raise ConfigError(f"--warm-start {mode} continues a round from the previous round's model, and --rounds is 0; pass --rounds N (N >= 1) or --warm-start none")
+        raise ConfigError(
+            f"--warm-start {mode} continues a round from the previous round's model, and --rounds is 0; pass --rounds N (N >= 1) or --warm-start none"
+        )
     if mode == "rounds" and config.rounds == 1:
-        raise ConfigError("--warm-start rounds continues rounds 1 to R-1 and trains the final round fresh: with --rounds 1 nothing would; pass --warm-start all or --rounds N (N >= 2)")
+        raise ConfigError(
+            "--warm-start rounds continues rounds 1 to R-1 and trains the final round fresh: with --rounds 1 nothing would; pass --warm-start all or --rounds N (N >= 2)"
+        )
     if not round_learner.warm_starts:
-        raise ConfigError(f"--warm-start {mode}: --learner {round_learner.spec} cannot continue from a saved model (its fit takes no warm_from); pass --warm-start none")
+        raise ConfigError(
+            f"--warm-start {mode}: --learner {round_learner.spec} cannot continue from a saved model (its fit takes no warm_from); pass --warm-start none"
+        )
     if not round_learner.saves:
-        raise ConfigError(f"--warm-start {mode}: --learner {round_learner.spec} cannot save its model for the next round (it has no save(directory, label_names))")
+        raise ConfigError(
+            f"--warm-start {mode}: --learner {round_learner.spec} cannot save its model for the next round (it has no save(directory, label_names))"
+        )
     if mode == "all" and final_learner.spec != round_learner.spec:
-        raise ConfigError(f"--warm-start all continues the final model from the rounds' {round_learner.spec} model, which --final-learner {final_learner.spec} cannot; pass --warm-start rounds")
+        raise ConfigError(
+            f"--warm-start all continues the final model from the rounds' {round_learner.spec} model, which --final-learner {final_learner.spec} cannot; pass --warm-start rounds"
+        )
 
 
 def _check_learner_serves(learner, acq: str, needs: frozenset, scorer: str) -> None:
@@ -271,7 +439,9 @@ def _check_learner_serves(learner, acq: str, needs: frozenset, scorer: str) -> N
     if "dynamics" in needs and not learner.records_dynamics:
         raise ConfigError(f"{acq} needs training dynamics, which --learner {learner.spec} does not record (its fit takes no on_epoch_end)")
     if "features" in needs and scorer == "model" and not learner.gives_features:
-        raise ConfigError(f"{acq} needs model features, which --learner {learner.spec} does not give (its predict_proba takes no return_features)")
+        raise ConfigError(
+            f"{acq} needs model features, which --learner {learner.spec} does not give (its predict_proba takes no return_features)"
+        )
 
 
 #: What each group of options decides: the data a run sees, how it selects, which learners it
@@ -286,7 +456,8 @@ def options(group: str | None = None, *, paths: bool = False) -> tuple[str, ...]
     if group is not None and group not in OPTION_GROUPS:
         raise ValueError(f"unknown option group {group!r}")
     return tuple(
-        f.name for f in fields(LoopConfig)
+        f.name
+        for f in fields(LoopConfig)
         if (group is None or f.metadata["group"] == group) and (not paths or f.metadata.get("path", False))
     )
 
@@ -333,7 +504,9 @@ def build_strategy(name: str, config: LoopConfig) -> Strategy:
 
         if config.dedup is not None:
             dedup_options = {k: v for k, v in config.strategy_options.items() if k in _DEDUP_OPTIONS}
-            strategy = Deduplicated(strategy, threshold=config.dedup, **check_params("--dedup", Deduplicated._parameter_constraints, dedup_options))
+            strategy = Deduplicated(
+                strategy, threshold=config.dedup, **check_params("--dedup", Deduplicated._parameter_constraints, dedup_options)
+            )
         if config.balance:
             strategy = Balanced(strategy)
     return strategy

@@ -77,7 +77,9 @@ def run_loop(config: LoopConfig, out_dir: str | Path | None = None, progress: Pr
     return execute_loop(config, out_dir, progress, splits).metrics
 
 
-def execute_loop(config: LoopConfig, out_dir: str | Path | None = None, progress: Progress = SILENT, splits: DataSplits | None = None) -> LoopOutcome:
+def execute_loop(
+    config: LoopConfig, out_dir: str | Path | None = None, progress: Progress = SILENT, splits: DataSplits | None = None
+) -> LoopOutcome:
     """Run (or resume, or return the finished) loop and return everything it recorded.
 
     Parameters
@@ -112,8 +114,13 @@ class _Run:
             return self.splits
         c = self.config
         return load_data(
-            c.dataset, text_column=c.text_column, label_column=c.label_column, eval_spec=c.eval,
-            limit=c.limit, eval_limit=c.eval_limit, data_seed=c.data_seed,
+            c.dataset,
+            text_column=c.text_column,
+            label_column=c.label_column,
+            eval_spec=c.eval,
+            limit=c.limit,
+            eval_limit=c.eval_limit,
+            data_seed=c.data_seed,
         )
 
     def embedder(self) -> Embedder:
@@ -166,15 +173,25 @@ class _Run:
 
     def _state(self, candidates, labeled, round_, stream, strategy: Strategy) -> LoopState:
         return LoopState(
-            labels=self.pool.labels, n_classes=self.pool.n_classes, candidates=candidates, labeled=labeled,
-            random_state=_rng(self.config.seed, round_, stream), round=round_,
+            labels=self.pool.labels,
+            n_classes=self.pool.n_classes,
+            candidates=candidates,
+            labeled=labeled,
+            random_state=_rng(self.config.seed, round_, stream),
+            round=round_,
             embeddings=self.embeddings() if "embeddings" in strategy.needs else None,
         )
 
     def _entries(self, selection, round_: int) -> list[SelectionEntry]:
         scores = selection.scores if selection.scores is not None else [None] * len(selection.indices)
         return [
-            SelectionEntry(id=int(self.pool.ids[i]), round=round_, score=_json_score(s), label=self.pool.label_value(i), label_index=int(self.pool.labels[i]))
+            SelectionEntry(
+                id=int(self.pool.ids[i]),
+                round=round_,
+                score=_json_score(s),
+                label=self.pool.label_value(i),
+                label_index=int(self.pool.labels[i]),
+            )
             for i, s in zip(selection.indices, scores)
         ]
 
@@ -205,7 +222,9 @@ class _Run:
         c = self.config
         learners = c.learner + (f" (final: {c.final_learner})" if c.final_learner else "")
         where = f" -> {self.run_dir.path}" if self.run_dir.path else ""
-        self.progress.log(f"learner {learners}, model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,}{where}")
+        self.progress.log(
+            f"learner {learners}, model {c.model}, pool {len(self.pool):,}, eval {len(self.eval):,}, budget {plan.budget:,}{where}"
+        )
         acq = build_strategy(c.acq, c) if c.acq is not None else None  # None exactly when there are no rounds
         if not done.rounds:  # choose the initial pool (cheap and deterministic: redone on resume)
             self._choose_initial_pool(done, plan)
@@ -230,7 +249,9 @@ class _Run:
         training = last.training or {}
         if training.get("collapsed"):
             # kept as the run's result, so a study pairs it, but never silently: the run says it failed
-            metrics["failed"] = f"the final fine-tuning collapsed after {len(training.get('retries', []))} retries ({training['collapsed']})"
+            metrics["failed"] = (
+                f"the final fine-tuning collapsed after {len(training.get('retries', []))} retries ({training['collapsed']})"
+            )
             self.progress.log(f"failed: {metrics['failed']}")
         self.run_dir.finish(metrics)
         return LoopOutcome(c, metrics, done.rounds, done.selection, self.pool, self.eval)
@@ -260,11 +281,20 @@ class _Run:
         result = self.pool.positions([e.id for e in done.selection])
         train = seed_pool if (round_ == 0 and not plan.keep_init) else result
         final = acq is None
-        candidates = None if acq is None else self._candidate_sample(np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool)), acq, round_)
+        candidates = (
+            None
+            if acq is None
+            else self._candidate_sample(np.setdiff1d(np.arange(len(self.pool)), np.union1d(result, seed_pool)), acq, round_)
+        )
         learner = self.final_learner if final else self.round_learner
         keeps = self._keeps_model(round_)
         outcome = self._train_and_score(
-            np.sort(train), candidates, acq, learner, keep_model=(final and bool(c.save_model)) or keeps, warm=self._warm_from(round_),
+            np.sort(train),
+            candidates,
+            acq,
+            learner,
+            keep_model=(final and bool(c.save_model)) or keeps,
+            warm=self._warm_from(round_),
         )
         if keeps:
             self.run_dir.save_round_model(round_, outcome.learner, self.pool.label_names, outcome.key)
@@ -364,7 +394,9 @@ class _Run:
         plan = plan_budget(self.config, len(self.pool), self.pool.n_classes)
         most = max(plan.round_sizes, default=0)
         if self.config.candidates is not None and self.config.candidates < most:
-            raise ConfigError(f"--candidates {self.config.candidates} is fewer than the {most:,} examples a round acquires; pass at least {most:,}")
+            raise ConfigError(
+                f"--candidates {self.config.candidates} is fewer than the {most:,} examples a round acquires; pass at least {most:,}"
+            )
         return splits, plan
 
     # ---------------------------------------------------------------- a round's model
@@ -405,7 +437,13 @@ class _Run:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
     def _train_and_score(
-        self, train, candidates, acq: Strategy | None, factory: LearnerFactory, keep_model: bool = False, warm: tuple[Path, str] | None = None,
+        self,
+        train,
+        candidates,
+        acq: Strategy | None,
+        factory: LearnerFactory,
+        keep_model: bool = False,
+        warm: tuple[Path, str] | None = None,
     ) -> RoundOutcome:
         """Train on ``train`` (from the saved model and identity ``warm``, if given), evaluate,
         and score ``candidates`` for ``acq``; the outcome is cached so runs that train the same
@@ -417,7 +455,11 @@ class _Run:
         fit_rows, held_rows = self._validation(train, factory)
         key = self._cache_key(train, train[held_rows], candidates if wants_probs else None, needs, factory.spec, warm[1] if warm else None)
         cache = Path(self.config.cache_dir or default_cache_dir()) / "rounds" / key
-        cached = None if keep_model else load_outcome(cache, n_eval=len(self.eval), n_candidates=len(candidates) if wants_probs else None, progress=self.progress)
+        cached = (
+            None
+            if keep_model
+            else load_outcome(cache, n_eval=len(self.eval), n_candidates=len(candidates) if wants_probs else None, progress=self.progress)
+        )
         if cached is not None:
             return cached
 
@@ -442,8 +484,14 @@ class _Run:
         train_labels = self.pool.labels[train]
         validation = ([train_texts[i] for i in held_rows], train_labels[held_rows]) if len(held_rows) else None
         fit(
-            learner, [train_texts[i] for i in fit_rows], train_labels[fit_rows], self.pool.n_classes,
-            validation=validation, progress=self.progress, on_epoch_end=on_epoch_end, warm_from=warm[0] if warm else None,
+            learner,
+            [train_texts[i] for i in fit_rows],
+            train_labels[fit_rows],
+            self.pool.n_classes,
+            validation=validation,
+            progress=self.progress,
+            on_epoch_end=on_epoch_end,
+            warm_from=warm[0] if warm else None,
         )
         metrics, eval_probs = evaluate(learner, self.eval.texts, self.eval.labels, self.pool.n_classes, progress=self.progress)
         train_seconds = time.perf_counter() - t0 - (self._embedding_spent() - spent)
@@ -452,8 +500,14 @@ class _Run:
         extras: dict[str, np.ndarray] = {}
         if wants_probs:
             ctx = ScoringContext(
-                pool=self.pool, train=train, candidates=candidates, learner=learner, make_learner=lambda: factory.new(context),
-                embeddings=self.embeddings, seed=self.config.seed, progress=self.progress,
+                pool=self.pool,
+                train=train,
+                candidates=candidates,
+                learner=learner,
+                make_learner=lambda: factory.new(context),
+                embeddings=self.embeddings,
+                seed=self.config.seed,
+                progress=self.progress,
             )
             probs, extras = score_candidates(self.config.scorer, ctx, needs)
             if dynamics:
@@ -516,7 +570,9 @@ class LoopSteps(_Run):
     def save_final_model(self, labelled) -> None:
         """Train the final learner on ``labelled`` and save it to the config's ``save_model``, as
         a loop trains and saves its final model."""
-        self._keep_final_model(self._train_and_score(np.sort(np.asarray(labelled, dtype=np.int64)), None, None, self.final_learner, keep_model=True))
+        self._keep_final_model(
+            self._train_and_score(np.sort(np.asarray(labelled, dtype=np.int64)), None, None, self.final_learner, keep_model=True)
+        )
 
 
 def _describe_training(training: dict | None) -> str:
@@ -524,7 +580,9 @@ def _describe_training(training: dict | None) -> str:
     for a warm start); empty where the learner reports nothing."""
     if not training:
         return ""
-    held = ("warm start, " if training.get("warm_from") else "") + (f"validation {training['validation']:,}, " if training.get("validation") else "")
+    held = ("warm start, " if training.get("warm_from") else "") + (
+        f"validation {training['validation']:,}, " if training.get("validation") else ""
+    )
     retries = f", {len(training['retries'])} retries" if training.get("retries") else ""
     return f" ({held}best epoch {training.get('best_epoch')} of {training.get('epochs')}{retries})"
 

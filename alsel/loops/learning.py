@@ -51,8 +51,21 @@ from ..params import check
 from ..progress import SILENT, Progress
 
 __all__ = [
-    "Learner", "SavingLearner", "LearnerContext", "LearnerFactory", "BUILTIN_LEARNERS", "PLUGIN_GROUP", "learner_names", "resolve_learner", "make_learner",
-    "fit", "predict_proba", "save", "evaluate", "checked_probabilities", "classification_metrics",
+    "Learner",
+    "SavingLearner",
+    "LearnerContext",
+    "LearnerFactory",
+    "BUILTIN_LEARNERS",
+    "PLUGIN_GROUP",
+    "learner_names",
+    "resolve_learner",
+    "make_learner",
+    "fit",
+    "predict_proba",
+    "save",
+    "evaluate",
+    "checked_probabilities",
+    "classification_metrics",
 ]
 
 #: ``--learner`` names of alsel's own learners.
@@ -212,7 +225,9 @@ def _supported(func, options: dict) -> dict:
     return {k: v for k, v in options.items() if v is not None and _accepts(func, k)}
 
 
-def fit(learner: Learner, texts, labels, n_classes: int, *, validation=None, progress: Progress = SILENT, on_epoch_end=None, warm_from=None) -> Learner:
+def fit(
+    learner: Learner, texts, labels, n_classes: int, *, validation=None, progress: Progress = SILENT, on_epoch_end=None, warm_from=None
+) -> Learner:
     """``learner.fit`` with the optional arguments it takes."""
     options = {"validation": validation, "progress": progress, "on_epoch_end": on_epoch_end, "warm_from": warm_from}
     learner.fit(texts, labels, n_classes, **_supported(learner.fit, options))

@@ -70,7 +70,9 @@ PRESETS: dict[str, Preset] = {
         {"init": "random", "keep_init": False, "rounds": 1, "acq": "low_conf"},
         "a seed model on a random seed pool (not kept) picks the lowest p_gold",
     ),
-    "hybrid": Preset({"init": "random", "rounds": 1, "acq": "low_conf"}, "half at random, half by the lowest p_gold of a model trained on it"),
+    "hybrid": Preset(
+        {"init": "random", "rounds": 1, "acq": "low_conf"}, "half at random, half by the lowest p_gold of a model trained on it"
+    ),
     "full": Preset({"init": "random", "rounds": 0, "acq": None, "budget": 1.0}, "the whole pool (the upper bound)", fixed=("budget",)),
     "kmeans_margin": Preset(
         {"init": "kmeans", "rounds": 2, "acq": "margin"},
@@ -127,7 +129,9 @@ def check_fixed(name: str | None, values: dict) -> None:
     for option in preset.fixed:
         if values.get(option) is not None and values[option] != preset.options[option]:
             flag = "--" + option.replace("_", "-")
-            raise ConfigError(f"--preset {name} takes no {flag}: it sets {option} {preset.options[option]}, {preset.description}; got {values[option]}")
+            raise ConfigError(
+                f"--preset {name} takes no {flag}: it sets {option} {preset.options[option]}, {preset.description}; got {values[option]}"
+            )
 
 
 def preset_options(name: str) -> dict:

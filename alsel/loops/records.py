@@ -55,6 +55,7 @@ class SelectionEntry:
         row that lacks a required field raises ``TypeError``."""
         return cls(**{f.name: row[f.name] for f in fields(cls) if f.name in row})
 
+
 #: Fields written only where they apply: a final round selects nothing, a round whose strategy
 #: reads no probabilities has no score summaries, and one that used no new embeddings has no
 #: embedding cost.

@@ -53,6 +53,7 @@ def source_path(run_dir: str | Path, name: str) -> Path:
     """Where a run directory keeps in-memory source ``name`` (``"pool"``, ``"eval"``)."""
     return Path(run_dir) / RunDir.DATA / f"{name}.parquet"
 
+
 #: What to do about a damaged file that a run cannot do without.
 START_OVER = "remove the run directory or pass another --out"
 

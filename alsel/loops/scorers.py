@@ -94,6 +94,12 @@ def _probe_fold(ctx: ScoringContext, fit_positions, held_positions) -> np.ndarra
 
 
 def _learner_fold(ctx: ScoringContext, fit_positions, held_positions) -> np.ndarray:
-    learner = fit(ctx.make_learner(), [ctx.pool.texts[i] for i in fit_positions], ctx.pool.labels[fit_positions], ctx.pool.n_classes, progress=ctx.progress)
+    learner = fit(
+        ctx.make_learner(),
+        [ctx.pool.texts[i] for i in fit_positions],
+        ctx.pool.labels[fit_positions],
+        ctx.pool.n_classes,
+        progress=ctx.progress,
+    )
     probs = predict_proba(learner, [ctx.pool.texts[i] for i in held_positions], progress=ctx.progress)
     return checked_probabilities(learner, probs, len(held_positions), ctx.pool.n_classes)

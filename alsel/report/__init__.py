@@ -120,7 +120,6 @@ def _figures(study: StudyResults, summary, baseline: str) -> tuple[dict, list[st
     return figures, skipped
 
 
-
 def _write_figures(figures: dict, folder: Path) -> dict[str, Path]:
     """Each figure as ``<name>.png`` in ``folder``; the paths by name."""
     paths = {name: folder / f"{name}.png" for name in figures}
@@ -129,8 +128,9 @@ def _write_figures(figures: dict, folder: Path) -> dict[str, Path]:
     return paths
 
 
-def write_comparison(study_dirs, out="compare", *, budget: float = 0.1, baseline: str = BASELINE, rule: DecisionRule = RULE,
-                     strategies=None, warn=None) -> dict[str, Path]:
+def write_comparison(
+    study_dirs, out="compare", *, budget: float = 0.1, baseline: str = BASELINE, rule: DecisionRule = RULE, strategies=None, warn=None
+) -> dict[str, Path]:
     """Read the studies and write ``compare.csv``, ``compare.md``, ``forest.png`` and
     ``budget_curves.png`` (when a set has a budget curve) into ``out``; against ``random``, also
     ``decision.csv``: what the decision ``rule`` reads per strategy and which it chooses

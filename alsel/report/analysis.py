@@ -32,12 +32,36 @@ __all__ = [
 ]
 
 SUMMARY_COLUMNS = [
-    "strategy", "budget", "preset", "n", "n_train", "per_class",
-    "accuracy_mean", "accuracy_std", "accuracy_ci_low", "accuracy_ci_high",
-    "f1_mean", "f1_std",
-    "baseline", "n_pairs", "diff_mean", "diff_std", "diff_ci_low", "diff_ci_high", "diff_boot_low", "diff_boot_high",
-    "p_ttest", "p_signflip", "signflip_test", "sentence_wins", "sentence_losses", "p_sentences", "p_holm", "verdict",
-    "pct_full", *COST_COLUMNS,
+    "strategy",
+    "budget",
+    "preset",
+    "n",
+    "n_train",
+    "per_class",
+    "accuracy_mean",
+    "accuracy_std",
+    "accuracy_ci_low",
+    "accuracy_ci_high",
+    "f1_mean",
+    "f1_std",
+    "baseline",
+    "n_pairs",
+    "diff_mean",
+    "diff_std",
+    "diff_ci_low",
+    "diff_ci_high",
+    "diff_boot_low",
+    "diff_boot_high",
+    "p_ttest",
+    "p_signflip",
+    "signflip_test",
+    "sentence_wins",
+    "sentence_losses",
+    "p_sentences",
+    "p_holm",
+    "verdict",
+    "pct_full",
+    *COST_COLUMNS,
 ]
 #: The level the verdicts read the Holm-adjusted p-values at.
 ALPHA = 0.05
@@ -100,7 +124,9 @@ def summarize(results: pd.DataFrame, baseline: str = BASELINE, *, correct: dict 
         rows.append(row)
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     compared = summary["baseline"].notna()
-    summary.loc[compared, "p_holm"] = holm([combined_p(t, s) for t, s in zip(summary.loc[compared, "p_ttest"], summary.loc[compared, "p_sentences"])])
+    summary.loc[compared, "p_holm"] = holm(
+        [combined_p(t, s) for t, s in zip(summary.loc[compared, "p_ttest"], summary.loc[compared, "p_sentences"])]
+    )
     summary.loc[compared, "verdict"] = [_verdict(r) for r in summary[compared].itertuples(index=False)]
     return summary
 
@@ -124,10 +150,20 @@ def _spread(strategy: str, budget: float, group: pd.DataFrame, full_mean: float)
         "f1_std": f1["std"],
         "baseline": None,
         "n_pairs": 0,
-        "diff_mean": math.nan, "diff_std": math.nan, "diff_ci_low": math.nan, "diff_ci_high": math.nan,
-        "diff_boot_low": math.nan, "diff_boot_high": math.nan,
-        "p_ttest": math.nan, "p_signflip": math.nan, "signflip_test": None,
-        "sentence_wins": math.nan, "sentence_losses": math.nan, "p_sentences": math.nan, "p_holm": math.nan, "verdict": None,
+        "diff_mean": math.nan,
+        "diff_std": math.nan,
+        "diff_ci_low": math.nan,
+        "diff_ci_high": math.nan,
+        "diff_boot_low": math.nan,
+        "diff_boot_high": math.nan,
+        "p_ttest": math.nan,
+        "p_signflip": math.nan,
+        "signflip_test": None,
+        "sentence_wins": math.nan,
+        "sentence_losses": math.nan,
+        "p_sentences": math.nan,
+        "p_holm": math.nan,
+        "verdict": None,
         "pct_full": percent_of(acc["mean"], full_mean),
         **{k: float(group[k].mean()) if k in group else math.nan for k in COST_COLUMNS},
     }
@@ -137,10 +173,16 @@ def _comparison(group: pd.DataFrame, base: pd.DataFrame, correct: dict, random_s
     """The paired tests of one strategy at one budget against the baseline's runs."""
     diff = paired_difference(group.set_index("seed")["accuracy"], base.set_index("seed")["accuracy"], random_state=random_state)
     row = {
-        "n_pairs": diff["n"], "diff_mean": diff["mean_diff"], "diff_std": diff["std_diff"],
-        "diff_ci_low": diff["ci_low"], "diff_ci_high": diff["ci_high"],
-        "diff_boot_low": diff["boot_low"], "diff_boot_high": diff["boot_high"],
-        "p_ttest": diff["p_ttest"], "p_signflip": diff["p_value"], "signflip_test": diff["test"],
+        "n_pairs": diff["n"],
+        "diff_mean": diff["mean_diff"],
+        "diff_std": diff["std_diff"],
+        "diff_ci_low": diff["ci_low"],
+        "diff_ci_high": diff["ci_high"],
+        "diff_boot_low": diff["boot_low"],
+        "diff_boot_high": diff["boot_high"],
+        "p_ttest": diff["p_ttest"],
+        "p_signflip": diff["p_value"],
+        "signflip_test": diff["test"],
     }
     sentences = _sentence_comparison(group, base, diff["keys"], correct)
     if sentences is not None:
@@ -184,8 +226,17 @@ def round_table(study: StudyResults) -> pd.DataFrame:
         for row in rounds:
             if row.get("accuracy") is None:
                 continue
-            rows.append({"strategy": r.strategy, "budget": r.budget, "seed": r.seed, "round": row.get("round"),
-                         "n_labeled": row.get("n_labeled"), "accuracy": row["accuracy"], "in_result": row.get("in_result", True)})
+            rows.append(
+                {
+                    "strategy": r.strategy,
+                    "budget": r.budget,
+                    "seed": r.seed,
+                    "round": row.get("round"),
+                    "n_labeled": row.get("n_labeled"),
+                    "accuracy": row["accuracy"],
+                    "in_result": row.get("in_result", True),
+                }
+            )
     return pd.DataFrame(rows, columns=ROUND_COLUMNS)
 
 

@@ -41,8 +41,23 @@ __all__ = [
 ]
 
 RESULT_COLUMNS = [
-    "strategy", "budget", "seed", "preset", "n_train", "per_class", "accuracy", "f1", "seconds",
-    "train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds", "rounds", "run_dir", "failed",
+    "strategy",
+    "budget",
+    "seed",
+    "preset",
+    "n_train",
+    "per_class",
+    "accuracy",
+    "f1",
+    "seconds",
+    "train_seconds",
+    "score_seconds",
+    "embed_seconds",
+    "other_seconds",
+    "cost_seconds",
+    "rounds",
+    "run_dir",
+    "failed",
 ]
 FAILURE_COLUMNS = ["strategy", "budget", "seed", "error", "run_dir"]
 COST_COLUMNS = ("train_seconds", "score_seconds", "embed_seconds", "other_seconds", "cost_seconds")
@@ -132,7 +147,9 @@ def collect_study(study_dir, *, seed: int | None = None, subsets: bool = True, s
     if strategies is not None:
         study = replace(study, runs=study.runs[study.runs["strategy"].isin(set(strategies))].reset_index(drop=True))
     if study.runs.empty:
-        raise ConfigError(f"{study.study_dir}: no finished runs (runs/<strategy>/budget-<b>/seed-<s>/{RunDir.METRICS}); run `alsel study` first")
+        raise ConfigError(
+            f"{study.study_dir}: no finished runs (runs/<strategy>/budget-<b>/seed-<s>/{RunDir.METRICS}); run `alsel study` first"
+        )
     correct, correct_note = collect_eval_correct(study.runs, study.configs)
     study = replace(study, correct=correct, correct_note=correct_note)
     if not subsets:
@@ -225,7 +242,13 @@ def run_costs(rounds: list[dict]) -> dict[str, float]:
     other = sum(seconds(r, "seconds") - seconds(r, "train_seconds") - seconds(r, "score_seconds") - spent_embedding(r) for r in fresh)
     other += sum(seconds(r, "seconds") - spent_embedding(r) for r in rounds if r.get("cached"))
     other = max(other, 0.0)
-    return {"train_seconds": train, "score_seconds": score, "embed_seconds": embed, "other_seconds": other, "cost_seconds": train + score + embed + other}
+    return {
+        "train_seconds": train,
+        "score_seconds": score,
+        "embed_seconds": embed,
+        "other_seconds": other,
+        "cost_seconds": train + score + embed + other,
+    }
 
 
 def collect_eval_correct(results: pd.DataFrame, configs: dict | None = None) -> tuple[dict[str, np.ndarray], str | None]:
@@ -291,7 +314,10 @@ def collect_subsets(study: StudyResults, *, seed: int | None = None) -> tuple[Su
         return None, f"subsets.png skipped: the runs' {RunDir.CONFIG} records no pool fingerprint."
     cache = Embedder(model=config.get("embedder", "minilm"), cache_dir=config.get("cache_dir")).cache_path(fingerprint)
     if not cache.exists():
-        return None, f"subsets.png skipped: no cached pool embeddings at {cache} (strategies that use embeddings, such as kmeans, cache them)."
+        return (
+            None,
+            f"subsets.png skipped: no cached pool embeddings at {cache} (strategies that use embeddings, such as kmeans, cache them).",
+        )
     try:
         embeddings = np.load(cache, allow_pickle=False)
     except (OSError, ValueError, EOFError):  # a cut file: the next run that needs it recomputes it
@@ -413,6 +439,8 @@ def _left_out_note(missing: int, unreadable: list[str]) -> str | None:
         notes.append("unreadable: " + "; ".join(unreadable[:3]) + (" ..." if len(unreadable) > 3 else ""))
     if not notes:
         return None
-    return ("Sentence-level tests leave out runs without per-sentence predictions (" + "; ".join(notes) + "). Comparisons "
-            "that involve them get no verdict (untested); data paths recorded relative to the directory a study ran in "
-            "are read relative to the current one.")
+    return (
+        "Sentence-level tests leave out runs without per-sentence predictions (" + "; ".join(notes) + "). Comparisons "
+        "that involve them get no verdict (untested); data paths recorded relative to the directory a study ran in "
+        "are read relative to the current one."
+    )

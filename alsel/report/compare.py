@@ -59,9 +59,24 @@ __all__ = [
 ]
 
 COMPARE_COLUMNS = [
-    "set", "strategy", "budget", "per_class", "n", "n_pairs", "accuracy_mean",
-    "diff_mean", "diff_std", "diff_se", "diff_ci_low", "diff_ci_high", "p_holm", "verdict",
-    "cost_median", "cost_ratio", "embed_median", "cached_cost_ratio",
+    "set",
+    "strategy",
+    "budget",
+    "per_class",
+    "n",
+    "n_pairs",
+    "accuracy_mean",
+    "diff_mean",
+    "diff_std",
+    "diff_se",
+    "diff_ci_low",
+    "diff_ci_high",
+    "p_holm",
+    "verdict",
+    "cost_median",
+    "cost_ratio",
+    "embed_median",
+    "cached_cost_ratio",
 ]
 POOLED_COLUMNS = ["strategy", "budget", "k", "sets", "estimate", "se", "ci_low", "ci_high", "p_value", "q", "tau2", "i2"]
 EFFICIENCY_COLUMNS = ["set", "strategy", "budget", "accuracy_mean", "random_budget", "relation"]
@@ -215,7 +230,9 @@ def compare(sets: list[StudySet], budget: float, baseline: str = BASELINE) -> Co
     """
     table = compare_table(sets, baseline)
     if not at_budget(table, budget).any():
-        raise ConfigError(f"no study has runs at budget {budget_text(budget)}; measured: {', '.join(map(budget_text, sorted(table['budget'].unique(), key=budget_order)))}")
+        raise ConfigError(
+            f"no study has runs at budget {budget_text(budget)}; measured: {', '.join(map(budget_text, sorted(table['budget'].unique(), key=budget_order)))}"
+        )
     return Comparison(sets, budget, baseline, table, pooled_table(table, budget, baseline), efficiency_table(table, budget, baseline))
 
 
@@ -232,7 +249,13 @@ def compare_table(sets: list[StudySet], baseline: str = BASELINE) -> pd.DataFram
         runs = s.runs.assign(embed=s.runs["embed_seconds"].fillna(0.0))
         runs["cached_cost"] = runs["cost_seconds"] - runs["embed"]
         by_cell = runs.groupby(["strategy", "budget"], sort=False)
-        cost = pd.DataFrame({"cost_median": by_cell["cost_seconds"].median(), "embed_median": by_cell["embed"].median(), "cached_median": by_cell["cached_cost"].median()})
+        cost = pd.DataFrame(
+            {
+                "cost_median": by_cell["cost_seconds"].median(),
+                "embed_median": by_cell["embed"].median(),
+                "cached_median": by_cell["cached_cost"].median(),
+            }
+        )
         rows = rows.join(cost, on=["strategy", "budget"])
         base = rows[rows["strategy"] == baseline].set_index("budget")["cost_median"]
         rows["cost_ratio"] = rows["cost_median"] / rows["budget"].map(base)
@@ -323,8 +346,16 @@ def efficiency_table(table: pd.DataFrame, budget: float, baseline: str = BASELIN
         at = compared_rows(rows_of_set, baseline)
         for r in at[at_budget(at, budget)].itertuples(index=False):
             needed, relation = budget_to_match(curve, r.accuracy_mean)
-            rows.append({"set": name, "strategy": r.strategy, "budget": budget, "accuracy_mean": r.accuracy_mean,
-                         "random_budget": needed, "relation": relation})
+            rows.append(
+                {
+                    "set": name,
+                    "strategy": r.strategy,
+                    "budget": budget,
+                    "accuracy_mean": r.accuracy_mean,
+                    "random_budget": needed,
+                    "relation": relation,
+                }
+            )
     return pd.DataFrame(rows, columns=EFFICIENCY_COLUMNS)
 
 

@@ -29,17 +29,20 @@ def render_comparison(comparison: Comparison, *, decision: Decision | None = Non
     such section); ``figures`` maps figure names to their file names."""
     c = comparison
     names = [s.name for s in c.sets]
-    return "\n".join(
-        [f"# The strategies against {c.baseline} on {len(names)} data sets", ""]
-        + _studies(c)
-        + _differences(c)
-        + _pooled(c)
-        + _decision(c, decision)
-        + _efficiency(c)
-        + _curves(c)
-        + _cost(c)
-        + _figures(c, figures or {})
-    ) + "\n"
+    return (
+        "\n".join(
+            [f"# The strategies against {c.baseline} on {len(names)} data sets", ""]
+            + _studies(c)
+            + _differences(c)
+            + _pooled(c)
+            + _decision(c, decision)
+            + _efficiency(c)
+            + _curves(c)
+            + _cost(c)
+            + _figures(c, figures or {})
+        )
+        + "\n"
+    )
 
 
 def _wide(rows: pd.DataFrame, sets: list[str], cell) -> str:
@@ -55,12 +58,24 @@ def _studies(c: Comparison) -> list[str]:
     for s in c.sets:
         budgets = ", ".join(budget_text(b) for b in sorted(s.runs["budget"].unique(), key=budget_order))
         machines = "; ".join(f"{name} ({count})" for name, count in s.machines.items())
-        rows.append([s.name, str(s.study_dir), str(len(s.runs)), str(s.runs["strategy"].nunique()), budgets, str(s.runs["seed"].nunique()), machines])
+        rows.append(
+            [
+                s.name,
+                str(s.study_dir),
+                str(len(s.runs)),
+                str(s.runs["strategy"].nunique()),
+                budgets,
+                str(s.runs["seed"].nunique()),
+                machines,
+            ]
+        )
     return [
         "Each set is one study (`alsel study`), summarised exactly as its own `alsel report` does: every strategy "
         f"is paired with `{c.baseline}` by seed at the same budget, and the verdicts are Holm-adjusted over the "
         f"comparisons within that study. The tables are at a budget of {budget_text(c.budget)} unless they say otherwise.",
-        "", "## Studies", "",
+        "",
+        "## Studies",
+        "",
         markdown_table(rows, ["set", "study directory", "finished runs", "strategies", "budgets", "seeds", "machines (runs)"], "llrrlrl"),
         *[f"\n**{s.name}**: {s.note}" for s in c.sets if s.note],
     ]
@@ -70,15 +85,23 @@ def _differences(c: Comparison) -> list[str]:
     at = c.table[at_budget(c.table, c.budget)]
     names = [s.name for s in c.sets]
     base = at[at["strategy"] == c.baseline]
-    accuracy = [f"`{c.baseline}` mean accuracy (and labels per class): " + "; ".join(f"{r.set} {pct(r.accuracy_mean)}%{_per_class_text(r)}" for r in base.itertuples(index=False))]
+    accuracy = [
+        f"`{c.baseline}` mean accuracy (and labels per class): "
+        + "; ".join(f"{r.set} {pct(r.accuracy_mean)}%{_per_class_text(r)}" for r in base.itertuples(index=False))
+    ]
 
     return [
-        "", f"## Difference to {c.baseline} at {budget_text(c.budget)}, per set", "",
+        "",
+        f"## Difference to {c.baseline} at {budget_text(c.budget)}, per set",
+        "",
         "Mean paired difference in accuracy (points) with its 95% t-based CI over seeds, the study's verdict "
         "(better/worse: the paired t-test and the sentence-level sign-flip test both reject, Holm-adjusted "
         "within the set; n.s.: not significant; untested: no p-value) and the number of paired seeds. "
         "Every number, at every budget, is in compare.csv.",
-        "", *accuracy, "", _wide(compared_rows(at, c.baseline), names, _difference_cell),
+        "",
+        *accuracy,
+        "",
+        _wide(compared_rows(at, c.baseline), names, _difference_cell),
     ]
 
 
@@ -94,18 +117,31 @@ def _difference_cell(r) -> str:
 
 def _pooled(c: Comparison) -> list[str]:
     out = [
-        "", f"## Pooled over sets at {budget_text(c.budget)}", "",
+        "",
+        f"## Pooled over sets at {budget_text(c.budget)}",
+        "",
         "A DerSimonian–Laird random-effects meta-analysis of the per-set mean paired differences: each set's "
         "difference has the standard error SD(paired differences) / √pairs and is weighted by 1 / (SE² + τ²), "
         "where τ² estimates how much the true difference varies between sets (in points²); I² is the share of "
         "the spread between sets beyond chance. The 95% CI is normal (estimate ± 1.96 SE); the p-value is not "
         f"adjusted for multiple comparisons. A strategy measured on fewer than {MIN_SETS} sets (with a "
-        "standard error) gets no pooled row.", "",
+        "standard error) gets no pooled row.",
+        "",
     ]
     if c.pooled.empty:
         return out + [f"No strategy has a standard error on {MIN_SETS} or more sets at this budget."]
-    rows = [[r.strategy, str(r.k), points(r.estimate), f"[{points(r.ci_low)}, {points(r.ci_high)}]", format_p(r.p_value),
-             f"{1e4 * r.tau2:.2f}", f"{100 * r.i2:.0f}%"] for r in c.pooled.itertuples(index=False)]
+    rows = [
+        [
+            r.strategy,
+            str(r.k),
+            points(r.estimate),
+            f"[{points(r.ci_low)}, {points(r.ci_high)}]",
+            format_p(r.p_value),
+            f"{1e4 * r.tau2:.2f}",
+            f"{100 * r.i2:.0f}%",
+        ]
+        for r in c.pooled.itertuples(index=False)
+    ]
     return out + [markdown_table(rows, ["strategy", "sets", "pooled difference", "95% CI", "p", "τ²", "I²"], "lrrrrrr")]
 
 
@@ -116,24 +152,44 @@ def _decision(c: Comparison, decision: Decision | None) -> list[str]:
     ratio = lambda v: "n/a" if pd.isna(v) else f"{v:.2f}×"  # noqa: E731
     rows = []
     for r in decision.table.itertuples(index=False):
-        row = [f"**{r.strategy}**" if r.chosen else r.strategy, str(r.sets), r.worse_on or "none", points(r.pooled),
-               ratio(r.max_cost_ratio), ratio(r.max_cached_cost_ratio)]
+        row = [
+            f"**{r.strategy}**" if r.chosen else r.strategy,
+            str(r.sets),
+            r.worse_on or "none",
+            points(r.pooled),
+            ratio(r.max_cost_ratio),
+            ratio(r.max_cached_cost_ratio),
+        ]
         if reference:
-            gain = "—" if r.strategy == reference or decision.reference_note else (
-                f"{r.worse_than_reference_on or 'none'}; {points(r.reference_pooled)} [{points(r.reference_ci_low)}, {points(r.reference_ci_high)}]")
+            gain = (
+                "—"
+                if r.strategy == reference or decision.reference_note
+                else (
+                    f"{r.worse_than_reference_on or 'none'}; {points(r.reference_pooled)} [{points(r.reference_ci_low)}, {points(r.reference_ci_high)}]"
+                )
+            )
             row.append(gain)
         rows.append(row + [r.fails or "passes"])
     header = ["strategy", "sets", "significantly worse on", "pooled difference", "highest cost ratio", "same, embeddings cached"]
     header += [f"vs {reference}: worse on; pooled [95% CI]"] if reference else []
-    chosen = (f"**The rule chooses `{decision.chosen}`.**" if decision.chosen else
-              "**No strategy passes every filter**, so the rule chooses none.")
+    chosen = (
+        f"**The rule chooses `{decision.chosen}`.**"
+        if decision.chosen
+        else "**No strategy passes every filter**, so the rule chooses none."
+    )
     note = [f"Keeping `{reference}`'s gain: {decision.reference_note}."] if decision.reference_note else []
     return [
-        "", "## The decision rule", "",
+        "",
+        "## The decision rule",
+        "",
         f"At {budget_text(c.budget)}: {rule.describe(c.baseline)}. Each filter a strategy does not pass is named "
-        "in the last column; `decision.csv` has the same table.", "",
+        "in the last column; `decision.csv` has the same table.",
+        "",
         markdown_table(rows, header + ["filters"], "lrlrrr" + ("l" if reference else "") + "l"),
-        "", *note, *([""] if note else []), chosen,
+        "",
+        *note,
+        *([""] if note else []),
+        chosen,
     ]
 
 
@@ -147,11 +203,14 @@ def _efficiency_cell(r) -> str:
 
 def _efficiency(c: Comparison) -> list[str]:
     out = [
-        "", "## Label efficiency", "",
+        "",
+        "## Label efficiency",
+        "",
         f"The budget `{c.baseline}` needs to match each strategy's mean accuracy at {budget_text(c.budget)}, "
         f"interpolated linearly between `{c.baseline}`'s mean accuracies at its measured budgets (an estimate, "
-        "not a measured run). \"> b\": not reached at the largest measured budget b; \"< b\": already exceeded "
-        "at the smallest.", "",
+        'not a measured run). "> b": not reached at the largest measured budget b; "< b": already exceeded '
+        "at the smallest.",
+        "",
     ]
     names = [s.name for s in c.sets]
     missing = [n for n in names if n not in set(c.efficiency["set"])]
@@ -178,25 +237,32 @@ def _curves(c: Comparison) -> list[str]:
         return f"{pct(r.accuracy_mean)}%: {_difference_cell(r)}"
 
     body = [
-        [name, strategy] + [cell(by_key[(name, strategy, budget_order(b))]) if (name, strategy, budget_order(b)) in by_key else "—" for b in budgets]
+        [name, strategy]
+        + [cell(by_key[(name, strategy, budget_order(b))]) if (name, strategy, budget_order(b)) in by_key else "—" for b in budgets]
         for name, strategy in dict.fromkeys(zip(rows["set"], rows["strategy"]))
     ]
     return [
-        "", "## Budget curves", "",
+        "",
+        "## Budget curves",
+        "",
         f"The strategies run at several budgets: mean accuracy at each budget and, after the colon, the paired "
         f"difference to `{c.baseline}` at the same budget (points, 95% CI, verdict, pairs) as in the per-set table.",
-        "", markdown_table(body, ["set", "strategy", *map(budget_text, budgets)], "ll" + "r" * len(budgets)),
+        "",
+        markdown_table(body, ["set", "strategy", *map(budget_text, budgets)], "ll" + "r" * len(budgets)),
     ]
 
 
 def _cost(c: Comparison) -> list[str]:
     at = c.table[at_budget(c.table, c.budget) & c.table["cost_median"].notna()]
     out = [
-        "", f"## Cost at {budget_text(c.budget)}", "",
+        "",
+        f"## Cost at {budget_text(c.budget)}",
+        "",
         "Median wall time of one run in seconds (training, scoring, embedding and selection, counted as each study's "
         f"cost table counts them) and its ratio to `{c.baseline}`'s median at the same budget on the same set; after "
         "the semicolon, the ratio without the embedding, for a run that finds the set's embeddings in the cache "
-        "(another loop on the same data embedded it).", "",
+        "(another loop on the same data embedded it).",
+        "",
     ]
     if at.empty:
         return out + ["No run recorded its cost."]

@@ -20,12 +20,25 @@ from .formatting import budget_text
 __all__ = ["Decision", "DECISION_COLUMNS", "decide"]
 
 #: What pairing with the rule's reference says of a strategy; this, when it was not paired.
-_NOT_PAIRED = {"worse_than_reference_on": "", "untested_against_reference_on": "",
-               "reference_pooled": math.nan, "reference_ci_low": math.nan, "reference_ci_high": math.nan}
+_NOT_PAIRED = {
+    "worse_than_reference_on": "",
+    "untested_against_reference_on": "",
+    "reference_pooled": math.nan,
+    "reference_ci_low": math.nan,
+    "reference_ci_high": math.nan,
+}
 
 DECISION_COLUMNS = [
-    "strategy", "sets", "worse_on", "untested_on", "pooled", "max_cost_ratio", "max_cached_cost_ratio",
-    *_NOT_PAIRED, "fails", "chosen",
+    "strategy",
+    "sets",
+    "worse_on",
+    "untested_on",
+    "pooled",
+    "max_cost_ratio",
+    "max_cached_cost_ratio",
+    *_NOT_PAIRED,
+    "fails",
+    "chosen",
 ]
 
 
@@ -57,8 +70,12 @@ def decide(comparison: Comparison, rule: DecisionRule = RULE, versus_reference: 
     rows = []
     for strategy, group in at.groupby("strategy", sort=False):
         row = {
-            "strategy": strategy, "sets": len(group), "worse_on": _sets_with(group, WORSE), "untested_on": _sets_with(group, UNTESTED),
-            "pooled": pooled.get(strategy, math.nan), "max_cost_ratio": group["cost_ratio"].max(),
+            "strategy": strategy,
+            "sets": len(group),
+            "worse_on": _sets_with(group, WORSE),
+            "untested_on": _sets_with(group, UNTESTED),
+            "pooled": pooled.get(strategy, math.nan),
+            "max_cost_ratio": group["cost_ratio"].max(),
             "max_cached_cost_ratio": group["cached_cost_ratio"].max(),
             **reference.get(strategy, _NOT_PAIRED),
         }
@@ -82,9 +99,13 @@ def _reference_reading(versus: Comparison | None, reference: str | None) -> dict
         return {}
     at = compared_rows(versus.table[at_budget(versus.table, versus.budget)], reference)
     pooled = versus.pooled.set_index("strategy")[["estimate", "ci_low", "ci_high"]].rename(
-        columns={"estimate": "reference_pooled", "ci_low": "reference_ci_low", "ci_high": "reference_ci_high"})
+        columns={"estimate": "reference_pooled", "ci_low": "reference_ci_low", "ci_high": "reference_ci_high"}
+    )
     return {
-        strategy: {"worse_than_reference_on": _sets_with(group, WORSE), "untested_against_reference_on": _sets_with(group, UNTESTED),
-                   **(pooled.loc[strategy].to_dict() if strategy in pooled.index else dict.fromkeys(pooled.columns, math.nan))}
+        strategy: {
+            "worse_than_reference_on": _sets_with(group, WORSE),
+            "untested_against_reference_on": _sets_with(group, UNTESTED),
+            **(pooled.loc[strategy].to_dict() if strategy in pooled.index else dict.fromkeys(pooled.columns, math.nan)),
+        }
         for strategy, group in at.groupby("strategy", sort=False)
     }

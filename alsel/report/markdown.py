@@ -35,8 +35,9 @@ CAPTIONS = {
 }
 
 
-def render_report(study: StudyResults, summary: pd.DataFrame, *, figures: dict | None = None, notes: list[str] | None = None,
-                  baseline: str = BASELINE) -> str:
+def render_report(
+    study: StudyResults, summary: pd.DataFrame, *, figures: dict | None = None, notes: list[str] | None = None, baseline: str = BASELINE
+) -> str:
     """The markdown report of a study: what was compared, on what, the results and what they
     do and do not show.
 
@@ -66,8 +67,21 @@ def render_report(study: StudyResults, summary: pd.DataFrame, *, figures: dict |
 
 def render_summary_table(summary: pd.DataFrame, baseline: str = BASELINE) -> str:
     """The main results table as markdown: accuracy and F1 in %, differences in points."""
-    headers = ["Strategy", "Budget", "Train size", "Seeds", "Accuracy % (mean ± sd)", "95% CI", "F1 % (mean ± sd)",
-               "Δ acc vs baseline (points) [95% CI]", "p (seeds)", "p (sentences)", "p (Holm)", "Verdict", "% of full"]
+    headers = [
+        "Strategy",
+        "Budget",
+        "Train size",
+        "Seeds",
+        "Accuracy % (mean ± sd)",
+        "95% CI",
+        "F1 % (mean ± sd)",
+        "Δ acc vs baseline (points) [95% CI]",
+        "p (seeds)",
+        "p (sentences)",
+        "p (Holm)",
+        "Verdict",
+        "% of full",
+    ]
     rows = []
     for r in summary.itertuples(index=False):
         if pd.isna(r.accuracy_std):
@@ -82,7 +96,17 @@ def render_summary_table(summary: pd.DataFrame, baseline: str = BASELINE) -> str
 
 def render_cost_table(summary: pd.DataFrame) -> str:
     """Mean cost of one run per strategy, in seconds (see :func:`~alsel.report.run_costs`)."""
-    headers = ["Strategy", "Budget", "Train size", "Training s", "Scoring s", "Embedding s", "Selection and other s", "Total s", "Total min"]
+    headers = [
+        "Strategy",
+        "Budget",
+        "Train size",
+        "Training s",
+        "Scoring s",
+        "Embedding s",
+        "Selection and other s",
+        "Total s",
+        "Total min",
+    ]
     rows = []
     for r in summary.itertuples(index=False):
         values = (r.train_seconds, r.score_seconds, r.embed_seconds, r.other_seconds, r.cost_seconds)
@@ -134,10 +158,16 @@ def _data(config: dict) -> list[str]:
     data = config.get("data", {})
     pool_line = f"- Pool: **{data.get('n_pool', 'n/a'):,}** examples" if isinstance(data.get("n_pool"), int) else "- Pool: n/a"
     if config.get("limit"):
-        pool_line += f" (a class-stratified sample of the training split, `limit` {config['limit']:,}, `data_seed` {config.get('data_seed', 0)})"
-    eval_line = f"- Evaluation set: **{data.get('n_eval', 'n/a'):,}** examples" if isinstance(data.get("n_eval"), int) else "- Evaluation set: n/a"
+        pool_line += (
+            f" (a class-stratified sample of the training split, `limit` {config['limit']:,}, `data_seed` {config.get('data_seed', 0)})"
+        )
+    eval_line = (
+        f"- Evaluation set: **{data.get('n_eval', 'n/a'):,}** examples" if isinstance(data.get("n_eval"), int) else "- Evaluation set: n/a"
+    )
     out = [
-        "", "## Data", "",
+        "",
+        "## Data",
+        "",
         f"- Data set: `{config.get('dataset', 'n/a')}` ({', '.join(data.get('label_names', [])) or 'labels n/a'})",
         pool_line + f"; classes: {counts_text(data.get('pool_class_counts'))}",
         eval_line,
@@ -153,7 +183,9 @@ def _model_and_training(study: StudyResults) -> list[str]:
     config = study.first_config()
     out = ["", "## Model and training", "", f"- Model: `{config.get('model', 'n/a')}`"]
     if config.get("learner", "transformer") != "transformer" or config.get("final_learner"):
-        out.append(f"- Learner in the rounds: `{config['learner']}`; on the final selection: `{config.get('final_learner') or config['learner']}`")
+        out.append(
+            f"- Learner in the rounds: `{config['learner']}`; on the final selection: `{config.get('final_learner') or config['learner']}`"
+        )
     out.append("- Fine-tuning: " + ", ".join(f"{k} {config.get(k)}" for k in FINE_TUNING_SHOWN if k in config))
     out.append(f"- Sentence embeddings (for embedding-based strategies): `{config.get('embedder', 'n/a')}`")
     versions = config.get("versions", {})
@@ -191,12 +223,15 @@ def _cost(summary: pd.DataFrame) -> list[str]:
     if "cost_seconds" not in summary or not summary["cost_seconds"].notna().any():
         return []
     return [
-        "", "## Cost", "",
+        "",
+        "## Cost",
+        "",
         "Mean wall time of one run on this machine. Training includes evaluating each round's model; scoring is the "
         "candidates' probabilities (and features or dynamics where a strategy needs them); selection and other is "
         "choosing the examples, embedding the pool when no cached embeddings exist, and loading. Work reused from the "
         "round cache by another run counts at the time it took there.",
-        "", render_cost_table(summary),
+        "",
+        render_cost_table(summary),
     ]
 
 
@@ -204,14 +239,20 @@ def _differences(summary: pd.DataFrame, baseline: str) -> list[str]:
     out = ["", "## What the differences show", ""]
     compared = summary[summary["baseline"].notna()]
     if compared.empty:
-        return out + [f"No strategy could be paired with `{baseline}` (it did not run, or ran with other budgets), so there are no paired tests."]
+        return out + [
+            f"No strategy could be paired with `{baseline}` (it did not run, or ran with other budgets), so there are no paired tests."
+        ]
     return out + _verdict_lists(compared, baseline) + _caveats(compared)
 
 
 def _verdict_lists(compared: pd.DataFrame, baseline: str) -> list[str]:
     out = []
-    for verdict, title in ((BETTER, f"Better than `{baseline}`"), (WORSE, f"Worse than `{baseline}`"),
-                           (NO_DIFFERENCE, "No significant difference"), (UNTESTED, "Not testable")):
+    for verdict, title in (
+        (BETTER, f"Better than `{baseline}`"),
+        (WORSE, f"Worse than `{baseline}`"),
+        (NO_DIFFERENCE, "No significant difference"),
+        (UNTESTED, "Not testable"),
+    ):
         rows = compared[compared["verdict"] == verdict]
         out += [f"{title} (Holm-adjusted p < {ALPHA} on both tests):" if verdict in (BETTER, WORSE) else f"{title}:", ""]
         if rows.empty:
@@ -240,8 +281,12 @@ def _caveats(compared: pd.DataFrame) -> list[str]:
         out.append(
             f"- The per-seed test is a t-test: with {n_max} paired seeds{fewer} it assumes roughly normal differences, which "
             f"so few seeds cannot check. The distribution-free exact sign-flip test (in `{SUMMARY_FILE}`, `p_signflip`) "
-            + (f"cannot go below {floor:.3g} (2/2^{n_max}) with {n_max} seeds, so it could not reach {ALPHA} at all; it needs "
-               f"at least {needed} seeds." if floor >= ALPHA else f"can reach {floor:.3g} at best with {n_max} seeds.")
+            + (
+                f"cannot go below {floor:.3g} (2/2^{n_max}) with {n_max} seeds, so it could not reach {ALPHA} at all; it needs "
+                f"at least {needed} seeds."
+                if floor >= ALPHA
+                else f"can reach {floor:.3g} at best with {n_max} seeds."
+            )
         )
     return out + [
         "- The sentence-level test treats the trained models as given: it measures the evaluation set's sampling noise, "
@@ -268,16 +313,22 @@ def _runs(study: StudyResults) -> list[str]:
         out += [f"- {r.strategy} budget {budget_text(r.budget)} seed {r.seed}: {r.error}" for r in failures.itertuples(index=False)]
     collapsed = study.runs[study.runs["failed"].notna()] if "failed" in study.runs else study.runs.iloc[:0]
     if len(collapsed):
-        out += ["", f"{len(collapsed)} finished with a failed fine-tuning (kept in the statistics, paired by seed; "
-                "the final model still predicted one class after the collapse guard's retries):", ""]
+        out += [
+            "",
+            f"{len(collapsed)} finished with a failed fine-tuning (kept in the statistics, paired by seed; "
+            "the final model still predicted one class after the collapse guard's retries):",
+            "",
+        ]
         out += [f"- {r.strategy} budget {budget_text(r.budget)} seed {r.seed}: {r.failed}" for r in collapsed.itertuples(index=False)]
     if missing:
         out += ["", f"{len(missing)} not run yet (rerun the study to finish them):", ""]
         out += [f"- {r['strategy']} budget {r['budget']} seed {r['seed']}" for r in missing[:20]]
         if len(missing) > 20:
             out.append(f"- ... and {len(missing) - 20} more")
-    files = (f"`{RESULTS_FILE}` (one row per run), `{SUMMARY_FILE}` (the table above with all statistics), `{STUDY_RECORD}` (the grid), "
-             f"`runs/<strategy>/budget-<b>/seed-<s>/` (each run's config, rounds, selection and metrics).")
+    files = (
+        f"`{RESULTS_FILE}` (one row per run), `{SUMMARY_FILE}` (the table above with all statistics), `{STUDY_RECORD}` (the grid), "
+        f"`runs/<strategy>/budget-<b>/seed-<s>/` (each run's config, rounds, selection and metrics)."
+    )
     return out + ["", f"Files: {files}", ""]
 
 

@@ -109,7 +109,9 @@ def differences_figure(summary: pd.DataFrame, baseline: str = BASELINE):
         if not pd.isna(r.diff_ci_low):
             ax.plot([100 * r.diff_ci_low, 100 * r.diff_ci_high], [y, y], color=color, linewidth=2)
         ax.scatter([mean], [y], color=color, zorder=3)
-        ax.annotate(f"{mean:+.2f} ({r.verdict})", (mean, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7, color=color)
+        ax.annotate(
+            f"{mean:+.2f} ({r.verdict})", (mean, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7, color=color
+        )
     labels = [run_label(r.strategy, r.budget) if summary["budget"].nunique() > 1 else r.strategy for r in rows.itertuples(index=False)]
     ax.set_yticks(range(len(rows)), labels)
     ax.set_ylim(-0.7, len(rows) - 0.3)
@@ -136,7 +138,13 @@ def budget_curve_figure(results: pd.DataFrame, summary: pd.DataFrame):
         err = np.nan_to_num(np.vstack([y - low, high - y]), nan=0.0)
         ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=color, label=s)
     if full:
-        ax.axhline(100 * results[results["strategy"].isin(full)]["accuracy"].mean(), color="crimson", linestyle="--", linewidth=1.2, label="full pool")
+        ax.axhline(
+            100 * results[results["strategy"].isin(full)]["accuracy"].mean(),
+            color="crimson",
+            linestyle="--",
+            linewidth=1.2,
+            label="full pool",
+        )
     finite = part["n_train"].dropna()
     if len(finite) and finite.max() / max(finite.min(), 1) > 10:
         ax.set_xscale("log")
@@ -178,14 +186,20 @@ def rounds_figure(rounds: pd.DataFrame):
 
 def _round_line(ax, group: pd.DataFrame, color, label: str) -> None:
     """One strategy's mean accuracy per round; hollow markers for seed models not in the result."""
-    mean = group.groupby("round").agg(n_labeled=("n_labeled", "mean"), accuracy=("accuracy", "mean"), in_result=("in_result", "all")).reset_index()
+    mean = (
+        group.groupby("round")
+        .agg(n_labeled=("n_labeled", "mean"), accuracy=("accuracy", "mean"), in_result=("in_result", "all"))
+        .reset_index()
+    )
     ax.plot(mean["round"], 100 * mean["accuracy"], color=color, label=label)
     kept = mean[mean["in_result"]]
     seed_models = mean[~mean["in_result"]]
     ax.scatter(kept["round"], 100 * kept["accuracy"], color=color, zorder=3)
     ax.scatter(seed_models["round"], 100 * seed_models["accuracy"], facecolors="white", edgecolors=color, zorder=3)
     for r in mean.itertuples(index=False):
-        ax.annotate(f"{r.n_labeled:,.0f}", (r.round, 100 * r.accuracy), textcoords="offset points", xytext=(4, -10), fontsize=7, color=color)
+        ax.annotate(
+            f"{r.n_labeled:,.0f}", (r.round, 100 * r.accuracy), textcoords="offset points", xytext=(4, -10), fontsize=7, color=color
+        )
 
 
 def subsets_figure(subsets: Subsets):
@@ -206,12 +220,20 @@ def subsets_figure(subsets: Subsets):
         for c, name in enumerate(pool.label_names):
             rows = positions[pool.labels[positions] == c] if len(positions) else positions
             size = max(1.5, min(14.0, 4000 / max(len(positions), 1)))
-            ax.scatter(xy[rows, 0], xy[rows, 1], s=size, color=label_colors[c], label=f"{name} ({len(rows):,})", linewidths=0, rasterized=len(rows) > 2000)
+            ax.scatter(
+                xy[rows, 0],
+                xy[rows, 1],
+                s=size,
+                color=label_colors[c],
+                label=f"{name} ({len(rows):,})",
+                linewidths=0,
+                rasterized=len(rows) > 2000,
+            )
         ax.set_title(f"{s} ({len(positions):,} chosen)")
         ax.set_xticks([])
         ax.set_yticks([])
         ax.legend(fontsize=7, loc="best", markerscale=2)
-    for ax in axes[len(strategies):]:
+    for ax in axes[len(strategies) :]:
         ax.set_visible(False)
     fig.suptitle(f"Chosen examples on the pool's embeddings (PCA), seed {subsets.seed}, budget {budget_text(subsets.budget)}")
     return fig

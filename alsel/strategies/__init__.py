@@ -4,7 +4,19 @@ here is imported, so its ``@register`` runs: adding a strategy means adding one 
 import importlib
 import pkgutil
 
-from .base import PLUGINS, STRATEGIES, ScoreStrategy, Selection, Strategy, can_choose_initial_pool, get_strategy, initial_pool_refusal, plugin_names, register, resolve_strategy_class
+from .base import (
+    PLUGINS,
+    STRATEGIES,
+    ScoreStrategy,
+    Selection,
+    Strategy,
+    can_choose_initial_pool,
+    get_strategy,
+    initial_pool_refusal,
+    plugin_names,
+    register,
+    resolve_strategy_class,
+)
 from .state import LoopState
 
 for _module in pkgutil.iter_modules(__path__):
@@ -12,6 +24,16 @@ for _module in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
-    "PLUGINS", "STRATEGIES", "Selection", "ScoreStrategy", "Strategy", "LoopState", "can_choose_initial_pool", "get_strategy", "initial_pool_refusal",
-    "plugin_names", "register", "resolve_strategy_class",
+    "PLUGINS",
+    "STRATEGIES",
+    "Selection",
+    "ScoreStrategy",
+    "Strategy",
+    "LoopState",
+    "can_choose_initial_pool",
+    "get_strategy",
+    "initial_pool_refusal",
+    "plugin_names",
+    "register",
+    "resolve_strategy_class",
 ]

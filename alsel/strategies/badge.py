@@ -70,8 +70,6 @@ class Badge(Strategy):
     def _select(self, state, k):
         features = np.asarray(state.extras["features"])
         if features.ndim != 2 or features.shape[0] != len(state.candidates):
-            raise ConfigError(
-                f"{self.name}: features must have shape (n_candidates={len(state.candidates)}, hidden), got {features.shape}"
-            )
+            raise ConfigError(f"{self.name}: features must have shape (n_candidates={len(state.candidates)}, hidden), got {features.shape}")
         rows = gradient_kmeans_pp(state.probs, features, k, state.random_state)
         return Selection(indices=state.candidates[rows])

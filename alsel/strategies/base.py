@@ -27,8 +27,20 @@ from ..params import check
 from .state import LoopState
 
 __all__ = [
-    "Selection", "Strategy", "ScoreStrategy", "register", "get_strategy", "resolve_strategy_class", "plugin_names", "check_params",
-    "can_choose_initial_pool", "initial_pool_refusal", "STRATEGIES", "PLUGINS", "NEEDS", "MODEL_NEEDS",
+    "Selection",
+    "Strategy",
+    "ScoreStrategy",
+    "register",
+    "get_strategy",
+    "resolve_strategy_class",
+    "plugin_names",
+    "check_params",
+    "can_choose_initial_pool",
+    "initial_pool_refusal",
+    "STRATEGIES",
+    "PLUGINS",
+    "NEEDS",
+    "MODEL_NEEDS",
 ]
 
 #: The entry-point group of strategy plug-ins.
@@ -112,7 +124,9 @@ class Strategy:
         with threadpool_limits(limits=1, user_api="blas"):
             selection = self._select(state, k)
         if len(selection.indices) != k or len(np.unique(selection.indices)) != k:
-            raise AssertionError(f"{self.name} returned {len(selection.indices)} indices ({len(np.unique(selection.indices))} distinct) for k={k}")
+            raise AssertionError(
+                f"{self.name} returned {len(selection.indices)} indices ({len(np.unique(selection.indices))} distinct) for k={k}"
+            )
         return selection
 
     def _select(self, state: LoopState, k: int) -> Selection:

@@ -78,7 +78,11 @@ class CoverageCentric(Strategy):
     name = "ccs"
     needs = frozenset({"probs"})
     reads_labels = True
-    _parameter_constraints = {"score": Choice(tuple(HARDER_IS_HIGHER)), "beta": Real(Range(0, 1, closed="left")), "n_bins": Integer(Range(1))}
+    _parameter_constraints = {
+        "score": Choice(tuple(HARDER_IS_HIGHER)),
+        "beta": Real(Range(0, 1, closed="left")),
+        "n_bins": Integer(Range(1)),
+    }
 
     def __init__(self, score: str = "el2n", beta: float = 0.1, n_bins: int = 50):
         self.score = score
@@ -100,7 +104,5 @@ class CoverageCentric(Strategy):
             bins = np.zeros(len(kept), dtype=np.int64)
         counts = bin_allocation(np.bincount(bins, minlength=n_bins), k)
         rng = state.random_state
-        rows = np.concatenate([
-            rng.choice(kept[bins == b], size=counts[b], replace=False) for b in np.flatnonzero(counts)
-        ])
+        rows = np.concatenate([rng.choice(kept[bins == b], size=counts[b], replace=False) for b in np.flatnonzero(counts)])
         return Selection(indices=state.candidates[rows], scores=scores[rows])

@@ -104,7 +104,11 @@ class ClusterMargin(Strategy):
 
     name = "cluster_margin"
     needs = frozenset({"probs", "embeddings"})
-    _parameter_constraints = {"pool_factor": Real(Range(1)), "n_clusters": (Integer(Range(1)), None), "max_agglomerative": Integer(Range(0))}
+    _parameter_constraints = {
+        "pool_factor": Real(Range(1)),
+        "n_clusters": (Integer(Range(1)), None),
+        "max_agglomerative": Integer(Range(0)),
+    }
 
     def __init__(self, pool_factor: float = 10, n_clusters: int | None = None, max_agglomerative: int = 2000):
         self.pool_factor = pool_factor

@@ -103,7 +103,9 @@ def _normalised(x) -> np.ndarray:
     return np.ascontiguousarray(x / np.maximum(norms, np.float32(1e-12)))
 
 
-def near_duplicates(x: np.ndarray, threshold: float, reference: np.ndarray | None = None, *, block: int = 2048, approximate: bool = False) -> np.ndarray:
+def near_duplicates(
+    x: np.ndarray, threshold: float, reference: np.ndarray | None = None, *, block: int = 2048, approximate: bool = False
+) -> np.ndarray:
     """Rows of ``x`` to drop so that no two kept rows, and no kept row and a ``reference`` row, have
     cosine similarity >= ``threshold``.
 
@@ -147,7 +149,7 @@ def near_duplicates(x: np.ndarray, threshold: float, reference: np.ndarray | Non
     if reference is not None and len(reference):
         index.add(_normalised(reference))
     for start in range(0, n, block):
-        xb = x[start:start + block]
+        xb = x[start : start + block]
         dropped = np.zeros(len(xb), dtype=bool)
         if index.ntotal:
             dropped |= index.search(xb, 1)[0][:, 0] >= radius
@@ -155,9 +157,9 @@ def near_duplicates(x: np.ndarray, threshold: float, reference: np.ndarray | Non
         # Sequential only over rows with an earlier in-block near-duplicate; `later` is sorted.
         bounds = np.searchsorted(later, np.arange(len(xb) + 1))
         for i in np.unique(later):
-            if not dropped[i] and not dropped[earlier[bounds[i]:bounds[i + 1]]].all():
+            if not dropped[i] and not dropped[earlier[bounds[i] : bounds[i + 1]]].all():
                 dropped[i] = True
-        drop[start:start + len(xb)] = dropped
+        drop[start : start + len(xb)] = dropped
         index.add(xb[~dropped])
     return drop
 
@@ -170,7 +172,7 @@ def _approximate_near_duplicates(x: np.ndarray, radius: float, reference: np.nda
     bounds = np.searchsorted(later, np.arange(m + len(x) + 1))
     # Reference rows are never dropped; a row goes when an earlier row that stays is its near-duplicate.
     for i in np.unique(later[later >= m]):
-        if not drop[earlier[bounds[i]:bounds[i + 1]]].all():
+        if not drop[earlier[bounds[i] : bounds[i + 1]]].all():
             drop[i] = True
     return drop[m:]
 
@@ -201,10 +203,7 @@ class Balanced(Strategy):
     def _select(self, state, k):
         labels = state.candidate_labels
         counts = capped_quotas(np.bincount(labels, minlength=state.n_classes), k)
-        picks = [
-            self.inner.select(restrict(state, labels == c), int(q))
-            for c, q in enumerate(counts) if q > 0
-        ]
+        picks = [self.inner.select(restrict(state, labels == c), int(q)) for c, q in enumerate(counts) if q > 0]
         scores = None if any(p.scores is None for p in picks) else np.concatenate([p.scores for p in picks])
         return Selection(indices=np.concatenate([p.indices for p in picks]), scores=scores)
 

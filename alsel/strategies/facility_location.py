@@ -381,8 +381,13 @@ class FacilityLocation(Strategy):
         x = np.ascontiguousarray(state.embeddings[np.concatenate([candidates, labeled])], dtype=np.float32)
         initial = np.arange(len(candidates), len(candidates) + len(labeled))
         ranking, gains = facility_location_ranking(
-            x, k, n_neighbors=int(self.n_neighbors), optimizer=self.optimizer,
-            rng=state.random_state, initial=initial, epsilon=float(self.epsilon),
+            x,
+            k,
+            n_neighbors=int(self.n_neighbors),
+            optimizer=self.optimizer,
+            rng=state.random_state,
+            initial=initial,
+            epsilon=float(self.epsilon),
             approximate=use_approximate(self.approximate, len(x)),
         )
         return Selection(indices=candidates[ranking], scores=gains)

@@ -16,7 +16,18 @@ from ..params import Integer, Range
 from .approximate import APPROXIMATE_OPTION, use_approximate
 from .base import Selection, Strategy, register
 
-__all__ = ["KMeansDiversity", "faiss_kmeans", "gaussian_projection", "kmeans_labels", "kmeans_nearest", "kmeans_pp_rows", "nearest_rows", "coarse_cells", "two_level_labels", "two_level_nearest"]
+__all__ = [
+    "KMeansDiversity",
+    "faiss_kmeans",
+    "gaussian_projection",
+    "kmeans_labels",
+    "kmeans_nearest",
+    "kmeans_pp_rows",
+    "nearest_rows",
+    "coarse_cells",
+    "two_level_labels",
+    "two_level_nearest",
+]
 
 
 def gaussian_projection(x: np.ndarray, dim: int | None, rng: np.random.Generator) -> np.ndarray:
@@ -77,13 +88,22 @@ def faiss_kmeans(x: np.ndarray, k: int, *, n_iter: int = 20, rng: np.random.Gene
     if seeding == "kmeans++":
         sq = np.einsum("ij,ij->i", x, x).astype(np.float64)
         rows = kmeans_pp_rows(
-            n, k, int(rng.integers(n)), lambda row: sq + sq[row] - 2.0 * (x @ x[row]).astype(np.float64), rng,
+            n,
+            k,
+            int(rng.integers(n)),
+            lambda row: sq + sq[row] - 2.0 * (x @ x[row]).astype(np.float64),
+            rng,
             trials=2 + int(np.log(k)),
         )
         init = np.ascontiguousarray(x[rows])
     kmeans = faiss.Kmeans(
-        d, k, niter=n_iter, seed=int(rng.integers(2**31 - 1)), verbose=False,
-        min_points_per_centroid=1, max_points_per_centroid=max(256, n // k + 1),
+        d,
+        k,
+        niter=n_iter,
+        seed=int(rng.integers(2**31 - 1)),
+        verbose=False,
+        min_points_per_centroid=1,
+        max_points_per_centroid=max(256, n // k + 1),
     )
     kmeans.train(x, init_centroids=init)
     return kmeans

@@ -126,7 +126,10 @@ def typiclust_order(clusters: np.ndarray, scores: np.ndarray, n_candidates: int,
     grouped = clusters[:n_candidates][order]
     starts = np.searchsorted(grouped, np.arange(n_clusters))
     ends = np.searchsorted(grouped, np.arange(n_clusters), side="right")
-    heap = [(bool(size[c] < min_cluster_size), int(covered[c]), -int(size[c]), int(order[starts[c]]), c) for c in np.flatnonzero(ends > starts).tolist()]
+    heap = [
+        (bool(size[c] < min_cluster_size), int(covered[c]), -int(size[c]), int(order[starts[c]]), c)
+        for c in np.flatnonzero(ends > starts).tolist()
+    ]
     heapq.heapify(heap)
     picks = np.empty(k, dtype=np.int64)
     for step in range(k):
@@ -177,7 +180,12 @@ class TypiClust(Strategy):
     }
 
     def __init__(
-        self, projection_dim: int | None = 32, neighbours: int = 20, max_clusters: int = 500, min_cluster_size: int = 6, n_iter: int = 20,
+        self,
+        projection_dim: int | None = 32,
+        neighbours: int = 20,
+        max_clusters: int = 500,
+        min_cluster_size: int = 6,
+        n_iter: int = 20,
         approximate: str | bool = "auto",
     ):
         self.projection_dim = projection_dim

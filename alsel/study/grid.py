@@ -107,7 +107,14 @@ class Study(StudySpec):
         options = {**self.options, **strategy.options, "seed": seed}
         if not strategy.is_full:  # the preset sets the whole pool
             options["budget"] = budget
-        return RunSpec(strategy=strategy.name, budget=budget, seed=seed, preset=strategy.preset, options=options, rel_dir=run_path(strategy.name, budget, seed))
+        return RunSpec(
+            strategy=strategy.name,
+            budget=budget,
+            seed=seed,
+            preset=strategy.preset,
+            options=options,
+            rel_dir=run_path(strategy.name, budget, seed),
+        )
 
     def to_record(self, runs: list[RunSpec] | None = None) -> dict:
         """What ``study.json`` holds."""

@@ -33,8 +33,8 @@ def find_runs(study_dir: Path):
         if not path.is_dir():
             continue
         try:
-            budget = parse_budget_label(path.parent.name[len("budget-"):])
-            seed = int(path.name[len("seed-"):])
+            budget = parse_budget_label(path.parent.name[len("budget-") :])
+            seed = int(path.name[len("seed-") :])
         except (ValueError, ConfigError):
             continue
         yield path.parent.parent.name, budget, seed, path

@@ -57,7 +57,11 @@ class RunOutcome:
         if self.status == "failed":
             return f"[{i}/{n}] {self.spec.label}: FAILED ({self.error}); see {RunDir(self.run_dir).file(RunDir.ERROR)}"
         accuracy = (self.metrics or {}).get("accuracy")
-        return f"[{i}/{n}] {self.spec.label}: accuracy {accuracy:.4f} ({self.seconds:.0f} s)" if accuracy is not None else f"[{i}/{n}] {self.spec.label}: done"
+        return (
+            f"[{i}/{n}] {self.spec.label}: accuracy {accuracy:.4f} ({self.seconds:.0f} s)"
+            if accuracy is not None
+            else f"[{i}/{n}] {self.spec.label}: done"
+        )
 
 
 @dataclass

@@ -105,7 +105,10 @@ def run_ray(study: Study, todo: list[RunSpec], run_fn: RunFn, progress: Progress
         task = ray.remote(max_retries=1, **task_options)(_ray_execute)
         driver_node = ray.get_runtime_context().get_node_id()
         # A worker's working directory may not be this one: it gets the paths made absolute.
-        refs = {task.remote(replace(spec, options=with_absolute_paths(spec.options)), str(study.study_dir), run_fn, driver_node): spec for spec in todo}
+        refs = {
+            task.remote(replace(spec, options=with_absolute_paths(spec.options)), str(study.study_dir), run_fn, driver_node): spec
+            for spec in todo
+        }
         pending = list(refs)
         with progress.task(f"study {study.name} on Ray", total=len(todo)) as advance:
             while pending:

@@ -40,7 +40,9 @@ def merge_record(path: Path, study: Study, runs: list[RunSpec]) -> dict:
         # replaces them), and a cell's runs are the same under either
         before = _defining(old.get("strategies", {}).get(name))
         if before is not None and before != _defining(spec.to_dict()):
-            raise ConfigError(f"{path.parent}: strategy {name!r} was {before} there, now {_defining(spec.to_dict())}; rename it or pass another --out")
+            raise ConfigError(
+                f"{path.parent}: strategy {name!r} was {before} there, now {_defining(spec.to_dict())}; rename it or pass another --out"
+            )
     record["created"] = old.get("created", record["created"])
     record["strategies"] = {**old.get("strategies", {}), **record["strategies"]}
     record["budgets"] = unique([*old.get("budgets", []), *record["budgets"]])

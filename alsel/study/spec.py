@@ -19,7 +19,18 @@ from ..loops.config import option_constraints, options as option_names, parse_bu
 from ..loops.presets import PRESETS
 from ..params import Integer, Range, check
 
-__all__ = ["StrategySpec", "StudySpec", "STUDY_KEYS", "AXIS_KEYS", "STRATEGY_GROUPS", "FULL_PRESET", "EXECUTOR_NAMES", "as_list", "strategy_names", "unique"]
+__all__ = [
+    "StrategySpec",
+    "StudySpec",
+    "STUDY_KEYS",
+    "AXIS_KEYS",
+    "STRATEGY_GROUPS",
+    "FULL_PRESET",
+    "EXECUTOR_NAMES",
+    "as_list",
+    "strategy_names",
+    "unique",
+]
 
 #: Options that are grid axes and so not set by hand.
 AXIS_KEYS = frozenset({"budget", "seed"})

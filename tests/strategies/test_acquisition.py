@@ -376,8 +376,9 @@ def duplicate_state(seed=0):
     group = group[order]
     embeddings = directions[group] + rng.normal(scale=1e-3, size=(len(group), 16))
     probs = rng.dirichlet(np.ones(2), size=len(group) - 2)
-    state = make_state(probs, rng.integers(2, size=len(group)), candidates=np.arange(2, len(group)), labeled=[0, 1],
-                       embeddings=embeddings, seed=seed)
+    state = make_state(
+        probs, rng.integers(2, size=len(group)), candidates=np.arange(2, len(group)), labeled=[0, 1], embeddings=embeddings, seed=seed
+    )
     return state, group
 
 
@@ -411,7 +412,6 @@ def test_deduplicated_keeps_chains_apart_only_where_needed():
     embeddings = np.stack([np.cos(angle), np.sin(angle)], axis=1)
     state = make_state(np.full((3, 2), 0.5), [0, 0, 0], embeddings=embeddings)
     assert picked(Deduplicated(get_strategy("random"), threshold=np.cos(np.deg2rad(15))), state, 2) == {0, 2}
-
 
 
 @pytest.mark.parametrize("block", [3, 7, 2048])

@@ -348,12 +348,16 @@ def test_faiss_kmeans_is_set_up_in_one_place():
         for path in root.rglob("*.py")
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.FunctionDef)
-        and any(isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "Kmeans" for call in ast.walk(node))
+        and any(
+            isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "Kmeans" for call in ast.walk(node)
+        )
     )
     assert builders == ["strategies/kmeans.py:faiss_kmeans"]
 
 
-@pytest.mark.parametrize("name, options", [("kmeans", {}), ("typiclust", {}), ("cluster_margin", {"n_clusters": 4, "max_agglomerative": 10})])
+@pytest.mark.parametrize(
+    "name, options", [("kmeans", {}), ("typiclust", {}), ("cluster_margin", {"n_clusters": 4, "max_agglomerative": 10})]
+)
 def test_every_clustering_strategy_goes_through_faiss_kmeans(monkeypatch, name, options):
     from alsel.strategies import kmeans
 

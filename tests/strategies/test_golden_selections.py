@@ -105,7 +105,10 @@ CASES: dict[str, tuple[Callable[[dict], LoopState], Callable[[], Strategy]]] = {
     **{f"acq:{name}": (acquisition_state, cls) for name, cls in PORTABLE.items()},
     "init:facility_location(optimizer=naive)": (initial_state, lambda: get_strategy("facility_location", optimizer="naive")),
     "init:facility_location(optimizer=stochastic)": (initial_state, lambda: get_strategy("facility_location", optimizer="stochastic")),
-    "init:deduplicated(facility_location)": (initial_state, lambda: Deduplicated(get_strategy("facility_location"), threshold=DEDUP_THRESHOLD)),
+    "init:deduplicated(facility_location)": (
+        initial_state,
+        lambda: Deduplicated(get_strategy("facility_location"), threshold=DEDUP_THRESHOLD),
+    ),
     "init:balanced(kcenter)": (initial_state, lambda: Balanced(get_strategy("kcenter"))),
     "acq:deduplicated(random)": (acquisition_state, lambda: Deduplicated(get_strategy("random"), threshold=DEDUP_THRESHOLD)),
     "acq:balanced(typiclust)": (acquisition_state, lambda: Balanced(get_strategy("typiclust"))),

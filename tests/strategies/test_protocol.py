@@ -24,9 +24,13 @@ def make_state(n=200, seed=0, probs=True, embeddings=None, candidates=None):
     candidates = np.arange(n) if candidates is None else np.asarray(candidates)
     p1 = rng.random(len(candidates))
     return LoopState(
-        labels=labels, n_classes=2, candidates=candidates, labeled=np.array([], dtype=np.int64),
+        labels=labels,
+        n_classes=2,
+        candidates=candidates,
+        labeled=np.array([], dtype=np.int64),
         random_state=np.random.default_rng(seed + 1),
-        probs=np.stack([1 - p1, p1], axis=1) if probs else None, embeddings=embeddings,
+        probs=np.stack([1 - p1, p1], axis=1) if probs else None,
+        embeddings=embeddings,
     )
 
 
@@ -203,5 +207,8 @@ def test_one_rule_says_which_strategies_can_choose_the_initial_pool(name):
     else:
         assert cls.needs & {"probs", "features", "dynamics"} and not marked
         for refused in (lambda: get_strategy(name).select(state, 6), lambda: LoopConfig.from_options(init=name, model="minilm").resolved()):
-            with pytest.raises(ConfigError, match=f"^{name} needs .*, which only a trained model gives, so it cannot choose the initial pool; use it as --acq$"):
+            with pytest.raises(
+                ConfigError,
+                match=f"^{name} needs .*, which only a trained model gives, so it cannot choose the initial pool; use it as --acq$",
+            ):
                 refused()
