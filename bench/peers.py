@@ -282,7 +282,13 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="where to write the results (default docs/peers.json; none with --quick)")
     args = parser.parse_args()
     _check_small_text()
-    seeds = [int(s) for s in args.seeds.split(",")]
+    missing = [name for name in ("train.tsv", "test.tsv") if not (args.data / name).is_file()]
+    if missing:
+        parser.error(f"--data {args.data}: no {' or '.join(missing)} there")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds {args.seeds}: give integers separated by commas, like 0,1,2")
     if args.quick:
         args.limit, args.eval_limit, seeds = args.limit or QUICK["limit"], args.eval_limit or QUICK["eval_limit"], QUICK["seeds"]
     out = args.json or (None if args.quick else ROOT / "docs" / "peers.json")
