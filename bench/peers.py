@@ -59,7 +59,20 @@ SELECTIONS = ("alsel", "small-text")
 MAX_LENGTH = 128
 QUICK = {"limit": 500, "eval_limit": 300, "seeds": [0]}
 #: The options of :func:`loop_config` that the bench hands to :func:`alsel.select` (the data path goes as its first argument).
-SELECT_OPTIONS = ("eval", "budget", "seed", "model", "embedder", "limit", "eval_limit", "data_seed", "cache_dir", "device", "precision", "max_length")
+SELECT_OPTIONS = (
+    "eval",
+    "budget",
+    "seed",
+    "model",
+    "embedder",
+    "limit",
+    "eval_limit",
+    "data_seed",
+    "cache_dir",
+    "device",
+    "precision",
+    "max_length",
+)
 
 
 @dataclass
@@ -80,9 +93,20 @@ class Cell:
 def loop_config(args, seed: int) -> LoopConfig:
     """The ``kmeans_margin`` run on the bench's data, resolved (training defaults filled in)."""
     return LoopConfig.from_options(
-        preset=PRESET, dataset=str(args.data / "train.tsv"), eval=str(args.data / "test.tsv"), budget=args.budget, seed=seed,
-        model="minilm", embedder="minilm", limit=args.limit, eval_limit=args.eval_limit, data_seed=0,
-        cache_dir=str(args.cache_dir), device=args.device, precision=args.precision, max_length=MAX_LENGTH,
+        preset=PRESET,
+        dataset=str(args.data / "train.tsv"),
+        eval=str(args.data / "test.tsv"),
+        budget=args.budget,
+        seed=seed,
+        model="minilm",
+        embedder="minilm",
+        limit=args.limit,
+        eval_limit=args.eval_limit,
+        data_seed=0,
+        cache_dir=str(args.cache_dir),
+        device=args.device,
+        precision=args.precision,
+        max_length=MAX_LENGTH,
     ).resolved()
 
 
@@ -123,7 +147,15 @@ def small_text_dataset(texts, labels, tokenizer, n_classes: int):
     ``tokenizer(...)``: transformers 5 has no ``encode_plus``."""
     from small_text import TransformersDataset
 
-    encoded = tokenizer(list(texts), add_special_tokens=True, padding="max_length", max_length=MAX_LENGTH, return_attention_mask=True, return_tensors="pt", truncation="longest_first")
+    encoded = tokenizer(
+        list(texts),
+        add_special_tokens=True,
+        padding="max_length",
+        max_length=MAX_LENGTH,
+        return_attention_mask=True,
+        return_tensors="pt",
+        truncation="longest_first",
+    )
     rows = [(encoded["input_ids"][i : i + 1], encoded["attention_mask"][i : i + 1], int(y)) for i, y in enumerate(labels)]
     return TransformersDataset(rows, target_labels=np.arange(n_classes))
 
@@ -209,7 +241,9 @@ def differences(cells: list[Cell]) -> dict[str, float]:
     """Mean accuracy differences in points: the loops', and their split into selection and learner
     (``A - B = (A - C) + (C - B) = (A - D) + (D - B)``, A and B the loops, C small-text's selection
     with alsel's learner, D alsel's selection with small-text's learner)."""
-    mean = {(s, lr): statistics.mean(c.accuracy for c in cells if (c.selection, c.learner) == (s, lr)) for s in SELECTIONS for lr in SELECTIONS}
+    mean = {
+        (s, lr): statistics.mean(c.accuracy for c in cells if (c.selection, c.learner) == (s, lr)) for s in SELECTIONS for lr in SELECTIONS
+    }
     a, b = mean["alsel", "alsel"], mean["small-text", "small-text"]
     c, d = mean["small-text", "alsel"], mean["alsel", "small-text"]
     points = {
@@ -230,9 +264,13 @@ def markdown(cells: list[Cell], seeds: list[int]) -> str:
         f"| selection | final learner | accuracy, mean | accuracy, seeds {', '.join(map(str, seeds))} | F1, mean | loop wall s, mean | final model wall s, mean |",
         "| --- | --- | ---: | --- | ---: | ---: | ---: |",
     ]
-    for letter, (selection, learner) in zip("ABCD", (("alsel", "alsel"), ("small-text", "small-text"), ("small-text", "alsel"), ("alsel", "small-text"))):
+    for letter, (selection, learner) in zip(
+        "ABCD", (("alsel", "alsel"), ("small-text", "small-text"), ("small-text", "alsel"), ("alsel", "small-text"))
+    ):
         rows = [c for c in cells if (c.selection, c.learner) == (selection, learner)]
-        loop = f"{statistics.mean(c.loop_seconds for c in rows):.1f}" if rows[0].loop_seconds is not None else f"({loops[selection]}'s loop)"
+        loop = (
+            f"{statistics.mean(c.loop_seconds for c in rows):.1f}" if rows[0].loop_seconds is not None else f"({loops[selection]}'s loop)"
+        )
         lines.append(
             f"| {letter}: {names[selection]} | {learner} | {statistics.mean(c.accuracy for c in rows):.4f} | {', '.join(f'{c.accuracy:.4f}' for c in rows)} | "
             f"{statistics.mean(c.f1 for c in rows):.4f} | {loop} | {statistics.mean(c.final_seconds for c in rows):.1f} |"
@@ -247,11 +285,13 @@ def selection_facts(cells: list[Cell], labels: np.ndarray, n_classes: int) -> li
     facts = []
     for seed in sorted({c.seed for c in cells}):
         loops = {c.selection: c.positions for c in cells if c.seed == seed and c.selection == c.learner}
-        facts.append({
-            "seed": seed,
-            "shared": int(len(np.intersect1d(loops["alsel"], loops["small-text"]))),
-            "class_counts": {name: np.bincount(labels[p], minlength=n_classes).tolist() for name, p in loops.items()},
-        })
+        facts.append(
+            {
+                "seed": seed,
+                "shared": int(len(np.intersect1d(loops["alsel"], loops["small-text"]))),
+                "class_counts": {name: np.bincount(labels[p], minlength=n_classes).tolist() for name, p in loops.items()},
+            }
+        )
     return facts
 
 
@@ -266,19 +306,32 @@ def _check_small_text() -> None:
     except metadata.PackageNotFoundError:
         found = None
     if found != SMALL_TEXT_VERSION:
-        sys.exit(f"bench/peers.py needs small-text {SMALL_TEXT_VERSION} (found {found or 'none'}): pip install small-text=={SMALL_TEXT_VERSION}")
+        sys.exit(
+            f"bench/peers.py needs small-text {SMALL_TEXT_VERSION} (found {found or 'none'}): pip install small-text=={SMALL_TEXT_VERSION}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a folder with train.tsv (the pool) and test.tsv (the evaluation set)")
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="a folder with train.tsv (the pool) and test.tsv (the evaluation set)"
+    )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated (default 0,1,2)")
     parser.add_argument("--budget", type=float, default=0.1, help="share of the pool (default 0.1)")
     parser.add_argument("--limit", type=int, help="a stratified sample of N pool examples (alsel's --limit)")
     parser.add_argument("--eval-limit", type=int, help="a stratified sample of N evaluation examples")
     parser.add_argument("--device", default="auto", help="both learners' device (auto: CUDA where available)")
-    parser.add_argument("--precision", default="auto", choices=("auto", "fp32"), help="alsel's training precision (auto: bf16 where the CPU or GPU has it); small-text trains in fp32")
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK['limit']} pool and {QUICK['eval_limit']} evaluation examples, seed 0; writes no JSON unless --json is given")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32"),
+        help="alsel's training precision (auto: bf16 where the CPU or GPU has it); small-text trains in fp32",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK['limit']} pool and {QUICK['eval_limit']} evaluation examples, seed 0; writes no JSON unless --json is given",
+    )
     parser.add_argument("--json", type=Path, help="where to write the results (default docs/peers.json; none with --quick)")
     args = parser.parse_args()
     _check_small_text()
@@ -295,10 +348,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="alsel-peers-") as cache:
         args.cache_dir = Path(cache)  # embeddings and round outcomes of this bench only
-        splits = load_data(str(args.data / "train.tsv"), eval_spec=str(args.data / "test.tsv"), limit=args.limit, eval_limit=args.eval_limit, data_seed=0)
+        splits = load_data(
+            str(args.data / "train.tsv"), eval_spec=str(args.data / "test.tsv"), limit=args.limit, eval_limit=args.eval_limit, data_seed=0
+        )
         config = loop_config(args, seeds[0])
         plan = plan_budget(config, len(splits.pool), splits.pool.n_classes)
-        print(f"pool {len(splits.pool):,}, evaluation set {len(splits.eval):,}, budget {plan.budget:,}: {plan.init_size} + {' + '.join(map(str, plan.round_sizes))}", flush=True)
+        print(
+            f"pool {len(splits.pool):,}, evaluation set {len(splits.eval):,}, budget {plan.budget:,}: {plan.init_size} + {' + '.join(map(str, plan.round_sizes))}",
+            flush=True,
+        )
         start = time.perf_counter()
         embeddings = Embedder("minilm", cache_dir=args.cache_dir, device=args.device).embed(splits.pool.texts, splits.pool.fingerprint())
         embed_seconds = time.perf_counter() - start
@@ -309,17 +367,30 @@ def main() -> None:
             for cell in run_seed(args, seed, splits, embeddings, small_text, plan):
                 cells.append(cell)
                 loop = f", loop {cell.loop_seconds:.1f} s" if cell.loop_seconds is not None else ""
-                print(f"seed {seed}: {cell.selection} selection, {cell.learner} learner: accuracy {cell.accuracy:.4f}, f1 {cell.f1:.4f}, final model {cell.final_seconds:.1f} s{loop}", flush=True)
+                print(
+                    f"seed {seed}: {cell.selection} selection, {cell.learner} learner: accuracy {cell.accuracy:.4f}, f1 {cell.f1:.4f}, final model {cell.final_seconds:.1f} s{loop}",
+                    flush=True,
+                )
 
     table = markdown(cells, seeds)
     result = {
-        "data": str(args.data.name), "n_pool": len(splits.pool), "n_eval": len(splits.eval), "budget": plan.budget,
-        "init_size": plan.init_size, "round_sizes": list(plan.round_sizes), "seeds": seeds, "device": str(torch_device(args.device)),
-        "alsel_bf16": uses_bf16(args.precision, args.device), "max_length": MAX_LENGTH, "cpu": cpu_model(), "versions": _versions(),
+        "data": str(args.data.name),
+        "n_pool": len(splits.pool),
+        "n_eval": len(splits.eval),
+        "budget": plan.budget,
+        "init_size": plan.init_size,
+        "round_sizes": list(plan.round_sizes),
+        "seeds": seeds,
+        "device": str(torch_device(args.device)),
+        "alsel_bf16": uses_bf16(args.precision, args.device),
+        "max_length": MAX_LENGTH,
+        "cpu": cpu_model(),
+        "versions": _versions(),
         "embed_seconds": round(embed_seconds, 2),
         "cells": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in vars(c).items() if k != "positions"} for c in cells],
         "selections": selection_facts(cells, splits.pool.labels, splits.pool.n_classes),
-        "differences_points": differences(cells), "table": table,
+        "differences_points": differences(cells),
+        "table": table,
     }
     print(table)
     if out is not None:
