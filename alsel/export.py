@@ -111,16 +111,17 @@ def selection_frame(pool: TextDataset, chosen, selection: list[SelectionEntry]) 
     )
 
 
-def format_for(path: str | Path | None, format: str | None = None) -> str:
-    """``format`` checked, or the one ``path``'s suffix names (csv without a suffix)."""
+def format_for(path: str | Path | None, format: str | None = None, formats: dict[str, str] = FORMATS, what: str = "export") -> str:
+    """``format`` checked, or the one ``path``'s suffix names (csv without a suffix), among
+    ``formats`` (name -> file suffix); ``what`` names the kind of file in errors."""
     if format is not None:
-        if format not in FORMATS:
-            raise AlselError(f"unknown export format {format!r}; use {', '.join(FORMATS)}")
+        if format not in formats:
+            raise AlselError(f"unknown {what} format {format!r}; use {', '.join(formats)}")
         return format
     suffix = Path(path).suffix.lower() if path is not None else ""
-    by_suffix = {ext: name for name, ext in FORMATS.items()}
+    by_suffix = {ext: name for name, ext in formats.items()}
     if suffix and suffix not in by_suffix:
-        raise AlselError(f"{path}: unknown export format {suffix!r}; name one with --format ({', '.join(FORMATS)})")
+        raise AlselError(f"{path}: unknown {what} format {suffix!r}; name one with --format ({', '.join(formats)})")
     return by_suffix.get(suffix, "csv")
 
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import AlselError
-from ..export import write_frame
+from ..export import format_for, write_frame
 from ..io import write_json
 from .labelstudio import to_tasks
 
@@ -32,15 +31,7 @@ def batch_frame(ids, texts) -> pd.DataFrame:
 
 def batch_format(path: str | Path | None, format: str | None = None) -> str:
     """``format`` checked, or the one ``path``'s suffix names (csv without either)."""
-    if format is not None:
-        if format not in BATCH_FORMATS:
-            raise AlselError(f"unknown batch format {format!r}; use {', '.join(BATCH_FORMATS)}")
-        return format
-    suffix = Path(path).suffix.lower() if path is not None else ""
-    by_suffix = {ext: name for name, ext in BATCH_FORMATS.items()}
-    if suffix and suffix not in by_suffix:
-        raise AlselError(f"{path}: unknown batch format {suffix!r}; name one with --format ({', '.join(BATCH_FORMATS)})")
-    return by_suffix.get(suffix, "csv")
+    return format_for(path, format, BATCH_FORMATS, "batch")
 
 
 def write_batch(frame: pd.DataFrame, path: str | Path, format: str) -> Path:
