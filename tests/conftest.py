@@ -65,6 +65,14 @@ class Recorder(Progress):
 #: collapse guard switch it off, so such a model is kept, unchecked, as before the guard.
 UNGUARDED = {"collapse_guard": False}
 
+
+@pytest.fixture()
+def tiny_training(tiny_bert, tmp_path):
+    """Loop options that train the tiny BERT in a second or so, unguarded, with a private cache:
+    tests add the data, budget and selection options they are about."""
+    return dict(model=tiny_bert, min_steps=0, lr=5e-3, batch_size=16, cache_dir=str(tmp_path / "cache"), learner_options=UNGUARDED)
+
+
 POSITIVE = ["great", "lovely", "superb", "charming", "moving", "fine"]
 NEGATIVE = ["awful", "boring", "dull", "bad", "tedious", "weak"]
 FILLER = ["the", "film", "is", "a", "story", "with", "plot", "cast", "and", "really"]

@@ -8,22 +8,16 @@ from alsel.io import read_jsonl
 from alsel.loops import controller
 from alsel.loops.config import LoopConfig
 from alsel.run import run_loop
-from conftest import UNGUARDED
 
 
 @pytest.fixture()
-def options(synthetic_csv, tiny_bert, tmp_path):
+def options(synthetic_csv, tiny_training):
     return dict(
+        tiny_training,
         dataset=str(synthetic_csv / "train.csv"),
         eval=str(synthetic_csv / "eval.csv"),
-        model=tiny_bert,
         epochs=1,
-        min_steps=0,
-        lr=5e-3,
-        batch_size=16,
         budget=60,
-        cache_dir=str(tmp_path / "cache"),
-        learner_options=UNGUARDED,
         init="random",
         acq="margin",
         rounds=2,

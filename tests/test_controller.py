@@ -11,23 +11,12 @@ from alsel.io import read_json, read_jsonl, write_json
 from alsel.loops.config import LoopConfig
 from alsel.progress import Progress
 from alsel.run import run_loop
-from conftest import UNGUARDED, Recorder
+from conftest import Recorder
 
 
 @pytest.fixture()
-def options(synthetic_csv, tiny_bert, tmp_path):
-    return dict(
-        dataset=str(synthetic_csv / "train.csv"),
-        eval=str(synthetic_csv / "eval.csv"),
-        model=tiny_bert,
-        epochs=2,
-        min_steps=0,
-        lr=5e-3,
-        batch_size=16,
-        budget=60,
-        cache_dir=str(tmp_path / "cache"),
-        learner_options=UNGUARDED,
-    )
+def options(synthetic_csv, tiny_training):
+    return dict(tiny_training, dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"), epochs=2, budget=60)
 
 
 def loop(out, **options):

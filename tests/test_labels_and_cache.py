@@ -10,24 +10,12 @@ from alsel.errors import DataError
 from alsel.io import read_json, read_jsonl
 from alsel.loops.config import LoopConfig
 from alsel.run import run_loop
-from conftest import UNGUARDED, Recorder, run_cli, synthetic_frame
+from conftest import Recorder, run_cli, synthetic_frame
 
 
 @pytest.fixture()
-def options(tiny_bert, tmp_path):
-    return dict(
-        model=tiny_bert,
-        epochs=1,
-        min_steps=0,
-        lr=5e-3,
-        batch_size=16,
-        budget=40,
-        cache_dir=str(tmp_path / "cache"),
-        learner_options=UNGUARDED,
-        init="random",
-        acq="margin",
-        rounds=1,
-    )
+def options(tiny_training):
+    return dict(tiny_training, epochs=1, budget=40, init="random", acq="margin", rounds=1)
 
 
 def write(frame, path):
