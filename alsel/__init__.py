@@ -3,7 +3,7 @@
 Architecture: layers, lowest first; a module imports only from its own layer or a lower one
 (tests/test_architecture.py checks it)::
 
-    errors, io, params, progress, imports -> data, models -> embed, scores, stats -> strategies
+    errors, io, params, progress, imports, ray_cluster -> data, models -> embed, scores, stats -> strategies
     -> loops -> learner, learners, report, decision_rule, study, export, result, api, run, labelling
     -> cli, cli_shared, cli_label, __main__, testing
 

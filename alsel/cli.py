@@ -20,6 +20,7 @@ from .cli_shared import key_values, loop_options, preset_option, rich_progress, 
 from .decision_rule import RULE, DecisionRule
 from .errors import AlselError
 from .loops.presets import BASELINE, RECOMMENDED
+from .ray_cluster import EXECUTOR_CHOICES
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -191,7 +192,7 @@ def export(run_dir, format_, out, complement):
 @click.option("--strategies", default=None, help="comma-separated strategy names from the config")
 @click.option("--budgets", default=None, help="comma-separated budgets, e.g. 0.05,0.1")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="study directory (default studies/<name>)")
-@click.option("--executor", type=click.Choice(["local", "ray"]), default=None, help="local (default) or ray")
+@click.option("--executor", type=click.Choice(EXECUTOR_CHOICES), default=None, help="local (default) or ray: one Ray task per run")
 @click.option("--address", default=None, help="ray: address of an existing cluster (default: start a local one)")
 @click.option("--dry-run", is_flag=True, help="list the runs and which are done; run nothing")
 @click.option("--json", "as_json", is_flag=True, help="print the summary table as JSON (a list of row objects) on stdout")

@@ -9,6 +9,13 @@ killed resumes at the next shard. When every shard is there they are copied, one
 into the entry ``embeddings/<key>.npy`` (the same file as caches written before shards), which
 is read back memory-mapped: neither the embedding nor the reading needs the whole matrix in
 memory.
+
+With ``executor="ray"`` the missing shards are embedded as Ray tasks, one CPU (or one GPU where
+the cluster has GPUs) each, on a local Ray or the cluster at ``address``
+(:func:`alsel.ray_cluster.ray_session`); the driver writes each shard as its task returns, into
+the same files, so a Ray embedding and a local one resume each other. A task embeds its shard
+with the code and batches of a local embedding, so with the same torch thread count (one per
+task) the bytes are the same.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +34,7 @@ from .data import fingerprint
 from .io import write_file, write_json, write_npy
 from .models import model_identity
 from .progress import SILENT, Progress
+from .ray_cluster import EXECUTOR_CHOICES, ray_session
 
 __all__ = ["default_cache_dir", "Embedder", "EmbeddingLookup", "SHARD_ROWS"]
 
@@ -60,6 +68,10 @@ class Embedder:
         where fp32 with the CPU kernels forced from AVX2 down to SSE moved them by 2e-7 and
         changed 4 (docs/reproducibility.md).
     device : str
+    executor : {"local", "ray"}, default "local"
+        Where missing shards are embedded: in this process, or as Ray tasks.
+    address : str, optional
+        With ``executor="ray"``: the cluster's address; by default a local Ray is started.
 
     Attributes
     ----------
@@ -70,12 +82,25 @@ class Embedder:
         cache. Costs count an embedding once per run, whoever paid for it.
     """
 
-    def __init__(self, model: str = "minilm", cache_dir=None, batch_size: int = 128, precision: str = "fp32", device: str = "auto"):
+    def __init__(
+        self,
+        model: str = "minilm",
+        cache_dir=None,
+        batch_size: int = 128,
+        precision: str = "fp32",
+        device: str = "auto",
+        executor: str = "local",
+        address: str | None = None,
+    ):
+        if executor not in EXECUTOR_CHOICES:
+            raise ValueError(f"unknown executor {executor!r}; choose one of: {', '.join(EXECUTOR_CHOICES)}")
         self.model = model
         self.cache_dir = cache_dir
         self.batch_size = batch_size
         self.precision = precision
         self.device = device
+        self.executor = executor
+        self.address = address
         self.used: dict[str, tuple[float | None, bool]] = {}
         self._loaded = None
 
@@ -106,22 +131,58 @@ class Embedder:
         """Embed every shard of ``texts`` that ``folder`` does not hold whole yet; returns the
         seconds all shards took (those of earlier, interrupted calls included, as their side
         files recorded them) and the embedding size."""
-        seconds, d, reused = 0.0, 0, 0
+        d, reused, missing = 0, 0, []
         for start, end in _shard_bounds(len(texts)):
-            shard = _shard_path(folder, start, end)
-            done = _load_cached(shard, end - start, progress)
+            done = _load_cached(_shard_path(folder, start, end), end - start, progress)
             if done is None:
-                t0 = time.perf_counter()
-                done = self._compute(texts[start:end], progress)
-                write_npy(shard, done)
-                write_json(shard.with_suffix(".json"), {"seconds": round(time.perf_counter() - t0, 3)})
+                missing.append((start, end))
             else:
                 reused += end - start
-            seconds += _recorded_seconds(shard) or 0.0
-            d = done.shape[1]
+                d = done.shape[1]
         if reused:
             progress.log(f"embedding {len(texts):,} texts: {reused:,} came from the finished shards of an earlier, interrupted embedding")
+        computed = self._shards_on_ray(texts, missing, progress) if self.executor == "ray" else self._shards_here(texts, missing, progress)
+        for (start, end), vectors, seconds in computed:
+            shard = _shard_path(folder, start, end)
+            write_npy(shard, vectors)
+            write_json(shard.with_suffix(".json"), {"seconds": seconds})
+            d = vectors.shape[1]
+        seconds = sum(_recorded_seconds(_shard_path(folder, start, end)) or 0.0 for start, end in _shard_bounds(len(texts)))
         return round(seconds, 3), d
+
+    def _shards_here(self, texts: list[str], bounds: list[tuple[int, int]], progress: Progress) -> Iterator[tuple]:
+        """``((start, end), vectors, seconds)`` per shard, embedded in this process."""
+        for start, end in bounds:
+            t0 = time.perf_counter()
+            vectors = self._compute(texts[start:end], progress)
+            yield (start, end), vectors, round(time.perf_counter() - t0, 3)
+
+    def _shards_on_ray(self, texts: list[str], bounds: list[tuple[int, int]], progress: Progress) -> Iterator[tuple]:
+        """``((start, end), vectors, seconds)`` per shard, embedded as Ray tasks, in the order
+        they finish."""
+        if not bounds:
+            return
+        with ray_session(self.address, progress) as ray:
+            resources = {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) >= 1 else {"num_cpus": 1}
+            task = ray.remote(max_retries=1, **resources)(_embed_on_worker)
+            settings = {
+                "model": _portable_model(self.model),
+                "batch_size": self.batch_size,
+                "precision": self.precision,
+                "device": self.device,
+            }
+            refs = {task.remote(settings, texts[start:end]): (start, end) for start, end in bounds}
+            pending = list(refs)
+            rows = sum(end - start for start, end in bounds)
+            progress.log(f"embedding {rows:,} texts in {len(bounds)} shards on Ray ({ray.cluster_resources().get('CPU', 0):.0f} CPUs)")
+            with progress.task(f"embedding {rows:,} on Ray", total=rows) as advance:
+                while pending:
+                    ready, pending = ray.wait(pending, num_returns=1)
+                    for ref in ready:
+                        vectors, seconds = ray.get(ref)
+                        start, end = refs[ref]
+                        yield (start, end), vectors, seconds
+                        advance(end - start)
 
     @property
     def spent_seconds(self) -> float:
@@ -167,6 +228,29 @@ class Embedder:
             quiet_transformers()
             self._loaded = SentenceTransformer(resolve_embedder(self.model), device=str(torch_device(self.device)))
         return self._loaded
+
+
+#: A Ray worker's embedders by their settings: a worker process that embeds several shards loads
+#: the model once.
+_WORKER_EMBEDDERS: dict[tuple, Embedder] = {}
+
+
+def _embed_on_worker(settings: dict, texts: list[str]) -> tuple[np.ndarray, float]:
+    """The body of one Ray task: a shard's embeddings (as a local embedding computes them, on
+    one torch thread: the task's one CPU) and the seconds they took."""
+    import torch
+
+    torch.set_num_threads(1)
+    key = tuple(sorted(settings.items()))
+    embedder = _WORKER_EMBEDDERS.setdefault(key, Embedder(**settings))
+    t0 = time.perf_counter()
+    vectors = embedder._compute(texts, SILENT)
+    return vectors, round(time.perf_counter() - t0, 3)
+
+
+def _portable_model(model: str) -> str:
+    """``model`` as a worker elsewhere can find it: a local directory made absolute."""
+    return str(Path(model).resolve()) if Path(model).is_dir() else model
 
 
 def _shards_dir(path: Path) -> Path:

@@ -20,6 +20,7 @@ Usage::
     python bench/scale.py --sizes 5000 20000                       # selections, random embeddings
     python bench/scale.py --sizes 5000 20000 --approximate true    # the approximate paths
     python bench/scale.py --sizes 67349 250000 1000000 --embed --embeddings model --out scale.json
+    python bench/scale.py --sizes 20000 --embed --embeddings model --selections --ray-workers 2 --shard-rows 5000
 """
 
 from __future__ import annotations
@@ -46,10 +47,13 @@ SELECTIONS = ("random", "kmeans", "kcenter", "facility_location", "dedup")
 DEDUP_THRESHOLD = 0.95
 DIM = 384
 CENTRES = 1000
+_PAIRS_PER_DRAW = 100_000
 
 
 def recombined_sst2(n: int, seed: int = 0) -> list[str]:
-    """``n`` distinct texts, each two SST-2 training sentences drawn at random and joined."""
+    """``n`` distinct texts, each two SST-2 training sentences drawn at random and joined. Pairs
+    are drawn in fixed chunks, so a smaller pool is the start of a larger one (the 67k and 250k
+    pools are the first rows of the 1M pool)."""
     from alsel.data import load_data
 
     sentences = load_data("sst2").pool.texts
@@ -57,8 +61,7 @@ def recombined_sst2(n: int, seed: int = 0) -> list[str]:
     seen: set[str] = set()
     texts: list[str] = []
     while len(texts) < n:
-        pairs = rng.integers(len(sentences), size=(2 * (n - len(texts)), 2))
-        for a, b in pairs.tolist():
+        for a, b in rng.integers(len(sentences), size=(_PAIRS_PER_DRAW, 2)).tolist():
             text = f"{sentences[a]} {sentences[b]}"
             if a != b and text not in seen:
                 seen.add(text)
@@ -80,17 +83,34 @@ def random_embeddings(n: int, path: Path, seed: int = 0) -> None:
     out.flush()
 
 
-def model_embeddings(n: int, path: Path, cache_dir: str) -> dict:
+def model_embeddings(n: int, path: Path, cache_dir: str, ray_workers: int | None = None, shard_rows: int | None = None) -> dict:
     """Embed the recombined pool with the bundled MiniLM (cached), copy it to ``path``, and
-    return the embedding's measurement."""
+    return the embedding's measurement. With ``ray_workers``, the shards are Ray tasks on a local
+    Ray of that many CPUs (peak RSS is then the driver's only); ``shard_rows`` changes the shard
+    size (default :data:`alsel.embed.SHARD_ROWS`)."""
+    from alsel import embed
     from alsel.data import fingerprint
-    from alsel.embed import Embedder
 
+    if shard_rows:
+        embed.SHARD_ROWS = shard_rows
     texts = recombined_sst2(n)
-    embedder = Embedder(cache_dir=cache_dir)
+    if ray_workers:
+        import ray
+
+        ray.init(num_cpus=ray_workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    embedder = embed.Embedder(cache_dir=cache_dir, executor="ray" if ray_workers else "local")
     x, measured = _measure(lambda: embedder.embed(texts, fingerprint(texts)))
     np.save(path, np.asarray(x))
-    return {**measured, "cached": embedder.used[fingerprint(texts)][1], "texts_per_s": n / measured["wall_s"]}
+    seconds, cached = embedder.used[fingerprint(texts)]
+    return {
+        **measured,
+        "cached": cached,
+        "texts_per_s": n / measured["wall_s"],
+        "shard_seconds": seconds,
+        "ray_workers": ray_workers,
+        "shard_rows": shard_rows or embed.SHARD_ROWS,
+        "cache_entry": str(embedder.cache_path(fingerprint(texts))),
+    }
 
 
 def _select(name: str, embeddings: Path, budget: float, approximate) -> dict:
@@ -120,7 +140,7 @@ def _select(name: str, embeddings: Path, budget: float, approximate) -> dict:
 
 def _worker(spec: dict) -> dict:
     if spec["what"] == "embed":
-        return model_embeddings(spec["n"], Path(spec["embeddings"]), spec["cache_dir"])
+        return model_embeddings(spec["n"], Path(spec["embeddings"]), spec["cache_dir"], spec["ray_workers"], spec["shard_rows"])
     return _select(spec["what"], Path(spec["embeddings"]), spec["budget"], spec["approximate"])
 
 
@@ -147,7 +167,8 @@ def run(args) -> dict:
             path = Path(tmp) / f"pool-{n}.npy"
             row = results["runs"].setdefault(str(n), {})
             if args.embeddings == "model" or args.embed:
-                row["embed"] = _in_subprocess({"what": "embed", "n": n, "embeddings": str(path), "cache_dir": args.cache_dir})
+                embed = {"what": "embed", "n": n, "embeddings": str(path), "cache_dir": args.cache_dir}
+                row["embed"] = _in_subprocess({**embed, "ray_workers": args.ray_workers, "shard_rows": args.shard_rows})
             if args.embeddings == "random":
                 random_embeddings(n, path)
             for name in args.selections:
@@ -180,7 +201,7 @@ def markdown(results: dict) -> str:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000], help="pool sizes")
-    parser.add_argument("--selections", nargs="+", choices=SELECTIONS, default=list(SELECTIONS))
+    parser.add_argument("--selections", nargs="*", choices=SELECTIONS, default=list(SELECTIONS))
     parser.add_argument("--budget", type=float, default=0.1, help="fraction of the pool selected")
     parser.add_argument(
         "--approximate", type=lambda v: {"true": True, "false": False}.get(v, v), choices=["auto", True, False], default="auto"
@@ -188,6 +209,8 @@ def main(argv=None) -> None:
     parser.add_argument("--embeddings", choices=["random", "model"], default="random", help="what the selections read")
     parser.add_argument("--embed", action="store_true", help="measure embedding the recombined pool too")
     parser.add_argument("--cache-dir", default=None, help="embedding cache (default: alsel's)")
+    parser.add_argument("--ray-workers", type=int, default=None, help="embed the shards as Ray tasks on a local Ray of this many CPUs")
+    parser.add_argument("--shard-rows", type=int, default=None, help="texts per embedding shard (default: alsel's)")
     parser.add_argument("--out", type=Path, default=None, help="write the results here as JSON")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -12,6 +12,7 @@ from alsel.loops.config import LoopConfig, build_strategy
 from alsel.strategies import LoopState, approximate as approximate_module, get_strategy, kmeans as kmeans_module
 from alsel.strategies.compose import Deduplicated, near_duplicates
 from alsel.strategies.facility_location import approximate_knn_graph, facility_location_greedy, facility_location_objective, knn_graph
+from alsel.strategies.kcenter import greedy_kcenter, partitioned_kcenter
 from alsel.strategies.kmeans import kmeans_nearest, two_level_labels, two_level_nearest
 from alsel.strategies.neighbours import approximate_knn, approximate_pairs
 from alsel.strategies.typiclust import typicality
@@ -50,6 +51,27 @@ def test_two_level_kmeans_objective_is_within_two_percent_of_exact():
     approx = two_level_nearest(x, k, rng=np.random.default_rng(1))
     assert len(np.unique(approx)) == k
     assert squared_distance_to_chosen(x, approx) <= 1.02 * squared_distance_to_chosen(x, exact)
+
+
+def covering_radii(x: np.ndarray, centres) -> np.ndarray:
+    index = faiss.IndexFlatL2(x.shape[1])
+    index.add(np.ascontiguousarray(x[centres]))
+    return np.sqrt(np.maximum(index.search(x, 1)[0][:, 0], 0))
+
+
+def test_partitioned_kcenter_covers_nearly_as_well_as_the_global_greedy():
+    x = clustered(6000, 32)
+    initial = np.arange(5990, 6000)
+    exact, _ = greedy_kcenter(x, 600, initial=initial, rng=np.random.default_rng(1))
+    rows, scores = partitioned_kcenter(x, 600, initial, np.random.default_rng(1))
+    assert len(np.unique(rows)) == 600 and not np.isin(rows, initial).any()
+    assert (scores[1:] <= scores[:-1]).all()  # largest pick-time distance first
+    exact_radii = covering_radii(x, np.concatenate([exact, initial]))
+    radii = covering_radii(x, np.concatenate([rows, initial]))
+    assert radii.max() <= 1.25 * exact_radii.max()
+    assert radii.mean() <= 1.05 * exact_radii.mean()
+    random_rows = np.random.default_rng(0).choice(5990, 600, replace=False)
+    assert radii.max() < covering_radii(x, np.concatenate([random_rows, initial])).max()
 
 
 def test_two_level_labels_give_about_k_clusters_covering_every_row():
@@ -123,7 +145,7 @@ def test_approximate_typicality_is_close_to_exact_in_a_cluster_above_one_block()
     assert (approx <= exact * (1 + 1e-5)).all()  # neighbours it misses only lengthen the mean distance
 
 
-@pytest.mark.parametrize("name", ["kmeans", "facility_location", "typiclust"])
+@pytest.mark.parametrize("name", ["kmeans", "facility_location", "typiclust", "kcenter"])
 def test_auto_takes_the_exact_path_below_the_threshold_and_the_approximate_one_from_it(monkeypatch, name):
     x = clustered(1200, 16)
     k = 60
@@ -135,7 +157,7 @@ def test_auto_takes_the_exact_path_below_the_threshold_and_the_approximate_one_f
     assert np.array_equal(get_strategy(name).select(state(x, labeled=[0, 1]), k).indices, approx)
 
 
-@pytest.mark.parametrize("name", ["kmeans", "facility_location", "typiclust"])
+@pytest.mark.parametrize("name", ["kmeans", "facility_location", "typiclust", "kcenter"])
 def test_forced_approximate_selections_are_distinct_and_deterministic(name):
     x = clustered(900, 16)
     first = get_strategy(name, approximate=True).select(state(x, labeled=[5]), 50).indices

@@ -2,7 +2,7 @@
 
 The layers, lowest first (alsel/__init__.py's docstring states the same)::
 
-    errors, io, params, progress, imports   utilities
+    errors, io, params, progress, imports, ray_cluster   utilities
     data, models                             what the data and a model name are
     embed, scores, stats                     arrays computed from them
     strategies                               acquisition functions and LoopState, their input
@@ -34,7 +34,7 @@ import alsel
 PACKAGE = Path(alsel.__file__).parent
 
 LAYERS = [
-    ("errors", "io", "params", "progress", "imports"),
+    ("errors", "io", "params", "progress", "imports", "ray_cluster"),
     ("data", "models"),
     ("embed", "scores", "stats"),
     ("strategies",),

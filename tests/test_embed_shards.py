@@ -100,3 +100,71 @@ def test_a_pool_within_one_shard_is_embedded_in_one_call_as_before(tmp_path):
     embedder = FakeEmbedder(tmp_path)
     embedder.embed(TEXTS, "fp")
     assert embedder.calls == [TEXTS]
+
+
+def test_an_unknown_executor_is_refused_up_front(tmp_path):
+    with pytest.raises(ValueError, match="unknown executor 'spark'; choose one of: local, ray"):
+        Embedder(cache_dir=tmp_path, executor="spark")
+
+
+def test_the_ray_executor_without_ray_says_how_to_install(tmp_path, monkeypatch, small_shards):
+    import builtins
+
+    from alsel.errors import ConfigError
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(ConfigError, match=r"pip install 'alsel\[ray\]'"):
+        Embedder(cache_dir=tmp_path, executor="ray").embed(TEXTS, "fp")
+    assert not Embedder(cache_dir=tmp_path).cache_path("fp").exists()
+
+
+@pytest.mark.slow
+def test_ray_with_two_workers_writes_the_same_bytes_as_a_local_embedding(tmp_path, monkeypatch):
+    """The bundled MiniLM on 22 real sentences in 4 shards: two Ray worker processes (one CPU
+    each) against this process on one torch thread; then a Ray embedding resumes a local one."""
+    ray = pytest.importorskip("ray")
+    import torch
+
+    from alsel.data import load_data
+
+    monkeypatch.setattr(embed_module, "SHARD_ROWS", 6)
+    texts = list(load_data("sst2").pool.texts[:22])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        local = Embedder(cache_dir=tmp_path / "local")
+        local.embed(texts, "fp")
+        interrupted = Embedder(cache_dir=tmp_path / "resumed")
+        interrupted_compute = interrupted._compute
+        calls = []
+
+        def killed_after_two_shards(shard_texts, progress):
+            if len(calls) == 2:
+                raise KeyboardInterrupt("killed")
+            calls.append(len(shard_texts))
+            return interrupted_compute(shard_texts, progress)
+
+        monkeypatch.setattr(interrupted, "_compute", killed_after_two_shards)
+        with pytest.raises(KeyboardInterrupt):
+            interrupted.embed(texts, "fp")
+    finally:
+        torch.set_num_threads(threads)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        on_ray = Embedder(cache_dir=tmp_path / "ray", executor="ray")
+        out = on_ray.embed(texts, "fp")
+        resumed = Embedder(cache_dir=tmp_path / "resumed", executor="ray")
+        resumed.embed(texts, "fp")
+    finally:
+        ray.shutdown()
+    assert out.shape == (22, 384) and on_ray.used["fp"][1] is False
+    assert on_ray.cache_path("fp").read_bytes() == local.cache_path("fp").read_bytes()
+    assert resumed.cache_path("fp").read_bytes() == local.cache_path("fp").read_bytes()
+    assert calls == [6, 6]

@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..io import read_yaml_mapping
 from ..models import PRECISIONS
 from ..params import PER_CLASS, Choice, Flag, Integer, Mapping, Numeric, Range, Real, Text, check
+from ..ray_cluster import EXECUTOR_CHOICES
 from .presets import DEFAULTS, LEARNER_DEFAULTS, PRESETS, check_fixed, preset_options
 from .rundir import RECORD_ONLY
 
@@ -231,6 +232,17 @@ class LoopConfig:
         default="auto", metadata={"group": "training", "help": "auto (bf16 where supported), bf16 or fp32", "choices": PRECISIONS}
     )
     device: str = field(default="auto", metadata={"group": "run", "help": "auto, cpu, cuda, cuda:1, ..."})
+    executor: str = field(
+        default="local",
+        metadata={
+            "group": "run",
+            "help": "local, or ray: embed the pool's missing shards as Ray tasks (a local Ray, or the cluster at --address)",
+            "choices": EXECUTOR_CHOICES,
+        },
+    )
+    address: str | None = field(
+        default=None, metadata={"group": "run", "help": "with --executor ray: the Ray cluster's address (default: start a local Ray)"}
+    )
     seed: int = field(
         default=0,
         metadata={"group": "training", "help": "seed of selection and fine-tuning (same seed -> same subset)", "range": SEED_RANGE},

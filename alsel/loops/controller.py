@@ -126,7 +126,8 @@ class _Run:
     def embedder(self) -> Embedder:
         """One embedder per run, so it knows every embedding the run used (:meth:`_embedding_cost`)."""
         if self._embedder is None:
-            self._embedder = Embedder(model=self.config.embedder, cache_dir=self.config.cache_dir, device=self.config.device)
+            c = self.config
+            self._embedder = Embedder(model=c.embedder, cache_dir=c.cache_dir, device=c.device, executor=c.executor, address=c.address)
         return self._embedder
 
     def _embedding_spent(self) -> float:

@@ -14,15 +14,25 @@ cannot, the block's centers are applied to all points with one chunked matrix-ma
 (compute-bound, several times faster per center than matrix-vector products) and a new block
 starts with an exact global pick. Memory stays ``O(n + chunk x block)``; no ``n x n`` matrix is
 formed.
+
+Above :data:`~alsel.strategies.approximate.APPROXIMATE_FROM` rows the greedy runs within cells
+(:func:`partitioned_kcenter`): its O(n k d) work, about 25 minutes at n = 1M and k = 100k on one
+core, becomes O(n sqrt(k) d). A cell's greedy does not see centers in other cells, so the covering
+radius is larger than the global greedy's (docs/benchmarks.md measures it on SST-2).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ..data import quotas
+from .approximate import APPROXIMATE_OPTION, use_approximate
 from .base import Selection, Strategy, register
+from .kmeans import gaussian_projection, kmeans_labels
 
-__all__ = ["KCenterGreedy", "greedy_kcenter"]
+__all__ = ["KCenterGreedy", "greedy_kcenter", "partitioned_kcenter"]
 
 #: Rows per chunk of the matrix-matrix updates (bounds their temporary to chunk x centers floats).
 _CHUNK_ROWS = 8192
@@ -189,23 +199,63 @@ def _greedy_kcenter(x, k, initial, rng, block_size):
     return order, radii, start
 
 
+def partitioned_kcenter(x: np.ndarray, k: int, initial: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy k-center within cells: ``ceil(sqrt(k))`` KMeans cells of ``x`` (clustered in a
+    32-d Gaussian projection), each with its share of ``k`` by its count of rows not in
+    ``initial`` (largest remainder), the ``initial`` rows in a cell its first centers.
+
+    Returns
+    -------
+    order : ndarray of shape (k,), int64
+        The picked rows, by their distance at pick time within their cell, largest first (ties:
+        cell order, then pick order).
+    scores : ndarray of shape (k,), float64
+        That distance (``inf`` for a cell's first pick made with no center in the cell).
+    """
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    is_initial = np.zeros(len(x), dtype=bool)
+    is_initial[initial] = True
+    cell_of = kmeans_labels(gaussian_projection(x, 32, rng), math.ceil(math.sqrt(k)), rng=rng)
+    by_cell = np.argsort(cell_of, kind="stable")
+    members = np.split(by_cell, np.flatnonzero(np.diff(cell_of[by_cell])) + 1)
+    shares = quotas([int((~is_initial[cell]).sum()) for cell in members], k)
+    picks, scores = [], []
+    for cell, share in zip(members, shares):
+        if share:
+            order, radii, start = _greedy_kcenter(np.ascontiguousarray(x[cell]), int(share), np.flatnonzero(is_initial[cell]), rng, 2048)
+            picks.append(cell[order])
+            scores.append(np.concatenate([[start], radii[:-1]]))
+    picked, score = np.concatenate(picks), np.concatenate(scores)
+    rank = np.argsort(-score, kind="stable")
+    return picked[rank], score[rank]
+
+
 @register
 class KCenterGreedy(Strategy):
     """Greedy k-center (core-set) over the candidates' embeddings, labelled examples as centers.
 
     Each pick is the candidate farthest (Euclidean) from the labelled set and the picks before
     it. ``Selection.scores`` holds that distance at pick time (``inf`` for a first pick made
-    with no labelled set, which is drawn at random).
+    with no labelled set, which is drawn at random). From
+    :data:`~alsel.strategies.approximate.APPROXIMATE_FROM` rows on (``approximate: auto``; or
+    ``true``/``false``) it runs :func:`partitioned_kcenter` instead.
     """
 
     name = "kcenter"
     needs = frozenset({"embeddings"})
+    _parameter_constraints = {"approximate": APPROXIMATE_OPTION}
+
+    def __init__(self, approximate: str | bool = "auto"):
+        self.approximate = approximate
 
     def _select(self, state, k):
         candidates = np.asarray(state.candidates, dtype=np.int64)
         labeled = np.asarray(state.labeled, dtype=np.int64)
         x = np.ascontiguousarray(state.embeddings[np.concatenate([candidates, labeled])], dtype=np.float32)
         initial = np.arange(len(candidates), len(candidates) + len(labeled))
+        if use_approximate(self.approximate, len(x)):
+            rows, scores = partitioned_kcenter(x, k, initial, state.random_state)
+            return Selection(indices=candidates[rows], scores=scores)
         order, radii, start = _greedy_kcenter(x, k, initial, state.random_state, 2048)
         # The distance of pick j at pick time is the covering radius after pick j - 1.
         scores = np.concatenate([[start], radii[:-1]])

@@ -1,9 +1,8 @@
 """The Ray executor: one Ray task per run, on a local Ray started here or on a cluster.
 
 A task asks for one GPU where the cluster has GPUs, else ``cpus_per_run`` CPUs (default: all of
-one node's, since torch uses every core it is given). Without an address a local Ray starts (no
-dashboard, temporary files under the system temp dir, no usage reports, no auth token in the
-home directory) and stops after. On a cluster, every node needs alsel installed and should see
+one node's, since torch uses every core it is given). The session, local or on a cluster, is
+:func:`alsel.ray_cluster.ray_session`'s. On a cluster, every node needs alsel installed and should see
 the study directory (a shared file system); a worker on another node otherwise sends all of a
 finished run's files back to the driver, but an interrupted run there cannot be resumed. Runs get their
 path options made absolute (a worker's working directory may differ), so their configs name
@@ -12,18 +11,15 @@ them so, unlike the local executor's.
 
 from __future__ import annotations
 
-import logging
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError
 from ..io import write_bytes
 from ..loops.rundir import RunDir
 from ..progress import SILENT, Progress
+from ..ray_cluster import ray_session
 from .cell import RunFn, execute_run, failure_line, write_error
 from .grid import with_absolute_paths
 from .outcomes import RunOutcome
@@ -31,17 +27,7 @@ from .outcomes import RunOutcome
 if TYPE_CHECKING:
     from .grid import RunSpec, Study
 
-__all__ = ["run_ray", "RAY_EXTRA"]
-
-RAY_EXTRA = "the ray executor needs `pip install 'alsel[ray]'`"
-
-
-def _import_ray():
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError(RAY_EXTRA) from None
-    return ray
+__all__ = ["run_ray"]
 
 
 def _ray_execute(spec: RunSpec, study_dir: str, run_fn: RunFn, driver_node: str | None) -> dict:
@@ -67,39 +53,9 @@ def _ray_task_options(ray, cpus_per_run: int | None) -> dict:
     return {"num_cpus": int(min(per_node)) if per_node else 1}
 
 
-def _ray_env(local: bool) -> dict:
-    """Environment for Ray: no usage reports, and for a Ray started here no token file in the
-    home directory (Ray >= 2.59 writes ``~/.ray/auth_token`` unless auth is disabled)."""
-    wanted = {"RAY_USAGE_STATS_ENABLED": "0"}
-    if local:
-        wanted["RAY_AUTH_MODE"] = "disabled"
-    return {k: v for k, v in wanted.items() if k not in os.environ}
-
-
-def _connect(ray, address: str | None, progress: Progress) -> bool:
-    """Connect to the cluster at ``address``, or start a local Ray, unless this process already
-    has one; True if it connected or started one here (and so must shut it down)."""
-    if ray.is_initialized():
-        return False
-    common = {"log_to_driver": False, "logging_level": logging.WARNING, "configure_logging": False}
-    if address:
-        progress.log(f"connecting to the Ray cluster at {address}")
-        ray.init(address=address, **common)
-    else:
-        temp_dir = Path(tempfile.gettempdir()) / "alsel-ray"
-        progress.log(f"starting a local Ray (temporary files in {temp_dir})")
-        ray.init(include_dashboard=False, _temp_dir=str(temp_dir), **common)
-    return True
-
-
 def run_ray(study: Study, todo: list[RunSpec], run_fn: RunFn, progress: Progress) -> Iterator[RunOutcome]:
     """One Ray task per run, collected as they finish (so outcomes come in finishing order)."""
-    ray = _import_ray()
-    env = _ray_env(local=study.address is None)
-    os.environ.update(env)
-    started_here = False
-    try:
-        started_here = _connect(ray, study.address, progress)
+    with ray_session(study.address, progress) as ray:
         task_options = _ray_task_options(ray, study.cpus_per_run)
         progress.log(f"Ray: {ray.cluster_resources()}; each run asks for {task_options}")
         task = ray.remote(max_retries=1, **task_options)(_ray_execute)
@@ -118,11 +74,6 @@ def run_ray(study: Study, todo: list[RunSpec], run_fn: RunFn, progress: Progress
                     progress.log(outcome.progress_line(len(todo) - len(pending), len(todo)))
                     advance(1)
                     yield outcome
-    finally:
-        if started_here:
-            ray.shutdown()
-        for key in env:
-            os.environ.pop(key, None)
 
 
 def _collect_ray(ray, ref, spec: RunSpec, study_dir: Path) -> RunOutcome:

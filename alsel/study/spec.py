@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..loops.config import option_constraints, options as option_names, parse_budget
 from ..loops.presets import PRESETS
 from ..params import Integer, Range, check
+from ..ray_cluster import EXECUTOR_CHOICES
 
 __all__ = [
     "StrategySpec",
@@ -39,10 +40,10 @@ AXIS_KEYS = frozenset({"budget", "seed"})
 STRATEGY_GROUPS = ("selection", "learner")
 #: The preset that trains on the whole pool: one run per seed, whatever the budgets.
 FULL_PRESET = "full"
-#: The values of a study file's ``executor``; :data:`alsel.study.executors.EXECUTORS` maps each
-#: to the function that runs a study's runs that way (a test keeps the two equal). The names are
-#: the file's schema, so the spec needs no executor, and the executors, which run a grid, sit above it.
-EXECUTOR_NAMES = ("local", "ray")
+#: The values of a study file's ``executor`` (the names a loop's ``--executor`` takes too);
+#: :data:`alsel.study.executors.EXECUTORS` maps each to the function that runs a study's runs that
+#: way (a test keeps the two equal).
+EXECUTOR_NAMES = EXECUTOR_CHOICES
 DEFAULT_BUDGETS = (0.1,)
 DEFAULT_SEEDS = (0, 1, 2)
 
