@@ -34,7 +34,7 @@ from .data import fingerprint
 from .io import write_file, write_json, write_npy
 from .models import model_identity
 from .progress import SILENT, Progress
-from .ray_cluster import EXECUTOR_CHOICES, ray_session
+from .ray_cluster import EXECUTOR_CHOICES, ray_session, task_resources
 
 __all__ = ["default_cache_dir", "Embedder", "EmbeddingLookup", "SHARD_ROWS"]
 
@@ -163,8 +163,7 @@ class Embedder:
         if not bounds:
             return
         with ray_session(self.address, progress) as ray:
-            resources = {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) >= 1 else {"num_cpus": 1}
-            task = ray.remote(max_retries=1, **resources)(_embed_on_worker)
+            task = ray.remote(max_retries=1, **task_resources(ray))(_embed_on_worker)
             settings = {
                 "model": _portable_model(self.model),
                 "batch_size": self.batch_size,

@@ -1,5 +1,6 @@
 """A Ray session for the work alsel spreads over processes or machines: a study's runs
-(:mod:`alsel.study.ray_executor`) and a pool's embedding shards (:mod:`alsel.embed`).
+(:mod:`alsel.study.ray_executor`), a pool's embedding shards (:mod:`alsel.embed`) and the
+scoring of a round's candidates (:mod:`alsel.loops.ray_scoring`).
 
 Without an address a local Ray starts (no dashboard, temporary files under the system temp dir,
 no usage reports, no auth token in the home directory) and stops after; with one, alsel connects
@@ -20,7 +21,7 @@ from pathlib import Path
 from .errors import ConfigError
 from .progress import Progress
 
-__all__ = ["EXECUTOR_CHOICES", "RAY_EXTRA", "import_ray", "ray_session"]
+__all__ = ["EXECUTOR_CHOICES", "RAY_EXTRA", "import_ray", "ray_session", "task_resources"]
 
 #: Where work runs: ``local`` (this process) or ``ray``.
 EXECUTOR_CHOICES = ("local", "ray")
@@ -78,3 +79,9 @@ def ray_session(address: str | None, progress: Progress) -> Iterator:
             ray.shutdown()
         for key in env:
             os.environ.pop(key, None)
+
+
+def task_resources(ray) -> dict:
+    """What a task of one model's work asks for on the connected cluster: one GPU where the
+    cluster has GPUs, else one CPU (and the task should run torch on one thread)."""
+    return {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) >= 1 else {"num_cpus": 1}
