@@ -378,6 +378,34 @@ class TransformerLearner:
             self.model_.train(was_training)
         return (probs, features) if return_features else probs
 
+    def __getstate__(self) -> dict:
+        """What pickling sends (Ray, to score on its workers): the fitted model in
+        ``torch.save``'s format, without the device it sits on here."""
+        import io
+
+        import torch
+
+        state = self.__dict__.copy()
+        state.pop("device_", None)
+        if "model_" in state:
+            buffer = io.BytesIO()
+            torch.save(state["model_"], buffer)
+            state["model_"] = buffer.getvalue()
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        """An unpickled learner puts its fitted model on ``device`` as this process resolves it
+        (``auto``: its GPU if it has one), so a model trained on a GPU scores on a worker without
+        one, and one trained on a CPU uses a worker's GPU."""
+        import io
+
+        import torch
+
+        self.__dict__.update(state)
+        if "model_" in state:
+            self.device_ = torch_device(self.device)
+            self.model_ = torch.load(io.BytesIO(state["model_"]), map_location=self.device_, weights_only=False)
+
     def save(self, directory, label_names) -> None:
         """Save the fitted model and its tokenizer with ``save_pretrained``, the classes named
         ``label_names``: ``pipeline("text-classification", model=directory)`` then predicts the
