@@ -236,7 +236,7 @@ class LoopConfig:
         default="local",
         metadata={
             "group": "run",
-            "help": "local, or ray: embed the pool's missing shards as Ray tasks (a local Ray, or the cluster at --address)",
+            "help": "local, or ray: embed the pool's missing shards and score the candidates as Ray tasks (a local Ray, or the cluster at --address)",
             "choices": EXECUTOR_CHOICES,
         },
     )

@@ -509,6 +509,9 @@ class _Run:
                 embeddings=self.embeddings,
                 seed=self.config.seed,
                 progress=self.progress,
+                # a learner on the run's embeddings scores by reading them, which Ray workers lack
+                executor="local" if factory.reads_embeddings else self.config.executor,
+                address=self.config.address,
             )
             probs, extras = score_candidates(self.config.scorer, ctx, needs)
             if dynamics:

@@ -9,6 +9,10 @@
 
 With ``--candidates N`` a round scored by a model scores a seeded random N of the remaining pool
 (:func:`sample_candidates`), as baal's ``max_sample`` does, and acquires among them.
+
+With ``--executor ray`` the ``model`` scorer's ``predict_proba`` runs as Ray tasks over chunks of
+the candidates (:mod:`alsel.loops.ray_scoring`); the other scorers, and the per-epoch scoring for
+training dynamics, stay in the driver's process.
 """
 
 from __future__ import annotations
@@ -23,12 +27,17 @@ from ..errors import ConfigError
 from ..progress import Progress
 from .config import parse_scorer
 from .learning import Learner, checked_probabilities, fit, predict_proba
+from .ray_scoring import predict_on_ray
 
 PROBE_FOLDS = 5
 
 
 @dataclass
 class ScoringContext:
+    """What a round's scorer works with. ``executor`` is where the ``model`` scorer runs the
+    learner's ``predict_proba``: ``local`` (this process) or ``ray`` (tasks on a local Ray, or on
+    the cluster at ``address``)."""
+
     pool: TextDataset
     train: np.ndarray
     candidates: np.ndarray
@@ -37,6 +46,8 @@ class ScoringContext:
     embeddings: Callable[[], np.ndarray]
     seed: int
     progress: Progress
+    executor: str = "local"
+    address: str | None = None
 
 
 def sample_candidates(candidates: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -56,7 +67,10 @@ def score_candidates(spec: str, ctx: ScoringContext, needs: frozenset) -> tuple[
     want_features = "features" in needs
     if kind == "model":
         texts = [ctx.pool.texts[i] for i in ctx.candidates]
-        out = predict_proba(ctx.learner, texts, progress=ctx.progress, return_features=want_features)
+        if ctx.executor == "ray":
+            out = predict_on_ray(ctx.learner, texts, return_features=want_features, address=ctx.address, progress=ctx.progress)
+        else:
+            out = predict_proba(ctx.learner, texts, progress=ctx.progress, return_features=want_features)
         probs = checked_probabilities(ctx.learner, out[0] if want_features else out, len(texts), ctx.pool.n_classes)
         return (probs, {"features": out[1]}) if want_features else (probs, {})
     if want_features:
