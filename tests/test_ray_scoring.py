@@ -157,11 +157,12 @@ def test_a_pickled_fine_tuned_learner_predicts_the_same_on_the_device_of_where_i
 
 
 @pytest.mark.slow
-def test_a_loop_scored_on_two_ray_workers_selects_what_a_local_one_does(tmp_path, synthetic_csv, tiny_training, monkeypatch):
-    """Margin acquisition on the tiny BERT in fp32, two rounds of 280 and 260 candidates in chunks
-    of 64: the same training in the driver both times, the scoring local or on a local Ray of two
-    CPUs. Here the probabilities came out equal (under bf16 autocast one of the 1,080 moved by
-    3e-8); 1e-6 allows for other hardware (see alsel.loops.ray_scoring for bf16's larger moves)."""
+def test_loops_scored_on_two_ray_workers_select_what_local_ones_do(tmp_path, synthetic_csv, tiny_training, monkeypatch):
+    """Margin and badge (probabilities and features) on the tiny BERT in fp32, two rounds of 280
+    and 260 candidates in chunks of 64: the same training in the driver both times, the scoring
+    local or on a local Ray of two CPUs. Here every output came out equal but for badge's second
+    round, whose probabilities moved by up to 6e-8 (features not at all); 1e-6 allows for other
+    hardware (see alsel.loops.ray_scoring for bf16 autocast's larger moves)."""
     ray = pytest.importorskip("ray")
     monkeypatch.setattr(ray_scoring, "SCORE_CHUNK_ROWS", 64)
     scored = []
@@ -169,27 +170,33 @@ def test_a_loop_scored_on_two_ray_workers_selects_what_a_local_one_does(tmp_path
 
     def recording(spec, ctx, needs):
         probs, extras = real(spec, ctx, needs)
-        scored.append(probs)
+        scored.append((probs, extras.get("features")))
         return probs, extras
 
     monkeypatch.setattr(controller, "score_candidates", recording)
     options = dict(tiny_training, dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"))
-    options.update(epochs=1, budget=60, init="random", acq="margin", rounds=2, precision="fp32")
-    run_loop(LoopConfig.from_options(**options), tmp_path / "local")
-    options["cache_dir"] = str(tmp_path / "ray-cache")  # no round cached: the Ray run scores its own
+    options.update(epochs=1, budget=60, init="random", rounds=2, precision="fp32")
+    acquisitions = ("margin", "badge")
+    for acq in acquisitions:
+        run_loop(LoopConfig.from_options(acq=acq, **options), tmp_path / f"local-{acq}")
+    options["cache_dir"] = str(tmp_path / "ray-cache")  # no round cached: the Ray runs score their own
     progress = Recorder()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        run_loop(LoopConfig.from_options(executor="ray", **options), tmp_path / "ray", progress=progress)
+        for acq in acquisitions:
+            run_loop(LoopConfig.from_options(acq=acq, executor="ray", **options), tmp_path / f"ray-{acq}", progress=progress)
     finally:
         ray.shutdown()
     assert [line for line in progress.lines if "on Ray" in line] == [
         "scoring 280 candidates in 5 chunks on Ray (2 CPUs)",
         "scoring 260 candidates in 5 chunks on Ray (2 CPUs)",
-    ]
-    local, on_ray = scored[:2], scored[2:]
-    for a, b in zip(local, on_ray):
-        np.testing.assert_allclose(b, a, rtol=0, atol=1e-6)
-    assert [e["id"] for e in read_jsonl(tmp_path / "ray" / "selection.jsonl")] == [
-        e["id"] for e in read_jsonl(tmp_path / "local" / "selection.jsonl")
-    ]
+    ] * 2
+    assert [features is None for _, features in scored] == [True, True, False, False] * 2
+    for (local_probs, local_features), (probs, features) in zip(scored[:4], scored[4:]):
+        np.testing.assert_allclose(probs, local_probs, rtol=0, atol=1e-6)
+        if features is not None:
+            np.testing.assert_allclose(features, local_features, rtol=0, atol=1e-6)
+    for acq in acquisitions:
+        assert [e["id"] for e in read_jsonl(tmp_path / f"ray-{acq}" / "selection.jsonl")] == [
+            e["id"] for e in read_jsonl(tmp_path / f"local-{acq}" / "selection.jsonl")
+        ]
