@@ -138,6 +138,30 @@ def test_ray_scoring_without_ray_says_how_to_install(monkeypatch):
 
 
 @pytest.mark.slow
+def test_a_learner_on_the_embeddings_scores_in_the_driver(tmp_path, synthetic_csv, monkeypatch):
+    """logreg scores by reading the run's cached embeddings, which Ray workers lack, so its rounds
+    are scored here with --executor ray too. Fake embeddings, cached by a first, local run, so the
+    Ray run (another seed: no round cached) has nothing to embed either."""
+    from alsel import embed
+
+    def fake_vectors(self, texts, progress):
+        return np.array([[len(t), t.count("o"), 1.0] for t in texts], dtype=np.float32)
+
+    monkeypatch.setattr(embed.Embedder, "_compute", fake_vectors)
+    options = dict(dataset=str(synthetic_csv / "train.csv"), eval=str(synthetic_csv / "eval.csv"), budget=60, init="random")
+    options.update(acq="margin", rounds=2, learner="logreg", cache_dir=str(tmp_path / "cache"))
+    run_loop(LoopConfig.from_options(**options), tmp_path / "local")
+
+    def no_ray(address, progress):
+        raise AssertionError("Ray was asked for")
+
+    monkeypatch.setattr(ray_scoring, "ray_session", no_ray)
+    monkeypatch.setattr(embed, "ray_session", no_ray)
+    run_loop(LoopConfig.from_options(executor="ray", seed=1, **options), tmp_path / "ray")
+    assert [r["cached"] for r in read_jsonl(tmp_path / "ray" / "rounds.jsonl")] == [False, False, False]
+
+
+@pytest.mark.slow
 def test_a_pickled_fine_tuned_learner_predicts_the_same_on_the_device_of_where_it_lands(tiny_bert, monkeypatch):
     import torch
 
