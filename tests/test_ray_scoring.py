@@ -162,7 +162,7 @@ def test_a_learner_on_the_embeddings_scores_in_the_driver(tmp_path, synthetic_cs
 
 
 @pytest.mark.slow
-def test_a_pickled_fine_tuned_learner_predicts_the_same_on_the_device_of_where_it_lands(tiny_bert, monkeypatch):
+def test_a_pickled_fine_tuned_learner_predicts_the_same_on_the_device_where_it_lands(tiny_bert, monkeypatch):
     import torch
 
     from alsel.learners import transformer
