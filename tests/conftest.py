@@ -159,3 +159,18 @@ def synthetic_csv(tmp_path_factory):
 @pytest.fixture()
 def cache_dir(tmp_path):
     return str(tmp_path / "cache")
+
+
+@pytest.fixture
+def no_ray(monkeypatch):
+    """Importing ``ray`` fails, as where it is not installed."""
+    import builtins
+
+    real_import = builtins.__import__
+
+    def without_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", without_ray)

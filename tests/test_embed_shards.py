@@ -107,19 +107,9 @@ def test_an_unknown_executor_is_refused_up_front(tmp_path):
         Embedder(cache_dir=tmp_path, executor="spark")
 
 
-def test_the_ray_executor_without_ray_says_how_to_install(tmp_path, monkeypatch, small_shards):
-    import builtins
-
+def test_the_ray_executor_without_ray_says_how_to_install(tmp_path, no_ray, small_shards):
     from alsel.errors import ConfigError
 
-    real_import = builtins.__import__
-
-    def no_ray(name, *args, **kwargs):
-        if name == "ray" or name.startswith("ray."):
-            raise ImportError("No module named 'ray'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(ConfigError, match=r"pip install 'alsel\[ray\]'"):
         Embedder(cache_dir=tmp_path, executor="ray").embed(TEXTS, "fp")
     assert not Embedder(cache_dir=tmp_path).cache_path("fp").exists()

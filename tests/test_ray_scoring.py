@@ -122,19 +122,17 @@ def test_a_learner_that_does_not_pickle_is_one_line(fake_ray):
     assert fake_ray.task_rows == []
 
 
-def test_ray_scoring_without_ray_says_how_to_install(monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_ray(name, *args, **kwargs):
-        if name == "ray" or name.startswith("ray."):
-            raise ImportError("No module named 'ray'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_ray)
+def test_ray_scoring_without_ray_says_how_to_install(no_ray):
     with pytest.raises(ConfigError, match=r"^the ray executor needs `pip install 'alsel\[ray\]'`$"):
         ray_scoring.predict_on_ray(Numbered(), TEXTS)
+
+
+def test_a_loop_with_the_ray_executor_and_no_ray_is_refused_before_any_work(no_ray):
+    from alsel.loops.config import LoopConfig
+
+    with pytest.raises(ConfigError, match=r"^the ray executor needs `pip install 'alsel\[ray\]'`$"):
+        LoopConfig(init="random", budget=0.1, executor="ray").resolved()
+    LoopConfig(init="random", budget=0.1).resolved()  # the local executor never imports Ray
 
 
 @pytest.mark.slow

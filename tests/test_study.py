@@ -396,17 +396,7 @@ def test_a_strategys_budgets_are_no_change_of_what_it_trains(tmp_path):
         run_study(write_config(tmp_path, changed), out=out, dry_run=True)
 
 
-def test_ray_missing_says_how_to_install(tmp_path, monkeypatch):
-    import builtins
-
-    real_import = builtins.__import__
-
-    def no_ray(name, *args, **kwargs):
-        if name == "ray" or name.startswith("ray."):
-            raise ImportError("No module named 'ray'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_ray)
+def test_ray_missing_says_how_to_install(tmp_path, no_ray):
     with pytest.raises(ConfigError, match=r"pip install 'alsel\[ray\]'"):
         run_study(
             write_config(tmp_path), out=tmp_path / "s", strategies="random", seeds=[0], budgets=[0.1], executor="ray", run_fn=FakeRun()

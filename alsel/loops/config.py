@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..io import read_yaml_mapping
 from ..models import PRECISIONS
 from ..params import PER_CLASS, Choice, Flag, Integer, Mapping, Numeric, Range, Real, Text, check
-from ..ray_cluster import EXECUTOR_CHOICES
+from ..ray_cluster import EXECUTOR_CHOICES, import_ray
 from .presets import DEFAULTS, LEARNER_DEFAULTS, PRESETS, check_fixed, preset_options
 from .rundir import RECORD_ONLY
 
@@ -306,6 +306,8 @@ class LoopConfig:
         resolve_model(model)  # raises on an unknown alias or a missing directory
         resolve_embedder(self.embedder)
         check_device(self.device)
+        if self.executor == "ray":
+            import_ray()  # a missing Ray is one line now, not after the first round's training
         filled = {k: v if getattr(self, k) is None else getattr(self, k) for k, v in training_defaults(model).items()}
         config = ResolvedConfig(**{**{f.name: getattr(self, f.name) for f in fields(self)}, "model": model, **filled})
         init = resolve_strategy_class(config.init, "--init")
