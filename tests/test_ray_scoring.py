@@ -3,7 +3,7 @@ candidates (alsel.loops.ray_scoring)."""
 
 import pickle
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import pytest
@@ -153,10 +153,13 @@ def test_a_learner_on_the_embeddings_scores_in_the_driver(tmp_path, synthetic_cs
     def no_ray(address, progress):
         raise AssertionError("Ray was asked for")
 
+    opened = []
     monkeypatch.setattr(ray_scoring, "ray_session", no_ray)
     monkeypatch.setattr(embed, "ray_session", no_ray)
+    monkeypatch.setattr(controller, "ray_session", lambda address, progress: opened.append(address) or nullcontext())
     run_loop(LoopConfig.from_options(executor="ray", seed=1, **options), tmp_path / "ray")
     assert [r["cached"] for r in read_jsonl(tmp_path / "ray" / "rounds.jsonl")] == [False, False, False]
+    assert opened == [None]  # the run's one session (a local Ray), which nothing used
 
 
 @pytest.mark.slow

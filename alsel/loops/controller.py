@@ -15,6 +15,7 @@ after its last finished round makes the same choices as one that never stopped.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -29,6 +30,7 @@ from ..embed import Embedder, EmbeddingLookup, default_cache_dir
 from ..errors import ConfigError, RunFileError
 from ..models import machine_description, model_identity
 from ..progress import SILENT, Progress
+from ..ray_cluster import ray_session
 from ..scores import summarize
 from ..strategies import LoopState, Selection, Strategy
 from ..strategies.base import MODEL_NEEDS
@@ -92,7 +94,10 @@ def execute_loop(
     """
     config = config.resolved()
     run_dir: RunStore = MemoryRunDir() if out_dir is None else RunDir(out_dir)
-    return _Run(config, run_dir, progress, splits).execute()
+    # With --executor ray, one Ray session for the run's embedding and every round's scoring
+    # (each of those reuses it), rather than a local Ray started and stopped for each.
+    with ray_session(config.address, progress) if config.executor == "ray" else contextlib.nullcontext():
+        return _Run(config, run_dir, progress, splits).execute()
 
 
 class _Run:
