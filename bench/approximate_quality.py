@@ -60,9 +60,9 @@ def _state(x: np.ndarray, seed: int):
     )
 
 
-def _timed(fn, *args):
+def _timed(fn, *args, **kwargs):
     t0 = time.perf_counter()
-    out = fn(*args)
+    out = fn(*args, **kwargs)
     return out, round(time.perf_counter() - t0, 2)
 
 
@@ -132,7 +132,7 @@ def dedup_quality(x: np.ndarray, k: int, seed: int) -> dict:
         index = faiss.IndexFlatIP(x.shape[1])
         index.add(x)
         lims, _, found = index.range_search(x, DEDUP_THRESHOLD)
-        rows = np.repeat(np.arange(len(x)), np.diff(lims))
+        rows = np.repeat(np.arange(len(x)), np.diff(lims.astype(np.int64)))
         keep = found < rows
         return set(zip(rows[keep].tolist(), found[keep].tolist()))
 
@@ -157,27 +157,31 @@ def dedup_quality(x: np.ndarray, k: int, seed: int) -> dict:
 def knn_recall(x: np.ndarray, graph) -> dict:
     from alsel.strategies.neighbours import N_PROBE, approximate_knn
 
-    (found, _), seconds = _timed(lambda: approximate_knn(x, NEIGHBOURS, metric="ip"))
+    (found, _), seconds = _timed(approximate_knn, x, NEIGHBOURS, metric="ip")
     exact = graph[0]
     hits = sum(len(np.intersect1d(a, b, assume_unique=True)) for a, b in zip(found, exact))
     return {"probes": N_PROBE, "neighbours": NEIGHBOURS, "recall": hits / exact.size, "seconds": seconds}
 
 
-def run(seed: int) -> dict:
+MEASURES = ("kmeans", "kcenter", "facility_location", "dedup", "knn")
+
+
+def run(seed: int, only=MEASURES) -> dict:
     from alsel.strategies.facility_location import knn_graph
 
     x = pool_embeddings()
     k = round(BUDGET * len(x))
-    graph, graph_seconds = _timed(lambda: knn_graph(x, NEIGHBOURS))
+    graph, graph_seconds = _timed(knn_graph, x, NEIGHBOURS)
     results = {"pool": len(x), "k": k, "seed": seed, "exact_graph_seconds": graph_seconds}
-    for name, measure in (
-        ("kmeans", lambda: kmeans_quality(x, k, seed)),
-        ("kcenter", lambda: kcenter_quality(x, k, seed)),
-        ("facility_location", lambda: facility_location_quality(x, k, seed, graph)),
-        ("dedup", lambda: dedup_quality(x, k, seed)),
-        ("knn", lambda: knn_recall(x, graph)),
-    ):
-        results[name] = measure()
+    measures = {
+        "kmeans": lambda: kmeans_quality(x, k, seed),
+        "kcenter": lambda: kcenter_quality(x, k, seed),
+        "facility_location": lambda: facility_location_quality(x, k, seed, graph),
+        "dedup": lambda: dedup_quality(x, k, seed),
+        "knn": lambda: knn_recall(x, graph),
+    }
+    for name in only:
+        results[name] = measures[name]()
         print(f"{name}: {json.dumps(results[name])}", file=sys.stderr)
     return results
 
@@ -185,9 +189,10 @@ def run(seed: int) -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="+", choices=MEASURES, default=list(MEASURES), help="measure these only")
     parser.add_argument("--out", type=Path, default=None, help="write the results here as JSON")
     args = parser.parse_args(argv)
-    results = run(args.seed)
+    results = run(args.seed, args.only)
     text = json.dumps(results, indent=2) + "\n"
     if args.out:
         args.out.write_text(text)
