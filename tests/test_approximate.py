@@ -220,3 +220,17 @@ def test_dedup_auto_switches_at_the_threshold_counting_labelled_rows(monkeypatch
     monkeypatch.setattr(approximate_module, "APPROXIMATE_FROM", 401)
     dedup.select(state(x, labeled=[0, 1]), 10)
     assert flags == [False, True, False]
+
+
+def test_a_second_inverted_file_only_adds_near_duplicate_pairs_and_finds_missed_ones():
+    rng = np.random.default_rng(3)
+    base = clustered(3000, 32, centres=5, spread=2.0, seed=3)
+    x = np.vstack([base, base + 0.08 * rng.standard_normal(base.shape).astype(np.float32)])
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    one = set(zip(*(a.tolist() for a in approximate_pairs(x, 0.95, tables=1))))
+    two = set(zip(*(a.tolist() for a in approximate_pairs(x, 0.95))))
+    sims = x @ x.T
+    later, earlier = np.nonzero(np.tril(sims >= 0.95, k=-1))
+    exact = set(zip(later.tolist(), earlier.tolist()))
+    assert one <= two <= exact
+    assert len(one) < len(exact) and len(two) > len(one)

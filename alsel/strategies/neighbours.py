@@ -28,12 +28,14 @@ import numpy as np
 
 from .kmeans import faiss_kmeans
 
-__all__ = ["INDEX_SEED", "N_PROBE", "Cells", "approximate_knn", "approximate_pairs", "cells"]
+__all__ = ["INDEX_SEED", "N_PROBE", "PAIR_TABLES", "Cells", "approximate_knn", "approximate_pairs", "cells"]
 
 #: Cells each cell is compared with, itself included.
 N_PROBE = 8
 #: Seed of the cells (see the module docstring).
 INDEX_SEED = 0
+#: Inverted files whose pairs :func:`approximate_pairs` unites (near-duplicates for ``--dedup``).
+PAIR_TABLES = 2
 #: Training rows of the cells' KMeans per cell.
 _TRAIN_PER_CELL = 32
 #: Rows per side of one block product: at most 64 MiB of float32.
@@ -50,10 +52,11 @@ class Cells:
     probes: np.ndarray
 
 
-def cells(x: np.ndarray, *, n_probe: int = N_PROBE) -> Cells:
-    """Cut the rows of ``x`` (float32, C-contiguous) into cells (see the module docstring)."""
+def cells(x: np.ndarray, *, n_probe: int = N_PROBE, seed: int = INDEX_SEED) -> Cells:
+    """Cut the rows of ``x`` (float32, C-contiguous) into cells (see the module docstring);
+    ``seed`` seeds the cells' KMeans."""
     n = len(x)
-    rng = np.random.default_rng(INDEX_SEED)
+    rng = np.random.default_rng(seed)
     n_cells = min(math.ceil(2 * math.sqrt(n)), n // 2)
     if n_cells < 2:
         return Cells(order=np.arange(n), bounds=np.array([0, n]), probes=np.zeros((1, 1), dtype=np.int64))
@@ -139,9 +142,12 @@ def approximate_knn(x: np.ndarray, k: int, *, metric: str) -> tuple[np.ndarray, 
     return out_neighbors.astype(np.int64), out_values
 
 
-def approximate_pairs(x: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+def approximate_pairs(x: np.ndarray, threshold: float, *, tables: int = PAIR_TABLES) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of rows of ``x`` whose inner product is at least ``threshold``, among the pairs the
-    cells compare (a pair is found from either side).
+    cells of any of ``tables`` inverted files (their KMeans seeded ``INDEX_SEED``,
+    ``INDEX_SEED + 1``, ...) compare (a pair is found from either side). A pair two rows that
+    straddle a border of one file's cells misses is found when the other file puts them in one
+    cell or in probed ones, as with the several hash tables of locality-sensitive hashing.
 
     Returns
     -------
@@ -149,12 +155,13 @@ def approximate_pairs(x: np.ndarray, threshold: float) -> tuple[np.ndarray, np.n
         Each pair once, ``earlier < later``, sorted by ``later`` then ``earlier``.
     """
     x = np.ascontiguousarray(x, dtype=np.float32)
-    index = cells(x)
-    xs = np.ascontiguousarray(x[index.order])
     found = []
-    for q0, d0, block in _blocks(xs, index):
-        rows, cols = np.nonzero(block >= threshold)
-        a, b = index.order[q0 + rows], index.order[d0 + cols]
-        found.append(np.stack([np.maximum(a, b), np.minimum(a, b)])[:, a != b])
+    for table in range(tables):
+        index = cells(x, seed=INDEX_SEED + table)
+        xs = np.ascontiguousarray(x[index.order])
+        for q0, d0, block in _blocks(xs, index):
+            rows, cols = np.nonzero(block >= threshold)
+            a, b = index.order[q0 + rows], index.order[d0 + cols]
+            found.append(np.stack([np.maximum(a, b), np.minimum(a, b)])[:, a != b])
     pairs = np.unique(np.hstack(found) if found else np.empty((2, 0), dtype=np.int64), axis=1)
     return pairs[0].astype(np.int64), pairs[1].astype(np.int64)
