@@ -9,6 +9,7 @@ import pytest
 from alsel import embed as embed_module
 from alsel.embed import Embedder
 from alsel.io import write_npy
+from alsel.progress import SILENT
 
 TEXTS = [f"sentence number {i} " + "word " * (i % 5) for i in range(10)]
 
@@ -158,3 +159,17 @@ def test_ray_with_two_workers_writes_the_same_bytes_as_a_local_embedding(tmp_pat
     assert on_ray.cache_path("fp").read_bytes() == local.cache_path("fp").read_bytes()
     assert resumed.cache_path("fp").read_bytes() == local.cache_path("fp").read_bytes()
     assert calls == [6, 6]
+
+
+def test_a_loop_embeds_in_the_precision_it_is_given_under_its_own_cache_key(tmp_path):
+    from alsel.loops.config import LoopConfig
+    from alsel.loops.controller import _Run
+    from alsel.loops.rundir import MemoryRunDir
+
+    def embedder(**options):
+        config = LoopConfig(init="random", budget=0.1, cache_dir=str(tmp_path), **options).resolved()
+        return _Run(config, MemoryRunDir(), progress=SILENT).embedder()
+
+    fp32, bf16 = embedder(), embedder(embed_precision="bf16")
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    assert fp32.cache_path("fp") != bf16.cache_path("fp")

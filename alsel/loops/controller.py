@@ -132,8 +132,20 @@ class _Run:
         """One embedder per run, so it knows every embedding the run used (:meth:`_embedding_cost`)."""
         if self._embedder is None:
             c = self.config
-            self._embedder = Embedder(model=c.embedder, cache_dir=c.cache_dir, device=c.device, executor=c.executor, address=c.address)
+            self._embedder = Embedder(
+                model=c.embedder,
+                cache_dir=c.cache_dir,
+                precision=c.embed_precision,
+                device=c.device,
+                executor=c.executor,
+                address=c.address,
+            )
         return self._embedder
+
+    def _embedder_key(self) -> str:
+        """The embeddings' identity in a round's cache key (fp32 ones keyed as before the option)."""
+        identity = model_identity(self.config.embedder)
+        return identity if self.config.embed_precision == "fp32" else f"{identity}@{self.config.embed_precision}"
 
     def _embedding_spent(self) -> float:
         return self._embedder.spent_seconds if self._embedder is not None else 0.0
@@ -434,7 +446,7 @@ class _Run:
             "candidates": None if candidates is None else hashlib.sha256(self.pool.ids[candidates].tobytes()).hexdigest(),
             "scorer": c.scorer,
             # The probe scorer and learners other than the fine-tuner may read the embeddings.
-            "embedder": model_identity(c.embedder) if (c.scorer == "probe" or learner != "transformer") else None,
+            "embedder": self._embedder_key() if (c.scorer == "probe" or learner != "transformer") else None,
             # Only what changes the stored outcome: strategies that need just probabilities share it.
             "needs": sorted(needs & {"features", "dynamics"}),
         }

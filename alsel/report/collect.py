@@ -312,7 +312,10 @@ def collect_subsets(study: StudyResults, *, seed: int | None = None) -> tuple[Su
     fingerprint = config.get("data", {}).get("pool_fingerprint")
     if not fingerprint:
         return None, f"subsets.png skipped: the runs' {RunDir.CONFIG} records no pool fingerprint."
-    cache = Embedder(model=config.get("embedder", "minilm"), cache_dir=config.get("cache_dir")).cache_path(fingerprint)
+    embedder = Embedder(
+        model=config.get("embedder", "minilm"), cache_dir=config.get("cache_dir"), precision=config.get("embed_precision", "fp32")
+    )
+    cache = embedder.cache_path(fingerprint)
     if not cache.exists():
         return (
             None,
