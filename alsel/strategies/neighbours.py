@@ -75,12 +75,20 @@ def cells(x: np.ndarray, *, n_probe: int = N_PROBE, seed: int = INDEX_SEED) -> C
     return Cells(order=order, bounds=bounds, probes=np.hstack([own, rest]))
 
 
-def _blocks(xs: np.ndarray, index: Cells) -> Iterator[tuple[int, int, np.ndarray]]:
+def _blocks(xs: np.ndarray, index: Cells, *, symmetric: bool = False) -> Iterator[tuple[int, int, np.ndarray]]:
     """``(q0, d0, block)``: ``block = xs[q0:q1] @ xs[d0:d1].T`` over every cell and the cells it
-    probes, with ``xs`` the rows in cell order (positions, not rows)."""
+    probes, with ``xs`` the rows in cell order (positions, not rows). ``symmetric``: of two
+    cells that probe each other only the first compares them (for pairs that are found from
+    either side)."""
+    mutual = set()
+    if symmetric:
+        probed = {(int(c), int(p)) for c, row in enumerate(index.probes) for p in row}
+        mutual = {(c, p) for c, p in probed if p < c and (p, c) in probed}
     for c in range(len(index.bounds) - 1):
         q_lo, q_hi = int(index.bounds[c]), int(index.bounds[c + 1])
         for p in index.probes[c]:
+            if (c, int(p)) in mutual:
+                continue
             d_lo, d_hi = int(index.bounds[p]), int(index.bounds[p + 1])
             for q0 in range(q_lo, q_hi, _BLOCK):
                 for d0 in range(d_lo, d_hi, _BLOCK):
@@ -159,7 +167,7 @@ def approximate_pairs(x: np.ndarray, threshold: float, *, tables: int = PAIR_TAB
     for table in range(tables):
         index = cells(x, seed=INDEX_SEED + table)
         xs = np.ascontiguousarray(x[index.order])
-        for q0, d0, block in _blocks(xs, index):
+        for q0, d0, block in _blocks(xs, index, symmetric=True):
             rows, cols = np.nonzero(block >= threshold)
             a, b = index.order[q0 + rows], index.order[d0 + cols]
             found.append(np.stack([np.maximum(a, b), np.minimum(a, b)])[:, a != b])
