@@ -163,12 +163,12 @@ def test_ray_with_two_workers_writes_the_same_bytes_as_a_local_embedding(tmp_pat
 
 def test_a_loop_embeds_in_the_precision_it_is_given_under_its_own_cache_key(tmp_path):
     from alsel.loops.config import LoopConfig
-    from alsel.loops.controller import _Run
+    from alsel.loops.controller import LoopRun
     from alsel.loops.rundir import MemoryRunDir
 
     def embedder(**options):
         config = LoopConfig(init="random", budget=0.1, cache_dir=str(tmp_path), **options).resolved()
-        return _Run(config, MemoryRunDir(), progress=SILENT).embedder()
+        return LoopRun(config, MemoryRunDir(), progress=SILENT).embedder()
 
     fp32, bf16 = embedder(), embedder(embed_precision="bf16")
     assert (fp32.precision, bf16.precision) == ("fp32", "bf16")

@@ -132,11 +132,11 @@ def test_a_warm_start_is_part_of_the_round_cache_key(tmp_path, options):
 
 
 def test_the_warm_start_source_changes_the_cache_key(options):
-    from alsel.loops.controller import _Run
+    from alsel.loops.controller import LoopRun
     from alsel.loops.rundir import MemoryRunDir
     from alsel.progress import SILENT
 
-    run = _Run(
+    run = LoopRun(
         LoopConfig.from_options(init="kmeans", acq="margin", rounds=2, warm_start="rounds", **options).resolved(), MemoryRunDir(), SILENT
     )
     run._splits_and_plan()

@@ -15,7 +15,7 @@ The project is a directory, resumable like a run directory:
 - ``batches/``: the batch files handed to annotators (written before the batch is committed:
   a rerun after a kill chooses, and writes, the same batch).
 
-Batch ``r`` is chosen by :class:`~alsel.loops.controller.LoopSteps`, the loop's own steps: the
+Batch ``r`` is chosen by :class:`~alsel.loops.steps.LoopSteps`, the loop's own steps: the
 initial-pool strategy first, then the acquisition function on the round learner trained on
 every label so far. Until a batch is fully labelled, ``next`` refuses to choose another (the
 loop trains on whole batches); ``batch`` writes what is still pending of it again.
@@ -36,9 +36,9 @@ import pandas as pd
 from ..errors import AlselError, ConfigError, RunFileError
 from ..io import staging_dir, write_json, write_npy, write_text
 from ..loops.config import LoopConfig, options
-from ..loops.controller import LoopSteps
 from ..loops.learning import resolve_learner
 from ..loops.rundir import hold_directory
+from ..loops.steps import LoopSteps
 from ..progress import SILENT, Progress
 from ..strategies import resolve_strategy_class
 from .batches import BATCH_FORMATS, batch_format, batch_frame, write_batch

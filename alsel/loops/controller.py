@@ -9,22 +9,19 @@ continues from the previous round's model, which the run directory keeps until t
 Every random choice draws from a generator derived from (seed, round, purpose), so a run resumed
 after its last finished round makes the same choices as one that never stopped.
 
-:class:`LoopSteps` takes the same choices one batch at a time, for a pool labelled as it goes
-(:mod:`alsel.labelling`).
+:class:`~alsel.loops.steps.LoopSteps` takes the same choices one batch at a time, for a pool
+labelled as it goes (:mod:`alsel.labelling`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
 from ..data import DataSplits, TextDataset, load_data
 from ..embed import Embedder, EmbeddingLookup, default_cache_dir
 from ..errors import ConfigError, RunFileError
@@ -37,16 +34,14 @@ from ..strategies.base import MODEL_NEEDS
 from .config import BudgetPlan, LoopConfig, ResolvedConfig, build_strategy, options, plan_budget
 from .learning import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner, save
 from .records import Checkpoint, RoundOutcome, RoundRecord, SelectionEntry
-from .round_cache import load_outcome, save_outcome
+from .round_cache import load_outcome, round_key, save_outcome
 from .rundir import MemoryRunDir, RunDir, RunStore, package_versions
 from .scorers import ScoringContext, sample_candidates, score_candidates
 from .validation import validation_split
 
-__all__ = ["run_loop", "execute_loop", "LoopOutcome", "LoopSteps"]
+__all__ = ["run_loop", "execute_loop", "LoopOutcome", "LoopRun"]
 
 STREAMS = {"init": 0, "acq": 1, "candidates": 2}
-#: Bump when what a round-cache entry holds, or what its key covers, changes.
-ROUND_CACHE_FORMAT = 3
 
 
 def _rng(seed: int, round_: int, stream: str) -> np.random.Generator:
@@ -97,10 +92,12 @@ def execute_loop(
     # With --executor ray, one Ray session for the run's embedding and every round's scoring
     # (each of those reuses it), rather than a local Ray started and stopped for each.
     with ray_session(config.address, progress) if config.executor == "ray" else contextlib.nullcontext():
-        return _Run(config, run_dir, progress, splits).execute()
+        return LoopRun(config, run_dir, progress, splits).execute()
 
 
-class _Run:
+class LoopRun:
+    """One run of the loop: its data, embeddings, learners, rounds and run directory."""
+
     def __init__(self, config: ResolvedConfig, run_dir: RunStore, progress: Progress, splits: DataSplits | None = None):
         self.config = config
         self.run_dir = run_dir
@@ -425,34 +422,19 @@ class _Run:
         return validation_split(self.pool.labels[train], fraction, self.config.seed)
 
     def _cache_key(self, train, held, candidates, needs, learner: str, warm_from: str | None = None) -> str:
-        """Everything a round's outcome depends on: the texts *and labels* of pool and evaluation
-        set, the training and learner options and the model's identity, which examples it trains
-        on, validates on (``held``) and scores, how they are scored and, for a warm start, the
-        identity of the model it continues from (``warm_from``: that round's key); a new format
-        version invalidates old entries."""
-        c = self.config
-        payload = {
-            "alsel": __version__,
-            "format": ROUND_CACHE_FORMAT,
-            "learner": learner,
-            "learner_options": c.learner_options,
-            "training": {k: getattr(c, k) for k in options("training")},
-            "model_identity": model_identity(c.model),
-            "device": c.device,
-            "pool": self.pool.labelled_fingerprint(),
-            "eval": self.eval.labelled_fingerprint(),
-            "train": hashlib.sha256(self.pool.ids[train].tobytes()).hexdigest(),
-            "validation": hashlib.sha256(self.pool.ids[held].tobytes()).hexdigest(),
-            "candidates": None if candidates is None else hashlib.sha256(self.pool.ids[candidates].tobytes()).hexdigest(),
-            "scorer": c.scorer,
-            # The probe scorer and learners other than the fine-tuner may read the embeddings.
-            "embedder": self._embedder_key() if (c.scorer == "probe" or learner != "transformer") else None,
-            # Only what changes the stored outcome: strategies that need just probabilities share it.
-            "needs": sorted(needs & {"features", "dynamics"}),
-        }
-        if warm_from is not None:  # only then: a round trained from the pretrained weights keeps its key
-            payload["warm_from"] = warm_from
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+        """The round cache's key (:func:`~alsel.loops.round_cache.round_key`) of this run's round."""
+        return round_key(
+            self.config,
+            self.pool,
+            self.eval,
+            train=train,
+            held=held,
+            candidates=candidates,
+            needs=needs,
+            learner=learner,
+            embedder_key=self._embedder_key(),
+            warm_from=warm_from,
+        )
 
     def _train_and_score(
         self,
@@ -548,52 +530,6 @@ class _Run:
         )
         save_outcome(cache, outcome)
         return outcome
-
-
-class LoopSteps(_Run):
-    """The loop's choices one batch at a time, on a pool whose labels arrive in between (an
-    annotation project, :mod:`alsel.labelling`).
-
-    Batch ``r`` (from 0) is what :func:`execute_loop` adds in round ``r``, through the same code
-    (seeds, validation split, round cache, tie-breaking): batch 0 by the initial-pool strategy,
-    batch ``r > 0`` by ``acq`` on the round learner trained on the batches before it. With a
-    loop's batch sizes and the true labels it selects what that loop selects. Without ``acq``,
-    or while the labels hold one class, the initial-pool strategy chooses from the unlabelled rest.
-
-    Parameters
-    ----------
-    config : LoopConfig
-        A config whose seed pool is kept (``keep_init``) and whose rounds start from the
-        pretrained weights (no ``warm_start``); its data and budget options are not read.
-    pool : TextDataset
-        The pool; its labels are read only at the labelled positions. There is no evaluation set.
-    """
-
-    def __init__(self, config: LoopConfig, pool: TextDataset, progress: Progress = SILENT):
-        super().__init__(config.resolved(), MemoryRunDir(), progress)
-        self.pool, self.eval = pool, pool.subset(np.arange(0))
-
-    def acquires(self, labelled, round_: int) -> bool:
-        """Whether ``acq`` chooses batch ``round_`` after ``labelled`` (else the initial-pool strategy)."""
-        return round_ > 0 and self.config.acq is not None and np.unique(self.pool.labels[np.asarray(labelled, dtype=np.int64)]).size > 1
-
-    def next_batch(self, labelled, round_: int, k: int) -> Selection:
-        """The ``k`` examples of batch ``round_`` after the batches ``labelled`` (pool positions in
-        the order they were chosen)."""
-        labelled = np.asarray(labelled, dtype=np.int64)
-        candidates = np.setdiff1d(np.arange(len(self.pool)), labelled)
-        if self.config.acq is None or not self.acquires(labelled, round_):
-            return self._initial_selection(candidates, labelled, round_, k)
-        acq = build_strategy(self.config.acq, self.config)
-        outcome = self._train_and_score(np.sort(labelled), candidates, acq, self.round_learner)
-        return self._acquire(acq, outcome, candidates, labelled, round_ - 1, k)
-
-    def save_final_model(self, labelled) -> None:
-        """Train the final learner on ``labelled`` and save it to the config's ``save_model``, as
-        a loop trains and saves its final model."""
-        self._keep_final_model(
-            self._train_and_score(np.sort(np.asarray(labelled, dtype=np.int64)), None, None, self.final_learner, keep_model=True)
-        )
 
 
 def _describe_training(training: dict | None) -> str:

@@ -11,6 +11,7 @@ read back whole (a damaged disk, a bad copy) is recomputed: a cache never stops 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -19,16 +20,65 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import __version__
 from ..io import staging_dir, write_json, write_npy
+from ..models import model_identity
 from ..progress import SILENT, Progress
+from .config import ResolvedConfig, options
 from .records import RoundOutcome
 
-__all__ = ["load_outcome", "save_outcome"]
+__all__ = ["ROUND_CACHE_FORMAT", "load_outcome", "round_key", "save_outcome"]
+
+#: Bump when what a round-cache entry holds, or what its key covers, changes.
+ROUND_CACHE_FORMAT = 3
 
 OUTCOME = "outcome.json"
 SCALARS = ("epochs", "accuracy", "f1", "train_seconds", "score_seconds")
 #: What the learner reported of its training (None for one that reports nothing).
 REPORT = "training"
+
+
+def round_key(
+    config: ResolvedConfig,
+    pool,
+    eval_set,
+    *,
+    train,
+    held,
+    candidates,
+    needs: frozenset[str],
+    learner: str,
+    embedder_key: str,
+    warm_from: str | None = None,
+) -> str:
+    """Everything a round's outcome depends on: the texts *and labels* of ``pool`` and
+    ``eval_set``, the training and learner options and the model's identity, which examples it
+    trains on (``train``, pool positions), validates on (``held``) and scores (``candidates``, or
+    None), how they are scored and, for a warm start, the identity of the model it continues from
+    (``warm_from``: that round's key); a new format version invalidates old entries."""
+    c = config
+    payload = {
+        "alsel": __version__,
+        "format": ROUND_CACHE_FORMAT,
+        "learner": learner,
+        "learner_options": c.learner_options,
+        "training": {k: getattr(c, k) for k in options("training")},
+        "model_identity": model_identity(c.model),
+        "device": c.device,
+        "pool": pool.labelled_fingerprint(),
+        "eval": eval_set.labelled_fingerprint(),
+        "train": hashlib.sha256(pool.ids[train].tobytes()).hexdigest(),
+        "validation": hashlib.sha256(pool.ids[held].tobytes()).hexdigest(),
+        "candidates": None if candidates is None else hashlib.sha256(pool.ids[candidates].tobytes()).hexdigest(),
+        "scorer": c.scorer,
+        # The probe scorer and learners other than the fine-tuner may read the embeddings.
+        "embedder": embedder_key if (c.scorer == "probe" or learner != "transformer") else None,
+        # Only what changes the stored outcome: strategies that need just probabilities share it.
+        "needs": sorted(needs & {"features", "dynamics"}),
+    }
+    if warm_from is not None:  # only then: a round trained from the pretrained weights keeps its key
+        payload["warm_from"] = warm_from
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
 
 
 def load_outcome(path: Path, *, n_eval: int, n_candidates: int | None, progress: Progress = SILENT) -> RoundOutcome | None:
