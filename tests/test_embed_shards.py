@@ -168,7 +168,7 @@ def test_a_loop_embeds_in_the_precision_it_is_given_under_its_own_cache_key(tmp_
 
     def embedder(**options):
         config = LoopConfig(init="random", budget=0.1, cache_dir=str(tmp_path), **options).resolved()
-        return LoopRun(config, MemoryRunDir(), progress=SILENT).embedder()
+        return LoopRun(config, MemoryRunDir(), progress=SILENT).embedding.embedder()
 
     fp32, bf16 = embedder(), embedder(embed_precision="bf16")
     assert (fp32.precision, bf16.precision) == ("fp32", "bf16")

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ..data import DataSplits, TextDataset, load_data
-from ..embed import Embedder, EmbeddingLookup, default_cache_dir
+from ..embed import EmbeddingLookup, default_cache_dir
 from ..errors import ConfigError, RunFileError
-from ..models import machine_description, model_identity
+from ..models import machine_description
 from ..progress import SILENT, Progress
 from ..ray_cluster import ray_session
 from ..scores import summarize
@@ -35,6 +35,7 @@ from .config import BudgetPlan, LoopConfig, ResolvedConfig, build_strategy, opti
 from .learning import LearnerContext, LearnerFactory, evaluate, fit, predict_proba, resolve_learner, save
 from .records import Checkpoint, RoundOutcome, RoundRecord, SelectionEntry
 from .round_cache import load_outcome, round_key, save_outcome
+from .run_embedding import RunEmbedding
 from .rundir import MemoryRunDir, RunDir, RunStore, package_versions
 from .scorers import ScoringContext, sample_candidates, score_candidates
 from .validation import validation_split
@@ -103,9 +104,7 @@ class LoopRun:
         self.run_dir = run_dir
         self.progress = progress
         self.splits = splits
-        self._embeddings: np.ndarray | None = None
-        self._embedder: Embedder | None = None
-        self._embeddings_counted = 0  # entries of the embedder's ``used`` already in a round's record
+        self.embedding = RunEmbedding(config, progress)
         self.init_seconds = 0.0
         self.round_learner = resolve_learner(config.learner, "--learner")
         self.final_learner = resolve_learner(config.final_learner, "--final-learner") if config.final_learner else self.round_learner
@@ -125,45 +124,9 @@ class LoopRun:
             data_seed=c.data_seed,
         )
 
-    def embedder(self) -> Embedder:
-        """One embedder per run, so it knows every embedding the run used (:meth:`_embedding_cost`)."""
-        if self._embedder is None:
-            c = self.config
-            self._embedder = Embedder(
-                model=c.embedder,
-                cache_dir=c.cache_dir,
-                precision=c.embed_precision,
-                device=c.device,
-                executor=c.executor,
-                address=c.address,
-            )
-        return self._embedder
-
-    def _embedder_key(self) -> str:
-        """The embeddings' identity in a round's cache key (fp32 ones keyed as before the option)."""
-        identity = model_identity(self.config.embedder)
-        return identity if self.config.embed_precision == "fp32" else f"{identity}@{self.config.embed_precision}"
-
-    def _embedding_spent(self) -> float:
-        return self._embedder.spent_seconds if self._embedder is not None else 0.0
-
-    def _embedding_cost(self) -> dict:
-        """``embed_seconds`` and ``embed_cached_seconds`` of the embeddings first used since the
-        last round's record (none: no keys)."""
-        used = list(self._embedder.used.values()) if self._embedder is not None else []
-        new = used[self._embeddings_counted :]
-        self._embeddings_counted = len(used)
-        if not new:
-            return {}
-        return {
-            "embed_seconds": round(sum(s or 0.0 for s, _ in new), 3),
-            "embed_cached_seconds": round(sum(s or 0.0 for s, cached in new if cached), 3),
-        }
-
     def embeddings(self) -> np.ndarray:
-        if self._embeddings is None:
-            self._embeddings = self.embedder().embed(self.pool.texts, self.pool.fingerprint(), progress=self.progress)
-        return self._embeddings
+        """The pool's embedding matrix (made on first use)."""
+        return self.embedding.matrix(self.pool)
 
     def learner_context(self) -> LearnerContext:
         """What learners are built from: the seed, the embedding lookup (pool texts from the
@@ -171,7 +134,7 @@ class LoopRun:
         c = self.config
         return LearnerContext(
             seed=c.seed,
-            embed=EmbeddingLookup(self.embedder(), self.pool.texts, self.embeddings, self.progress),
+            embed=EmbeddingLookup(self.embedding.embedder(), self.pool.texts, self.embeddings, self.progress),
             training={k: getattr(c, k) for k in options("training") if k not in ("seed", "validation_fraction")} | {"device": c.device},
             options=c.learner_options,
         )
@@ -336,7 +299,7 @@ class LoopRun:
             training=outcome.training,
             select_seconds=select_seconds,
             scores=scores,
-            **self._embedding_cost(),
+            **self.embedding.cost_since_last_record(),
             n_acquired=0 if final else int(plan.round_sizes[round_]),
             seconds=round(time.perf_counter() - t0 + (self.init_seconds if round_ == 0 else 0.0), 3),
         )
@@ -432,7 +395,7 @@ class LoopRun:
             candidates=candidates,
             needs=needs,
             learner=learner,
-            embedder_key=self._embedder_key(),
+            embedder_key=self.embedding.key(),
             warm_from=warm_from,
         )
 
@@ -479,7 +442,7 @@ class LoopRun:
 
         # Times leave out embeddings computed meanwhile (a learner on embeddings): the round's
         # embed_seconds counts them.
-        t0, spent = time.perf_counter(), self._embedding_spent()
+        t0, spent = time.perf_counter(), self.embedding.spent()
         train_texts = [self.pool.texts[i] for i in train]
         train_labels = self.pool.labels[train]
         validation = ([train_texts[i] for i in held_rows], train_labels[held_rows]) if len(held_rows) else None
@@ -494,8 +457,8 @@ class LoopRun:
             warm_from=warm[0] if warm else None,
         )
         metrics, eval_probs = evaluate(learner, self.eval.texts, self.eval.labels, self.pool.n_classes, progress=self.progress)
-        train_seconds = time.perf_counter() - t0 - (self._embedding_spent() - spent)
-        t1, spent = time.perf_counter(), self._embedding_spent()
+        train_seconds = time.perf_counter() - t0 - (self.embedding.spent() - spent)
+        t1, spent = time.perf_counter(), self.embedding.spent()
         probs: np.ndarray | None = None
         extras: dict[str, np.ndarray] = {}
         if wants_probs:
@@ -521,7 +484,7 @@ class LoopRun:
             f1=round(metrics["f1"], 6),
             training=getattr(learner, "training_", None) or None,  # None: a learner that reports nothing
             train_seconds=round(train_seconds, 3),
-            score_seconds=round(time.perf_counter() - t1 - (self._embedding_spent() - spent), 3),
+            score_seconds=round(time.perf_counter() - t1 - (self.embedding.spent() - spent), 3),
             eval_probs=eval_probs,
             probs=probs,
             extras=extras,
