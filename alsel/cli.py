@@ -84,16 +84,16 @@ def loop(preset, config_file, out, strategy_option, learner_option, projection_d
     config = LoopConfig.from_options(preset=preset, config_file=config_file, **overrides)
     resolved = config.resolved()
     out_dir = Path(out) if out else default_out_dir(resolved)
-    progress = SILENT if quiet else rich_progress()
-    metrics = run_loop(config, out_dir, progress=progress)
+    shown = None if quiet else rich_progress()
+    metrics = run_loop(config, out_dir, progress=shown or SILENT)
     if as_json:
         click.echo(json.dumps(metrics, sort_keys=True))
-    if not quiet:
-        progress.console.print(
+    if shown is not None:
+        shown.console.print(
             f"[bold]done[/]: accuracy {metrics['accuracy']:.4f}, f1 {metrics['f1']:.4f} on {metrics['n_eval']:,} eval examples, "
             f"trained on {metrics['n_train']:,} (majority class {metrics['majority_accuracy']:.4f}) -> {out_dir}"
         )
-        progress.console.print(f"inspect with: alsel show {out_dir}")
+        shown.console.print(f"inspect with: alsel show {out_dir}")
     if metrics.get("failed"):
         click.echo(f"alsel: failed: {metrics['failed']}", err=True)
         raise SystemExit(1)

@@ -95,7 +95,7 @@ def init(pool, out, text_column, classes, classes_from, label_column, preset, st
         **{k: v for k, v in options.items() if v is not None},
     )
     config = project.config
-    how = config.init + (f", then {config.acq} on a {config.learner} model" if config.acq else "")
+    how = f"{config.init}" + (f", then {config.acq} on a {config.learner} model" if config.acq else "")
     click.echo(f"made {out}: {project.pool_record.rows:,} texts, classes {', '.join(map(str, project.classes))}; batches by {how}")
     click.echo(f"next: alsel label next {out} --batch N")
 

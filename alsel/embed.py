@@ -27,6 +27,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ class Embedder:
         self.executor = executor
         self.address = address
         self.used: dict[str, tuple[float | None, bool]] = {}
-        self._loaded = None
+        self._loaded: Any = None  # a SentenceTransformer, loaded on first use
 
     def cache_path(self, fingerprint: str) -> Path:
         key = hashlib.sha256(f"{model_identity(self.model)}\0{self.precision}\0{fingerprint}".encode()).hexdigest()[:24]

@@ -129,7 +129,14 @@ def _write_figures(figures: dict, folder: Path) -> dict[str, Path]:
 
 
 def write_comparison(
-    study_dirs, out="compare", *, budget: float = 0.1, baseline: str = BASELINE, rule: DecisionRule = RULE, strategies=None, warn=None
+    study_dirs,
+    out="compare",
+    *,
+    budget: float | int | str = 0.1,
+    baseline: str = BASELINE,
+    rule: DecisionRule = RULE,
+    strategies=None,
+    warn=None,
 ) -> dict[str, Path]:
     """Read the studies and write ``compare.csv``, ``compare.md``, ``forest.png`` and
     ``budget_curves.png`` (when a set has a budget curve) into ``out``; against ``random``, also

@@ -126,7 +126,7 @@ class Comparison:
     Attributes
     ----------
     sets : list of StudySet
-    budget : float
+    budget : float, int or str
     baseline : str
     table : DataFrame
         :data:`COMPARE_COLUMNS`, every set, strategy and budget.
@@ -137,7 +137,7 @@ class Comparison:
     """
 
     sets: list
-    budget: float
+    budget: float | int | str
     baseline: str
     table: pd.DataFrame
     pooled: pd.DataFrame
@@ -209,7 +209,7 @@ def _read_set(study_dir: Path, baseline: str, strategies) -> StudySet:
     return StudySet(study_dir.resolve().name, study_dir, study.runs, summary, dict(machines), study.correct, study.correct_note)
 
 
-def versus(sets: list[StudySet], baseline: str, budget: float) -> list[StudySet] | None:
+def versus(sets: list[StudySet], baseline: str, budget: float | int | str) -> list[StudySet] | None:
     """The same studies summarised against another ``baseline``; None when a set lacks it at
     ``budget`` (a comparison there would pair nothing with it)."""
     if not all(((s.runs["strategy"] == baseline) & at_budget(s.runs, budget)).any() for s in sets):
@@ -220,7 +220,7 @@ def versus(sets: list[StudySet], baseline: str, budget: float) -> list[StudySet]
 # --------------------------------------------------------------------------- tables
 
 
-def compare(sets: list[StudySet], budget: float, baseline: str = BASELINE) -> Comparison:
+def compare(sets: list[StudySet], budget: float | int | str, baseline: str = BASELINE) -> Comparison:
     """Every table of the comparison at ``budget``.
 
     Raises
@@ -282,7 +282,7 @@ def compared_rows(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
     return table[(table["strategy"] != baseline) & table["diff_mean"].notna()]
 
 
-def pooled_table(table: pd.DataFrame, budget: float, baseline: str = BASELINE) -> pd.DataFrame:
+def pooled_table(table: pd.DataFrame, budget: float | int | str, baseline: str = BASELINE) -> pd.DataFrame:
     """Per strategy at ``budget``: the random-effects pooled paired difference over the sets
     whose difference has a standard error (finite, > :data:`MIN_SE`), if there are at least two."""
     rows = []
@@ -327,7 +327,7 @@ def budget_to_match(curve: dict, accuracy: float) -> tuple[float, str]:
     return budgets[-1], ABOVE
 
 
-def efficiency_table(table: pd.DataFrame, budget: float, baseline: str = BASELINE) -> pd.DataFrame:
+def efficiency_table(table: pd.DataFrame, budget: float | int | str, baseline: str = BASELINE) -> pd.DataFrame:
     """Per set and strategy at ``budget``: the budget ``baseline`` needs to match the strategy's
     mean accuracy (:func:`budget_to_match` over the baseline's budgets), for the sets where the
     baseline ran at two budgets or more."""
