@@ -14,7 +14,7 @@ and a final model (the diagonal); then alsel's learner is trained on small-text'
 selection and small-text's classifier on alsel's, as each loop trains its final model (the
 off-diagonal). "Selection" means the whole selecting loop, its round models included.
 
-    python bench/peers.py            # sms_spam, seeds 0-2; writes docs/peers.json
+    python bench/peers.py            # sms_spam, seeds 0-2; writes docs/peers.json after each seed (rerun: resumes)
     python bench/peers.py --quick    # 500 pool / 300 evaluation examples, seed 0: checks it runs
 
 Needs ``small-text==1.4.1`` (not one of alsel's dependencies). Its
@@ -311,6 +311,43 @@ def _check_small_text() -> None:
         )
 
 
+#: What a results file must share with this invocation for its seeds to be kept (resuming).
+SETTINGS = ("data", "n_pool", "n_eval", "budget", "init_size", "round_sizes", "device", "alsel_bf16", "max_length")
+
+
+def kept_cells(out: Path | None, settings: dict, fresh: bool) -> list[Cell]:
+    """The cells of the seeds ``out`` already holds, so an interrupted bench resumes after its
+    last finished seed; none with ``fresh``. Results of other settings are not mixed in: the
+    bench stops and says which differ."""
+    if out is None or fresh or not out.is_file():
+        return []
+    kept = json.loads(out.read_text())
+    differ = [k for k in SETTINGS if kept.get(k) != settings[k]]
+    if differ:
+        sys.exit(f"{out} holds seeds run with other {', '.join(differ)}: pass --fresh to replace them, or --json another file")
+    positions = kept["positions"]
+    return [Cell(**c, positions=np.asarray(positions[str(c["seed"])][c["selection"]], dtype=np.int64)) for c in kept["cells"]]
+
+
+def results(settings: dict, cells: list[Cell], labels: np.ndarray, n_classes: int, machines: dict, embed_seconds: float) -> dict:
+    """docs/peers.json: the settings, every cell of the finished seeds, the selections (for a resume) and the tables."""
+    seeds = sorted({c.seed for c in cells})
+    return settings | {
+        "seeds": seeds,
+        "machines": machines,
+        "versions": _versions(),
+        "embed_seconds": round(embed_seconds, 2),
+        "cells": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in vars(c).items() if k != "positions"} for c in cells],
+        "selections": selection_facts(cells, labels, n_classes),
+        "positions": {
+            str(seed): {c.selection: np.sort(c.positions).tolist() for c in cells if c.seed == seed and c.selection == c.learner}
+            for seed in seeds
+        },
+        "differences_points": differences(cells),
+        "table": markdown(cells, seeds),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -332,7 +369,10 @@ def main() -> None:
         action="store_true",
         help=f"{QUICK['limit']} pool and {QUICK['eval_limit']} evaluation examples, seed 0; writes no JSON unless --json is given",
     )
-    parser.add_argument("--json", type=Path, help="where to write the results (default docs/peers.json; none with --quick)")
+    parser.add_argument(
+        "--json", type=Path, help="where to write the results, after every seed (default docs/peers.json; none with --quick)"
+    )
+    parser.add_argument("--fresh", action="store_true", help="run every seed again (default: keep the seeds the results file holds)")
     args = parser.parse_args()
     _check_small_text()
     missing = [name for name in ("train.tsv", "test.tsv") if not (args.data / name).is_file()]
@@ -353,17 +393,34 @@ def main() -> None:
         )
         config = loop_config(args, seeds[0])
         plan = plan_budget(config, len(splits.pool), splits.pool.n_classes)
+        settings = {
+            "data": str(args.data.name),
+            "n_pool": len(splits.pool),
+            "n_eval": len(splits.eval),
+            "budget": plan.budget,
+            "init_size": plan.init_size,
+            "round_sizes": list(plan.round_sizes),
+            "device": str(torch_device(args.device)),
+            "alsel_bf16": uses_bf16(args.precision, args.device),
+            "max_length": MAX_LENGTH,
+        }
+        cells = kept_cells(out, settings, args.fresh)
+        machines = json.loads(out.read_text()).get("machines", {}) if cells and out is not None else {}
+        todo = [seed for seed in seeds if seed not in {c.seed for c in cells}]
         print(
-            f"pool {len(splits.pool):,}, evaluation set {len(splits.eval):,}, budget {plan.budget:,}: {plan.init_size} + {' + '.join(map(str, plan.round_sizes))}",
+            f"pool {len(splits.pool):,}, evaluation set {len(splits.eval):,}, budget {plan.budget:,}: {plan.init_size} + {' + '.join(map(str, plan.round_sizes))}"
+            + (f"; seeds {', '.join(str(s) for s in sorted(machines))} kept from {out}" if cells else ""),
             flush=True,
         )
+        if not todo:
+            print(markdown(cells, sorted({c.seed for c in cells})))
+            return
         start = time.perf_counter()
         embeddings = Embedder("minilm", cache_dir=args.cache_dir, device=args.device).embed(splits.pool.texts, splits.pool.fingerprint())
         embed_seconds = time.perf_counter() - start
         print(f"embedding the pool (shared by both loops, not in their times): {embed_seconds:.1f} s", flush=True)
         small_text = SmallText(splits, args.device, args.cache_dir)
-        cells: list[Cell] = []
-        for seed in seeds:
+        for seed in todo:
             for cell in run_seed(args, seed, splits, embeddings, small_text, plan):
                 cells.append(cell)
                 loop = f", loop {cell.loop_seconds:.1f} s" if cell.loop_seconds is not None else ""
@@ -371,31 +428,16 @@ def main() -> None:
                     f"seed {seed}: {cell.selection} selection, {cell.learner} learner: accuracy {cell.accuracy:.4f}, f1 {cell.f1:.4f}, final model {cell.final_seconds:.1f} s{loop}",
                     flush=True,
                 )
+            machines[str(seed)] = cpu_model()
+            if out is not None:  # after every seed: an interrupted bench keeps what it finished
+                write_text(
+                    out,
+                    json.dumps(results(settings, cells, splits.pool.labels, splits.pool.n_classes, machines, embed_seconds), indent=1)
+                    + "\n",
+                )
+                print(f"wrote {out} (seeds {', '.join(sorted(machines))})", flush=True)
 
-    table = markdown(cells, seeds)
-    result = {
-        "data": str(args.data.name),
-        "n_pool": len(splits.pool),
-        "n_eval": len(splits.eval),
-        "budget": plan.budget,
-        "init_size": plan.init_size,
-        "round_sizes": list(plan.round_sizes),
-        "seeds": seeds,
-        "device": str(torch_device(args.device)),
-        "alsel_bf16": uses_bf16(args.precision, args.device),
-        "max_length": MAX_LENGTH,
-        "cpu": cpu_model(),
-        "versions": _versions(),
-        "embed_seconds": round(embed_seconds, 2),
-        "cells": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in vars(c).items() if k != "positions"} for c in cells],
-        "selections": selection_facts(cells, splits.pool.labels, splits.pool.n_classes),
-        "differences_points": differences(cells),
-        "table": table,
-    }
-    print(table)
-    if out is not None:
-        write_text(out, json.dumps(result, indent=1) + "\n")
-        print(f"wrote {out}")
+    print(markdown(cells, sorted({c.seed for c in cells})))
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
 # Issue 27's grid (docs/results.md, "The loop question again"), in the order it is read:
 # seed 0 of every candidate on every set first (it sizes the rest), then seeds 1 and 2, then
 # seeds 3 and 4 of the candidates under the cost cap; then, once the rule has been read that far,
-# the warm-started full-cost loop (seeds 0-2) and the 5% and 20% budgets of random and the two
-# best. Every `alsel study` call skips the runs already kept, so rerunning this script resumes
-# the grid where it stopped.
+# the warm-started full-cost loop (seeds 0-2; its final model trained fresh, and with _all
+# warm-started too) and the 5% and 20% budgets of random and the two best. Every `alsel study`
+# call skips the runs already kept, so rerunning this script resumes the grid where it stopped.
 # One fine-tuning at a time on one core: two torch processes on a 2-core machine slow each
 # other several-fold. From the repository root:
 #   bash scripts/loop-question-grid.sh [PHASE ...]     (phases: seed0 seeds12 seeds34; default all)
@@ -25,7 +25,7 @@ for phase in "${phases[@]}"; do
       seed0) study "$set" 0 "$CANDIDATES" ;;
       seeds12) study "$set" 1,2 "$CANDIDATES" ;;
       seeds34) study "$set" 3,4 "$UNDER_CAP" ;;
-      warm) need WARM warm; study "$set" 0,1,2 "$WARM" ;;
+      warm) need WARM warm; study "$set" 0,1,2 "$WARM,${WARM}_all" ;;
       curves) need BEST curves; study "$set" 0,1,2,3,4 "random,$BEST" --budgets 0.05,0.2 ;;
       *) echo "unknown phase: $phase" >&2; exit 2 ;;
     esac
