@@ -19,7 +19,7 @@ from .cli_label import label
 from .cli_shared import key_values, loop_options, preset_option, rich_progress, strategy_options
 from .decision_rule import RULE, DecisionRule
 from .errors import AlselError
-from .loops.presets import BASELINE, RECOMMENDED
+from .loops.presets import BASELINE, PRESETS, RECOMMENDED
 from .ray_cluster import EXECUTOR_CHOICES
 
 
@@ -72,7 +72,8 @@ cli.add_command(label)
 def loop(preset, config_file, out, strategy_option, learner_option, projection_dim, region, quiet, as_json, **overrides):
     """Run an active-learning loop (or one of the study's fixed strategies).
 
-    Without selection options it runs the recommended loop, {recommended}."""
+    Without a preset or any of --init, --acq and --rounds it runs the recommended loop,
+    {recommended}: {description}. With any of those three, the defaults shown below fill the rest."""
     from .loops.config import LoopConfig
     from .progress import SILENT
     from .run import default_out_dir, run_loop
@@ -99,7 +100,7 @@ def loop(preset, config_file, out, strategy_option, learner_option, projection_d
         raise SystemExit(1)
 
 
-loop.help = (loop.help or "").format(recommended=RECOMMENDED)
+loop.help = (loop.help or "").format(recommended=RECOMMENDED, description=PRESETS[RECOMMENDED].description)
 
 
 def _epochs_cell(record) -> str:
@@ -320,7 +321,7 @@ def report(study_dir):
 )
 @click.option(
     "--keep-gain-of",
-    default=RULE.keep_gain_of,
+    default=RULE.keep_gain_of or "none",
     show_default=True,
     help="decision rule: the loop whose gain the chosen one must keep (paired with it: worse on no set, pooled CI reaching 0); 'none': no such filter",
 )
@@ -333,7 +334,7 @@ def report(study_dir):
 def compare(study_dirs, out, budget, baseline, max_cost, tie, keep_gain_of, strategies):
     """Compare the strategies of several studies (one per data set) with a baseline, random by
     default: per-set differences, a random-effects pooled difference, label efficiency and cost;
-    against random, the decision rule's choice (docs/results.md, Beyond SST-2)."""
+    against random, the decision rule's choice (docs/results.md, The loop question again)."""
     from .loops.config import parse_budget
     from .report import write_comparison
 
@@ -367,7 +368,6 @@ def list_strategies():
     import textwrap
 
     from .loops.learning import learner_names
-    from .loops.presets import PRESETS
     from .strategies.listing import describe_strategies, entry_lines
 
     width = min(shutil.get_terminal_size().columns, 100)

@@ -63,11 +63,13 @@ def loop_options(names: Collection[str] | None = None):
     but the preset and the option dicts), typed (and ranged) by the field's own declaration, its
     help from the field. Every flag defaults to None (not given: the config file, preset or
     LoopConfig decides), so ``--help`` states LoopConfig's value in the help text (click's
-    ``show_default`` would show the None it passes)."""
+    ``show_default`` would show the None it passes): that of a loop shaped on the command line,
+    whose unset options are not the recommended preset's (the command's help names that one)."""
     from .loops.config import LoopConfig, option_constraints
+    from .loops.presets import OWN_LOOP_DEFAULTS
 
     constraints = option_constraints()
-    defaults = LoopConfig()
+    defaults = LoopConfig(init=OWN_LOOP_DEFAULTS["init"])
     chosen = (
         [f for f in dataclasses.fields(LoopConfig) if f.name in names]
         if names is not None

@@ -71,11 +71,15 @@ def test_select_on_texts_frame_and_dataset_gives_the_cli_selection(capsys, tmp_p
         assert result.frame["text"].tolist() == train["text"].iloc[cli_ids].tolist()
         assert result.frame["label"].tolist() == train["label"].iloc[cli_ids].tolist()  # 'neg'/'pos', as given
         assert result.metrics == read_json(tmp_path / "cli" / "metrics.json") | {"seconds": result.metrics["seconds"]}
-    rounds = from_frame.rounds
-    assert [r.round for r in rounds] == [0] and all(isinstance(r, RoundRecord) for r in rounds)
-    assert [r.n_labeled for r in rounds] == [40] and rounds[0].n_acquired == 0
-    assert (from_frame.config.init, from_frame.config.rounds, from_frame.config.acq) == ("kmeans", 0, None)  # the recommended loop
-    assert from_frame.frame["round"].tolist() == [0] * 40 and from_frame.frame["score"].isna().all()
+    rounds, config, frame = from_frame.rounds, from_frame.config, from_frame.frame
+    assert [r.round for r in rounds] == [0, 1, 2] and all(isinstance(r, RoundRecord) for r in rounds)
+    assert [r.n_labeled for r in rounds] == [14, 27, 40] and rounds[-1].n_acquired == 0
+    # the recommended loop: a KMeans third, two rounds of cluster_margin scored by the logistic regression, one fine-tuning
+    assert (config.init, config.rounds, config.acq) == ("kmeans", 2, "cluster_margin")
+    assert (config.learner, config.final_learner) == ("logreg", "transformer")
+    assert rounds[0].epochs is None and rounds[-1].epochs is not None  # only the final model is fine-tuned
+    assert frame["round"].value_counts().sort_index().tolist() == [14, 13, 13]
+    assert frame.loc[frame["round"] == 0, "score"].isna().all() and frame.loc[frame["round"] > 0, "score"].notna().all()
     rounds = alsel.select(train, eval=evalset, text="text", label="label", progress=False, preset="kmeans_margin", **tiny).rounds
     assert [r.n_labeled for r in rounds] == [14, 27, 40] and rounds[0].scores["acquired"]["p_gold"]["mean"] >= 0
 
@@ -160,8 +164,20 @@ def test_presets_mean_the_same_everywhere(capsys, tmp_path, monkeypatch):
 
 def test_the_default_config_is_the_recommended_loop(capsys, tmp_path, monkeypatch):
     recommended = PRESETS[RECOMMENDED].options
-    assert {k: getattr(LoopConfig(), k) for k in recommended} == recommended == {"init": "kmeans", "rounds": 0, "acq": None}
+    assert {k: getattr(LoopConfig(), k) for k in recommended} == recommended
+    assert recommended == {"init": "kmeans", "rounds": 2, "acq": "cluster_margin", "learner": "logreg", "final_learner": "transformer"}
     assert LoopConfig().preset is None and LoopConfig(init="kmeans", acq="low_conf", rounds=2).acq == "low_conf"
+    # the recommendation fills a config only as a whole: a loop shaped here starts from one-shot KMeans, fine-tuned throughout
+    own = LoopConfig(init="random")
+    assert (own.init, own.rounds, own.acq, own.learner, own.final_learner) == ("random", 0, None, "transformer", None)
+    own = LoopConfig(acq="margin", rounds=2)
+    assert (own.init, own.learner, own.final_learner) == ("kmeans", "transformer", None)
+    assert (LoopConfig(preset="random").learner, LoopConfig(preset="random").final_learner) == ("transformer", None)
+    # options that shape no loop keep the recommendation: a budget, or a learner named (which then trains throughout)
+    assert LoopConfig(budget=0.2).acq == "cluster_margin" and LoopConfig(budget=0.2).learner == "logreg"
+    named = LoopConfig(learner="transformer")
+    assert (named.acq, named.learner, named.final_learner) == ("cluster_margin", "transformer", None)
+    assert LoopConfig().learner == "logreg"  # building configs leaves the defaults as they were
     seen = []
     monkeypatch.setattr("alsel.run.run_loop", lambda config, out_dir, progress: seen.append(config) or {})
     monkeypatch.chdir(tmp_path)

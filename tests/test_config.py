@@ -153,5 +153,6 @@ def test_the_proxy_preset_is_the_grids_loop_and_its_learners_yield_to_a_named_on
     assert (own.learner, own.final_learner, own.acq) == ("pkg.mod:Cls", None, "margin")
     final_only = LoopConfig.from_options(preset="kmeans_margin_proxy", final_learner="pkg.mod:Cls")
     assert (final_only.learner, final_only.final_learner) == ("transformer", "pkg.mod:Cls")
-    assert (LoopConfig().learner, LoopConfig().final_learner) == ("transformer", None)
+    shaped = LoopConfig(init="kmeans", acq="margin", rounds=2)  # a loop of one's own: the fine-tuner throughout
+    assert (shaped.learner, shaped.final_learner) == ("transformer", None)
     assert dataclasses.replace(proxy) == proxy  # filling again changes nothing

@@ -155,19 +155,22 @@ def test_the_cycle_from_the_command_line(capsys, pool, tmp_path):
 
 
 def test_the_recommended_strategy_is_the_default_and_labels_are_the_pools_own_values(tmp_path):
-    """No strategy named: alsel's recommendation (kmeans) chooses every batch; numeric classes come
-    back as numbers, whatever spelling the annotators used."""
+    """No strategy named: alsel's recommendation chooses the batches (KMeans first, then
+    cluster_margin scored by the logistic regression); numeric classes come back as numbers,
+    whatever spelling the annotators used."""
     texts = [f"text number {i} about {'cats' if i % 2 else 'dogs'}" for i in range(40)]
     pd.DataFrame({"sentence": texts}).to_csv(tmp_path / "pool.csv", index=False)
     project = LabelProject.create(tmp_path / "project", tmp_path / "pool.csv", classes="1,0")
-    assert project.classes == (0, 1) and project.config.init == "kmeans" and project.config.acq is None
+    config = project.config
+    assert project.classes == (0, 1) and (config.init, config.acq, config.learner) == ("kmeans", "cluster_margin", "logreg")
     _, path = project.next_batch(8)
     frame = pd.read_csv(path)
     frame["label"] = ["1.0", "0", 1, "1 "] + [0] * 4
     frame.to_csv(path, index=False)
     project.import_labels(path)
     batch, _ = project.next_batch(8)
-    assert batch.strategy == "kmeans" and not set(batch.ids) & set(project.labelled_ids())
+    assert project.batches[0].strategy == "kmeans" and batch.strategy == "cluster_margin"
+    assert not set(batch.ids) & set(project.labelled_ids())
     assert list(project.labelled_frame()["label"]) == [1, 0, 1, 1, 0, 0, 0, 0]
 
 

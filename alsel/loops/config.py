@@ -15,7 +15,7 @@ from ..io import read_yaml_mapping
 from ..models import PRECISIONS
 from ..params import PER_CLASS, Choice, Flag, Integer, Mapping, Numeric, Range, Real, Text, check
 from ..ray_cluster import EXECUTOR_CHOICES, import_ray
-from .presets import DEFAULTS, LEARNER_DEFAULTS, PRESETS, check_fixed, preset_options
+from .presets import DEFAULTS, LEARNER_DEFAULTS, LOOP_SHAPE, OWN_LOOP_DEFAULTS, PRESETS, check_fixed, preset_options
 from .rundir import RECORD_ONLY
 
 if TYPE_CHECKING:
@@ -54,9 +54,11 @@ class LoopConfig:
     Precedence when building one: defaults < preset < config file < explicit overrides. The
     selection options (budget, init, keep_init, acq, rounds) and the learners left unset
     (``None``) are filled at construction from ``preset``, else from
-    :data:`~alsel.loops.presets.DEFAULTS`, the recommended loop (a learner named explicitly keeps
-    the preset's learners out, see :mod:`~alsel.loops.presets`); so ``LoopConfig(preset="random")``
-    is the random preset and ``LoopConfig()`` is the recommended preset under no preset name.
+    :data:`~alsel.loops.presets.DEFAULTS`, the recommended loop, or, for a config that shapes
+    its own loop (names init, acq or rounds), from :data:`~alsel.loops.presets.OWN_LOOP_DEFAULTS`
+    (a learner named explicitly keeps the preset's learners out, see :mod:`~alsel.loops.presets`);
+    so ``LoopConfig(preset="random")`` is the random preset, ``LoopConfig()`` is the recommended
+    preset under no preset name and ``LoopConfig(init="random")`` a random sample.
 
     Each field is declared once: its annotation gives the type, its metadata the help text, its
     ``group`` (:data:`OPTION_GROUPS`; :func:`options` lists a group's names), whether it names a
@@ -277,7 +279,9 @@ class LoopConfig:
         # Only unset options are filled, so explicit values win and filling again changes
         # nothing: dataclasses.replace and a replayed config.json give the same config.
         check_fixed(self.preset, vars(self))
-        fill = {**DEFAULTS, **(preset_options(self.preset) if self.preset else {})}
+        # the recommended loop only as a whole: a preset, or a loop shaped here, fills the rest from the one-shot base
+        recommended = self.preset is None and all(getattr(self, name) is None for name in LOOP_SHAPE)
+        fill = {**DEFAULTS} if recommended else {**OWN_LOOP_DEFAULTS, **(preset_options(self.preset) if self.preset else {})}
         if any(getattr(self, name) is not None for name in LEARNER_DEFAULTS):
             # a learner named explicitly replaces the preset's pair: --learner X trains X throughout
             fill.update(LEARNER_DEFAULTS)
@@ -332,7 +336,7 @@ class LoopConfig:
         if config.rounds > 0 and config.acq is None:
             raise ConfigError("--rounds > 0 needs an acquisition function (--acq)")
         if config.rounds == 0 and config.acq is not None:
-            # the recommended loop has no rounds, so `--acq X` alone would be ignored without this
+            # a loop of one's own has no rounds unless it says so: `--acq X` alone would be ignored without this
             raise ConfigError(f"--acq {config.acq} acts in rounds, and --rounds is 0; pass --rounds N (N >= 1) or leave --acq unset")
         if acq is not None and config.acq is not None:
             _check_learner_serves(round_learner, config.acq, acq.needs, config.scorer)

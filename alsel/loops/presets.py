@@ -2,9 +2,8 @@
 loop controller.
 
 - ``random``: a random initial pool of the whole budget, no rounds.
-- ``kmeans``: a KMeans-diversity initial pool of the whole budget, no rounds: **alsel's
-  recommendation** (:data:`RECOMMENDED`), chosen by :data:`alsel.decision_rule.RULE` from studies on four tasks
-  (docs/results.md, "Beyond SST-2").
+- ``kmeans``: a KMeans-diversity initial pool of the whole budget, no rounds: alsel's
+  recommendation until issue 27's reading (docs/results.md, "Beyond SST-2").
 - ``high_conf`` / ``low_conf``: a seed model is trained on a random seed pool of the budget's
   size, which is neither part of the result nor a candidate; one round then acquires the whole
   budget from the rest by highest / lowest p_gold.
@@ -28,14 +27,20 @@ And, from issue 27, three more to measure:
   typical examples suit low budgets).
 - ``cluster_margin_proxy`` / ``badge_proxy``: ``kmeans_margin_proxy`` with ``cluster_margin`` /
   ``badge`` acquisition; BADGE's gradient embeddings come from the logistic regression, whose
-  features are the sentence embeddings.
+  features are the sentence embeddings. ``cluster_margin_proxy`` is **alsel's recommendation**
+  (:data:`RECOMMENDED`), chosen by :data:`alsel.decision_rule.RULE` from studies on four tasks
+  (docs/results.md, "The loop question again").
 - ``cluster_margin_warm`` / ``badge_warm``: the same acquisition with the fine-tuner in the
   rounds, round 1 warm-started from round 0's model (``warm_start: rounds``); the final model
   is trained fresh from the pretrained weights, so it compares with a cold loop like for like.
 
-A config that names no preset runs the recommended loop: :data:`DEFAULTS` (the defaults of
+A config that names no preset and shapes no loop of its own (no ``init``, ``acq`` or
+``rounds``) runs the recommended loop: :data:`DEFAULTS` (the defaults of
 :class:`~alsel.loops.config.LoopConfig`'s selection options and learners) are the options of
-the :data:`RECOMMENDED` preset, so a bare ``alsel loop`` follows the evidence.
+the :data:`RECOMMENDED` preset, so a bare ``alsel loop`` follows the evidence. One that names any
+of those three fills the rest from :data:`OWN_LOOP_DEFAULTS` instead, a one-shot KMeans pool
+with the fine-tuner throughout: ``--init random`` is a random sample, and ``--acq margin
+--rounds 2`` fine-tunes in its rounds, whatever the recommendation is.
 ``configs/presets/<name>.yaml`` holds the same settings (a test keeps the two equal).
 """
 
@@ -45,7 +50,18 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError
 
-__all__ = ["Preset", "PRESETS", "RECOMMENDED", "BASELINE", "DEFAULTS", "LEARNER_DEFAULTS", "check_fixed", "preset_options"]
+__all__ = [
+    "Preset",
+    "PRESETS",
+    "RECOMMENDED",
+    "BASELINE",
+    "DEFAULTS",
+    "OWN_LOOP_DEFAULTS",
+    "LOOP_SHAPE",
+    "LEARNER_DEFAULTS",
+    "check_fixed",
+    "preset_options",
+]
 
 
 @dataclass(frozen=True)
@@ -107,7 +123,7 @@ PRESETS: dict[str, Preset] = {
 }
 
 #: The loop the evidence recommends (docs/results.md); what a config without a preset runs.
-RECOMMENDED = "kmeans"
+RECOMMENDED = "cluster_margin_proxy"
 #: The preset every other is compared with in studies and reports.
 BASELINE = "random"
 
@@ -115,9 +131,22 @@ BASELINE = "random"
 #: The learner pair of a config whose preset sets none, or that names a learner itself (then
 #: ``--learner X`` trains X in the rounds and, unless ``final_learner`` is named, on the result).
 LEARNER_DEFAULTS: dict = {"learner": "transformer", "final_learner": None}
-#: The options of a config that leaves them unset: the recommended preset's, and the budget,
-#: keep_init, warm start and learners that it does not set.
-DEFAULTS: dict = {"budget": 0.1, "keep_init": True, "warm_start": "none", **LEARNER_DEFAULTS, **PRESETS[RECOMMENDED].options}
+#: The options that shape a loop: a config naming one of them (and no preset) builds its own.
+LOOP_SHAPE = ("init", "acq", "rounds")
+#: What a preset, or a config that builds its own loop, leaves unset: a one-shot KMeans pool of
+#: 10%, the fine-tuner throughout.
+OWN_LOOP_DEFAULTS: dict = {
+    "budget": 0.1,
+    "keep_init": True,
+    "warm_start": "none",
+    "init": "kmeans",
+    "rounds": 0,
+    "acq": None,
+    **LEARNER_DEFAULTS,
+}
+#: The options of a config that leaves them unset and shapes no loop: the recommended preset's,
+#: and the budget, keep_init, warm start and learners that it does not set.
+DEFAULTS: dict = {**OWN_LOOP_DEFAULTS, **PRESETS[RECOMMENDED].options}
 
 
 def check_fixed(name: str | None, values: dict) -> None:
