@@ -318,13 +318,13 @@ SETTINGS = ("data", "n_pool", "n_eval", "budget", "init_size", "round_sizes", "d
 def kept_cells(out: Path | None, settings: dict, fresh: bool) -> list[Cell]:
     """The cells of the seeds ``out`` already holds, so an interrupted bench resumes after its
     last finished seed; none with ``fresh``. Results of other settings are not mixed in: the
-    bench stops and says which differ."""
+    bench stops and says which differ (a ValueError)."""
     if out is None or fresh or not out.is_file():
         return []
     kept = json.loads(out.read_text())
     differ = [k for k in SETTINGS if kept.get(k) != settings[k]]
     if differ:
-        sys.exit(f"{out} holds seeds run with other {', '.join(differ)}: pass --fresh to replace them, or --json another file")
+        raise ValueError(f"{out} holds seeds run with other {', '.join(differ)}: pass --fresh to replace them, or --json another file")
     positions = kept["positions"]
     return [Cell(**c, positions=np.asarray(positions[str(c["seed"])][c["selection"]], dtype=np.int64)) for c in kept["cells"]]
 
@@ -404,7 +404,10 @@ def main() -> None:
             "alsel_bf16": uses_bf16(args.precision, args.device),
             "max_length": MAX_LENGTH,
         }
-        cells = kept_cells(out, settings, args.fresh)
+        try:
+            cells = kept_cells(out, settings, args.fresh)
+        except ValueError as error:
+            parser.error(str(error))
         machines = json.loads(out.read_text()).get("machines", {}) if cells and out is not None else {}
         todo = [seed for seed in seeds if seed not in {c.seed for c in cells}]
         print(
