@@ -83,7 +83,8 @@ def test_only_learners_with_save_can_keep_a_model(tmp_path):
         ),
         (
             ["--learner-option", "bogus=1"],
-            "unknown learner option 'bogus' (transformer takes: eval_batch_size, collapse_guard, max_retries, fit_accuracy)",
+            # the recommended loop's two learners: the proxy in the rounds, the fine-tuner at the end
+            "unknown learner option 'bogus' (logreg takes: C, max_iter; transformer takes: eval_batch_size, collapse_guard, max_retries, fit_accuracy)",
         ),
         (["--learner-option", "lr=1"], "unknown learner option 'lr'"),  # a run option has its own flag, declared once
         (["--learner-option", "max_retries=-1"], "--learner-option max_retries must be an integer >= 0, got -1"),

@@ -182,19 +182,10 @@ def test_a_warm_start_that_cannot_happen_is_refused_in_one_line(options, changes
 
 
 def test_the_cli_refuses_a_warm_start_without_rounds_before_any_work(capsys, tmp_path, options):
-    code, _out, err = run_cli(
-        capsys,
-        "loop",
-        "--dataset",
-        options["dataset"],
-        "--eval",
-        options["eval"],
-        "--model",
-        options["model"],
-        "--warm-start",
-        "rounds",
-        "--out",
-        tmp_path / "run",
-    )
+    data = ["--dataset", options["dataset"], "--eval", options["eval"], "--model", options["model"], "--out", tmp_path / "run"]
+    code, _out, err = run_cli(capsys, "loop", *data, "--init", "kmeans", "--warm-start", "rounds")
     assert code == 2 and err.count("\n") == 1 and "--rounds is 0" in err, err
+    # the recommended loop has rounds, scored by a learner that cannot continue from a saved model
+    code, _out, err = run_cli(capsys, "loop", *data, "--warm-start", "rounds")
+    assert code == 2 and err.count("\n") == 1 and "--learner logreg cannot continue from a saved model" in err, err
     assert not (tmp_path / "run").exists()
