@@ -331,7 +331,13 @@ def report(study_dir):
     help="comma-separated: compare only these (the baseline and the rule's --keep-gain-of loop are read too), "
     "as if the studies held no others; default: every strategy the studies ran",
 )
-def compare(study_dirs, out, budget, baseline, max_cost, tie, keep_gain_of, strategies):
+@click.option(
+    "--budgets",
+    default=None,
+    help="comma-separated: read only the runs at these budgets, as if the studies held no others (a reading made "
+    "at 10% stays the same when budget curves are added: the Holm correction counts only these); default: every budget",
+)
+def compare(study_dirs, out, budget, baseline, max_cost, tie, keep_gain_of, strategies, budgets):
     """Compare the strategies of several studies (one per data set) with a baseline, random by
     default: per-set differences, a random-effects pooled difference, label efficiency and cost;
     against random, the decision rule's choice (docs/results.md, The loop question again)."""
@@ -342,7 +348,10 @@ def compare(study_dirs, out, budget, baseline, max_cost, tie, keep_gain_of, stra
     if missing:
         raise AlselError(f"{missing[0]}: no such study directory")
     rule = DecisionRule(max_cost, tie / 100, None if keep_gain_of.lower() == "none" else keep_gain_of)
-    paths = write_comparison(study_dirs, out, budget=parse_budget(budget), baseline=baseline, rule=rule, strategies=strategies, warn=_warn)
+    read = None if budgets is None else [parse_budget(b, "--budgets") for b in budgets.split(",")]
+    paths = write_comparison(
+        study_dirs, out, budget=parse_budget(budget), baseline=baseline, rule=rule, strategies=strategies, budgets=read, warn=_warn
+    )
     for name, path in paths.items():
         click.echo(f"{name}: {path}")
     if "decision" in paths:

@@ -312,6 +312,31 @@ def test_the_rule_without_its_reference_says_so_and_a_looser_rule_chooses_otherw
 
 
 @pytest.mark.slow
+def test_budgets_are_read_as_if_the_studies_held_no_others(capsys, studies, tmp_path):
+    """A reading at 10% stays the same when budget curves are added: the Holm correction counts
+    only the comparisons at the budgets read."""
+    code, _, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "c"), "--budgets", "0.1")
+    table = pd.read_csv(tmp_path / "c" / "compare.csv")
+    assert code == 0 and set(table["budget"]) == {0.1}
+    only = []
+    for study in studies:
+        copy = Path(shutil.copytree(study, tmp_path / "only" / study.name))
+        for other in copy.glob("runs/*/budget-*"):
+            if other.name != "budget-0.1":
+                shutil.rmtree(other)
+        only.append(copy)
+    write_comparison(only, tmp_path / "d", budget=0.1)
+    assert (tmp_path / "c" / "compare.csv").read_text() == (tmp_path / "d" / "compare.csv").read_text()
+    everything = pd.read_csv(write_comparison(studies, tmp_path / "e", budget=0.1)["table"])
+    at = everything[np.isclose(everything["budget"], 0.1)].reset_index(drop=True)
+    compared = table["p_holm"].notna()
+    assert (table.loc[compared, "p_holm"] <= at.loc[compared, "p_holm"] + 1e-12).all()  # fewer comparisons to correct for
+    assert (table.loc[compared, "p_holm"] < at.loc[compared, "p_holm"]).any()
+    code, _, err = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "f"), "--budgets", "0.1,ten")
+    assert code == 2 and "--budgets 'ten'" in err and not (tmp_path / "f").exists()
+
+
+@pytest.mark.slow
 def test_strategies_are_compared_as_if_the_studies_held_no_others(capsys, studies, tmp_path):
     code, out, _ = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "c"), "--strategies", "kmeans")
     table = pd.read_csv(tmp_path / "c" / "compare.csv")

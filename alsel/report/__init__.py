@@ -136,6 +136,7 @@ def write_comparison(
     baseline: str = BASELINE,
     rule: DecisionRule = RULE,
     strategies=None,
+    budgets=None,
     warn=None,
 ) -> dict[str, Path]:
     """Read the studies and write ``compare.csv``, ``compare.md``, ``forest.png`` and
@@ -143,6 +144,7 @@ def write_comparison(
     ``decision.csv``: what the decision ``rule`` reads per strategy and which it chooses
     (:mod:`~alsel.report.decision`). ``strategies``, if given, are the strategies compared (see
     :func:`~alsel.report.compare.read_sets`); the rule's reference loop is read with them.
+    ``budgets``, if given, are the only budgets read (the same).
     ``warn`` is called with one line per set whose runs are partly left out of the
     sentence-level test (compare.md says it too).
 
@@ -151,7 +153,7 @@ def write_comparison(
     dict of str to Path
         ``table``, ``report``, ``decision`` (against ``random``) and each figure written.
     """
-    sets = read_sets(study_dirs, baseline, strategies, rule.keep_gain_of if baseline == BASELINE else None)
+    sets = read_sets(study_dirs, baseline, strategies, rule.keep_gain_of if baseline == BASELINE else None, budgets)
     for s in sets:
         if s.note and warn is not None:
             warn(f"{s.name}: {s.note} The decision rule does not pass an untested comparison.")

@@ -147,11 +147,13 @@ class Comparison:
 # --------------------------------------------------------------------------- reading
 
 
-def read_sets(study_dirs, baseline: str = BASELINE, strategies=None, reference: str | None = None) -> list[StudySet]:
+def read_sets(study_dirs, baseline: str = BASELINE, strategies=None, reference: str | None = None, budgets=None) -> list[StudySet]:
     """Each study directory read and summarised as its own report does. With ``strategies``
     (a list or comma-separated), as if each study held only those, ``baseline`` and
     ``reference`` (a loop read beside them where the studies have it: the decision rule's);
-    the Holm correction within a set then counts only their comparisons.
+    with ``budgets`` (a list), as if it held only the runs at those budgets. The Holm
+    correction within a set then counts only their comparisons, so a reading stays the same
+    when runs of other strategies or budgets are added to the studies.
 
     Raises
     ------
@@ -165,7 +167,7 @@ def read_sets(study_dirs, baseline: str = BASELINE, strategies=None, reference: 
         if not strategies:
             raise ConfigError("--strategies: no strategy named")
     keep = None if strategies is None else {*strategies, baseline, reference}
-    sets = [_read_set(Path(d), baseline, keep) for d in study_dirs]
+    sets = [_read_set(Path(d), baseline, keep, budgets) for d in study_dirs]
     names = [s.name for s in sets]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
@@ -198,10 +200,12 @@ def _refuse_copies(sets: list[StudySet]) -> None:
         seen[identity] = study_set.study_dir
 
 
-def _read_set(study_dir: Path, baseline: str, strategies) -> StudySet:
+def _read_set(study_dir: Path, baseline: str, strategies, budgets) -> StudySet:
     if not (study_dir / STUDY_RECORD).is_file() and not (study_dir / RUNS).is_dir():
         raise ConfigError(f"{study_dir}: not a study directory (no {STUDY_RECORD} or {RUNS}/)")
     study = collect_study(study_dir, subsets=False, strategies=strategies)
+    if budgets is not None:
+        study = replace(study, runs=study.runs[np.logical_or.reduce([at_budget(study.runs, b) for b in budgets])])
     if not (study.runs["strategy"] == baseline).any():
         raise ConfigError(f"{study_dir}: no finished {baseline} runs; every strategy is compared with {baseline}")
     summary = summarize(study.runs, baseline, correct=study.correct)
