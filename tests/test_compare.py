@@ -334,6 +334,8 @@ def test_budgets_are_read_as_if_the_studies_held_no_others(capsys, studies, tmp_
     assert (table.loc[compared, "p_holm"] < at.loc[compared, "p_holm"]).any()
     code, _, err = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "f"), "--budgets", "0.1,ten")
     assert code == 2 and "--budgets 'ten'" in err and not (tmp_path / "f").exists()
+    code, _, err = run_cli(capsys, "compare", *map(str, studies), "--out", str(tmp_path / "f"), "--budgets", "0.3")
+    assert code == 2 and err.count("\n") == 1 and "no finished runs at budget 30%" in err and not (tmp_path / "f").exists()
 
 
 @pytest.mark.slow

@@ -38,6 +38,8 @@ __all__ = [
     "collect_subsets",
     "run_costs",
     "full_strategies",
+    "at_budget",
+    "numeric_budgets",
 ]
 
 RESULT_COLUMNS = [
@@ -131,12 +133,12 @@ class StudyResults:
         return _first_config(self.configs, runs["run_dir"])
 
 
-def collect_study(study_dir, *, seed: int | None = None, subsets: bool = True, strategies=None) -> StudyResults:
+def collect_study(study_dir, *, seed: int | None = None, subsets: bool = True, strategies=None, budgets=None) -> StudyResults:
     """Everything the report needs from ``study_dir``; ``seed`` picks the selections the
     subsets figure shows (default: the seed with most strategies); without ``subsets`` the
     selections and embeddings are not read (a comparison of studies draws no subsets).
-    ``strategies``, if given, keeps only those strategies' finished runs, as if the study held
-    no others.
+    ``strategies`` and ``budgets``, if given, keep only the finished runs of those strategies
+    and at those budgets, as if the study held no others (their predictions are not read).
 
     Raises
     ------
@@ -146,6 +148,11 @@ def collect_study(study_dir, *, seed: int | None = None, subsets: bool = True, s
     study = read_study(study_dir)
     if strategies is not None:
         study = replace(study, runs=study.runs[study.runs["strategy"].isin(set(strategies))].reset_index(drop=True))
+    if budgets is not None:
+        kept = np.logical_or.reduce([at_budget(study.runs, b) for b in budgets])
+        if len(study.runs) and not kept.any():
+            raise ConfigError(f"{study.study_dir}: no finished runs at budget {', '.join(map(budget_text, budgets))}")
+        study = replace(study, runs=study.runs[kept].reset_index(drop=True))
     if study.runs.empty:
         raise ConfigError(
             f"{study.study_dir}: no finished runs (runs/<strategy>/budget-<b>/seed-<s>/{RunDir.METRICS}); run `alsel study` first"
@@ -156,6 +163,19 @@ def collect_study(study_dir, *, seed: int | None = None, subsets: bool = True, s
         return study
     chosen, subsets_note = collect_subsets(study, seed=seed)
     return replace(study, subsets=chosen, subsets_note=subsets_note)
+
+
+def at_budget(frame: pd.DataFrame, budget) -> pd.Series:
+    """Rows at ``budget`` (fractions and counts are read back from folder names, so compared with
+    a tolerance; a budget per class by its count per class)."""
+    if per_class(budget) is not None:
+        return frame["budget"].map(lambda b: b == budget).astype(bool)
+    return pd.Series(np.isclose(numeric_budgets(frame["budget"]), float(budget)), index=frame.index)
+
+
+def numeric_budgets(budgets: pd.Series) -> np.ndarray:
+    """Fractions and counts as floats; budgets per class as NaN (they are on another scale)."""
+    return np.array([math.nan if per_class(b) is not None else float(b) for b in budgets], dtype=float)
 
 
 def read_study(study_dir) -> StudyResults:

@@ -37,7 +37,7 @@ from ..stats import random_effects
 from ..study.layout import RUNS, STUDY_RECORD
 from ..study.spec import strategy_names
 from .analysis import summarize
-from .collect import collect_study, full_strategies
+from .collect import at_budget, collect_study, full_strategies, numeric_budgets
 from .formatting import budget_text
 
 __all__ = [
@@ -54,7 +54,6 @@ __all__ = [
     "versus",
     "budget_to_match",
     "curve_strategies",
-    "at_budget",
     "compared_rows",
 ]
 
@@ -203,9 +202,7 @@ def _refuse_copies(sets: list[StudySet]) -> None:
 def _read_set(study_dir: Path, baseline: str, strategies, budgets) -> StudySet:
     if not (study_dir / STUDY_RECORD).is_file() and not (study_dir / RUNS).is_dir():
         raise ConfigError(f"{study_dir}: not a study directory (no {STUDY_RECORD} or {RUNS}/)")
-    study = collect_study(study_dir, subsets=False, strategies=strategies)
-    if budgets is not None:
-        study = replace(study, runs=study.runs[np.logical_or.reduce([at_budget(study.runs, b) for b in budgets])])
+    study = collect_study(study_dir, subsets=False, strategies=strategies, budgets=budgets)
     if not (study.runs["strategy"] == baseline).any():
         raise ConfigError(f"{study_dir}: no finished {baseline} runs; every strategy is compared with {baseline}")
     summary = summarize(study.runs, baseline, correct=study.correct)
@@ -268,19 +265,6 @@ def compare_table(sets: list[StudySet], baseline: str = BASELINE) -> pd.DataFram
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COMPARE_COLUMNS)
 
 
-def at_budget(frame: pd.DataFrame, budget) -> pd.Series:
-    """Rows at ``budget`` (fractions and counts are read back from folder names, so compared with
-    a tolerance; a budget per class by its count per class)."""
-    if per_class(budget) is not None:
-        return frame["budget"].map(lambda b: b == budget).astype(bool)
-    return pd.Series(np.isclose(_numeric_budgets(frame["budget"]), float(budget)), index=frame.index)
-
-
-def _numeric_budgets(budgets: pd.Series) -> np.ndarray:
-    """Fractions and counts as floats; budgets per class as NaN (they are on another scale)."""
-    return np.array([math.nan if per_class(b) is not None else float(b) for b in budgets], dtype=float)
-
-
 def compared_rows(table: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Rows of strategies compared with the baseline (not the baseline, not the full pool)."""
     return table[(table["strategy"] != baseline) & table["diff_mean"].notna()]
@@ -339,7 +323,7 @@ def efficiency_table(table: pd.DataFrame, budget: float | int | str, baseline: s
     for name, rows_of_set in table.groupby("set", sort=False):
         base = rows_of_set[rows_of_set["strategy"] == baseline]
         # the curve on the compared budget's own scale: fractions and counts, or labels per class
-        numeric = _numeric_budgets(base["budget"])
+        numeric = numeric_budgets(base["budget"])
         if per_class(budget) is None:
             curve = {b: a for b, a in zip(numeric, base["accuracy_mean"]) if not math.isnan(b)}
         else:

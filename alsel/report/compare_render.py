@@ -10,7 +10,8 @@ import pandas as pd
 from ..loops.config import budget_order, per_class
 from ..stats import format_p
 from .analysis import BETTER, NO_DIFFERENCE, WORSE
-from .compare import ABOVE, BELOW, INTERPOLATED, MIN_SETS, Comparison, at_budget, compared_rows, curve_strategies
+from .collect import at_budget
+from .compare import ABOVE, BELOW, INTERPOLATED, MIN_SETS, Comparison, compared_rows, curve_strategies
 from .decision import Decision
 from .formatting import budget_text, markdown_table, pct, plural, points
 from .plots import _colors, _figure, _legend_outside

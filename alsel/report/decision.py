@@ -14,7 +14,8 @@ import pandas as pd
 
 from ..decision_rule import RULE, DecisionRule
 from .analysis import UNTESTED, WORSE
-from .compare import Comparison, at_budget, compared_rows
+from .collect import at_budget
+from .compare import Comparison, compared_rows
 from .formatting import budget_text
 
 __all__ = ["Decision", "DECISION_COLUMNS", "decide"]
