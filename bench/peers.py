@@ -315,18 +315,19 @@ def _check_small_text() -> None:
 SETTINGS = ("data", "n_pool", "n_eval", "budget", "init_size", "round_sizes", "device", "alsel_bf16", "max_length")
 
 
-def kept_cells(out: Path | None, settings: dict, fresh: bool) -> list[Cell]:
-    """The cells of the seeds ``out`` already holds, so an interrupted bench resumes after its
-    last finished seed; none with ``fresh``. Results of other settings are not mixed in: the
-    bench stops and says which differ (a ValueError)."""
+def kept_cells(out: Path | None, settings: dict, fresh: bool) -> tuple[list[Cell], dict]:
+    """The cells of the seeds ``out`` already holds and the CPU each ran on, so an interrupted
+    bench resumes after its last finished seed; none with ``fresh``. Results of other settings
+    are not mixed in: the bench stops and says which differ (a ValueError)."""
     if out is None or fresh or not out.is_file():
-        return []
+        return [], {}
     kept = json.loads(out.read_text())
     differ = [k for k in SETTINGS if kept.get(k) != settings[k]]
     if differ:
         raise ValueError(f"{out} holds seeds run with other {', '.join(differ)}: pass --fresh to replace them, or --json another file")
     positions = kept["positions"]
-    return [Cell(**c, positions=np.asarray(positions[str(c["seed"])][c["selection"]], dtype=np.int64)) for c in kept["cells"]]
+    cells = [Cell(**c, positions=np.asarray(positions[str(c["seed"])][c["selection"]], dtype=np.int64)) for c in kept["cells"]]
+    return cells, kept["machines"]
 
 
 def results(settings: dict, cells: list[Cell], labels: np.ndarray, n_classes: int, machines: dict, embed_seconds: float) -> dict:
@@ -405,10 +406,9 @@ def main() -> None:
             "max_length": MAX_LENGTH,
         }
         try:
-            cells = kept_cells(out, settings, args.fresh)
+            cells, machines = kept_cells(out, settings, args.fresh)
         except ValueError as error:
             parser.error(str(error))
-        machines = json.loads(out.read_text()).get("machines", {}) if cells and out is not None else {}
         todo = [seed for seed in seeds if seed not in {c.seed for c in cells}]
         print(
             f"pool {len(splits.pool):,}, evaluation set {len(splits.eval):,}, budget {plan.budget:,}: {plan.init_size} + {' + '.join(map(str, plan.round_sizes))}"
