@@ -203,8 +203,10 @@ def test_report_and_figures(written):
     assert "DerSimonian–Laird" in text and "interpolated linearly" in text and "> 20%" in text and "< 10%" in text
     assert "| kmeans | 3 | +2.00 |" in text
     assert "![forest](forest.png)" in text and "3.00×" in text
-    # the budget curves, numerically: random alone, kmeans paired with it at each budget
-    assert "| set | strategy | 10% | 20% |" in text and "| banking77 | random | 81.00%, 3 runs | 83.00%, 3 runs |" in text
+    # the budget curves, numerically: random alone (with labels per class: 30 and 60 of a
+    # 300-example two-class pool), kmeans paired with it at each budget
+    assert "| set | strategy | 10% | 20% |" in text
+    assert "| banking77 | random | 81.00% (15.0/class), 3 runs | 83.00% (30.0/class), 3 runs |" in text
     assert "| banking77 | kmeans | 83.00%: +2.00 [" in text
 
 

@@ -234,7 +234,9 @@ def _curves(c: Comparison) -> list[str]:
 
     def cell(r) -> str:
         if r.strategy == c.baseline or pd.isna(r.diff_mean):
-            return f"{pct(r.accuracy_mean)}%, {int(r.n)} {plural(int(r.n), 'run')}"
+            # the baseline's row says where a fraction or count sits in labels per class
+            labels = _per_class_text(r) if per_class(r.budget) is None else ""
+            return f"{pct(r.accuracy_mean)}%{labels}, {int(r.n)} {plural(int(r.n), 'run')}"
         return f"{pct(r.accuracy_mean)}%: {_difference_cell(r)}"
 
     body = [
@@ -247,7 +249,8 @@ def _curves(c: Comparison) -> list[str]:
         "## Budget curves",
         "",
         f"The strategies run at several budgets: mean accuracy at each budget and, after the colon, the paired "
-        f"difference to `{c.baseline}` at the same budget (points, 95% CI, verdict, pairs) as in the per-set table.",
+        f"difference to `{c.baseline}` at the same budget (points, 95% CI, verdict, pairs) as in the per-set table; "
+        f"`{c.baseline}`'s row gives the labels per class of each budget.",
         "",
         markdown_table(body, ["set", "strategy", *map(budget_text, budgets)], "ll" + "r" * len(budgets)),
     ]
